@@ -1,0 +1,812 @@
+"""CJ/T 188-2004 frames for water, heat and gas meters (M-Bus or RS-485): bytes in, dataclasses out.
+
+Wire layout::
+
+    [FE x n] 68 T A0..A6 C L DATA(L bytes) CS 16      DATA = DI(2) SER(1) payload
+
+``T`` is the meter type (10H cold water ... 20H heat, 30H gas, AAH wildcard), the address is
+7 BCD bytes low byte first, CS is the byte sum from 68 through DATA, and there is *no* +33H
+offset (unlike DL/T 645). Vendors disagree on the DI byte order: some send ``90 1F``, others
+(and most heat meters) ``1F 90``. Receiving accepts both; sending takes a ``DiOrder`` so it can
+be set per meter. FF-filled fields mean "not supported" and decode to None.
+
+No I/O here: the field-bus layer owns timing, retries and the serial port.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+from edge.codecs.dlt645 import Value
+from edge.codecs.errors import BcdError, ChecksumError, FrameError, ProtocolError
+
+START = 0x68
+END = 0x16
+PREAMBLE_BYTE = 0xFE
+HEADER_LEN = 11  # 68 T A0..A6 C L
+MIN_FRAME_LEN = 13  # header + CS + 16 with L = 0
+
+WILDCARD_ADDRESS = "AAAAAAAAAAAAAA"
+
+# Control byte: D7 direction (1 = meter to master), D6 abnormal reply, D5..D0 function.
+REPLY_BIT = 0x80
+ERROR_BIT = 0x40
+FUNCTION_MASK = 0x3F
+
+READ_DATA = 0x01
+READ_ADDRESS = 0x03
+WRITE_DATA = 0x04
+READ_KEY_VERSION = 0x09
+WRITE_ADDRESS = 0x15
+WRITE_SYNC = 0x16
+
+DI_METERING = 0x901F
+DI_ADDRESS = 0x810A
+DI_WRITE_ADDRESS = 0xA018
+
+
+class MeterType(IntEnum):
+    COLD_WATER = 0x10
+    HOT_WATER = 0x11
+    DRINKING_WATER = 0x12
+    RECLAIMED_WATER = 0x13
+    HEAT = 0x20
+    COOLING = 0x21
+    GAS = 0x30
+    ELECTRICITY = 0x40
+    WILDCARD = 0xAA
+
+
+def meter_family(meter_type: int) -> str:
+    """``water``, ``heat``, ``gas``, ``electricity`` or ``unknown`` from the type byte's range."""
+    return {0x10: "water", 0x20: "heat", 0x30: "gas", 0x40: "electricity"}.get(
+        meter_type & 0xF0, "unknown"
+    )
+
+
+class DiOrder(StrEnum):
+    HIGH_FIRST = "high_first"  # 90 1F
+    LOW_FIRST = "low_first"  # 1F 90
+
+
+KNOWN_DIS: dict[int, str] = {
+    DI_METERING: "计量数据",
+    **{0xD120 + k: f"历史计量数据{k + 1}" for k in range(12)},
+    **{di: "读数据" for di in range(0x8102, 0x810A)},
+    DI_ADDRESS: "读地址",
+    **{di: "写数据" for di in range(0xA010, 0xA01A)},
+}
+
+UNITS: dict[int, str] = {
+    0x01: "J",
+    0x02: "Wh",
+    0x05: "kWh",
+    0x08: "MWh",
+    0x0A: "MWh*100",
+    0x0B: "kJ",
+    0x0E: "MJ",
+    0x11: "GJ",
+    0x13: "GJ*100",
+    0x14: "W",
+    0x17: "kW",
+    0x1A: "MW",
+    0x29: "L",
+    0x2C: "m3",
+    0x32: "L/h",
+    0x35: "m3/h",
+}
+UNIT_CODES: dict[str, int] = {name: code for code, name in UNITS.items()}
+
+
+def unit_name(code: int) -> str:
+    return UNITS.get(code, f"unit_{code:02X}")
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+
+_ADDRESS_RE = re.compile(r"^(?:[0-9]{2}|AA)+$")
+
+
+def normalize_address(address: str | int) -> str:
+    """14 upper-case characters; each byte two decimal digits or the wildcard ``AA``."""
+    text = f"{address:014d}" if isinstance(address, int) else address.strip().upper()
+    text = text.replace(" ", "").zfill(14)
+    if len(text) != 14 or not _ADDRESS_RE.match(text):
+        raise ValueError(f"address must be 14 BCD digits or AA bytes, got {address!r}")
+    return text
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Whether a meter at ``address`` is addressed by ``pattern`` (``AA`` bytes match any)."""
+    if len(pattern) != len(address):
+        return False
+    return all(pattern[i : i + 2] in ("AA", address[i : i + 2]) for i in range(0, len(pattern), 2))
+
+
+def _is_bcd(b: int) -> bool:
+    return (b >> 4) <= 9 and (b & 0x0F) <= 9
+
+
+def _encode_address(address: str) -> bytes:
+    text = normalize_address(address)
+    return bytes(int(text[i : i + 2], 16) for i in range(12, -1, -2))
+
+
+def _decode_address(raw: bytes) -> str:
+    for b in raw:
+        if b != 0xAA and not _is_bcd(b):
+            raise BcdError(f"address byte {b:02X} is neither BCD nor the wildcard AA")
+    return "".join(f"{b:02X}" for b in reversed(raw))
+
+
+# --------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    meter_type: int
+    address: str
+    control: int
+    data: bytes = b""
+    preamble: int = 0  # FE bytes seen before it (parse) or to send (encode)
+
+    @property
+    def function(self) -> int:
+        return self.control & FUNCTION_MASK
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(self.control & REPLY_BIT)
+
+    @property
+    def is_error(self) -> bool:
+        return self.is_reply and bool(self.control & ERROR_BIT)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """DATA split into its fields; ``di`` is normalised (901F) whatever order it came in."""
+
+    di: int
+    di_order: DiOrder
+    ser: int
+    body: bytes
+
+
+def checksum(body: bytes) -> int:
+    return sum(body) & 0xFF
+
+
+def di_wire(di: int, order: DiOrder) -> bytes:
+    if not 0 <= di <= 0xFFFF:
+        raise ValueError(f"DI {di:X} is not two bytes")
+    return di.to_bytes(2, "big" if order is DiOrder.HIGH_FIRST else "little")
+
+
+def read_di(raw: bytes) -> tuple[int, DiOrder]:
+    """The DI and the order it was sent in; unknown DIs are taken as sent (high byte first)."""
+    if len(raw) < 2:
+        raise FrameError("DATA too short for a DI")
+    high = raw[0] << 8 | raw[1]
+    low = raw[1] << 8 | raw[0]
+    if high not in KNOWN_DIS and low in KNOWN_DIS:
+        return low, DiOrder.LOW_FIRST
+    return high, DiOrder.HIGH_FIRST
+
+
+def split(frame: Frame) -> Message:
+    """DI, SER and the rest of DATA (for normal requests and replies)."""
+    if len(frame.data) < 3:
+        raise FrameError(f"DATA has {len(frame.data)} bytes, needs DI and SER")
+    di, order = read_di(frame.data[:2])
+    return Message(di, order, frame.data[2], frame.data[3:])
+
+
+def encode(frame: Frame, preamble: int | None = None) -> bytes:
+    """Wire bytes for ``frame``, with ``preamble`` FE bytes (default: ``frame.preamble``)."""
+    if len(frame.data) > 0xFF:
+        raise ValueError(f"DATA too long for one frame: {len(frame.data)} bytes")
+    if not (0 <= frame.meter_type <= 0xFF and 0 <= frame.control <= 0xFF):
+        raise ValueError("meter type and control must be single bytes")
+    fe = frame.preamble if preamble is None else preamble
+    body = (
+        bytes([START, frame.meter_type])
+        + _encode_address(frame.address)
+        + bytes([frame.control, len(frame.data)])
+        + frame.data
+    )
+    return bytes([PREAMBLE_BYTE]) * fe + body + bytes([checksum(body), END])
+
+
+def _parse_at(buf: bytes, start: int, preamble: int) -> Frame:
+    end = start + MIN_FRAME_LEN + buf[start + 10]
+    cs_at = end - 2
+    if buf[start] != START:
+        raise FrameError("frame does not start with 68")
+    if buf[end - 1] != END:
+        raise FrameError(f"frame does not end with 16 (got {buf[end - 1]:02X})")
+    expected = checksum(buf[start:cs_at])
+    if expected != buf[cs_at]:
+        raise ChecksumError(expected, buf[cs_at])
+    return Frame(
+        meter_type=buf[start + 1],
+        address=_decode_address(buf[start + 2 : start + 9]),
+        control=buf[start + 9],
+        data=bytes(buf[start + HEADER_LEN : cs_at]),
+        preamble=preamble,
+    )
+
+
+def parse(frame: bytes) -> Frame:
+    """Parse exactly one frame: any number of FE first, nothing after the 16."""
+    raw = bytes(frame)
+    start = 0
+    while start < len(raw) and raw[start] == PREAMBLE_BYTE:
+        start += 1
+    if len(raw) - start < MIN_FRAME_LEN:
+        raise FrameError(f"frame truncated: {len(raw) - start} bytes after the preamble")
+    if raw[start] != START:
+        raise FrameError(f"frame starts with {raw[start]:02X}, not 68")
+    total = MIN_FRAME_LEN + raw[start + 10]
+    if len(raw) - start != total:
+        raise FrameError(f"frame length {len(raw) - start} does not match L (expected {total})")
+    return _parse_at(raw, start, start)
+
+
+def _try_at(buf: bytes, i: int) -> tuple[Frame | None, int, ProtocolError | None, bool]:
+    """(frame, end, error, need_more) for a candidate 68 at ``i``."""
+    n = len(buf)
+    for k in range(i + 2, min(n, i + 9)):  # reject impossible address bytes early
+        if buf[k] != 0xAA and not _is_bcd(buf[k]):
+            return None, 0, None, False
+    if n < i + HEADER_LEN:
+        return None, 0, None, True
+    end = i + MIN_FRAME_LEN + buf[i + 10]
+    if n < end:
+        return None, 0, None, True
+    if buf[end - 1] != END:
+        return None, 0, None, False
+    preamble = 0
+    while i - preamble - 1 >= 0 and buf[i - preamble - 1] == PREAMBLE_BYTE:
+        preamble += 1
+    try:
+        return _parse_at(buf, i, preamble), end, None, False
+    except ProtocolError as exc:
+        return None, 0, exc, False
+
+
+def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
+    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
+    data = bytes(buf)
+    rejected: list[ProtocolError] = []
+    first_incomplete: int | None = None
+    i = data.find(START)
+    while i != -1:
+        frame, end, error, need_more = _try_at(data, i)
+        if frame is not None:
+            return frame, end, rejected
+        if error is not None:
+            rejected.append(error)
+        if need_more and first_incomplete is None:
+            first_incomplete = i
+        i = data.find(START, i + 1)
+    if first_incomplete is None:
+        return None, len(data), rejected
+    keep = first_incomplete
+    while keep > 0 and data[keep - 1] == PREAMBLE_BYTE:
+        keep -= 1
+    return None, keep, rejected
+
+
+def find_frame(buf: bytes) -> tuple[Frame | None, int]:
+    """Extract the first valid frame from a receive buffer.
+
+    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
+    dropped bytes are junk and the caller must read more. Never raises on any input.
+    """
+    frame, consumed, _ = scan(buf)
+    return frame, consumed
+
+
+class FrameReader:
+    """Accumulates serial bytes and yields frames; bounded buffer, drop-oldest, counted."""
+
+    def __init__(self, max_buffer: int = 1024) -> None:
+        self._buf = bytearray()
+        self.max_buffer = max_buffer
+        self.junk_bytes = 0
+        self.overflow_bytes = 0
+        self.rejected_frames = 0
+        self.last_error: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        if len(self._buf) > self.max_buffer:
+            drop = len(self._buf) - self.max_buffer
+            del self._buf[:drop]
+            self.overflow_bytes += drop
+        frames: list[Frame] = []
+        while self._buf:
+            frame, consumed, rejected = scan(bytes(self._buf))
+            if rejected:
+                self.rejected_frames += len(rejected)
+                self.last_error = rejected[-1]
+            if frame is None:
+                self.junk_bytes += consumed
+                del self._buf[:consumed]
+                break
+            self.junk_bytes += consumed - (MIN_FRAME_LEN + len(frame.data) + frame.preamble)
+            del self._buf[:consumed]
+            frames.append(frame)
+        return frames
+
+    @property
+    def pending(self) -> int:
+        return len(self._buf)
+
+    def clear(self) -> None:
+        self._buf.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Payloads
+
+
+class Valve(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    ABNORMAL = "abnormal"
+    UNKNOWN = "unknown"
+
+
+_VALVE_BITS = {0: Valve.OPEN, 1: Valve.CLOSED, 3: Valve.ABNORMAL, 2: Valve.UNKNOWN}
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """ST word (first wire byte is the low byte). Only valve (bits 0-1) and battery (bit 2) are
+    read; the rest is vendor-defined and kept in ``raw``."""
+
+    raw: int
+
+    @property
+    def valve(self) -> Valve:
+        return _VALVE_BITS[self.raw & 0x03]
+
+    @property
+    def battery_low(self) -> bool:
+        return bool(self.raw & 0x04)
+
+    @classmethod
+    def make(cls, valve: Valve = Valve.OPEN, battery_low: bool = False, other: int = 0) -> Status:
+        bits = {v: k for k, v in _VALVE_BITS.items()}[valve]
+        return cls((other & ~0x07) | bits | (0x04 if battery_low else 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float | None  # None when the meter sends FF (not supported)
+    unit_code: int
+
+    @property
+    def unit(self) -> str:
+        return unit_name(self.unit_code)
+
+
+@dataclass(frozen=True, slots=True)
+class WaterData:
+    """901F reply of water and gas meters (19 bytes after SER)."""
+
+    current: Quantity  # 当前累积流量
+    settlement: Quantity  # 结算日累积流量
+    time: dt.datetime | None  # 实时时间 (None if FF-filled or not a valid date)
+    status: Status
+
+    def values(self) -> list[Value]:
+        return [
+            Value("flow_total", self.current.value, self.current.unit, "当前累积流量"),
+            Value("flow_settlement", self.settlement.value, self.settlement.unit, "结算日累积流量"),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class HeatData:
+    """901F reply of heat meters (43 bytes after SER). **[INFERRED]** layout, see the docs."""
+
+    settlement_heat: Quantity  # 结算日热量
+    current_heat: Quantity  # 当前热量
+    heat_power: Quantity  # 热功率
+    flow_rate: Quantity  # 流量 (4 decimals)
+    total_flow: Quantity  # 累积流量
+    supply_temp: float | None  # 供水温度 °C
+    return_temp: float | None  # 回水温度 °C
+    working_hours: int | None  # 累计工作时间 h
+    time: dt.datetime | None
+    status: Status
+
+    def values(self) -> list[Value]:
+        q = [
+            ("heat_settlement", self.settlement_heat, "结算日热量"),
+            ("heat_total", self.current_heat, "当前热量"),
+            ("heat_power", self.heat_power, "热功率"),
+            ("flow_rate", self.flow_rate, "流量"),
+            ("flow_total", self.total_flow, "累积流量"),
+        ]
+        out = [Value(point, item.value, item.unit, name) for point, item, name in q]
+        out.append(Value("temp_supply", self.supply_temp, "°C", "供水温度"))
+        out.append(Value("temp_return", self.return_temp, "°C", "回水温度"))
+        hours = None if self.working_hours is None else float(self.working_hours)
+        out.append(Value("working_hours", hours, "h", "累计工作时间"))
+        return out
+
+
+MeteringData = WaterData | HeatData
+
+WATER_BODY_LEN = 19
+HEAT_BODY_LEN = 43
+
+
+def _bcd_number(raw: bytes, decimals: int) -> float | None:
+    """Little-endian BCD; all-FF is "not supported"."""
+    if raw == b"\xff" * len(raw):
+        return None
+    digits = []
+    for b in reversed(raw):
+        if not _is_bcd(b):
+            raise BcdError(f"byte {b:02X} is not BCD")
+        digits.append(f"{b:02X}")
+    return int("".join(digits)) / 10**decimals
+
+
+def _to_bcd(value: float | None, size: int, decimals: int) -> bytes:
+    if value is None:
+        return b"\xff" * size
+    scaled = round(value * 10**decimals)
+    if not 0 <= scaled < 10 ** (size * 2):
+        raise ValueError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")
+    digits = f"{scaled:0{size * 2}d}"
+    return bytes(int(digits[i : i + 2], 16) for i in range(size * 2 - 2, -1, -2))
+
+
+def _quantity(raw: bytes, decimals: int = 2) -> Quantity:
+    return Quantity(_bcd_number(raw[:4], decimals), raw[4])
+
+
+def _quantity_bytes(q: Quantity, decimals: int = 2) -> bytes:
+    return _to_bcd(q.value, 4, decimals) + bytes([q.unit_code & 0xFF])
+
+
+def _time(raw: bytes) -> dt.datetime | None:
+    """ss mm hh DD MM YYlo YYhi; FF anywhere means "not supported"."""
+    if 0xFF in raw:
+        return None
+    for b in raw:
+        if not _is_bcd(b):
+            raise BcdError(f"time byte {b:02X} is not BCD")
+    ss, mm, hh, day, month, ylo, yhi = (int(f"{b:02X}") for b in raw)
+    try:
+        return dt.datetime(yhi * 100 + ylo, month, day, hh, mm, ss)
+    except ValueError:
+        return None  # meters with an unset clock send zeros or out-of-range fields
+
+
+def _time_bytes(when: dt.datetime | None) -> bytes:
+    if when is None:
+        return b"\xff" * 7
+    fields = (
+        when.second,
+        when.minute,
+        when.hour,
+        when.day,
+        when.month,
+        when.year % 100,
+        when.year // 100,
+    )
+    return bytes(int(f"{v:02d}", 16) for v in fields)
+
+
+def decode_metering(body: bytes) -> MeteringData:
+    """Typed 901F reply body (after SER): the layout is chosen by its length."""
+    if len(body) == WATER_BODY_LEN:
+        return WaterData(
+            current=_quantity(body[0:5]),
+            settlement=_quantity(body[5:10]),
+            time=_time(body[10:17]),
+            status=Status(int.from_bytes(body[17:19], "little")),
+        )
+    if len(body) == HEAT_BODY_LEN:
+        return HeatData(
+            settlement_heat=_quantity(body[0:5]),
+            current_heat=_quantity(body[5:10]),
+            heat_power=_quantity(body[10:15]),
+            flow_rate=_quantity(body[15:20], decimals=4),
+            total_flow=_quantity(body[20:25]),
+            supply_temp=_bcd_number(body[25:28], 2),
+            return_temp=_bcd_number(body[28:31], 2),
+            working_hours=_int_or_none(_bcd_number(body[31:34], 0)),
+            time=_time(body[34:41]),
+            status=Status(int.from_bytes(body[41:43], "little")),
+        )
+    raise FrameError(
+        f"901F body of {len(body)} bytes is neither water/gas ({WATER_BODY_LEN}) "
+        f"nor heat ({HEAT_BODY_LEN})"
+    )
+
+
+def _int_or_none(value: float | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def encode_metering(data: MeteringData) -> bytes:
+    """Inverse of ``decode_metering`` (used by the simulator)."""
+    st = (data.status.raw & 0xFFFF).to_bytes(2, "little")
+    if isinstance(data, WaterData):
+        return (
+            _quantity_bytes(data.current)
+            + _quantity_bytes(data.settlement)
+            + _time_bytes(data.time)
+            + st
+        )
+    return (
+        _quantity_bytes(data.settlement_heat)
+        + _quantity_bytes(data.current_heat)
+        + _quantity_bytes(data.heat_power)
+        + _quantity_bytes(data.flow_rate, decimals=4)
+        + _quantity_bytes(data.total_flow)
+        + _to_bcd(data.supply_temp, 3, 2)
+        + _to_bcd(data.return_temp, 3, 2)
+        + _to_bcd(data.working_hours, 3, 0)
+        + _time_bytes(data.time)
+        + st
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and replies
+
+
+def _frame_bytes(
+    meter_type: int,
+    address: str,
+    control: int,
+    di: int,
+    ser: int,
+    body: bytes,
+    order: DiOrder,
+    preamble: int,
+) -> bytes:
+    data = di_wire(di, order) + bytes([ser & 0xFF]) + body
+    return encode(Frame(meter_type, normalize_address(address), control, data), preamble)
+
+
+def build_read(
+    address: str,
+    meter_type: int = MeterType.COLD_WATER,
+    di: int = DI_METERING,
+    *,
+    ser: int = 0,
+    di_order: DiOrder = DiOrder.HIGH_FIRST,
+    preamble: int = 3,
+) -> bytes:
+    """Read data (C=01H), by default the 901F metering block."""
+    return _frame_bytes(meter_type, address, READ_DATA, di, ser, b"", di_order, preamble)
+
+
+def build_read_address(
+    *,
+    meter_type: int = MeterType.WILDCARD,
+    ser: int = 0,
+    di_order: DiOrder = DiOrder.HIGH_FIRST,
+    preamble: int = 3,
+) -> bytes:
+    """Read address (C=03H, DI 810A) to the wildcard: only valid with one meter on the bus."""
+    return _frame_bytes(
+        meter_type, WILDCARD_ADDRESS, READ_ADDRESS, DI_ADDRESS, ser, b"", di_order, preamble
+    )
+
+
+def build_reply(
+    meter_type: int,
+    address: str,
+    di: int,
+    ser: int,
+    body: bytes = b"",
+    *,
+    function: int = READ_DATA,
+    di_order: DiOrder = DiOrder.HIGH_FIRST,
+    preamble: int = 0,
+) -> bytes:
+    """A meter's normal reply (C = function | 80H) echoing DI and SER."""
+    control = REPLY_BIT | (function & FUNCTION_MASK)
+    return _frame_bytes(meter_type, address, control, di, ser, body, di_order, preamble)
+
+
+def build_metering_reply(
+    meter_type: int,
+    address: str,
+    data: MeteringData,
+    ser: int = 0,
+    *,
+    di_order: DiOrder = DiOrder.HIGH_FIRST,
+    preamble: int = 0,
+) -> bytes:
+    body = encode_metering(data)
+    return build_reply(
+        meter_type, address, DI_METERING, ser, body, di_order=di_order, preamble=preamble
+    )
+
+
+def build_address_reply(
+    meter_type: int,
+    address: str,
+    ser: int = 0,
+    *,
+    di_order: DiOrder = DiOrder.HIGH_FIRST,
+    preamble: int = 0,
+) -> bytes:
+    """Reply to read-address (83H): the meter's type and address are in the header."""
+    return build_reply(
+        meter_type,
+        address,
+        DI_ADDRESS,
+        ser,
+        function=READ_ADDRESS,
+        di_order=di_order,
+        preamble=preamble,
+    )
+
+
+def build_error_reply(
+    meter_type: int,
+    address: str,
+    ser: int,
+    status: int,
+    *,
+    function: int = READ_DATA,
+    preamble: int = 0,
+) -> bytes:
+    """Abnormal reply (C = function | C0H): DATA = SER ST(2) — **[INFERRED]** layout."""
+    control = REPLY_BIT | ERROR_BIT | (function & FUNCTION_MASK)
+    data = bytes([ser & 0xFF]) + (status & 0xFFFF).to_bytes(2, "little")
+    return encode(Frame(meter_type, normalize_address(address), control, data), preamble)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    meter_type: int
+    address: str
+    function: int
+    di: int
+    di_order: DiOrder
+    ser: int
+    body: bytes = b""
+
+
+def decode_request(frame: Frame) -> Request:
+    if frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a reply, not a request")
+    msg = split(frame)
+    return Request(
+        frame.meter_type, frame.address, frame.function, msg.di, msg.di_order, msg.ser, msg.body
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class DataReply:
+    meter_type: int
+    address: str
+    di: int
+    di_order: DiOrder
+    ser: int
+    data: MeteringData | None  # typed for 901F, None for DIs this codec does not type
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReply:
+    meter_type: int
+    address: str
+    ser: int
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    meter_type: int
+    address: str
+    function: int
+    ser: int | None
+    status: Status | None
+
+
+@dataclass(frozen=True, slots=True)
+class AckReply:
+    meter_type: int
+    address: str
+    function: int
+    ser: int
+    body: bytes
+
+
+Reply = DataReply | AddressReply | ErrorReply | AckReply
+
+
+def decode_reply(frame: Frame) -> Reply:
+    if not frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a request, not a reply")
+    if frame.is_error:
+        # Seen as SER ST(2); some meters echo DI first (DI SER ST): take the last three bytes.
+        if len(frame.data) >= 3:
+            tail = frame.data[-3:]
+            return ErrorReply(
+                frame.meter_type,
+                frame.address,
+                frame.function,
+                tail[0],
+                Status(int.from_bytes(tail[1:3], "little")),
+            )
+        return ErrorReply(frame.meter_type, frame.address, frame.function, None, None)
+    msg = split(frame)
+    if frame.function == READ_ADDRESS:
+        address = frame.address
+        if len(msg.body) == 7:  # some meters repeat the address in DATA
+            address = _decode_address(msg.body)
+        return AddressReply(frame.meter_type, address, msg.ser)
+    if frame.function == READ_DATA:
+        typed = decode_metering(msg.body) if msg.di == DI_METERING else None
+        return DataReply(
+            frame.meter_type, frame.address, msg.di, msg.di_order, msg.ser, typed, msg.body
+        )
+    return AckReply(frame.meter_type, frame.address, frame.function, msg.ser, msg.body)
+
+
+__all__ = [
+    "DI_ADDRESS",
+    "DI_METERING",
+    "KNOWN_DIS",
+    "UNITS",
+    "UNIT_CODES",
+    "WILDCARD_ADDRESS",
+    "AckReply",
+    "AddressReply",
+    "DataReply",
+    "DiOrder",
+    "ErrorReply",
+    "Frame",
+    "FrameReader",
+    "HeatData",
+    "Message",
+    "MeterType",
+    "MeteringData",
+    "Quantity",
+    "Reply",
+    "Request",
+    "Status",
+    "Valve",
+    "WaterData",
+    "address_matches",
+    "build_address_reply",
+    "build_error_reply",
+    "build_metering_reply",
+    "build_read",
+    "build_read_address",
+    "build_reply",
+    "checksum",
+    "decode_metering",
+    "decode_reply",
+    "decode_request",
+    "di_wire",
+    "encode",
+    "encode_metering",
+    "find_frame",
+    "meter_family",
+    "normalize_address",
+    "parse",
+    "read_di",
+    "scan",
+    "split",
+]

@@ -1,0 +1,920 @@
+"""DL/T 645-2007 and DL/T 645-1997 frames for RS-485 energy meters: bytes in, dataclasses out.
+
+Wire layout (both versions)::
+
+    [FE x n] 68 A0..A5 68 C L DATA(L bytes, each +33H) CS 16
+
+The address is 6 BCD bytes, low byte first, where any byte may be the wildcard ``AA``. CS is the
+byte sum from the first 68 through DATA. The 2007 DI is 4 bytes, the 1997 DI 2 bytes, both low
+byte first and inside the +33H offset. Meters put 0..7 ``FE`` before a reply and serial
+converters add junk on open, so ``find_frame`` resynchronises on every ``68`` rather than
+trusting the first byte it sees.
+
+No I/O here: the field-bus layer owns timing, retries and the serial port.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import IntFlag, StrEnum
+
+from edge.codecs.errors import (
+    BcdError,
+    ChecksumError,
+    FrameError,
+    ProtocolError,
+    UnknownDataIdError,
+)
+
+START = 0x68
+END = 0x16
+PREAMBLE_BYTE = 0xFE
+OFFSET = 0x33
+HEADER_LEN = 10  # 68 A0..A5 68 C L
+MIN_FRAME_LEN = 12  # header + CS + 16 with L = 0
+
+WILDCARD_ADDRESS = "AAAAAAAAAAAA"
+BROADCAST_ADDRESS = "999999999999"
+
+# Control byte: D7 direction (1 = meter to master), D6 abnormal reply, D5 more frames follow,
+# D4..D0 function code.
+REPLY_BIT = 0x80
+ERROR_BIT = 0x40
+MORE_BIT = 0x20
+FUNCTION_MASK = 0x1F
+
+# Function codes.
+BROADCAST_TIME = 0x08  # both versions, no reply
+READ_DATA_2007 = 0x11
+READ_FOLLOW_2007 = 0x12
+READ_ADDRESS_2007 = 0x13
+WRITE_DATA_2007 = 0x14
+WRITE_ADDRESS_2007 = 0x15
+FREEZE_2007 = 0x16
+CHANGE_BAUD_2007 = 0x17
+READ_DATA_1997 = 0x01
+READ_FOLLOW_1997 = 0x02
+WRITE_DATA_1997 = 0x04
+
+# The standard caps a reply's DATA at 200 bytes; longer answers are split into follow-on frames.
+MAX_DATA_LEN = 200
+
+
+class Version(StrEnum):
+    V2007 = "2007"
+    V1997 = "1997"
+
+    @property
+    def di_len(self) -> int:
+        return 4 if self is Version.V2007 else 2
+
+    @property
+    def read_function(self) -> int:
+        return READ_DATA_2007 if self is Version.V2007 else READ_DATA_1997
+
+    @property
+    def follow_function(self) -> int:
+        return READ_FOLLOW_2007 if self is Version.V2007 else READ_FOLLOW_1997
+
+
+class ErrorFlag(IntFlag):
+    """Bits of the error byte in an abnormal reply (C | 0x40).
+
+    2007 and 1997 share positions 2, 4, 5, 6; bits 0, 1, 3 differ in wording (see ``error_texts``).
+    """
+
+    OTHER = 0x01
+    NO_DATA = 0x02
+    UNAUTHORIZED = 0x04
+    BAUD_FIXED = 0x08
+    YEAR_ZONES_EXCEEDED = 0x10
+    DAY_PERIODS_EXCEEDED = 0x20
+    TARIFFS_EXCEEDED = 0x40
+
+
+_ERROR_TEXT_2007 = {
+    ErrorFlag.OTHER: "其他错误",
+    ErrorFlag.NO_DATA: "无请求数据",
+    ErrorFlag.UNAUTHORIZED: "密码错/未授权",
+    ErrorFlag.BAUD_FIXED: "通信速率不能更改",
+    ErrorFlag.YEAR_ZONES_EXCEEDED: "年时区数超",
+    ErrorFlag.DAY_PERIODS_EXCEEDED: "日时段数超",
+    ErrorFlag.TARIFFS_EXCEEDED: "费率数超",
+}
+_ERROR_TEXT_1997 = {
+    ErrorFlag.OTHER: "非法数据",
+    ErrorFlag.NO_DATA: "数据标识错",
+    ErrorFlag.UNAUTHORIZED: "密码错",
+    ErrorFlag.BAUD_FIXED: "保留",
+    ErrorFlag.YEAR_ZONES_EXCEEDED: "年时区数超",
+    ErrorFlag.DAY_PERIODS_EXCEEDED: "日时段数超",
+    ErrorFlag.TARIFFS_EXCEEDED: "费率数超",
+}
+
+
+def error_texts(errors: int, version: Version = Version.V2007) -> list[str]:
+    """The standard's wording for each set bit, lowest bit first (for logs and the CLI)."""
+    table = _ERROR_TEXT_2007 if version is Version.V2007 else _ERROR_TEXT_1997
+    return [text for flag, text in table.items() if errors & flag]
+
+
+# --------------------------------------------------------------------------------------------
+# Addresses
+
+
+_ADDRESS_RE = re.compile(r"^(?:[0-9]{2}|AA)+$")
+
+
+def normalize_address(address: str | int, width: int = 12) -> str:
+    """Canonical address string: ``width`` digits, upper case, left-padded with zeros.
+
+    Each byte (two characters) is two decimal digits or the wildcard ``AA``.
+    """
+    text = f"{address:0{width}d}" if isinstance(address, int) else address.strip().upper()
+    text = text.replace(" ", "").zfill(width)
+    if len(text) != width or not _ADDRESS_RE.match(text):
+        raise ValueError(f"address must be {width} BCD digits or AA bytes, got {address!r}")
+    return text
+
+
+def address_matches(pattern: str, address: str) -> bool:
+    """Whether a meter at ``address`` is addressed by ``pattern`` (``AA`` bytes match any)."""
+    if len(pattern) != len(address):
+        return False
+    return all(pattern[i : i + 2] in ("AA", address[i : i + 2]) for i in range(0, len(pattern), 2))
+
+
+def _encode_address(address: str) -> bytes:
+    text = normalize_address(address)
+    return bytes(int(text[i : i + 2], 16) for i in range(10, -1, -2))
+
+
+def _decode_address(raw: bytes) -> str:
+    parts = []
+    for b in reversed(raw):
+        if b != 0xAA and ((b >> 4) > 9 or (b & 0x0F) > 9):
+            raise BcdError(f"address byte {b:02X} is neither BCD nor the wildcard AA")
+        parts.append(f"{b:02X}")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One link-layer frame. ``data`` has the +33H offset already removed."""
+
+    address: str
+    control: int
+    data: bytes = b""
+    preamble: int = 0  # FE bytes seen before it (parse) or to send (encode)
+
+    @property
+    def function(self) -> int:
+        return self.control & FUNCTION_MASK
+
+    @property
+    def is_reply(self) -> bool:
+        return bool(self.control & REPLY_BIT)
+
+    @property
+    def is_error(self) -> bool:
+        return self.is_reply and bool(self.control & ERROR_BIT)
+
+    @property
+    def more_follows(self) -> bool:
+        return self.is_reply and bool(self.control & MORE_BIT)
+
+    @property
+    def version(self) -> Version | None:
+        """Which edition the function code belongs to; None for codes both share (08H)."""
+        fn = self.function
+        if fn == BROADCAST_TIME:
+            return None
+        return Version.V2007 if fn > 0x10 else Version.V1997
+
+
+def checksum(body: bytes) -> int:
+    return sum(body) & 0xFF
+
+
+def encode(frame: Frame, preamble: int | None = None) -> bytes:
+    """Wire bytes for ``frame``, with ``preamble`` FE bytes (default: ``frame.preamble``)."""
+    if not 0 <= frame.control <= 0xFF:
+        raise ValueError(f"control byte out of range: {frame.control}")
+    if len(frame.data) > 0xFF:
+        raise ValueError(f"DATA too long for one frame: {len(frame.data)} bytes")
+    fe = frame.preamble if preamble is None else preamble
+    body = (
+        bytes([START])
+        + _encode_address(frame.address)
+        + bytes([START, frame.control, len(frame.data)])
+        + bytes((b + OFFSET) & 0xFF for b in frame.data)
+    )
+    return bytes([PREAMBLE_BYTE]) * fe + body + bytes([checksum(body), END])
+
+
+def _parse_at(buf: bytes, start: int, preamble: int) -> Frame:
+    """Parse the frame whose first 68 is at ``start``; the caller checked the length."""
+    length = buf[start + 9]
+    end = start + MIN_FRAME_LEN + length
+    cs_at = end - 2
+    if buf[start] != START or buf[start + 7] != START:
+        raise FrameError("frame does not have 68 at offsets 0 and 7")
+    if buf[end - 1] != END:
+        raise FrameError(f"frame does not end with 16 (got {buf[end - 1]:02X})")
+    expected = checksum(buf[start:cs_at])
+    if expected != buf[cs_at]:
+        raise ChecksumError(expected, buf[cs_at])
+    address = _decode_address(buf[start + 1 : start + 7])
+    data = bytes((b - OFFSET) & 0xFF for b in buf[start + HEADER_LEN : cs_at])
+    return Frame(address=address, control=buf[start + 8], data=data, preamble=preamble)
+
+
+def parse(frame: bytes) -> Frame:
+    """Parse exactly one frame: any number of FE first, nothing after the 16."""
+    raw = bytes(frame)
+    start = 0
+    while start < len(raw) and raw[start] == PREAMBLE_BYTE:
+        start += 1
+    if len(raw) - start < MIN_FRAME_LEN:
+        raise FrameError(f"frame truncated: {len(raw) - start} bytes after the preamble")
+    if raw[start] != START:
+        raise FrameError(f"frame starts with {raw[start]:02X}, not 68")
+    total = MIN_FRAME_LEN + raw[start + 9]
+    if len(raw) - start != total:
+        raise FrameError(f"frame length {len(raw) - start} does not match L (expected {total})")
+    return _parse_at(raw, start, start)
+
+
+def _try_at(buf: bytes, i: int) -> tuple[Frame | None, int, ProtocolError | None, bool]:
+    """(frame, end, error, need_more) for a candidate 68 at ``i``."""
+    n = len(buf)
+    if n > i + 7 and buf[i + 7] != START:
+        return None, 0, None, False
+    for k in range(i + 1, min(n, i + 7)):  # reject impossible address bytes early
+        b = buf[k]
+        if b != 0xAA and ((b >> 4) > 9 or (b & 0x0F) > 9):
+            return None, 0, None, False
+    if n < i + HEADER_LEN:
+        return None, 0, None, True
+    end = i + MIN_FRAME_LEN + buf[i + 9]
+    if n < end:
+        return None, 0, None, True
+    if buf[end - 1] != END:
+        return None, 0, None, False
+    preamble = 0
+    while i - preamble - 1 >= 0 and buf[i - preamble - 1] == PREAMBLE_BYTE:
+        preamble += 1
+    try:
+        return _parse_at(buf, i, preamble), end, None, False
+    except ProtocolError as exc:
+        return None, 0, exc, False
+
+
+def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
+    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
+    data = bytes(buf)
+    rejected: list[ProtocolError] = []
+    first_incomplete: int | None = None
+    i = data.find(START)
+    while i != -1:
+        frame, end, error, need_more = _try_at(data, i)
+        if frame is not None:
+            return frame, end, rejected
+        if error is not None:
+            rejected.append(error)
+        if need_more and first_incomplete is None:
+            first_incomplete = i
+        i = data.find(START, i + 1)
+    if first_incomplete is None:
+        return None, len(data), rejected
+    keep = first_incomplete
+    while keep > 0 and data[keep - 1] == PREAMBLE_BYTE:
+        keep -= 1
+    return None, keep, rejected
+
+
+def find_frame(buf: bytes) -> tuple[Frame | None, int]:
+    """Extract the first valid frame from a receive buffer.
+
+    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
+    dropped bytes are junk and the caller must read more; bytes that may start a frame are kept.
+    Never raises on any input.
+    """
+    frame, consumed, _ = scan(buf)
+    return frame, consumed
+
+
+class FrameReader:
+    """Accumulates serial bytes and yields frames, with counters for what it threw away.
+
+    The buffer is bounded (``max_buffer``); on overflow the oldest bytes are dropped and counted,
+    because a babbling device must not grow the gateway's memory.
+    """
+
+    def __init__(self, max_buffer: int = 1024) -> None:
+        self._buf = bytearray()
+        self.max_buffer = max_buffer
+        self.junk_bytes = 0
+        self.overflow_bytes = 0
+        self.rejected_frames = 0
+        self.last_error: ProtocolError | None = None
+
+    def feed(self, data: bytes) -> list[Frame]:
+        self._buf += data
+        if len(self._buf) > self.max_buffer:
+            drop = len(self._buf) - self.max_buffer
+            del self._buf[:drop]
+            self.overflow_bytes += drop
+        frames: list[Frame] = []
+        while self._buf:
+            frame, consumed, rejected = scan(bytes(self._buf))
+            if rejected:
+                self.rejected_frames += len(rejected)
+                self.last_error = rejected[-1]
+            if frame is None:
+                self.junk_bytes += consumed
+                del self._buf[:consumed]
+                break
+            frame_len = MIN_FRAME_LEN + len(frame.data) + frame.preamble
+            self.junk_bytes += consumed - frame_len
+            del self._buf[:consumed]
+            frames.append(frame)
+        return frames
+
+    @property
+    def pending(self) -> int:
+        """Bytes held back because they may be the start of a frame."""
+        return len(self._buf)
+
+    def clear(self) -> None:
+        self._buf.clear()
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and replies
+
+
+def _di_bytes(di: int, version: Version) -> bytes:
+    size = version.di_len
+    if not 0 <= di < 1 << (8 * size):
+        raise ValueError(f"DI {di:X} does not fit the {version} DI width")
+    return di.to_bytes(size, "little")
+
+
+def build_read(
+    address: str, di: int, version: Version = Version.V2007, *, preamble: int = 4
+) -> bytes:
+    """Read one data identifier (2007: C=11H, 1997: C=01H)."""
+    frame = Frame(normalize_address(address), version.read_function, _di_bytes(di, version))
+    return encode(frame, preamble)
+
+
+def build_read_follow(
+    address: str, di: int, seq: int = 1, version: Version = Version.V2007, *, preamble: int = 4
+) -> bytes:
+    """Ask for the next frame after a reply with the more-follows bit (2007 12H, 1997 02H).
+
+    2007 carries a frame sequence number after the DI (1 for the first follow-on); 1997 has none.
+    """
+    data = _di_bytes(di, version)
+    if version is Version.V2007:
+        data += bytes([seq & 0xFF])
+    return encode(Frame(normalize_address(address), version.follow_function, data), preamble)
+
+
+def build_read_address(*, preamble: int = 4) -> bytes:
+    """2007 read-address (13H) to the wildcard: only valid with a single meter on the bus."""
+    return encode(Frame(WILDCARD_ADDRESS, READ_ADDRESS_2007), preamble)
+
+
+def build_data_reply(
+    address: str,
+    di: int,
+    payload: bytes,
+    version: Version = Version.V2007,
+    *,
+    follow: bool = False,
+    more: bool = False,
+    seq: int | None = None,
+    preamble: int = 0,
+) -> bytes:
+    """A meter's normal reply to a read (``follow`` for the answer to a follow-on read)."""
+    function = version.follow_function if follow else version.read_function
+    control = REPLY_BIT | function | (MORE_BIT if more else 0)
+    data = _di_bytes(di, version) + bytes(payload)
+    if follow and version is Version.V2007:
+        data += bytes([(seq or 0) & 0xFF])
+    return encode(Frame(normalize_address(address), control, data), preamble)
+
+
+def build_error_reply(
+    address: str,
+    errors: int,
+    version: Version = Version.V2007,
+    *,
+    function: int | None = None,
+    preamble: int = 0,
+) -> bytes:
+    """An abnormal reply (C = function | C0H) carrying one error byte."""
+    fn = version.read_function if function is None else function
+    control = REPLY_BIT | ERROR_BIT | (fn & FUNCTION_MASK)
+    return encode(Frame(normalize_address(address), control, bytes([errors & 0x7F])), preamble)
+
+
+def build_address_reply(address: str, *, preamble: int = 0) -> bytes:
+    """Reply to read-address (93H): the address is both in the header and in DATA."""
+    addr = normalize_address(address)
+    frame = Frame(addr, REPLY_BIT | READ_ADDRESS_2007, _encode_address(addr))
+    return encode(frame, preamble)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A master's request as a meter sees it."""
+
+    address: str
+    version: Version | None
+    function: int
+    di: int | None = None
+    seq: int | None = None
+    data: bytes = b""
+
+
+def decode_request(frame: Frame) -> Request:
+    if frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a reply, not a request")
+    version = frame.version
+    fn = frame.function
+    di: int | None = None
+    seq: int | None = None
+    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
+        assert version is not None
+        size = version.di_len
+        need = size + 1 if fn == READ_FOLLOW_2007 else size
+        if len(frame.data) < need:
+            raise FrameError(f"read request carries {len(frame.data)} bytes, needs {need}")
+        di = int.from_bytes(frame.data[:size], "little")
+        if fn == READ_FOLLOW_2007:
+            seq = frame.data[size]
+    return Request(frame.address, version, fn, di, seq, frame.data)
+
+
+@dataclass(frozen=True, slots=True)
+class DataReply:
+    """A normal reply to a read: ``payload`` is the value bytes after the DI (and before SEQ)."""
+
+    address: str
+    version: Version
+    di: int
+    payload: bytes
+    more: bool = False
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    address: str
+    version: Version | None
+    function: int
+    errors: ErrorFlag
+
+    @property
+    def texts(self) -> list[str]:
+        return error_texts(self.errors, self.version or Version.V2007)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReply:
+    address: str  # from DATA, the meter's own address even if the header used a wildcard
+
+
+@dataclass(frozen=True, slots=True)
+class AckReply:
+    """A normal reply to a command (write, freeze, ...) with no data of interest."""
+
+    address: str
+    function: int
+    data: bytes
+
+
+Reply = DataReply | ErrorReply | AddressReply | AckReply
+
+
+def decode_reply(frame: Frame) -> Reply:
+    if not frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a request, not a reply")
+    fn = frame.function
+    version = frame.version
+    if frame.is_error:
+        if not frame.data:
+            raise FrameError("abnormal reply without an error byte")
+        return ErrorReply(frame.address, version, fn, ErrorFlag(frame.data[0] & 0x7F))
+    if fn == READ_ADDRESS_2007:
+        if len(frame.data) != 6:
+            raise FrameError(f"read-address reply carries {len(frame.data)} bytes, not 6")
+        return AddressReply(_decode_address(frame.data))
+    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
+        assert version is not None
+        size = version.di_len
+        with_seq = fn == READ_FOLLOW_2007
+        if len(frame.data) < size + (1 if with_seq else 0):
+            raise FrameError(f"read reply carries {len(frame.data)} bytes, shorter than its DI")
+        di = int.from_bytes(frame.data[:size], "little")
+        payload = frame.data[size:-1] if with_seq else frame.data[size:]
+        seq = frame.data[-1] if with_seq else None
+        return DataReply(frame.address, version, di, payload, frame.more_follows, seq)
+    return AckReply(frame.address, fn, frame.data)
+
+
+# --------------------------------------------------------------------------------------------
+# Data identifiers
+
+
+class Kind(StrEnum):
+    NUMBER = "number"  # BCD with implied decimals
+    DATE = "date"  # YYMMDDWW, sent WW DD MM YY
+    TIME = "time"  # hhmmss, sent ss mm hh
+    DIGITS = "digits"  # plain BCD digit string (addresses, meter numbers)
+
+
+@dataclass(frozen=True, slots=True)
+class DataId:
+    """What one DI means. Blocks repeat an element ``size`` bytes wide, one per point."""
+
+    di: int
+    version: Version
+    point: str
+    name: str
+    unit: str
+    fmt: str
+    size: int
+    decimals: int = 0
+    signed: bool = False
+    kind: Kind = Kind.NUMBER
+    points: tuple[str, ...] = ()  # for blocks: point name of each element
+    rates: bool = False  # block of total + tariff rates, count set by the meter
+
+    @property
+    def is_block(self) -> bool:
+        return bool(self.points) or self.rates
+
+    def element_points(self, count: int) -> list[str]:
+        if self.rates:
+            return [f"{self.point}_total"] + [f"{self.point}_rate{k}" for k in range(1, count)]
+        if self.points:
+            return list(self.points[:count])
+        return [self.point]
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """One typed reading: float for numbers, str for dates/times/digit strings, None if the
+    meter filled the field with FF (not supported)."""
+
+    point: str
+    value: float | str | None
+    unit: str
+    name: str
+
+
+DI_TABLE: dict[tuple[Version, int], DataId] = {}
+
+
+def _add(entry: DataId) -> None:
+    DI_TABLE[(entry.version, entry.di)] = entry
+
+
+def _number(
+    version: Version,
+    di: int,
+    point: str,
+    name: str,
+    unit: str,
+    fmt: str,
+    *,
+    signed: bool = False,
+    size: int | None = None,
+    points: Sequence[str] = (),
+    rates: bool = False,
+) -> None:
+    digits = fmt.replace(".", "")
+    decimals = len(fmt) - fmt.index(".") - 1 if "." in fmt else 0
+    _add(
+        DataId(
+            di=di,
+            version=version,
+            point=point,
+            name=name,
+            unit=unit,
+            fmt=fmt,
+            size=size or (len(digits) + 1) // 2,
+            decimals=decimals,
+            signed=signed,
+            points=tuple(points),
+            rates=rates,
+        )
+    )
+
+
+def _build_tables() -> None:
+    v7, v97 = Version.V2007, Version.V1997
+    energy = [
+        (0x0000, "energy_active_combined", "组合有功", True),
+        (0x0001, "energy_active_forward", "正向有功", False),
+        (0x0002, "energy_active_reverse", "反向有功", False),
+    ]
+    for hi, point, zh, signed in energy:
+        base = hi << 16
+        _number(v7, base, f"{point}_total", f"{zh}总电能", "kWh", "XXXXXX.XX", signed=signed)
+        for rate in range(1, 5):
+            _number(
+                v7,
+                base | rate << 8,
+                f"{point}_rate{rate}",
+                f"{zh}费率{rate}电能",
+                "kWh",
+                "XXXXXX.XX",
+                signed=signed,
+            )
+        _number(
+            v7,
+            base | 0xFF00,
+            point,
+            f"{zh}电能数据块",
+            "kWh",
+            "XXXXXX.XX",
+            signed=signed,
+            rates=True,
+        )
+    phases = ("a", "b", "c")
+    zh_phases = ("A", "B", "C")
+    for k, (p, zp) in enumerate(zip(phases, zh_phases, strict=True), start=1):
+        _number(v7, 0x02010000 | k << 8, f"voltage_{p}", f"{zp}相电压", "V", "XXX.X")
+        _number(v7, 0x02020000 | k << 8, f"current_{p}", f"{zp}相电流", "A", "XXX.XXX", signed=True)
+    _number(
+        v7,
+        0x0201FF00,
+        "voltage",
+        "电压数据块",
+        "V",
+        "XXX.X",
+        points=[f"voltage_{p}" for p in phases],
+    )
+    _number(
+        v7,
+        0x0202FF00,
+        "current",
+        "电流数据块",
+        "A",
+        "XXX.XXX",
+        signed=True,
+        points=[f"current_{p}" for p in phases],
+    )
+    powers = [
+        (0x0203, "power_active", "有功功率", "kW", "XX.XXXX"),
+        (0x0204, "power_reactive", "无功功率", "kvar", "XX.XXXX"),
+        (0x0205, "power_apparent", "视在功率", "kVA", "XX.XXXX"),
+        (0x0206, "power_factor", "功率因数", "", "X.XXX"),
+    ]
+    for hi, point, zh, unit, fmt in powers:
+        base = hi << 16
+        _number(v7, base, f"{point}_total", f"瞬时总{zh}", unit, fmt, signed=True)
+        for k, (p, zp) in enumerate(zip(phases, zh_phases, strict=True), start=1):
+            _number(v7, base | k << 8, f"{point}_{p}", f"瞬时{zp}相{zh}", unit, fmt, signed=True)
+        _number(
+            v7,
+            base | 0xFF00,
+            point,
+            f"{zh}数据块",
+            unit,
+            fmt,
+            signed=True,
+            points=[f"{point}_{p}" for p in ("total", *phases)],
+        )
+    _number(v7, 0x02800002, "frequency", "电网频率", "Hz", "XX.XX")
+    _add(DataId(0x04000101, v7, "date", "日期及星期", "", "YYMMDDWW", 4, kind=Kind.DATE))
+    _add(DataId(0x04000102, v7, "time", "时间", "", "hhmmss", 3, kind=Kind.TIME))
+    _add(
+        DataId(0x04000401, v7, "comm_address", "通信地址", "", "NNNNNNNNNNNN", 6, kind=Kind.DIGITS)
+    )
+    _add(DataId(0x04000402, v7, "meter_number", "表号", "", "NNNNNNNNNNNN", 6, kind=Kind.DIGITS))
+
+    for base, point, zh in [
+        (0x9010, "energy_active_forward", "正向有功"),
+        (0x9020, "energy_active_reverse", "反向有功"),
+    ]:
+        _number(v97, base, f"{point}_total", f"(当前){zh}总电能", "kWh", "XXXXXX.XX")
+        for rate in range(1, 5):
+            _number(
+                v97,
+                base + rate,
+                f"{point}_rate{rate}",
+                f"(当前){zh}费率{rate}电能",
+                "kWh",
+                "XXXXXX.XX",
+            )
+        _number(v97, base | 0x0F, point, f"(当前){zh}电能数据块", "kWh", "XXXXXX.XX", rates=True)
+    for k, (p, zp) in enumerate(zip(phases, zh_phases, strict=True), start=1):
+        _number(v97, 0xB610 + k, f"voltage_{p}", f"{zp}相电压", "V", "XXX", size=2)
+        _number(v97, 0xB620 + k, f"current_{p}", f"{zp}相电流", "A", "XX.XX")
+        _number(v97, 0xB630 + k, f"power_active_{p}", f"{zp}相有功功率", "kW", "XX.XXXX")
+    _number(
+        v97,
+        0xB61F,
+        "voltage",
+        "电压数据块",
+        "V",
+        "XXX",
+        size=2,
+        points=[f"voltage_{p}" for p in phases],
+    )
+    _number(
+        v97, 0xB62F, "current", "电流数据块", "A", "XX.XX", points=[f"current_{p}" for p in phases]
+    )
+    _number(v97, 0xB630, "power_active_total", "瞬时有功功率", "kW", "XX.XXXX")
+    _number(
+        v97,
+        0xB63F,
+        "power_active",
+        "有功功率数据块",
+        "kW",
+        "XX.XXXX",
+        points=[f"power_active_{p}" for p in ("total", *phases)],
+    )
+    _number(v97, 0xB640, "power_reactive_total", "瞬时无功功率", "kvar", "XX.XX")
+    _number(v97, 0xB650, "power_factor_total", "总功率因数", "", "X.XXX")
+    _add(DataId(0xC010, v97, "date", "日期及周次", "", "YYMMDDWW", 4, kind=Kind.DATE))
+    _add(DataId(0xC011, v97, "time", "时间", "", "hhmmss", 3, kind=Kind.TIME))
+    _add(DataId(0xC032, v97, "meter_number", "表号", "", "NNNNNNNNNNNN", 6, kind=Kind.DIGITS))
+
+
+_build_tables()
+
+
+def lookup(di: int, version: Version = Version.V2007) -> DataId | None:
+    return DI_TABLE.get((version, di))
+
+
+def di_for_point(point: str, version: Version = Version.V2007) -> int | None:
+    """The single-value DI that carries ``point`` (so a driver config can name points)."""
+    for (ver, di), entry in DI_TABLE.items():
+        if ver is version and not entry.is_block and entry.point == point:
+            return di
+    return None
+
+
+def _bcd_digits(raw: bytes) -> str:
+    """Little-endian BCD bytes as a most-significant-first digit string."""
+    out = []
+    for b in reversed(raw):
+        hi, lo = b >> 4, b & 0x0F
+        if hi > 9 or lo > 9:
+            raise BcdError(f"byte {b:02X} is not BCD")
+        out.append(f"{hi}{lo}")
+    return "".join(out)
+
+
+def bcd_digits(payload: bytes) -> str:
+    """Digits of a little-endian BCD field, for DIs the table does not know."""
+    return _bcd_digits(payload)
+
+
+def _decode_element(entry: DataId, raw: bytes) -> float | str | None:
+    if raw == b"\xff" * len(raw):
+        return None
+    if entry.kind is Kind.NUMBER:
+        negative = False
+        if entry.signed and raw[-1] & 0x80:
+            negative = True
+            raw = raw[:-1] + bytes([raw[-1] & 0x7F])
+        magnitude = int(_bcd_digits(raw)) / 10**entry.decimals
+        return -magnitude if negative else magnitude
+    digits = _bcd_digits(raw)
+    if entry.kind is Kind.DATE:  # YYMMDDWW
+        return f"20{digits[0:2]}-{digits[2:4]}-{digits[4:6]}"
+    if entry.kind is Kind.TIME:  # hhmmss
+        return f"{digits[0:2]}:{digits[2:4]}:{digits[4:6]}"
+    return digits
+
+
+def decode_data(di: int, data: bytes, version: Version = Version.V2007) -> list[Value]:
+    """Typed values for a read reply's payload (the bytes after the DI, offset removed)."""
+    entry = lookup(di, version)
+    if entry is None:
+        raise UnknownDataIdError(
+            di, f"unknown {version} data identifier {di:0{version.di_len * 2}X}"
+        )
+    size = entry.size
+    count, rest = divmod(len(data), size)
+    limit = len(entry.points) if entry.points else (64 if entry.rates else 1)
+    if rest or count < 1 or count > limit:
+        raise FrameError(
+            f"DI {di:X} payload of {len(data)} bytes is not 1..{limit} elements of {size} bytes"
+        )
+    points = entry.element_points(count)
+    return [
+        Value(
+            point, _decode_element(entry, data[k * size : (k + 1) * size]), entry.unit, entry.name
+        )
+        for k, point in enumerate(points)
+    ]
+
+
+def _int_to_bcd(number: int, size: int) -> bytes:
+    digits = f"{number:0{size * 2}d}"
+    if len(digits) > size * 2:
+        raise ValueError(f"{number} does not fit {size} BCD bytes")
+    return bytes(int(digits[i : i + 2], 16) for i in range(size * 2 - 2, -1, -2))
+
+
+def _encode_element(entry: DataId, value: float | str | None) -> bytes:
+    if value is None:
+        return b"\xff" * entry.size
+    if entry.kind is Kind.NUMBER:
+        if isinstance(value, str):
+            raise ValueError(f"{entry.point} needs a number, got {value!r}")
+        scaled = round(abs(value) * 10**entry.decimals)
+        if value < 0 and not entry.signed:
+            raise ValueError(f"{entry.point} is unsigned, got {value}")
+        # A signed field gives up bit 7 of its top byte, so its top digit is at most 7.
+        limit = 8 * 10 ** (entry.size * 2 - 1) if entry.signed else 10 ** (entry.size * 2)
+        if scaled >= limit:
+            raise ValueError(f"{value} does not fit {entry.fmt}")
+        raw = _int_to_bcd(scaled, entry.size)
+        if value < 0 and scaled:
+            raw = raw[:-1] + bytes([raw[-1] | 0x80])
+        return raw
+    text = str(value)
+    if entry.kind is Kind.DATE:
+        day = dt.date.fromisoformat(text)
+        week = day.isoweekday() % 7  # the standard counts Sunday as 0
+        digits = f"{day.year % 100:02d}{day.month:02d}{day.day:02d}{week:02d}"
+    elif entry.kind is Kind.TIME:
+        digits = text.replace(":", "")
+    else:
+        digits = text
+    if len(digits) != entry.size * 2 or not digits.isdigit():
+        raise ValueError(f"{entry.point} needs {entry.fmt}, got {value!r}")
+    return bytes(int(digits[i : i + 2], 16) for i in range(len(digits) - 2, -1, -2))
+
+
+def encode_data(
+    di: int, values: Iterable[float | str | None], version: Version = Version.V2007
+) -> bytes:
+    """Payload bytes for ``values`` (inverse of ``decode_data``; used by the simulator)."""
+    entry = lookup(di, version)
+    if entry is None:
+        raise ValueError(f"unknown {version} data identifier {di:X}")
+    items = list(values)
+    limit = len(entry.points) if entry.points else (64 if entry.rates else 1)
+    if not 1 <= len(items) <= limit:
+        raise ValueError(f"DI {di:X} takes 1..{limit} values, got {len(items)}")
+    return b"".join(_encode_element(entry, v) for v in items)
+
+
+__all__ = [
+    "BROADCAST_ADDRESS",
+    "DI_TABLE",
+    "WILDCARD_ADDRESS",
+    "AckReply",
+    "AddressReply",
+    "DataId",
+    "DataReply",
+    "ErrorFlag",
+    "ErrorReply",
+    "Frame",
+    "FrameReader",
+    "Kind",
+    "Reply",
+    "Request",
+    "Value",
+    "Version",
+    "address_matches",
+    "bcd_digits",
+    "build_address_reply",
+    "build_data_reply",
+    "build_error_reply",
+    "build_read",
+    "build_read_address",
+    "build_read_follow",
+    "checksum",
+    "decode_data",
+    "decode_reply",
+    "decode_request",
+    "di_for_point",
+    "encode",
+    "encode_data",
+    "error_texts",
+    "find_frame",
+    "lookup",
+    "normalize_address",
+    "parse",
+    "scan",
+]
