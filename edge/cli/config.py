@@ -1,0 +1,66 @@
+"""`edge config check|schema|show`: the installer's tools."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from edge.cli._common import err
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("config", help="check, show or export the schema of the YAML config")
+    cs = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = cs.add_parser("check", help="validate a config file; one line per problem")
+    check.add_argument("path")
+    check.set_defaults(handler=_check)
+    schema = cs.add_parser("schema", help="print the JSON Schema (for editors)")
+    schema.set_defaults(handler=_schema)
+    show = cs.add_parser("show", help="print the effective config, secrets redacted")
+    show.add_argument("path")
+    show.set_defaults(handler=_show)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, ConfigUnreadable, load_config
+
+    try:
+        cfg = load_config(args.path)
+    except ConfigUnreadable as exc:
+        err(f"cannot read config: {exc}")
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        err(f"{len(exc.problems)} problem(s) in {args.path}")
+        return 1
+    print(
+        f"{args.path}: ok ({len(cfg.devices)} devices, {len(cfg.cameras)} cameras, "
+        f"{len(cfg.uplinks)} uplinks)"
+    )
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from edge.config.schema import json_schema
+
+    sys.stdout.write(json_schema() + "\n")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from edge.config import ConfigError, ConfigUnreadable, load_config
+    from edge.config.loader import redacted
+
+    try:
+        cfg = load_config(args.path)
+    except ConfigUnreadable as exc:
+        err(f"cannot read config: {exc}")
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem)
+        return 1
+    print(json.dumps(redacted(cfg), ensure_ascii=False, indent=2))
+    return 0

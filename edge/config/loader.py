@@ -1,0 +1,157 @@
+"""Read, substitute and validate the YAML, turning every problem into `file:line:col: key: msg`.
+
+All problems are collected at once: an installer on a ladder fixes the file in
+one pass, not one error per run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from edge.config.model import EdgeConfig
+from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    line: int
+    column: int
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}: {self.key or '(top)'}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The file was read but is not a valid configuration."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class ConfigUnreadable(Exception):
+    """The file could not be read at all (missing, permissions, not UTF-8)."""
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> EdgeConfig:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigUnreadable(f"{path}: {exc}") from exc
+    return parse_config(text, str(path), env)
+
+
+def parse_config(text: str, filename: str, env: dict[str, str] | None = None) -> EdgeConfig:
+    env = dict(os.environ) if env is None else env
+    try:
+        loaded = load_yaml(text, env)
+    except YamlSyntaxError as exc:
+        raise ConfigError(
+            [Problem(filename, exc.mark.line, exc.mark.column, "", f"YAML syntax: {exc.message}")]
+        ) from None
+    problems = [
+        Problem(filename, m.line, m.column, dotted(p), msg) for p, m, msg in loaded.problems
+    ]
+    if not isinstance(loaded.data, dict):
+        problems.append(Problem(filename, 1, 1, "", "the file must be a mapping of sections"))
+        raise ConfigError(problems)
+    try:
+        config = EdgeConfig.model_validate(loaded.data)
+    except ValidationError as exc:
+        problems.extend(_problems_from(exc, loaded, filename))
+        config = None
+    if problems:
+        problems.sort(key=lambda p: (p.line, p.column))
+        raise ConfigError(problems)
+    assert config is not None
+    return config
+
+
+def _problems_from(exc: ValidationError, loaded: LoadedYaml, filename: str) -> list[Problem]:
+    out: list[Problem] = []
+    already = {p for p, _, _ in loaded.problems}
+    for err in exc.errors(include_url=False):
+        path = _data_path(tuple(err["loc"]), loaded.data)
+        kind = err["type"]
+        if path in already:
+            continue  # e.g. an unset ${VAR}: its own message says more than the type error
+        if kind == "union_tag_invalid" and (*path, "type") in loaded.value_marks:
+            path = (*path, "type")
+        if kind == "extra_forbidden":
+            mark = loaded.mark_for(path)
+            message = f"unknown key {path[-1]!r}" + _suggest(path, loaded.data)
+        elif kind == "missing":
+            mark = loaded.mark_for(path[:-1])
+            message = f"missing required key {path[-1]!r}"
+        else:
+            mark = loaded.value_marks.get(path) or loaded.mark_for(path)
+            message = _message(err)
+        out.append(Problem(filename, mark.line, mark.column, dotted(path), message))
+    return out
+
+
+def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
+    """Drop the union tags pydantic inserts into `loc` so the path matches the YAML."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict):
+            if part in node:
+                path.append(part)
+                node = node[part]
+                continue
+            if isinstance(part, str) and ("[" in part or node.get("type") == part):
+                continue  # a union member tag such as 'dlt645' or 'function-after[...]'
+            path.append(part)
+            node = None
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        else:
+            if isinstance(part, str) and "[" in part:
+                continue
+            path.append(part)
+            node = None
+    return tuple(path)
+
+
+def _message(err: Any) -> str:
+    msg = str(err["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if err["type"] == "union_tag_invalid":
+        return msg.replace("Input tag", "type").replace("found using 'type' ", "")
+    if err["type"] == "literal_error" and "input" in err:
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _suggest(path: Path_, data: Any) -> str:
+    """Point at the likely intended key for a typo ('poll_intervall_s')."""
+    from edge.config.schema import known_keys
+
+    keys = known_keys(path[:-1], data)
+    close = difflib.get_close_matches(str(path[-1]), keys, n=1, cutoff=0.7)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def redacted(config: BaseModel) -> dict[str, Any]:
+    """The config as plain data with every secret shown as '********'."""
+    return config.model_dump(mode="json")

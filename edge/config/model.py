@@ -1,0 +1,75 @@
+"""The root of the YAML file. One module per section; this one only assembles them."""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+
+import drivers
+import edge.uplinks
+from edge.config.access import AccessConfig
+from edge.config.buses import BusConfig
+from edge.config.cameras import CameraConfig
+from edge.config.logging import LoggingConfig
+from edge.config.site import SiteConfig
+from edge.config.storage import StorageConfig
+from edge.config.types import Section
+from edge.config.vision import VisionConfig
+from edge.config.web import WebConfig
+
+CONFIG_VERSION = 1
+
+
+def _union(plugins: dict[str, Any], what: str) -> Any:
+    models = [p.config for p in plugins.values()]
+    if not models:
+        return Annotated[dict[str, Any], Field(description=f"No {what} types are installed.")]
+    if len(models) == 1:
+        return models[0]
+    return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
+
+
+DeviceConfig: Any = _union(drivers.registry(), "device")
+UplinkConfig: Any = _union(edge.uplinks.registry(), "uplink")
+
+
+class EdgeConfig(Section):
+    """compound-edge configuration (one YAML file)."""
+
+    config_version: Literal[1] = Field(
+        title="Config version", description="Bumped when the file's shape changes; now 1."
+    )
+    site: SiteConfig
+    storage: StorageConfig
+    buses: list[BusConfig] = Field(default_factory=list, title="RS-485 lines and Modbus TCP links")
+    devices: list[DeviceConfig] = Field(default_factory=list, title="Meters, sensors, gates")
+    cameras: list[CameraConfig] = Field(default_factory=list, title="Cameras")
+    vision: VisionConfig = Field(default_factory=VisionConfig)
+    access: AccessConfig = Field(default_factory=AccessConfig)
+    uplinks: dict[str, UplinkConfig] = Field(
+        default_factory=dict, title="Upstream destinations, by name"
+    )
+    web: WebConfig = Field(default_factory=WebConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+    @model_validator(mode="after")
+    def _references(self) -> EdgeConfig:
+        bus_ids = [b.id for b in self.buses]
+        _unique(bus_ids, "bus id")
+        _unique([d.id for d in self.devices if hasattr(d, "id")], "device id")
+        for i, dev in enumerate(self.devices):
+            bus = getattr(dev, "bus", None)
+            if bus is not None and bus not in bus_ids:
+                raise ValueError(f"devices[{i}].bus: no bus with id {bus!r} (known: {bus_ids})")
+        return self
+
+
+def _unique(ids: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for i in ids:
+        if i in seen:
+            raise ValueError(f"duplicate {what} {i!r}")
+        seen.add(i)

@@ -1,0 +1,57 @@
+"""The internal records every part of the daemon exchanges."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from edge.ids import new_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRef:
+    """A picture saved under the data dir; `path` is relative to it."""
+
+    role: str
+    path: str
+    sha256: str
+    size_bytes: int
+    content_type: str = "image/jpeg"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "role": self.role,
+            "path": self.path,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "content_type": self.content_type,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    kind: str
+    source: str
+    data: dict[str, Any]
+    images: tuple[ImageRef, ...] = ()
+    ts: datetime = field(default_factory=utcnow)
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        if self.ts.tzinfo is None:
+            raise ValueError("Event.ts must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    device: str
+    point: str
+    value: float | int | bool | str | None
+    unit: str = ""
+    ts: datetime = field(default_factory=utcnow)
+    quality: str = "good"

@@ -1,0 +1,64 @@
+"""One health summary, shared by /api/health, `edge status`, systemd STATUS and the uplinks."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from edge import __version__
+from edge.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+WRITER_STUCK_S = 10.0
+
+
+def writer_healthy(rt: Runtime) -> bool:
+    w = rt.store.writer
+    return w.busy_since is None or time.monotonic() - w.busy_since < WRITER_STUCK_S
+
+
+async def summary(rt: Runtime) -> dict[str, Any]:
+    tasks = [t.as_dict() for t in rt.supervisor.health()]
+    problems = [
+        f"task {t['name']} is {t['state']}" for t in tasks if t["state"] in ("restarting", "failed")
+    ]
+    if not writer_healthy(rt):
+        problems.append("store writer is stuck")
+    w = rt.store.writer
+    doc: dict[str, Any] = {
+        "status": "degraded" if problems else "ok",
+        "problems": problems,
+        "version": __version__,
+        "site": {"name": rt.config.site.name, "site_id": rt.config.site.site_id},
+        "uptime_s": round(time.time() - rt.started_at, 1),
+        "tasks": tasks,
+        "store": {
+            "queue_depth": w.depth,
+            "commits": w.commits,
+            "committed_ops": w.committed_ops,
+            "failed_batches": w.failed_batches,
+            "last_commit_ms": round(w.last_commit_s * 1000, 2),
+        },
+        "devices": rt.devices.snapshot(),
+    }
+    try:
+        doc["outbox"] = await rt.store.outbox_stats()
+    except Exception as exc:
+        doc["outbox"] = {"error": str(exc)}
+    for name, provider in rt.health_providers.items():
+        try:
+            doc[name] = provider()
+        except Exception as exc:
+            doc[name] = {"error": str(exc)}
+    return doc
+
+
+def status_line(doc: dict[str, Any]) -> str:
+    running = sum(1 for t in doc["tasks"] if t["state"] == "running")
+    backlog = sum(o.get("backlog", 0) for o in doc.get("outbox", []) if isinstance(o, dict))
+    text = f"{doc['status']}: {running}/{len(doc['tasks'])} tasks running, backlog {backlog}"
+    if doc["problems"]:
+        text += "; " + "; ".join(doc["problems"][:3])
+    return text

@@ -1,0 +1,34 @@
+"""The composition root: what every driver, pipeline, uplink and API handler is given."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from edge.config import EdgeConfig
+from edge.cpu import CpuPool
+from edge.devices import DeviceTracker
+from edge.hub import Hub
+from edge.store import Store
+from edge.supervisor import Supervisor
+
+HealthProvider = Callable[[], dict[str, Any]]
+
+
+@dataclass
+class Runtime:
+    config: EdgeConfig
+    store: Store
+    hub: Hub
+    supervisor: Supervisor
+    cpu: CpuPool
+    devices: DeviceTracker
+    started_at: float = field(default_factory=time.time)
+    health_providers: dict[str, HealthProvider] = field(default_factory=dict)
+    services: dict[str, Any] = field(default_factory=dict)
+
+    def add_health(self, name: str, provider: HealthProvider) -> None:
+        """Subsystems add a section to /api/health (cameras, uplinks, buses, ...)."""
+        self.health_providers[name] = provider
