@@ -1,0 +1,1 @@
+"""Faces: YuNet detection, landmark alignment, embeddings, galleries and matching."""
