@@ -1,0 +1,175 @@
+"""Frame in, plate reads out: detect, rectify, read, validate, colour.
+
+`PlateReader` holds only onnxruntime sessions and settings, and keeps no per-call state, so
+one instance can serve several executor threads at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.vision.image import BGRImage
+from edge.vision.plates import sessions as names
+from edge.vision.plates.color import (
+    ColourClassifier,
+    PlateColour,
+    PlateType,
+    decide_colour,
+    decide_type,
+    hsv_colour,
+)
+from edge.vision.plates.detect import PlateDetection, PlateDetector
+from edge.vision.plates.reader import LPRNetReader, PPOCRReader, TextRead, TextReader
+from edge.vision.plates.rectify import rectify, side_by_side
+from edge.vision.plates.sessions import SessionSource, default_registry, model_param
+
+DetectorChoice = Literal["auto", "320", "640"]
+ReaderChoice = Literal["ppocr", "lprnet"]
+
+#: A double-row plate is 440x220 (2:1); single-row ones are 3:1 or wider.
+DOUBLE_ROW_MAX_ASPECT = 2.3
+
+
+@dataclass(frozen=True, slots=True)
+class PlateRead:
+    text: str
+    confidence: float  # mean character confidence of the reader
+    colour: PlateColour
+    plate_type: PlateType
+    corners: npt.NDArray[np.float32]  # [4, 2] TL, TR, BR, BL in frame pixels
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+    double_row: bool
+    crop: BGRImage  # the rectified plate
+    valid: bool  # fits the plate grammar
+    char_confidences: tuple[float, ...] = ()
+    det_score: float = 1.0
+    raw_text: str = ""  # the reader's own string, before normalising and repair
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-friendly view, without the crop."""
+        return {
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "colour": str(self.colour),
+            "plate_type": str(self.plate_type),
+            "valid": self.valid,
+            "double_row": self.double_row,
+            "box": [round(v, 1) for v in self.box],
+            "corners": [[round(float(x), 1), round(float(y), 1)] for x, y in self.corners],
+            "det_score": round(self.det_score, 4),
+            "char_confidences": [round(c, 4) for c in self.char_confidences],
+            "raw_text": self.raw_text,
+        }
+
+
+class PlateReader:
+    """Detect and read Chinese plates in BGR frames (plain synchronous CPU work).
+
+    detector="auto" runs the 320 detector first (4x cheaper) and falls back to the 640 one
+    only when 320 finds nothing or finds a plate too small to have good corners.
+    """
+
+    def __init__(
+        self,
+        sessions: SessionSource | None = None,
+        *,
+        detector: DetectorChoice = "auto",
+        reader: ReaderChoice = "ppocr",
+        conf: float | None = None,
+        nms_iou: float | None = None,
+        colour_model: bool = True,
+        small_plate_px: float = 24.0,
+    ) -> None:
+        src = sessions or default_registry()
+
+        def detector_for(name: str) -> PlateDetector:
+            return PlateDetector(
+                src.session(name),
+                conf if conf is not None else model_param(src, name, "conf_threshold", 0.25),
+                nms_iou if nms_iou is not None else model_param(src, name, "nms_iou", 0.5),
+            )
+
+        self.detector_choice = detector
+        self.det320 = detector_for(names.DETECTOR_320) if detector in ("auto", "320") else None
+        self.det640 = detector_for(names.DETECTOR_640) if detector in ("auto", "640") else None
+        self.row_split = float(model_param(src, names.DETECTOR_320, "double_row_split", 0.4))
+        self.reader: TextReader = (
+            PPOCRReader(src.session(names.PPOCR))
+            if reader == "ppocr"
+            else LPRNetReader(src.session(names.LPRNET))
+        )
+        self.colour = ColourClassifier(src.session(names.COLOUR)) if colour_model else None
+        self.small_plate_px = small_plate_px
+
+    # -- stages -------------------------------------------------------------------------
+
+    def detect(self, bgr: BGRImage) -> list[PlateDetection]:
+        if self.det320 is not None:
+            dets = self.det320.detect(bgr)
+            if self.det640 is None or (dets and not self._too_small(bgr, dets)):
+                return dets
+        assert self.det640 is not None
+        return self.det640.detect(bgr)
+
+    def _too_small(self, bgr: BGRImage, dets: list[PlateDetection]) -> bool:
+        """True when a plate is under `small_plate_px` wide in the 320 model's input."""
+        scale = 320 / max(bgr.shape[:2])
+        return min(d.width for d in dets) * scale < self.small_plate_px
+
+    def read_detections(self, bgr: BGRImage, dets: list[PlateDetection]) -> list[PlateRead]:
+        crops = [rectify(bgr, d.corners) for d in dets]
+        lines = [
+            side_by_side(c, self.row_split) if d.double_row else c
+            for c, d in zip(crops, dets, strict=True)
+        ]
+        texts = self.reader.read_batch(lines)
+        return [
+            self._finish(c, t, d.corners, d.box, d.double_row, d.score)
+            for c, t, d in zip(crops, texts, dets, strict=True)
+        ]
+
+    # -- public -------------------------------------------------------------------------
+
+    def read_frame(self, bgr: BGRImage) -> list[PlateRead]:
+        """Every plate found in the frame, best detection first; empty reads are dropped."""
+        return [r for r in self.read_detections(bgr, self.detect(bgr)) if r.text]
+
+    def read_crop(self, crop: BGRImage, double_row: bool | None = None) -> PlateRead:
+        """Read an already rectified plate; double-row is guessed from the aspect ratio."""
+        h, w = crop.shape[:2]
+        if double_row is None:
+            double_row = w / max(h, 1) < DOUBLE_ROW_MAX_ASPECT
+        line = side_by_side(crop, self.row_split) if double_row else crop
+        (text,) = self.reader.read_batch([line])
+        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
+        return self._finish(crop, text, corners, (0.0, 0.0, float(w), float(h)), double_row, 1.0)
+
+    def _finish(
+        self,
+        crop: BGRImage,
+        text: TextRead,
+        corners: npt.NDArray[np.float32],
+        box: tuple[float, float, float, float],
+        double_row: bool,
+        det_score: float,
+    ) -> PlateRead:
+        probs = self.colour.probabilities(crop) if self.colour is not None else None
+        colour = decide_colour(text.text, probs, hsv_colour(crop))
+        return PlateRead(
+            text=text.text,
+            confidence=text.confidence,
+            colour=colour,
+            plate_type=decide_type(text.text, colour, double_row),
+            corners=corners,
+            box=box,
+            double_row=double_row,
+            crop=crop,
+            valid=text.valid,
+            char_confidences=text.char_confidences,
+            det_score=det_score,
+            raw_text=text.raw,
+        )
