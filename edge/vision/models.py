@@ -152,7 +152,7 @@ class OutputSpec(_Strict):
 class ModelSpec(_Strict):
     """One manifest entry."""
 
-    name: str = Field(pattern=r"^[a-z0-9_]+$")
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     kind: ModelKind
     description: str = ""
     file: str

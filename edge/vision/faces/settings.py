@@ -6,7 +6,12 @@ manifest brings its own thresholds along unless the site deliberately overrides 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from edge.config.vision import FaceVisionConfig
 
 
 class FaceSettings(BaseModel):
@@ -29,3 +34,14 @@ class FaceSettings(BaseModel):
         60, ge=0, description="enrolment photos must show the face at least this wide"
     )
     intra_op_threads: int = Field(1, ge=1, description="onnxruntime threads per session")
+
+    @classmethod
+    def from_config(cls, faces: FaceVisionConfig, intra_op_threads: int = 1) -> FaceSettings:
+        """Settings from the daemon config's `vision.faces` section."""
+        return cls(
+            detector=faces.detector,
+            embedder=faces.embedder,
+            match_threshold=faces.match_threshold,
+            min_face_px=faces.min_face_px,
+            intra_op_threads=intra_op_threads,
+        )
