@@ -25,13 +25,18 @@ from edge.vision.plates.color import (
 from edge.vision.plates.detect import PlateDetection, PlateDetector
 from edge.vision.plates.reader import LPRNetReader, PPOCRReader, TextRead, TextReader
 from edge.vision.plates.rectify import rectify, side_by_side
-from edge.vision.plates.sessions import SessionSource, default_registry, model_param
+from edge.vision.plates.sessions import (
+    SessionSource,
+    default_registry,
+    model_name,
+    model_param,
+)
 
 DetectorChoice = Literal["auto", "320", "640"]
 ReaderChoice = Literal["ppocr", "lprnet"]
 
-#: A double-row plate is 440x220 (2:1); single-row ones are 3:1 or wider.
-DOUBLE_ROW_MAX_ASPECT = 2.3
+#: Crops narrower than this may be double-row plates (440x220) rather than single (440x140).
+AMBIGUOUS_ASPECT = 2.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +91,8 @@ class PlateReader:
     ) -> None:
         src = sessions or default_registry()
 
-        def detector_for(name: str) -> PlateDetector:
+        def detector_for(stem: str) -> PlateDetector:
+            name = model_name(src, stem)
             return PlateDetector(
                 src.session(name),
                 conf if conf is not None else model_param(src, name, "conf_threshold", 0.25),
@@ -96,13 +102,17 @@ class PlateReader:
         self.detector_choice = detector
         self.det320 = detector_for(names.DETECTOR_320) if detector in ("auto", "320") else None
         self.det640 = detector_for(names.DETECTOR_640) if detector in ("auto", "640") else None
-        self.row_split = float(model_param(src, names.DETECTOR_320, "double_row_split", 0.4))
-        self.reader: TextReader = (
-            PPOCRReader(src.session(names.PPOCR))
-            if reader == "ppocr"
-            else LPRNetReader(src.session(names.LPRNET))
+        self.row_split = float(
+            model_param(src, model_name(src, names.DETECTOR_320), "double_row_split", 0.4)
         )
-        self.colour = ColourClassifier(src.session(names.COLOUR)) if colour_model else None
+        self.reader: TextReader = (
+            PPOCRReader(src.session(model_name(src, names.PPOCR)))
+            if reader == "ppocr"
+            else LPRNetReader(src.session(model_name(src, names.LPRNET)))
+        )
+        self.colour = (
+            ColourClassifier(src.session(model_name(src, names.COLOUR))) if colour_model else None
+        )
         self.small_plate_px = small_plate_px
 
     # -- stages -------------------------------------------------------------------------
@@ -139,14 +149,25 @@ class PlateReader:
         return [r for r in self.read_detections(bgr, self.detect(bgr)) if r.text]
 
     def read_crop(self, crop: BGRImage, double_row: bool | None = None) -> PlateRead:
-        """Read an already rectified plate; double-row is guessed from the aspect ratio."""
+        """Read an already rectified plate.
+
+        With `double_row=None` a crop narrower than 2.5:1 (double-row plates are 2:1, single
+        ones 3:1, but hand-made crops are cut loosely) is read both ways in one batch, and the
+        valid, then more confident, reading wins.
+        """
         h, w = crop.shape[:2]
-        if double_row is None:
-            double_row = w / max(h, 1) < DOUBLE_ROW_MAX_ASPECT
-        line = side_by_side(crop, self.row_split) if double_row else crop
-        (text,) = self.reader.read_batch([line])
         corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float32)
-        return self._finish(crop, text, corners, (0.0, 0.0, float(w), float(h)), double_row, 1.0)
+        box = (0.0, 0.0, float(w), float(h))
+        if double_row is None and w / max(h, 1) >= AMBIGUOUS_ASPECT:
+            double_row = False
+        if double_row is not None:
+            line = side_by_side(crop, self.row_split) if double_row else crop
+            (text,) = self.reader.read_batch([line])
+            return self._finish(crop, text, corners, box, double_row, 1.0)
+        single, double = self.reader.read_batch([crop, side_by_side(crop, self.row_split)])
+        use_double = (double.valid, double.confidence) > (single.valid, single.confidence)
+        text = double if use_double else single
+        return self._finish(crop, text, corners, box, use_double, 1.0)
 
     def _finish(
         self,

@@ -17,11 +17,13 @@ import onnxruntime as ort
 
 from edge.vision.models import ModelRegistry, load_manifest
 
-DETECTOR_640 = "plate_y5fu_640"
-DETECTOR_320 = "plate_y5fu_320"
-COLOUR = "plate_color"
-PPOCR = "ppocr_v4_rec"
-LPRNET = "lprnet"
+# File stems of the models this pipeline is written for (the manifest names them the same;
+# `model_name` also finds them by file should an installer rename an entry).
+DETECTOR_640 = "hyperlpr3_y5fu_640x_sim"
+DETECTOR_320 = "hyperlpr3_y5fu_320x_sim"
+COLOUR = "hyperlpr3_litemodel_cls_96x_r1"
+PPOCR = "rapidocr_ch_PP-OCRv4_rec_infer"
+LPRNET = "lprnet_sirius_ccpd_94x24"
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = REPO_ROOT / "models" / "manifest.yaml"
@@ -31,6 +33,18 @@ class SessionSource(Protocol):
     """Anything that hands out a session by manifest name (`ModelRegistry` fits this)."""
 
     def session(self, name: str) -> ort.InferenceSession: ...
+
+
+def model_name(source: SessionSource, stem: str) -> str:
+    """The manifest name of the entry whose file is `<stem>.onnx` (else `stem` itself)."""
+    manifest = getattr(source, "manifest", None)
+    for spec in getattr(manifest, "models", ()):
+        if spec.name == stem:
+            return stem
+    for spec in getattr(manifest, "models", ()):
+        if spec.file == f"{stem}.onnx":
+            return str(spec.name)
+    return stem
 
 
 def model_param(source: SessionSource, name: str, key: str, default: Any) -> Any:
@@ -49,14 +63,21 @@ def default_models_dir() -> Path:
     if env:
         return Path(env)
     local = REPO_ROOT / "models"
-    if (local / "hyperlpr3_y5fu_320x_sim.onnx").exists():
+    if (local / f"{DETECTOR_320}.onnx").exists():
         return local
     return REPO_ROOT.parent / "shared" / "models"
 
 
 @lru_cache(maxsize=4)
-def default_registry(models_dir: Path | None = None, threads: int = 1) -> ModelRegistry:
-    """One registry per directory per process, so sessions are verified and loaded once."""
-    return ModelRegistry(
-        load_manifest(MANIFEST), models_dir or default_models_dir(), intra_op_threads=threads
-    )
+def default_registry(
+    models_dir: Path | None = None, manifest: Path | None = None, threads: int = 1
+) -> ModelRegistry:
+    """One registry per directory per process, so sessions are verified and loaded once.
+
+    The manifest is `manifest`, else MODELS_DIR/manifest.yaml, else the repo's.
+    """
+    models_dir = models_dir or default_models_dir()
+    if manifest is None:
+        beside = models_dir / "manifest.yaml"
+        manifest = beside if beside.exists() else MANIFEST
+    return ModelRegistry(load_manifest(manifest), models_dir, intra_op_threads=threads)

@@ -1,0 +1,176 @@
+"""One result per vehicle pass: vote the reads of a track into a single plate.
+
+A single frame is often blurred, half-occluded or caught at an angle; the same plate seen over
+a dozen frames is read right by most of them. Voting is per character position, weighted by
+the reader's character confidence, among reads of the winning length (valid reads only when
+there are any). Everything here is deterministic: ties break on fixed keys, never on order
+of arrival or hashing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edge.vision.plates.color import PlateColour, PlateType, decide_colour, decide_type
+from edge.vision.plates.grammar import is_valid
+from edge.vision.plates.pipeline import PlateRead
+from edge.vision.plates.tracker import PlateTracker
+
+
+@dataclass(frozen=True, slots=True)
+class PlateVote:
+    text: str
+    confidence: float  # mean of `char_confidences`
+    char_confidences: tuple[float, ...]  # winner's weight / all weight at each position
+    colour: PlateColour
+    plate_type: PlateType
+    valid: bool
+    double_row: bool
+    best: PlateRead  # the read whose crop represents the pass
+    reads: int  # how many reads were voted
+
+
+@dataclass(frozen=True, slots=True)
+class PlatePass:
+    """A vehicle pass: one voted plate for one track."""
+
+    track_id: int
+    vote: PlateVote
+    first_frame: int
+    last_frame: int
+    first_ts: float
+    last_ts: float
+
+    @property
+    def text(self) -> str:
+        return self.vote.text
+
+
+def _weight(read: PlateRead) -> float:
+    return max(read.confidence, 1e-3)
+
+
+def crop_score(read: PlateRead) -> float:
+    """Confidence scaled by size: a plate under 160 px wide loses detail for a human eye."""
+    width = read.box[2] - read.box[0]
+    return read.confidence * min(1.0, width / 160.0)
+
+
+def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
+    """Vote reads of one plate; None when no read has any text."""
+    pool = [r for r in reads if r.text]
+    if not pool:
+        return None
+    valid_pool = [r for r in pool if r.valid]
+    if valid_pool:
+        pool = valid_pool
+    by_len: dict[int, list[PlateRead]] = defaultdict(list)
+    for r in pool:
+        by_len[len(r.text)].append(r)
+    length = max(by_len, key=lambda n: (sum(_weight(r) for r in by_len[n]), len(by_len[n]), n))
+    group = by_len[length]
+    total = sum(_weight(r) for r in group)
+    chars: list[str] = []
+    confs: list[float] = []
+    for i in range(length):
+        tally: dict[str, float] = defaultdict(float)
+        for r in group:
+            c = r.char_confidences[i] if i < len(r.char_confidences) else r.confidence
+            tally[r.text[i]] += max(c, 1e-3)
+        ch = min(tally, key=lambda k: (-tally[k], k))
+        chars.append(ch)
+        confs.append(tally[ch] / max(total, 1e-9))
+    text = "".join(chars)
+    if valid_pool and not is_valid(text):
+        # Mixing positions built an invalid string: fall back to the best-supported whole read.
+        support: dict[str, float] = defaultdict(float)
+        for r in group:
+            support[r.text] += _weight(r)
+        text = min(support, key=lambda k: (-support[k], k))
+        confs = [support[text] / total] * length
+    double_row = sum(_weight(r) for r in pool if r.double_row) * 2 > sum(_weight(r) for r in pool)
+    colour_w: dict[PlateColour, float] = defaultdict(float)
+    for r in pool:
+        colour_w[r.colour] += _weight(r)
+    majority = min(colour_w, key=lambda c: (-colour_w[c], c.value))
+    colour = decide_colour(text, None, majority)
+    best = max(
+        reads,
+        key=lambda r: (r.text == text, crop_score(r), r.box[2] - r.box[0], r.confidence),
+    )
+    return PlateVote(
+        text=text,
+        confidence=sum(confs) / len(confs),
+        char_confidences=tuple(confs),
+        colour=colour,
+        plate_type=decide_type(text, colour, double_row),
+        valid=is_valid(text),
+        double_row=double_row,
+        best=best,
+        reads=len(pool),
+    )
+
+
+@dataclass(slots=True)
+class _Open:
+    reads: list[PlateRead]
+    first_frame: int
+    last_frame: int
+    first_ts: float
+    last_ts: float
+
+
+class PlatePasses:
+    """Tracker + voter: feed each sampled frame's reads, get passes back as tracks end.
+
+    Each track keeps at most `max_reads` reads; past that the least useful read (lowest crop
+    score) is dropped and counted in `dropped_reads`, so a parked car cannot grow memory.
+    """
+
+    def __init__(self, tracker: PlateTracker | None = None, max_reads: int = 32) -> None:
+        self.tracker = tracker or PlateTracker()
+        self.max_reads = max_reads
+        self.open: dict[int, _Open] = {}
+        self.dropped_reads = 0
+
+    def feed(self, reads: Sequence[PlateRead], frame_index: int, ts: float) -> list[PlatePass]:
+        """Add one frame's reads; returns the passes whose tracks ended by this frame."""
+        ids = self.tracker.update([r.box for r in reads], frame_index, ts)
+        for tid, read in zip(ids, reads, strict=True):
+            entry = self.open.get(tid)
+            if entry is None:
+                self.open[tid] = _Open([read], frame_index, frame_index, ts, ts)
+                continue
+            entry.reads.append(read)
+            entry.last_frame, entry.last_ts = frame_index, ts
+            if len(entry.reads) > self.max_reads:
+                worst = min(range(len(entry.reads)), key=lambda i: crop_score(entry.reads[i]))
+                del entry.reads[worst]
+                self.dropped_reads += 1
+        return self._close(self.tracker.expire(frame_index, ts))
+
+    def flush(self) -> list[PlatePass]:
+        """End every open pass (stream stopped or camera removed)."""
+        return self._close(self.tracker.clear())
+
+    def _close(self, ids: Sequence[int]) -> list[PlatePass]:
+        out = []
+        for tid in ids:
+            entry = self.open.pop(tid, None)
+            if entry is None:
+                continue
+            voted = vote(entry.reads)
+            if voted is not None:
+                out.append(
+                    PlatePass(
+                        tid,
+                        voted,
+                        entry.first_frame,
+                        entry.last_frame,
+                        entry.first_ts,
+                        entry.last_ts,
+                    )
+                )
+        return out
