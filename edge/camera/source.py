@@ -70,22 +70,27 @@ class FrameSource(ABC):
 
     async def frames(self) -> AsyncIterator[Frame]:
         """Frames until `close()`; connection failures are retried, never raised."""
-        while not self._closed.is_set():
-            self.tracker.connecting()
-            try:
-                async for frame in self._one_session():
-                    yield frame
-                raise CameraError("stream ended")
-            except CameraError as exc:
-                self._went_offline(str(exc))
-            except (OSError, ValueError, RuntimeError) as exc:
-                self._went_offline(f"{type(exc).__name__}: {self._scrub(str(exc))}")
-            if self._closed.is_set():
-                break
-            delay = self._backoff.next_delay()
-            log.debug("camera %s: reconnecting in %.1f s", self.camera_id, delay)
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._closed.wait(), timeout=delay)
+        try:
+            while not self._closed.is_set():
+                self.tracker.connecting()
+                try:
+                    async for frame in self._one_session():
+                        yield frame
+                    if self._closed.is_set():
+                        break
+                    raise CameraError("stream ended")
+                except CameraError as exc:
+                    self._went_offline(str(exc))
+                except (OSError, ValueError, RuntimeError) as exc:
+                    self._went_offline(f"{type(exc).__name__}: {self._scrub(str(exc))}")
+                if self._closed.is_set():
+                    break
+                delay = self._backoff.next_delay()
+                log.debug("camera %s: reconnecting in %.1f s", self.camera_id, delay)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._closed.wait(), timeout=delay)
+        finally:
+            self.tracker.offline(None)
 
     async def first_error(self) -> CameraError | None:
         """For probes: run one connection until its first frame; the error, or None."""

@@ -25,8 +25,10 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import cast
 
 import cv2
 import numpy as np
@@ -150,6 +152,11 @@ def source_images(dirs: Sequence[Path] = DEFAULT_IMAGE_DIRS) -> list[Path]:
     return files
 
 
+def read_bgr(path: Path) -> Image | None:
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if image is None else cast(Image, image)
+
+
 def letterbox(image: Image, width: int, height: int) -> Image:
     """Scale to fit `width`x`height` keeping the aspect ratio; pad with black."""
     h, w = image.shape[:2]
@@ -169,17 +176,32 @@ def build_frames(
 ) -> list[Path]:
     """Write the stills as `00000.jpg`, ... at exactly `size` (the server's input)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for src in images if images is not None else source_images():
-        image = cv2.imread(str(src), cv2.IMREAD_COLOR)
+    sources = list(images if images is not None else source_images())
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # cv2 drops the GIL
+        stills = list(pool.map(lambda p: _fitted(p, size), sources))
+    written: list[Path] = []
+    for image in stills:
         if image is None:
             continue
         dst = out_dir / f"{len(written):05d}.jpg"
-        cv2.imwrite(str(dst), letterbox(image, *size), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        cv2.imwrite(str(dst), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         written.append(dst)
     if not written:
         raise FileNotFoundError("none of the images could be read")
     return written
+
+
+def _fitted(path: Path, size: tuple[int, int]) -> Image | None:
+    # Photos are up to 4600 px: let libjpeg decode at 1/4 or 1/2 scale when that is
+    # still larger than the target, which is several times faster than a full decode.
+    for flag in (cv2.IMREAD_REDUCED_COLOR_4, cv2.IMREAD_REDUCED_COLOR_2, cv2.IMREAD_COLOR):
+        image = cv2.imread(str(path), flag)
+        if image is None:
+            return None
+        h, w = image.shape[:2]
+        if flag == cv2.IMREAD_COLOR or min(size[0] / w, size[1] / h) <= 1.0:
+            return letterbox(cast(Image, image), *size)
+    return None
 
 
 def build_video(
@@ -188,14 +210,16 @@ def build_video(
     """An H.264 MP4 of the stills (each held `hold_frames`), for the file source."""
     import av  # local: only the demo and tests make videos
 
-    first = cv2.imread(str(frames[0]))
+    first = read_bgr(frames[0])
+    if first is None:
+        raise FileNotFoundError(frames[0])
     height, width = first.shape[:2]
     with av.open(str(out_path), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "g": str(fps)}
         for path in frames:
-            image = cv2.imread(str(path))
+            image = read_bgr(path)
             if image is None or image.shape[:2] != (height, width):
                 continue
             for _ in range(hold_frames):
@@ -218,6 +242,7 @@ class RtspServer:
         *,
         fps: int = 10,
         hold_s: float = 0.5,
+        gop_frames: int | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         path: str = "/cam",
@@ -231,6 +256,9 @@ class RtspServer:
         self.frames_dir = frames_dir
         self.fps = fps
         self.hold_s = hold_s
+        # A client's first picture waits for a keyframe: short GOPs make tests fast;
+        # real cameras use 1-4 s.
+        self.gop_frames = gop_frames or fps
         self.host = host
         self.port = port
         self.path = path if path.startswith("/") else "/" + path
@@ -239,7 +267,8 @@ class RtspServer:
         self.auth = auth
         self._python = python
         self._proc: asyncio.subprocess.Process | None = None
-        self._log = tempfile.TemporaryFile()
+        # Server stderr, read back only to explain a failed start; lives as long as self.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115
 
     @property
     def url(self) -> str:
@@ -260,7 +289,7 @@ class RtspServer:
         cfg = {
             "frames": str(self.frames_dir),
             "fps": self.fps,
-            "gop": self.fps,
+            "gop": self.gop_frames,
             "image_rate": image_rate,
             "host": self.host,
             "port": self.port,
@@ -362,10 +391,8 @@ async def _serve(args: argparse.Namespace, size: tuple[int, int]) -> int:
         async with server:
             print(f"serving {len(frames)} images at {server.url} ({size[0]}x{size[1]})")
             sys.stdout.flush()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.Event().wait()
-            except asyncio.CancelledError:
-                pass
     return 0
 
 

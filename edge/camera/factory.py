@@ -1,0 +1,95 @@
+"""From a `cameras:` entry to a running source and sampler."""
+
+from __future__ import annotations
+
+from concurrent.futures import Executor
+
+from edge.camera.files import FileSource
+from edge.camera.mjpeg import MjpegSource
+from edge.camera.motion import MotionGate
+from edge.camera.roi import Roi
+from edge.camera.rtsp import RtspSource
+from edge.camera.sampler import Sampler
+from edge.camera.snapshot import SnapshotSource
+from edge.camera.source import FrameSource, SourceTiming
+from edge.config.cameras import (
+    AnyCamera,
+    FileCamera,
+    MjpegCamera,
+    RtspCamera,
+    SnapshotCamera,
+)
+
+
+def open_source(
+    cfg: AnyCamera,
+    *,
+    executor: Executor | None = None,
+    max_output_fps: float | None = None,
+) -> FrameSource:
+    """The source for one camera. Nothing connects until `frames()` is iterated.
+
+    `max_output_fps` thins delivery (skipping BGR conversion / JPEG decode of frames
+    nobody will look at); pass the camera's `analysis_fps` when only the sampler reads.
+    `executor` runs JPEG decodes (default: the loop's default executor).
+    """
+    timing = SourceTiming(
+        open_timeout_s=cfg.open_timeout_s,
+        read_timeout_s=cfg.read_timeout_s,
+        reconnect_min_s=cfg.reconnect_min_s,
+        reconnect_max_s=cfg.reconnect_max_s,
+        max_output_fps=max_output_fps,
+    )
+    if isinstance(cfg, RtspCamera):
+        return RtspSource(
+            cfg.id,
+            cfg.url,
+            timing,
+            username=cfg.username,
+            password=_secret(cfg),
+            probe_s=cfg.probe_s,
+        )
+    if isinstance(cfg, MjpegCamera):
+        return MjpegSource(
+            cfg.id,
+            cfg.url,
+            timing,
+            username=cfg.username,
+            password=_secret(cfg),
+            executor=executor,
+        )
+    if isinstance(cfg, SnapshotCamera):
+        return SnapshotSource(
+            cfg.id,
+            cfg.url,
+            timing,
+            username=cfg.username,
+            password=_secret(cfg),
+            poll_interval_s=cfg.poll_interval_s,
+            executor=executor,
+        )
+    if isinstance(cfg, FileCamera):
+        return FileSource(cfg.id, cfg.path, timing, fps=cfg.fps, loop=cfg.loop, executor=executor)
+    raise TypeError(f"unknown camera kind {type(cfg).__name__}")
+
+
+def make_sampler(cfg: AnyCamera) -> Sampler:
+    """The sampler configured by the camera's analysis_fps, motion_gate and roi."""
+    gate = cfg.motion_gate
+    motion = (
+        MotionGate(
+            threshold=gate.threshold,
+            min_area_pct=gate.min_area_pct,
+            downscale_width_px=gate.downscale_width_px,
+            hold_s=gate.hold_s,
+            keepalive_s=gate.keepalive_s,
+        )
+        if gate.enabled
+        else None
+    )
+    roi = Roi([p.points for p in cfg.roi], mask_outside=cfg.roi_mask_outside) if cfg.roi else None
+    return Sampler(cfg.analysis_fps, motion=motion, roi=roi, queue_frames=cfg.queue_frames)
+
+
+def _secret(cfg: RtspCamera | MjpegCamera | SnapshotCamera) -> str | None:
+    return cfg.password.get_secret_value() if cfg.password is not None else None
