@@ -73,13 +73,16 @@ def prune(
     hard = cfg.hard_max_bytes or cfg.max_bytes
     for owed, limit in ((False, cfg.max_bytes), (True, hard)):
         cond = _OWED if owed else f"NOT {_OWED}"
-        while over(limit) > 0:
-            rows = conn.execute(
-                "SELECT i.event_rowid, i.path, i.size_bytes FROM event_images i"
-                f" JOIN events e ON e.rowid_ = i.event_rowid WHERE {cond}"
-                " ORDER BY e.ts_ms LIMIT ?",
-                (CHUNK,),
-            ).fetchall()
+        while (excess := over(limit)) > 0:
+            rows = _prefix_covering(
+                conn.execute(
+                    "SELECT i.event_rowid, i.path, i.size_bytes FROM event_images i"
+                    f" JOIN events e ON e.rowid_ = i.event_rowid WHERE {cond}"
+                    " ORDER BY e.ts_ms LIMIT ?",
+                    (CHUNK,),
+                ).fetchall(),
+                excess,
+            )
             if not rows:
                 break
             conn.executemany(
@@ -88,11 +91,12 @@ def prune(
             )
             res.files += [r[1] for r in rows]
             res.images += len(rows)
-        while over(limit) > 0:
+        while (excess := over(limit)) > 0:
             victims = [
                 r[0]
                 for r in conn.execute(
-                    f"SELECT rowid_ FROM events e WHERE {cond} ORDER BY ts_ms LIMIT ?", (CHUNK,)
+                    f"SELECT rowid_ FROM events e WHERE {cond} ORDER BY ts_ms LIMIT ?",
+                    (_records_for(conn, excess),),
                 )
             ]
             if not victims:
@@ -126,6 +130,26 @@ def prune(
             )
     res.bytes_after = used_bytes(conn)
     return res
+
+
+def _prefix_covering(rows: list[sqlite3.Row], excess: int) -> list[sqlite3.Row]:
+    """The oldest images whose sizes add up to the excess, not a whole chunk more."""
+    total, out = 0, []
+    for row in rows:
+        out.append(row)
+        total += row[2]
+        if total >= excess:
+            break
+    return out
+
+
+def _records_for(conn: sqlite3.Connection, excess: int) -> int:
+    """How many records to delete next, from the average record size (bounded)."""
+    count = conn.execute("SELECT count(*) FROM events").fetchone()[0] or 1
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    size = conn.execute("PRAGMA page_size").fetchone()[0]
+    average = max(1, pages * size // count)
+    return max(1, min(CHUNK, -(-excess // average)))
 
 
 def _delete_events(conn: sqlite3.Connection, rowids: list[int]) -> list[str]:

@@ -1,0 +1,90 @@
+"""The local API of a running daemon: health, events in and out, alarms."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from edge.app import Daemon
+from edge.config import parse_config
+
+
+@pytest.fixture
+async def daemon(minimal_yaml: str) -> AsyncIterator[tuple[Daemon, str]]:
+    d = Daemon(parse_config(minimal_yaml, "edge.yaml", {}))
+    await d.start()
+    yield d, f"http://127.0.0.1:{d.web.port}"
+    await d.stop()
+
+
+async def test_health_lists_every_task(daemon: tuple[Daemon, str]) -> None:
+    _, url = daemon
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/api/health") as resp:
+        doc = await resp.json()
+    assert resp.status == 200 and doc["status"] == "ok"
+    names = {t["name"] for t in doc["tasks"]}
+    assert {"store.writer", "store.retention", "web", "watchdog"} <= names
+    assert all(t["state"] == "running" for t in doc["tasks"])
+
+
+async def test_health_is_degraded_when_a_task_keeps_failing(daemon: tuple[Daemon, str]) -> None:
+    d, url = daemon
+
+    async def broken() -> None:
+        raise RuntimeError("camera gone")
+
+    d.supervisor.spawn("camera.gate1", broken)
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            async with http.get(f"{url}/api/health") as resp:
+                doc = await resp.json()
+            if doc["status"] == "degraded":
+                break
+    assert resp.status == 503
+    assert "task camera.gate1 is restarting" in doc["problems"]
+
+
+async def test_events_posted_are_listed_with_filters(daemon: tuple[Daemon, str]) -> None:
+    _, url = daemon
+    async with aiohttp.ClientSession() as http:
+        ids = []
+        for i, kind in enumerate(["access", "plate", "access"]):
+            body = {"kind": kind, "source": "door1", "data": {"n": i}}
+            async with http.post(f"{url}/api/events", json=body) as resp:
+                assert resp.status == 201
+                ids.append((await resp.json())["id"])
+        async with http.get(f"{url}/api/events", params={"kind": "access", "limit": "1"}) as resp:
+            doc = await resp.json()
+        assert [e["id"] for e in doc["events"]] == [ids[2]]
+        assert doc["events"][0]["ts"].endswith("+08:00")
+        async with http.get(f"{url}/api/events", params={"since": "1h"}) as resp:
+            assert len((await resp.json())["events"]) == 3
+        async with http.get(f"{url}/api/events", params={"limit": "0"}) as resp:
+            assert resp.status == 400
+        async with http.post(f"{url}/api/events", json={"kind": "x"}) as resp:
+            assert resp.status == 400 and "source" in (await resp.json())["error"]
+        body = {"id": ids[0], "kind": "access", "source": "door1", "data": {}}
+        async with http.post(f"{url}/api/events", json=body) as resp:
+            assert resp.status == 200 and (await resp.json())["duplicate"] is True
+
+
+async def test_alarm_acknowledged_through_the_api_is_audited(
+    daemon: tuple[Daemon, str], tmp_path: Path
+) -> None:
+    d, url = daemon
+    alarm = await d.store.raise_alarm("water:b2", "wl-b2", "地下车库水位超限", severity="critical")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{url}/api/alarms/{alarm.id}/ack", json={}) as resp:
+            assert resp.status == 400
+        async with http.post(f"{url}/api/alarms/{alarm.id}/ack", json={"by": "李四"}) as resp:
+            assert resp.status == 200
+        async with http.post(f"{url}/api/alarms/{alarm.id}/ack", json={"by": "李四"}) as resp:
+            assert resp.status == 409
+        async with http.get(f"{url}/api/alarms") as resp:
+            [row] = (await resp.json())["alarms"]
+    assert row["state"] == "acknowledged" and row["acked_by"] == "李四"
+    audit = await d.store.reader.run(lambda c: c.execute("SELECT actor, action FROM audit").fetchall())
+    assert [tuple(r) for r in audit] == [("李四", "alarm.ack")]

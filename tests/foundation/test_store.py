@@ -1,0 +1,151 @@
+"""The store keeps every event, owes it to the right destinations in order, and says so."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.events import Event, Reading
+from edge.store import Store
+from edge.store import migrations
+
+
+async def test_committed_events_are_owed_gap_free_to_destinations_that_want_them(
+    store: Store,
+) -> None:
+    kinds = ["plate", "reading", "face", "plate", "alarm"] * 40
+    await asyncio.gather(*(store.add_event(Event(k, "cam1", {"n": i})) for i, k in enumerate(kinds)))
+    hub = await store.pending("hub", 0, 1000)
+    police = await store.pending("police", 0, 1000)
+    assert [i.seq for i in hub] == list(range(1, 161))  # every kind but readings
+    assert [i.seq for i in police] == list(range(1, 81))  # plates only
+    assert all(i.event["kind"] == "plate" for i in police)
+    ids = [i.event["id"] for i in hub]
+    assert ids == sorted(ids), "seq order follows commit order (UUIDv7 ids sort with time)"
+
+
+async def test_ack_moves_the_cursor_only_over_a_contiguous_prefix(store: Store) -> None:
+    for i in range(6):
+        await store.add_event(Event("plate", "cam1", {"n": i}))
+    assert await store.ack("hub", [1, 2, 4]) == 2
+    assert [i.seq for i in await store.pending("hub", 0, 10)] == [3, 5, 6]
+    assert await store.ack("hub", [3]) == 4
+    assert await store.acked_seq("hub") == 4
+    stats = {s["dest"]: s for s in await store.outbox_stats()}
+    assert stats["hub"]["backlog"] == 2 and stats["hub"]["acked_seq"] == 4
+
+
+async def test_outbox_survives_a_reopen_and_resumes_after_the_acked_seq(tmp_path: Path) -> None:
+    dests = {"hub": lambda k: True}
+    s = Store(tmp_path, dests)
+    await s.open()
+    task = asyncio.create_task(s.run_writer())
+    for i in range(5):
+        await s.add_event(Event("access", "door", {"n": i}))
+    await s.ack("hub", [1, 2])
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await s.close()
+
+    s = Store(tmp_path, dests)
+    await s.open()
+    task = asyncio.create_task(s.run_writer())
+    await s.add_event(Event("access", "door", {"n": 5}))
+    pending = await s.pending("hub", await s.acked_seq("hub"), 10)
+    assert [(i.seq, i.event["data"]["n"]) for i in pending] == [(3, 2), (4, 3), (5, 4), (6, 5)]
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await s.close()
+
+
+async def test_a_duplicate_id_fails_alone_and_the_rest_of_the_batch_commits(store: Store) -> None:
+    first = Event("plate", "cam1", {"n": 0})
+    await store.add_event(first)
+    dup = Event("plate", "cam1", {"n": 1}, id=first.id)
+    others = [Event("plate", "cam1", {"n": i}) for i in range(2, 12)]
+    results = await asyncio.gather(
+        *(store.add_event(e) for e in [*others[:5], dup, *others[5:]]), return_exceptions=True
+    )
+    assert isinstance(results[5], sqlite3.IntegrityError)
+    assert sum(1 for r in results if isinstance(r, Event)) == 10
+    seqs = [i.seq for i in await store.pending("hub", 0, 100)]
+    assert seqs == list(range(1, 12)), "no seq gap from the rejected duplicate"
+
+
+async def test_alarm_lifecycle_records_who_and_when_without_duplicates(store: Store) -> None:
+    a = await store.raise_alarm("smoke:b3", "smoke-b3", "烟感报警 3号楼", severity="critical")
+    again = await store.raise_alarm("smoke:b3", "smoke-b3", "烟感报警 3号楼", severity="critical")
+    assert a.created and not again.created and again.id == a.id
+    assert not await store.close_alarm("nope", "guard")
+    assert await store.acknowledge_alarm(a.id, "王保安")
+    assert not await store.acknowledge_alarm(a.id, "王保安"), "already acknowledged"
+    assert await store.close_alarm(a.id, "王保安")
+    [row] = await store.alarms()
+    assert row["state"] == "closed" and row["acked_by"] == "王保安" and row["closed_by"] == "王保安"
+    assert row["acked_ms"] <= row["closed_ms"]
+    states = [e["data"]["state"] for e in reversed(await store.events(kind="alarm"))]
+    assert states == ["raised", "acknowledged", "closed"]
+    b = await store.raise_alarm("smoke:b3", "smoke-b3", "again")
+    assert b.created and b.id != a.id, "a closed alarm does not swallow a new one"
+
+
+async def test_device_state_changes_are_events_and_repeats_are_not(store: Store) -> None:
+    assert await store.set_device_state("meter-1", True)
+    assert not await store.set_device_state("meter-1", True)
+    assert await store.set_device_state("meter-1", False, "timeout")
+    assert not await store.set_device_state("meter-1", False, "timeout")
+    events = await store.events(kind="device")
+    assert [e["data"]["available"] for e in reversed(events)] == [True, False]
+    [state] = await store.device_states()
+    assert state["available"] == 0 and state["last_error"] == "timeout"
+
+
+async def test_readings_are_stored_and_owed_as_one_event_per_poll(store: Store) -> None:
+    event = await store.add_readings(
+        "meter-1", [Reading("meter-1", "energy_kwh", 12.5, "kWh"), Reading("meter-1", "v_a", 220.1, "V")]
+    )
+    assert event is not None
+    [got] = await store.events(kind="reading")
+    assert got["data"]["points"][0] == {"point": "energy_kwh", "value": 12.5, "unit": "kWh", "quality": "good"}
+    assert [i.event["kind"] for i in await store.pending("hub", 0, 10)] == [], "hub takes no readings"
+
+
+async def test_images_are_written_with_their_checksum(store: Store) -> None:
+    import hashlib
+
+    ref = await store.save_image(b"\xff\xd8jpeg-bytes", "crop")
+    await store.add_event(Event("face", "cam2", {}, images=(ref,)))
+    [ev] = await store.events(kind="face")
+    assert ev["images"][0]["sha256"] == hashlib.sha256(b"\xff\xd8jpeg-bytes").hexdigest()
+    assert (store.data_dir / ev["images"][0]["path"]).read_bytes() == b"\xff\xd8jpeg-bytes"
+
+
+async def test_migration_takes_a_backup_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Store(tmp_path)
+    await s.open()
+    await s.close()
+    step = (migrations.LATEST + 1, "test step", "CREATE TABLE extra (x INTEGER)")
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, step])
+    monkeypatch.setattr(migrations, "LATEST", step[0])
+    s = Store(tmp_path)
+    await s.open()
+    await s.close()
+    backup = tmp_path / f"edge.db.pre-v{step[0]}.bak"
+    assert backup.exists()
+    conn = sqlite3.connect(backup)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == step[0] - 1
+    conn.close()
+
+
+async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
+    s = Store(tmp_path)
+    await s.open()
+    await s.close()
+    conn = sqlite3.connect(tmp_path / "edge.db")
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this build"):
+        await Store(tmp_path).open()
