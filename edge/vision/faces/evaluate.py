@@ -137,13 +137,24 @@ def verify_pairs(
         report.same_max = float(d_arr[y_arr].max())
     if (~y_arr).any():
         report.different_min = float(d_arr[~y_arr].min())
-    finite = np.unique(d_arr[np.isfinite(d_arr)])
-    if finite.size:
-        cuts = np.concatenate([finite + 1e-6, [finite[0] - 1e-6]])
-        accs = [float(((d_arr < c) == y_arr).mean()) for c in cuts]
-        best = int(np.argmax(accs))
-        report.best_threshold, report.best_accuracy = float(cuts[best]), accs[best]
+    report.best_threshold, report.best_accuracy = _best_threshold(d_arr, y_arr)
     return report
+
+
+def _best_threshold(
+    dists: npt.NDArray[np.float64], same: npt.NDArray[np.bool_]
+) -> tuple[float, float]:
+    """The most accurate threshold, midway between the two distances that bound it."""
+    finite = np.unique(dists[np.isfinite(dists)])
+    if finite.size == 0:
+        return float("nan"), float("nan")
+    # Candidate thresholds: below everything, then midway between neighbours, then above all.
+    cuts = np.concatenate(
+        [[finite[0] - 1e-6], (finite[:-1] + finite[1:]) / 2.0, [finite[-1] + 1e-6]]
+    )
+    accs = [float(((dists < c) == same).mean()) for c in cuts]
+    best = int(np.argmax(accs))
+    return float(cuts[best]), accs[best]
 
 
 @dataclass
