@@ -15,7 +15,7 @@ class LoggingConfig(Section):
         title="Log format",
         description="json for journald/collectors, human for a terminal.",
     )
-    level: Level = Field(default="INFO", title="Log level")
+    level: Level = Field(default="INFO", title="Log level", description="Root log level.")
     levels: dict[str, Level] = Field(
         default_factory=dict,
         title="Per-logger levels",

@@ -42,18 +42,42 @@ class EdgeConfig(Section):
     config_version: Literal[1] = Field(
         title="Config version", description="Bumped when the file's shape changes; now 1."
     )
-    site: SiteConfig
-    storage: StorageConfig
-    buses: list[BusConfig] = Field(default_factory=list, title="RS-485 lines and Modbus TCP links")
-    devices: list[DeviceConfig] = Field(default_factory=list, title="Meters, sensors, gates")
-    cameras: list[CameraConfig] = Field(default_factory=list, title="Cameras")
-    vision: VisionConfig = Field(default_factory=VisionConfig)
-    access: AccessConfig = Field(default_factory=AccessConfig)
-    uplinks: dict[str, UplinkConfig] = Field(
-        default_factory=dict, title="Upstream destinations, by name"
+    site: SiteConfig = Field(title="Site", description="The compound and its GB/T 28181 IDs.")
+    storage: StorageConfig = Field(
+        title="Storage", description="Where events are kept, and how much disk they may take."
     )
-    web: WebConfig = Field(default_factory=WebConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    buses: list[BusConfig] = Field(
+        default_factory=list,
+        title="Buses",
+        description="RS-485 lines and Modbus TCP links; devices name theirs by id.",
+    )
+    devices: list[DeviceConfig] = Field(
+        default_factory=list,
+        title="Devices",
+        description="Meters, sensors and gates; `type` picks the driver.",
+    )
+    cameras: list[CameraConfig] = Field(
+        default_factory=list, title="Cameras", description="Video sources and what to analyse."
+    )
+    vision: VisionConfig = Field(
+        default_factory=VisionConfig,
+        title="Vision",
+        description="Models and thresholds for face and plate recognition.",
+    )
+    access: AccessConfig = Field(
+        default_factory=AccessConfig, title="Access", description="Who may pass the gates."
+    )
+    uplinks: dict[str, UplinkConfig] = Field(
+        default_factory=dict,
+        title="Uplinks",
+        description="Upstream destinations by name; `type` picks the protocol.",
+    )
+    web: WebConfig = Field(
+        default_factory=WebConfig, title="Web", description="Address of the local API and page."
+    )
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig, title="Logging", description="Log format and levels."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> EdgeConfig:
