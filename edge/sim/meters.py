@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 BITS_PER_BYTE = 11  # start + 8 data + even parity + stop
 MAX_RX_BUFFER = 4096  # per link; oldest bytes dropped beyond this (counted in stats)
+MAX_LATE_REPLIES = 64  # per link; further late replies are dropped (counted in stats)
 
 
 class Protocol(StrEnum):
@@ -407,6 +408,7 @@ class BusStats:
     collisions: int = 0
     faults: Counter[str] = field(default_factory=Counter)
     dropped_rx_bytes: int = 0
+    dropped_late_replies: int = 0
 
 
 Frame = dlt645.Frame | cjt188.Frame
@@ -561,7 +563,9 @@ class _Link:
                 return
             for tx in self.bus.respond(frame):
                 delay = self.bus.wire_time(wire_len + len(tx.data)) + self.bus.config.turnaround_s
-                if tx.delay_s > 0:
+                if tx.delay_s > 0 and len(self._late) >= MAX_LATE_REPLIES:
+                    self.bus.stats.dropped_late_replies += 1
+                elif tx.delay_s > 0:
                     task = asyncio.create_task(self._send_later(tx.data, delay + tx.delay_s))
                     self._late.add(task)
                     task.add_done_callback(self._late.discard)
@@ -627,6 +631,7 @@ class MeterSimulator:
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._fds: list[int] = []
+        self._writers: set[asyncio.StreamWriter] = set()
         self.pty_path: str | None = None
 
     @property
@@ -663,6 +668,7 @@ class MeterSimulator:
 
         link = _Link(self.bus, send)
         self._links.add(link)
+        self._writers.add(writer)
         try:
             while data := await reader.read(512):
                 await link.received(data)
@@ -670,6 +676,7 @@ class MeterSimulator:
             pass
         finally:
             self._links.discard(link)
+            self._writers.discard(writer)
             await link.close()
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
@@ -721,6 +728,8 @@ class MeterSimulator:
     async def close(self) -> None:
         for server in self._servers:
             server.close()
+        for writer in list(self._writers):
+            writer.close()  # the handler sees EOF and finishes
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
