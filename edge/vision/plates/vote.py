@@ -23,7 +23,9 @@ from edge.vision.plates.tracker import PlateTracker
 class PlateVote:
     text: str
     confidence: float  # mean of `char_confidences`
-    char_confidences: tuple[float, ...]  # winner's weight / all weight at each position
+    # per position: the winning character's summed confidence over all voting reads, so
+    # disagreement lowers it as much as doubt does
+    char_confidences: tuple[float, ...]
     colour: PlateColour
     plate_type: PlateType
     valid: bool
@@ -71,7 +73,6 @@ def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
         by_len[len(r.text)].append(r)
     length = max(by_len, key=lambda n: (sum(_weight(r) for r in by_len[n]), len(by_len[n]), n))
     group = by_len[length]
-    total = sum(_weight(r) for r in group)
     chars: list[str] = []
     confs: list[float] = []
     for i in range(length):
@@ -81,7 +82,7 @@ def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
             tally[r.text[i]] += max(c, 1e-3)
         ch = min(tally, key=lambda k: (-tally[k], k))
         chars.append(ch)
-        confs.append(tally[ch] / max(total, 1e-9))
+        confs.append(tally[ch] / len(group))
     text = "".join(chars)
     if valid_pool and not is_valid(text):
         # Mixing positions built an invalid string: fall back to the best-supported whole read.
@@ -89,7 +90,7 @@ def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
         for r in group:
             support[r.text] += _weight(r)
         text = min(support, key=lambda k: (-support[k], k))
-        confs = [support[text] / total] * length
+        confs = [support[text] / len(group)] * length
     double_row = sum(_weight(r) for r in pool if r.double_row) * 2 > sum(_weight(r) for r in pool)
     colour_w: dict[PlateColour, float] = defaultdict(float)
     for r in pool:
