@@ -1,8 +1,8 @@
-"""Starters for subsystems that are not per-device plugins.
+"""Subsystems that are not per-device plugins, in start order.
 
-Each subsystem appends `(name, starter)`; a starter receives the runtime and
-spawns its own supervised tasks. Kept in one short list so start order is
-readable in one place.
+Each starter receives the runtime and spawns its own supervised tasks. The
+heavy imports (OpenCV, onnxruntime) happen inside, so a gateway without
+cameras never pays for them.
 """
 
 from __future__ import annotations
@@ -13,4 +13,13 @@ from edge.runtime import Runtime
 
 Starter = Callable[[Runtime], Awaitable[None]]
 
-STARTERS: list[tuple[str, Starter]] = []
+
+async def start_vision(rt: Runtime) -> None:
+    if not any(c.enabled for c in rt.config.cameras):
+        return
+    from edge.vision.service import start
+
+    await start(rt)
+
+
+STARTERS: list[tuple[str, Starter]] = [("vision", start_vision)]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 
@@ -34,20 +35,15 @@ class FaceVisionConfig(Section):
 
 
 class PlateVisionConfig(Section):
-    detector: str = Field(
-        default="hyperlpr3_y5fu_320x_sim",
+    detector: Literal["auto", "320", "640"] = Field(
+        default="auto",
         title="Plate detector",
-        description="Model name in the manifest (kind plate_detector).",
+        description="HyperLPR3 input size: auto runs 320 and falls back to 640 for small plates.",
     )
-    reader: str = Field(
-        default="rapidocr_ch_PP-OCRv4_rec_infer",
+    reader: Literal["ppocr", "lprnet"] = Field(
+        default="ppocr",
         title="Plate reader",
-        description="Model name in the manifest (kind plate_reader): PP-OCRv4 or LPRNet.",
-    )
-    color: str = Field(
-        default="hyperlpr3_litemodel_cls_96x_r1",
-        title="Plate colour classifier",
-        description="Model name in the manifest (kind plate_color).",
+        description="PP-OCRv4 (accurate, all plate kinds) or LPRNet (small, no 学警港澳使领).",
     )
     min_confidence: float = Field(
         default=0.7,

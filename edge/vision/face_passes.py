@@ -1,0 +1,113 @@
+"""Face tracks → one decision per person passing, not one per frame.
+
+Observations of a track are combined by a quality-weighted mean of their
+embeddings (face size × sharpness, from `face_quality`), matched once against
+the galleries when the track ends. A blurred, small, side-on frame then counts
+for little, and one lucky frame cannot outvote a dozen good ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.vision.faces.gallery import MatchResult
+from edge.vision.faces.pipeline import FaceObservation
+from edge.vision.plates.tracker import PlateTracker
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass
+class _Track:
+    first_ts: float
+    last_ts: float
+    embeddings: list[npt.NDArray[np.float32]] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    best: FaceObservation | None = None
+    best_box: Box = (0.0, 0.0, 0.0, 0.0)
+    best_crop: bytes = b""
+    best_scene: bytes = b""
+
+
+@dataclass(frozen=True)
+class FacePass:
+    track_id: int
+    match: MatchResult
+    observations: int
+    quality: float
+    box: Box
+    crop_jpeg: bytes
+    scene_jpeg: bytes
+    first_ts: float
+    last_ts: float
+
+
+class FacePasses:
+    def __init__(
+        self,
+        matcher: Callable[[npt.NDArray[np.float32]], list[MatchResult]],
+        max_missed_frames: int = 8,
+        max_missed_seconds: float = 2.0,
+        max_observations: int = 32,
+    ) -> None:
+        self.matcher = matcher
+        self.tracker = PlateTracker(
+            iou_threshold=0.2,
+            max_missed_frames=max_missed_frames,
+            max_missed_seconds=max_missed_seconds,
+        )
+        self.tracks: dict[int, _Track] = {}
+        self.max_observations = max_observations
+
+    def feed(
+        self,
+        observations: Sequence[FaceObservation],
+        boxes: Sequence[Box],
+        frame_index: int,
+        ts: float,
+        crops: Callable[[int], tuple[bytes, bytes]],
+    ) -> list[FacePass]:
+        """Add one frame; `crops(i)` encodes (crop, scene) JPEGs only when observation i is
+        the best of its track so far, so encoding cost follows improvements, not frames."""
+        ids = self.tracker.update(list(boxes), frame_index, ts)
+        for i, (tid, obs) in enumerate(zip(ids, observations, strict=True)):
+            track = self.tracks.setdefault(tid, _Track(ts, ts))
+            track.last_ts = ts
+            if len(track.embeddings) < self.max_observations:
+                track.embeddings.append(obs.embedding)
+                track.weights.append(max(obs.quality, 1e-3))
+            if track.best is None or obs.quality > track.best.quality:
+                track.best, track.best_box = obs, boxes[i]
+                track.best_crop, track.best_scene = crops(i)
+        return self._close(self.tracker.expire(frame_index, ts))
+
+    def flush(self) -> list[FacePass]:
+        return self._close(self.tracker.clear())
+
+    def _close(self, ids: Sequence[int]) -> list[FacePass]:
+        out: list[FacePass] = []
+        for tid in ids:
+            track = self.tracks.pop(tid, None)
+            if track is None or track.best is None:
+                continue
+            w = np.asarray(track.weights, dtype=np.float32)
+            mean = (np.stack(track.embeddings) * w[:, None]).sum(axis=0) / w.sum()
+            [match] = self.matcher(mean[None, :].astype(np.float32))
+            out.append(
+                FacePass(
+                    tid,
+                    match,
+                    len(track.embeddings),
+                    float(track.best.quality),
+                    track.best_box,
+                    track.best_crop,
+                    track.best_scene,
+                    track.first_ts,
+                    track.last_ts,
+                )
+            )
+        return out

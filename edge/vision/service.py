@@ -1,0 +1,311 @@
+"""Cameras → recognition → one event per pass, in the daemon.
+
+Each camera is a supervised task: its source reconnects by itself, its sampler
+drops the oldest frame when analysis lags (counted), and inference runs in the
+runtime's bounded CPU pool. Models load lazily, once, on the first camera that
+needs them, so the daemon is ready in well under a second without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge.camera import Sample, make_sampler, open_source
+from edge.camera.source import FrameSource
+from edge.config.cameras import CameraConfig
+from edge.events import Event, ImageRef
+from edge.runtime import Runtime
+from edge.vision.face_passes import FacePass, FacePasses
+from edge.vision.faces.gallery import Match
+from edge.vision.plates.vote import PlatePass, PlatePasses
+
+log = logging.getLogger(__name__)
+
+IDLE_FLUSH_S = 2.0
+SCENE_MAX_WIDTH = 1280
+SCENE_CACHE = 256
+
+
+def jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = None) -> bytes:
+    if max_width and image.shape[1] > max_width:
+        scale = max_width / image.shape[1]
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    return bytes(buf)
+
+
+class Engines:
+    """The recognisers, built once and shared by every camera (sessions are thread-safe)."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self._lock = asyncio.Lock()
+        self.plates: Any = None
+        self.faces: Any = None
+        self.load_s: dict[str, float] = {}
+
+    async def need(self, pipelines: Sequence[str]) -> None:
+        async with self._lock:
+            if "plates" in pipelines and self.plates is None:
+                self.plates = await self._load("plates", self._plates)
+            if "faces" in pipelines and self.faces is None:
+                self.faces = await self._load("faces", self._faces)
+
+    async def _load(self, what: str, fn: Any) -> Any:
+        began = time.perf_counter()
+        engine = await asyncio.get_running_loop().run_in_executor(None, fn)
+        self.load_s[what] = round(time.perf_counter() - began, 2)
+        log.info("%s models loaded in %.2fs", what, self.load_s[what])
+        return engine
+
+    def _registry(self) -> Any:
+        from edge.vision.plates.sessions import default_registry
+
+        v = self.rt.config.vision
+        return default_registry(Path(v.models_dir), Path(v.manifest))
+
+    def _plates(self) -> Any:
+        from edge.vision.plates.pipeline import PlateReader
+
+        p = self.rt.config.vision.plates
+        return PlateReader(self._registry(), detector=p.detector, reader=p.reader)
+
+    def _faces(self) -> Any:
+        from edge.vision.faces.pipeline import FacePipeline, FaceRecognizer
+        from edge.vision.faces.settings import FaceSettings
+
+        pipeline = FacePipeline(
+            self._registry(), FaceSettings.from_config(self.rt.config.vision.faces)
+        )
+        gallery = pipeline.open_gallery(self.rt.store.data_dir / "faces.db")
+        return FaceRecognizer(pipeline, gallery)
+
+
+@dataclass
+class _Analysis:
+    plates: list[Any] = field(default_factory=list)
+    faces: list[Any] = field(default_factory=list)
+    scene: bytes = b""
+    ms: float = 0.0
+
+
+class CameraWorker:
+    def __init__(self, cfg: CameraConfig, rt: Runtime, engines: Engines) -> None:
+        self.cfg = cfg
+        self.rt = rt
+        self.engines = engines
+        self.source: FrameSource | None = None
+        self.sampler: Any = None
+        self.frames_analysed = 0
+        self.events = 0
+        self.dropped_reads = 0
+        self.last_analysis_ms = 0.0
+        self._scenes: dict[int, tuple[Any, bytes]] = {}
+        self.plate_passes = PlatePasses()
+        self.face_passes: FacePasses | None = None
+
+    def state(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "id": self.cfg.id,
+            "name": self.cfg.name,
+            "role": self.cfg.role,
+            "pipelines": list(self.cfg.pipelines),
+            "frames_analysed": self.frames_analysed,
+            "events": self.events,
+            "low_confidence_passes": self.dropped_reads,
+            "last_analysis_ms": round(self.last_analysis_ms, 1),
+        }
+        if self.source is not None:
+            doc["source"] = self.source.state.to_dict()
+        if self.sampler is not None:
+            doc["sampler"] = dict(vars(self.sampler.stats()))
+        return doc
+
+    async def run(self) -> None:
+        pipelines = list(self.cfg.pipelines)
+        await self.engines.need(pipelines)
+        if self.engines.faces is not None and "faces" in pipelines:
+            self.face_passes = FacePasses(self.engines.faces.gallery.match)
+        self.source = open_source(self.cfg, max_output_fps=self.cfg.analysis_fps)
+        self.sampler = make_sampler(self.cfg)
+        feeder = asyncio.create_task(self.sampler.run(self.source.frames()))
+        try:
+            while True:
+                try:
+                    sample = await asyncio.wait_for(self.sampler.get(), IDLE_FLUSH_S)
+                except TimeoutError:
+                    if feeder.done():
+                        feeder.result()
+                        return
+                    await self._emit(self.plate_passes.flush(), self._flush_faces(), None)
+                    continue
+                await self._analyse(sample)
+        finally:
+            feeder.cancel()
+            await asyncio.gather(feeder, return_exceptions=True)
+
+    def _flush_faces(self) -> list[FacePass]:
+        return self.face_passes.flush() if self.face_passes else []
+
+    async def _analyse(self, sample: Sample) -> None:
+        result = await self.rt.cpu.run(self._analyse_sync, sample)
+        self.frames_analysed += 1
+        self.last_analysis_ms = result.ms
+        frame = sample.frame
+        plate_passes = (
+            self.plate_passes.feed(result.plates, frame.seq, frame.wall)
+            if ("plates" in self.cfg.pipelines)
+            else []
+        )
+        face_passes: list[FacePass] = []
+        if self.face_passes is not None:
+            faces = result.faces
+            face_passes = self.face_passes.feed(
+                [f[0] for f in faces],
+                [f[1] for f in faces],
+                frame.seq,
+                frame.wall,
+                lambda i: (faces[i][2], result.scene),
+            )
+        await self._emit(plate_passes, face_passes, sample)
+
+    def _analyse_sync(self, sample: Sample) -> _Analysis:
+        began = time.perf_counter()
+        out = _Analysis()
+        image = sample.image
+        ox, oy = sample.offset
+        pipelines = self.cfg.pipelines
+        if "plates" in pipelines and self.engines.plates is not None:
+            out.plates = self.engines.plates.read_frame(image)
+        faces: list[Any] = []
+        if "faces" in pipelines and self.engines.faces is not None:
+            for obs in self.engines.faces.pipeline.analyse(image):
+                f = obs.face
+                x1, y1, x2, y2 = float(f.x), float(f.y), float(f.x + f.w), float(f.y + f.h)
+                box = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
+                faces.append((obs, box, self._face_crop(image, (x1, y1, x2, y2))))
+        out.faces = faces
+        if out.plates or faces:
+            out.scene = jpeg(sample.frame.image, 80, SCENE_MAX_WIDTH)
+            for read in out.plates:
+                self._remember_scene(read, out.scene)
+        out.ms = (time.perf_counter() - began) * 1000
+        return out
+
+    @staticmethod
+    def _face_crop(image: np.ndarray, box: tuple[float, float, float, float]) -> bytes:
+        x1, y1, x2, y2 = box
+        mx, my = (x2 - x1) * 0.3, (y2 - y1) * 0.3
+        h, w = image.shape[:2]
+        crop = image[
+            max(0, int(y1 - my)) : min(h, int(y2 + my)), max(0, int(x1 - mx)) : min(w, int(x2 + mx))
+        ]
+        return jpeg(crop, 90) if crop.size else b""
+
+    def _remember_scene(self, read: Any, scene: bytes) -> None:
+        """Keep the scene of recent reads (bounded) so a pass can show where its best crop was."""
+        self._scenes[id(read)] = (read, scene)
+        while len(self._scenes) > SCENE_CACHE:
+            self._scenes.pop(next(iter(self._scenes)))
+
+    async def _images(self, crop: bytes, scene: bytes) -> tuple[ImageRef, ...]:
+        refs = []
+        if crop:
+            refs.append(await self.rt.store.save_image(crop, "crop"))
+        if scene:
+            refs.append(await self.rt.store.save_image(scene, "scene"))
+        return tuple(refs)
+
+    async def _emit(
+        self, plates: list[PlatePass], faces: list[FacePass], sample: Sample | None
+    ) -> None:
+        for p in plates:
+            await self._emit_plate(p)
+        for f in faces:
+            await self._emit_face(f)
+
+    async def _emit_plate(self, p: PlatePass) -> None:
+        v = p.vote
+        if not v.text or v.confidence < self.rt.config.vision.plates.min_confidence:
+            self.dropped_reads += 1
+            return
+        entry = self._scenes.get(id(v.best))
+        scene = entry[1] if entry and entry[0] is v.best else b""
+        crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""
+        images = await self._images(crop, scene)
+        data = {
+            "camera": self.cfg.id,
+            "track_id": p.track_id,
+            "plate": v.text,
+            "colour": str(v.colour),
+            "plate_type": str(v.plate_type),
+            "valid": v.valid,
+            "double_row": v.double_row,
+            "confidence": round(v.confidence, 4),
+            "reads": v.reads,
+            "box": [round(x, 1) for x in v.best.box],
+            "first_seen": p.first_ts,
+            "last_seen": p.last_ts,
+        }
+        await self.rt.store.add_event(Event("plate", self.cfg.id, data, images))
+        self.events += 1
+
+    async def _emit_face(self, f: FacePass) -> None:
+        m = f.match
+        if isinstance(m, Match):
+            result = "watchlist" if m.gallery == "watchlist" else "resident"
+            match = {
+                "result": result,
+                "gallery": m.gallery,
+                "name": m.name,
+                "person_id": m.person_id,
+                "distance": round(m.distance, 4),
+            }
+        else:
+            nearest = getattr(m, "nearest_distance", None)
+            match = {"result": "unknown", "nearest_distance": nearest and round(nearest, 4)}
+        images = await self._images(f.crop_jpeg, f.scene_jpeg)
+        data = {
+            "camera": self.cfg.id,
+            "track_id": f.track_id,
+            "match": match,
+            "quality": round(f.quality, 4),
+            "observations": f.observations,
+            "box": [round(x, 1) for x in f.box],
+            "first_seen": f.first_ts,
+            "last_seen": f.last_ts,
+        }
+        event = await self.rt.store.add_event(Event("face", self.cfg.id, data, images))
+        self.events += 1
+        if match["result"] == "watchlist":
+            await self.rt.store.raise_alarm(
+                f"watchlist:{match['person_id']}:{self.cfg.id}",
+                self.cfg.id,
+                f"布控人员 watchlist face: {match['name']} at {self.cfg.name or self.cfg.id}",
+                severity="critical",
+                data={"event_id": event.id, **match},
+            )
+
+
+async def start(rt: Runtime) -> None:
+    cameras = [c for c in rt.config.cameras if c.enabled]
+    if not cameras:
+        return
+    engines = Engines(rt)
+    workers = {c.id: CameraWorker(c, rt, engines) for c in cameras}
+    for cam_id, worker in workers.items():
+        rt.supervisor.spawn(f"camera.{cam_id}", worker.run)
+    rt.services["cameras"] = workers
+    rt.add_health("cameras", lambda: {cid: w.state() for cid, w in workers.items()})
+    rt.add_health("models", lambda: {"load_s": engines.load_s})
