@@ -113,6 +113,9 @@ def verify_pairs(
     pairs = read_pairs(csv_path)
     report = PairReport(threshold=threshold if threshold is not None else pipeline.threshold)
     files = sorted({p for x, y, _ in pairs for p in (x, y)})
+    missing = [str(p) for p in files if not p.is_file()]
+    if missing:
+        raise EvalInputError(f"{csv_path}: cannot read image(s) {', '.join(missing)}")
     emb: dict[Path, npt.NDArray[np.float32] | None] = {}
     for n, path in enumerate(files, start=1):
         emb[path] = largest_face_embedding(pipeline, path)
