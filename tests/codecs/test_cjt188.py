@@ -107,7 +107,7 @@ def test_vector(entry: dict[str, Any]) -> None:
         assert rebuilt == raw
     if frame.function == cjt188.READ_ADDRESS:
         assert isinstance(reply, cjt188.AddressReply)
-        assert reply.address == decoded["addr"]
+        assert reply.address == decoded.get("address_in_data", decoded["addr"])
 
 
 @pytest.mark.parametrize(
