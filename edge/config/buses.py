@@ -1,8 +1,14 @@
+"""`buses:`: one entry per RS-485 line or Modbus TCP endpoint; devices name theirs by `id`.
+
+Timing lives on the bus, not the device, because it is a property of the wire and the
+converter: every device on a line shares its baud rate, its gap and its turnaround.
+"""
+
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.config.types import PositiveSeconds, Seconds, Section
 
@@ -14,7 +20,29 @@ class BusBase(Section):
     timeout_s: PositiveSeconds = Field(
         default=1.0, title="Request timeout", description="Per request, before a retry."
     )
-    retries: int = Field(default=1, ge=0, le=10, title="Retries", description="Per request.")
+    retries: int = Field(
+        default=1,
+        ge=0,
+        le=10,
+        title="Retries",
+        description="Per request, while the device answers; a device that stopped answering "
+        "gets one attempt per backoff period, so it costs the others one timeout at most.",
+    )
+    backoff_initial_s: PositiveSeconds = Field(
+        default=5.0,
+        title="First backoff",
+        description="Wait before trying a device again after it stopped answering; doubles "
+        "on each further failure (never shorter than the device's poll interval).",
+    )
+    backoff_max_s: PositiveSeconds = Field(
+        default=300.0, title="Longest backoff", description="Cap for the doubling backoff."
+    )
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> BusBase:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
 
 
 class SerialBusConfig(BusBase):

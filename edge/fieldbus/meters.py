@@ -1,0 +1,172 @@
+"""DL/T 645 and CJ/T 188 requests over a `SerialBus`: the codecs' frames with I/O and checks.
+
+Shared by the drivers and the maintainer CLI. A reply counts only if it comes
+from the address we asked (wildcards allowed): a late answer to an earlier
+request from another meter is dropped, not mistaken for ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edge.codecs import cjt188, dlt645
+from edge.fieldbus.errors import DeviceErrorReply, GarbledReply
+from edge.fieldbus.serial_bus import SerialBus, Trace
+from edge.fieldbus.serial_port import Matcher
+
+PREAMBLE = 0xFE
+
+
+def _noise(data: bytes) -> bool:
+    return any(b != PREAMBLE for b in data)
+
+
+class DltMatcher(Matcher[dlt645.Reply]):
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def match(self, buf: bytes) -> dlt645.Reply | None:
+        data = buf
+        while data:
+            frame, consumed, rejected = dlt645.scan(data)
+            if frame is None:
+                if rejected and consumed == len(data):
+                    raise rejected[-1]
+                return None
+            if frame.is_reply and dlt645.address_matches(self.address, frame.address):
+                return dlt645.decode_reply(frame)
+            data = data[consumed:]
+        return None
+
+    def junk(self, buf: bytes) -> bool:
+        frame, consumed, _ = dlt645.scan(buf)
+        return frame is None and _noise(buf[:consumed])
+
+
+class CjtMatcher(Matcher[cjt188.Reply]):
+    def __init__(self, address: str) -> None:
+        self.address = address
+
+    def match(self, buf: bytes) -> cjt188.Reply | None:
+        data = buf
+        while data:
+            frame, consumed, rejected = cjt188.scan(data)
+            if frame is None:
+                if rejected and consumed == len(data):
+                    raise rejected[-1]
+                return None
+            if frame.is_reply and cjt188.address_matches(self.address, frame.address):
+                return cjt188.decode_reply(frame)
+            data = data[consumed:]
+        return None
+
+    def junk(self, buf: bytes) -> bool:
+        frame, consumed, _ = cjt188.scan(buf)
+        return frame is None and _noise(buf[:consumed])
+
+
+MAX_FOLLOW_ON = 8
+
+
+async def read_dlt645(
+    bus: SerialBus,
+    address: str,
+    di: int,
+    version: dlt645.Version = dlt645.Version.V2007,
+    *,
+    attempts: int | None = None,
+    trace: Trace | None = None,
+) -> tuple[dlt645.DataReply, bytes]:
+    """One DI from one meter: the reply and its whole payload (follow-on frames joined)."""
+    ex = await bus.transact(
+        dlt645.build_read(address, di, version), DltMatcher(address), attempts=attempts, trace=trace
+    )
+    reply = _data_reply(ex.value, address, di)
+    payload = reply.payload
+    seq = 1
+    while reply.more and seq <= MAX_FOLLOW_ON:
+        ex = await bus.transact(
+            dlt645.build_read_follow(address, di, seq, version),
+            DltMatcher(address),
+            attempts=attempts,
+            trace=trace,
+        )
+        reply = _data_reply(ex.value, address, di)
+        payload += reply.payload
+        seq += 1
+    return reply, payload
+
+
+def _data_reply(reply: dlt645.Reply, address: str, di: int) -> dlt645.DataReply:
+    if isinstance(reply, dlt645.ErrorReply):
+        raise DeviceErrorReply(
+            f"meter {address} refused DI {di:X}: {', '.join(reply.texts) or 'error'}"
+            f" (error byte {int(reply.errors):02X})"
+        )
+    if not isinstance(reply, dlt645.DataReply):
+        raise GarbledReply(f"meter {address} sent {type(reply).__name__} to a read")
+    if reply.di != di:
+        raise GarbledReply(f"meter {address} answered DI {reply.di:X}, asked {di:X}")
+    return reply
+
+
+async def read_dlt645_values(
+    bus: SerialBus,
+    address: str,
+    di: int,
+    version: dlt645.Version = dlt645.Version.V2007,
+    *,
+    attempts: int | None = None,
+    trace: Trace | None = None,
+) -> list[dlt645.Value]:
+    _, payload = await read_dlt645(bus, address, di, version, attempts=attempts, trace=trace)
+    return dlt645.decode_data(di, payload, version)
+
+
+async def read_dlt645_address(
+    bus: SerialBus, *, timeout_s: float | None = None, trace: Trace | None = None
+) -> str:
+    """Read-address (13H) to the wildcard; with several meters the replies collide."""
+    ex = await bus.transact(
+        dlt645.build_read_address(),
+        DltMatcher(dlt645.WILDCARD_ADDRESS),
+        attempts=1,
+        timeout_s=timeout_s,
+        trace=trace,
+    )
+    if not isinstance(ex.value, dlt645.AddressReply):
+        raise GarbledReply(f"read-address answered with {type(ex.value).__name__}")
+    return ex.value.address
+
+
+@dataclass(frozen=True, slots=True)
+class CjtReading:
+    meter_type: int
+    address: str
+    values: list[dlt645.Value]
+    status: cjt188.Status | None
+
+
+async def read_cjt188(
+    bus: SerialBus,
+    address: str,
+    meter_type: int = cjt188.MeterType.COLD_WATER,
+    *,
+    di_order: cjt188.DiOrder = cjt188.DiOrder.HIGH_FIRST,
+    attempts: int | None = None,
+    trace: Trace | None = None,
+) -> CjtReading:
+    """The 901F metering block of a water, heat or gas meter."""
+    ex = await bus.transact(
+        cjt188.build_read(address, meter_type, di_order=di_order),
+        CjtMatcher(address),
+        attempts=attempts,
+        trace=trace,
+    )
+    reply = ex.value
+    if isinstance(reply, cjt188.ErrorReply):
+        st = f" (ST {reply.status.raw:04X})" if reply.status else ""
+        raise DeviceErrorReply(f"meter {address} answered with an error{st}")
+    if not isinstance(reply, cjt188.DataReply) or reply.data is None:
+        raise GarbledReply(f"meter {address} sent no metering data")
+    return CjtReading(reply.meter_type, reply.address, reply.data.values(), reply.data.status)

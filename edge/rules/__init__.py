@@ -1,0 +1,1 @@
+"""Rules that turn readings into alarms (thresholds now; access policy lives elsewhere)."""
