@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from edge.camera.files import FileSource
 from edge.camera.mjpeg import MjpegSource
@@ -12,13 +13,9 @@ from edge.camera.rtsp import RtspSource
 from edge.camera.sampler import Sampler
 from edge.camera.snapshot import SnapshotSource
 from edge.camera.source import FrameSource, SourceTiming
-from edge.config.cameras import (
-    AnyCamera,
-    FileCamera,
-    MjpegCamera,
-    RtspCamera,
-    SnapshotCamera,
-)
+
+if TYPE_CHECKING:  # the camera layer needs the models' shape, not the config package
+    from edge.config.cameras import AnyCamera, MjpegCamera, RtspCamera, SnapshotCamera
 
 
 def open_source(
@@ -40,7 +37,7 @@ def open_source(
         reconnect_max_s=cfg.reconnect_max_s,
         max_output_fps=max_output_fps,
     )
-    if isinstance(cfg, RtspCamera):
+    if cfg.kind == "rtsp":
         return RtspSource(
             cfg.id,
             cfg.url,
@@ -49,7 +46,7 @@ def open_source(
             password=_secret(cfg),
             probe_s=cfg.probe_s,
         )
-    if isinstance(cfg, MjpegCamera):
+    if cfg.kind == "mjpeg":
         return MjpegSource(
             cfg.id,
             cfg.url,
@@ -58,7 +55,7 @@ def open_source(
             password=_secret(cfg),
             executor=executor,
         )
-    if isinstance(cfg, SnapshotCamera):
+    if cfg.kind == "snapshot":
         return SnapshotSource(
             cfg.id,
             cfg.url,
@@ -68,7 +65,7 @@ def open_source(
             poll_interval_s=cfg.poll_interval_s,
             executor=executor,
         )
-    if isinstance(cfg, FileCamera):
+    if cfg.kind == "file":
         return FileSource(cfg.id, cfg.path, timing, fps=cfg.fps, loop=cfg.loop, executor=executor)
     raise TypeError(f"unknown camera kind {type(cfg).__name__}")
 

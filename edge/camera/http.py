@@ -45,27 +45,37 @@ class HttpCamera:
     @asynccontextmanager
     async def get(self, session: aiohttp.ClientSession) -> AsyncIterator[aiohttp.ClientResponse]:
         """GET the URL; a 2xx response or a clear CameraError."""
-        auth = None
-        if self._basic and self._username is not None:
-            auth = aiohttp.BasicAuth(self._username, self._password or "")
         try:
-            async with session.get(self.url, auth=auth) as resp:
-                challenge = resp.headers.get("WWW-Authenticate", "")
-                if (
-                    resp.status == 401
-                    and not self._basic
-                    and self._username is not None
-                    and challenge.lower().startswith("basic")
-                ):
-                    self._basic = True
-                    raise CameraError("camera asks for Basic auth; retrying with it")
-                _check_status(resp.status, resp.reason)
-                yield resp
+            for _ in range(2):
+                async with session.get(self.url, headers=self._auth_headers()) as resp:
+                    if self._wants_basic(resp):
+                        self._basic = True  # and ask again, right away, with Basic
+                        continue
+                    _check_status(resp.status, resp.reason)
+                    yield resp
+                    return
+            raise CameraAuthError("401 Unauthorized: the camera refused the username/password")
         except aiohttp.ClientResponseError as exc:
             _check_status(exc.status, exc.message)
             raise CameraError(f"HTTP error {exc.status}") from None
         except aiohttp.ClientConnectionError as exc:
             raise CameraError(f"connection failed: {type(exc).__name__}") from None
+
+    def _auth_headers(self) -> dict[str, str]:
+        if self._basic and self._username is not None:
+            return {
+                "Authorization": aiohttp.encode_basic_auth(self._username, self._password or "")
+            }
+        return {}
+
+    def _wants_basic(self, resp: aiohttp.ClientResponse) -> bool:
+        challenge = resp.headers.get("WWW-Authenticate", "")
+        return (
+            resp.status == 401
+            and not self._basic
+            and self._username is not None
+            and challenge.lower().startswith("basic")
+        )
 
 
 def _check_status(status: int, reason: str | None) -> None:

@@ -109,7 +109,11 @@ class _CameraBase(Section):
         title="Analysis rate (frames/s)",
         description="How many frames per second are handed to the recognisers.",
     )
-    motion_gate: MotionGateConfig = Field(default_factory=MotionGateConfig)
+    motion_gate: MotionGateConfig = Field(
+        default_factory=MotionGateConfig,
+        title="Motion gate",
+        description="Skip analysis while the picture is static.",
+    )
     roi: list[RoiPolygon] = Field(
         default_factory=list,
         title="Regions of interest",

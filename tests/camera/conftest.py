@@ -30,16 +30,21 @@ def wait_until() -> WaitUntil:
 
 @pytest.fixture(scope="session")
 def stills_640(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every plate scene and face photo, letterboxed to 640x360."""
+    """Plate scenes and face photos, letterboxed to 640x360 (a subset: tests see
+    only the first seconds of the loop)."""
     out = tmp_path_factory.mktemp("stills640")
-    sim.build_frames(out, (640, 360))
+    sim.build_frames(out, (640, 360), _subset(8))
     return out
+
+
+def _subset(per_dir: int) -> list[Path]:
+    return [p for d in sim.DEFAULT_IMAGE_DIRS for p in sim.source_images([d])[:per_dir]]
 
 
 @pytest.fixture(scope="session")
 def stills_720p(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("stills720")
-    sim.build_frames(out, (1280, 720), sim.source_images()[:6])
+    sim.build_frames(out, (1280, 720), _subset(3))
     return out
 
 
