@@ -231,7 +231,8 @@ class SimMeter:
     def address(self) -> str:
         return self.spec.address
 
-    def meter_time(self, now: float) -> dt.datetime:
+    def meter_time(self) -> dt.datetime:
+        """The meter's clock: the gateway's wall clock plus the configured skew."""
         wall = dt.datetime.now() + dt.timedelta(seconds=self.spec.clock_offset_s)
         return wall.replace(microsecond=0)
 
@@ -268,7 +269,7 @@ class SimMeter:
             points[f"power_reactive_{phase}"] = power * part * math.tan(math.acos(pf))
             points[f"power_apparent_{phase}"] = power * part / pf
             points[f"power_factor_{phase}"] = pf
-        when = self.meter_time(t)
+        when = self.meter_time()
         points["date"] = when.date().isoformat()
         points["time"] = when.strftime("%H:%M:%S")
         points["comm_address"] = s.address
@@ -344,7 +345,7 @@ class SimMeter:
     def metering(self, t: float) -> cjt188.MeteringData:
         s = self.spec
         status = Status.make(s.valve, s.battery_low)
-        when = self.meter_time(t)
+        when = self.meter_time()
         total = round((s.flow_total_m3 + _integral(s.flow_rate_m3h, t)) % 1_000_000, 2)
         if cjt188.meter_family(s.meter_type) != "heat":
             return cjt188.WaterData(

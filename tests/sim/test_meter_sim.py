@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import itertools
 import subprocess
 import sys
@@ -513,3 +514,16 @@ def test_cli_rejects_bad_spec(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "colour" in done.stderr
+
+
+async def test_meter_clock_skew_is_visible_to_the_master() -> None:
+    """Drivers measure each meter's skew; the simulator must be able to have one."""
+    config = default_config(meters=[MeterSpec(E07, clock_offset_s=-600)])
+    async with MeterSimulator(config) as sim, tcp_client(sim) as client:
+        date_reply = await client.read_dlt(E07, 0x04000101)
+        time_reply = await client.read_dlt(E07, 0x04000102)
+    (date,) = dlt645.decode_data(date_reply.di, date_reply.payload)
+    (clock,) = dlt645.decode_data(time_reply.di, time_reply.payload)
+    meter_now = dt.datetime.fromisoformat(f"{date.value}T{clock.value}")
+    skew = (meter_now - dt.datetime.now()).total_seconds()
+    assert -605 < skew < -595 or -605 < skew + 86400 < -595  # a midnight between the two reads
