@@ -59,13 +59,15 @@ class FileSource(FrameSource):
         loop = asyncio.get_running_loop()
         self.tracker.stream_info(codec="jpeg", fps_nominal=self.fps)
         period = 1.0 / self.fps
-        due = time.monotonic()
+        due: float | None = None
         while True:
             for path in images:
                 image = await loop.run_in_executor(self._executor, _read, path)
+                now = time.monotonic()
+                due = now if due is None else max(due, now - period)
                 # Playback pacing, not a wait for a condition: this is the camera's clock.
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                due = max(due + period, time.monotonic() - period)
+                await asyncio.sleep(max(0.0, due - now))
+                due += period
                 mono, wall = time.monotonic(), time.time()
                 self.tracker.frame(mono, wall, image.shape[1], image.shape[0])
                 yield self.make_frame(image, mono, wall)

@@ -92,17 +92,26 @@ class FrameSource(ABC):
         finally:
             self.tracker.offline(None)
 
-    async def first_error(self) -> CameraError | None:
-        """For probes: run one connection until its first frame; the error, or None."""
+    async def single_session(self) -> AsyncGenerator[Frame, None]:
+        """One connection and no reconnect, for probes: failures raise CameraError."""
         self.tracker.connecting()
         try:
             async with aclosing(self._one_session()) as frames:
-                async for _ in frames:
-                    return None
-            return CameraError("stream ended before the first frame")
+                async for frame in frames:
+                    yield frame
         except CameraError as exc:
             self.tracker.offline(str(exc))
+            raise
+
+    async def first_error(self) -> CameraError | None:
+        """Connect once until the first frame: the error, or None if a frame came."""
+        try:
+            async with aclosing(self.single_session()) as frames:
+                async for _ in frames:
+                    return None
+        except CameraError as exc:
             return exc
+        return CameraError("stream ended before the first frame")
 
     def close(self) -> None:
         """Stop after the current frame; `frames()` then ends."""

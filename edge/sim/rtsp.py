@@ -21,6 +21,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -391,11 +392,13 @@ async def _serve(args: argparse.Namespace, size: tuple[int, int]) -> int:
         async with server:
             print(f"serving {len(frames)} images at {server.url} ({size[0]}x{size[1]})")
             sys.stdout.flush()
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()  # then the server is stopped with us, not orphaned
     return 0
 
 
 if __name__ == "__main__":
-    with contextlib.suppress(KeyboardInterrupt):
-        sys.exit(main())
+    sys.exit(main())
