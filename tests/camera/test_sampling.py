@@ -35,7 +35,7 @@ def with_box(image: Image, x: int, y: int, size: int = 80) -> Image:
 def test_motion_gate_passes_change_and_drops_static(scene: Image) -> None:
     gate = MotionGate(hold_s=0.0)
     assert gate.check(scene, 0.0).reason == "first"
-    noisy = cv2.add(scene, np.full_like(scene, 3))  # sensor noise, compression shimmer
+    noisy = cast(Image, cv2.add(scene, np.full_like(scene, 3)))  # sensor noise, shimmer
     static = gate.check(noisy, 0.25)
     assert not static.passed and static.reason == "static"
     moved = gate.check(with_box(noisy, 300, 200), 0.5)
