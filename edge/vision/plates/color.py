@@ -108,12 +108,18 @@ def hsv_colour(plate: BGRImage) -> PlateColour | None:
     return None
 
 
+def colour_from_text(text: str) -> PlateColour | None:
+    """The colour a plate format dictates (police white, 港澳 black, ...), else None."""
+    return _TEXT_COLOUR.get(plate_format(text))  # type: ignore[arg-type]
+
+
 def decide_colour(
     text: str, model_probs: npt.NDArray[np.float32] | None, hsv: PlateColour | None
 ) -> PlateColour:
-    fmt = plate_format(text)
-    if fmt in _TEXT_COLOUR:
-        return _TEXT_COLOUR[fmt]
+    """Text rules first, then the colour model, then HSV when the model is unsure."""
+    by_text = colour_from_text(text)
+    if by_text is not None:
+        return by_text
     if hsv is not None and (model_probs is None or float(model_probs.max()) < 0.8):
         return hsv
     if model_probs is None:

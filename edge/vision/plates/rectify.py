@@ -1,8 +1,10 @@
 """Perspective rectification of a detected plate from its four corners.
 
 The output keeps the plate's own size (longest opposite sides) so small plates are not
-up-sampled twice; readers resize to their own input afterwards. A small margin keeps the
-first and last characters away from the crop edge, where CTC readers drop them.
+up-sampled twice; readers resize to their own input afterwards. A small sideways margin (2 %
+of the width per side) keeps a suffix such as 警, printed right at the plate edge, from being
+clipped by corners that are a pixel or two short; wider or vertical margins let rivets and
+frame edges in and cost more reads than they save (measured on the 12 scenes at three sizes).
 """
 
 from __future__ import annotations
