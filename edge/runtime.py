@@ -5,14 +5,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edge.config import EdgeConfig
-from edge.cpu import CpuPool
-from edge.devices import DeviceTracker
-from edge.hub import Hub
-from edge.store import Store
-from edge.supervisor import Supervisor
+if TYPE_CHECKING:  # plugins import this module while the config models are being built
+    from edge.config import EdgeConfig
+    from edge.cpu import CpuPool
+    from edge.devices import DeviceTracker
+    from edge.hub import Hub
+    from edge.store import Store
+    from edge.supervisor import Supervisor
 
 HealthProvider = Callable[[], dict[str, Any]]
 

@@ -3,7 +3,9 @@
 Observations of a track are combined by a quality-weighted mean of their
 embeddings (face size × sharpness, from `face_quality`), matched once against
 the galleries when the track ends. A blurred, small, side-on frame then counts
-for little, and one lucky frame cannot outvote a dozen good ones.
+for little, and one lucky frame cannot outvote a dozen good ones. A track whose
+new face is far from its mean (well past the match threshold) is split: at a
+sampled rate, one person can replace another in the same spot between frames.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class FacePasses:
         max_missed_frames: int = 8,
         max_missed_seconds: float = 2.0,
         max_observations: int = 32,
+        split_distance: float = 0.9,
     ) -> None:
         self.matcher = matcher
+        self.split_distance = split_distance
         self.tracker = PlateTracker(
             iou_threshold=0.2,
             max_missed_frames=max_missed_frames,
@@ -74,8 +78,15 @@ class FacePasses:
         """Add one frame; `crops(i)` encodes (crop, scene) JPEGs only when observation i is
         the best of its track so far, so encoding cost follows improvements, not frames."""
         ids = self.tracker.update(list(boxes), frame_index, ts)
+        ended: list[FacePass] = []
         for i, (tid, obs) in enumerate(zip(ids, observations, strict=True)):
-            track = self.tracks.setdefault(tid, _Track(ts, ts))
+            track = self.tracks.get(tid)
+            if track is not None and self._someone_else(track, obs):
+                # one person left and another stepped into the same spot between samples
+                ended += self._close([tid])
+                track = None
+            if track is None:
+                track = self.tracks[tid] = _Track(ts, ts)
             track.last_ts = ts
             if len(track.embeddings) < self.max_observations:
                 track.embeddings.append(obs.embedding)
@@ -83,7 +94,12 @@ class FacePasses:
             if track.best is None or obs.quality > track.best.quality:
                 track.best, track.best_box = obs, boxes[i]
                 track.best_crop, track.best_scene = crops(i)
-        return self._close(self.tracker.expire(frame_index, ts))
+        return ended + self._close(self.tracker.expire(frame_index, ts))
+
+    def _someone_else(self, track: _Track, obs: FaceObservation) -> bool:
+        w = np.asarray(track.weights, dtype=np.float32)
+        mean = (np.stack(track.embeddings) * w[:, None]).sum(axis=0) / w.sum()
+        return float(np.linalg.norm(mean - obs.embedding)) > self.split_distance
 
     def flush(self) -> list[FacePass]:
         return self._close(self.tracker.clear())

@@ -1,0 +1,142 @@
+"""The daemon watching a real RTSP camera: one event per vehicle pass, right text, images saved;
+faces matched against an enrolled gallery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.app import Daemon
+from edge.config import parse_config
+from edge.sim import rtsp as sim
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared" / "images"
+SCENES = SHARED / "plates" / "scenes"
+FACES = SHARED / "faces" / "deepface"
+MODELS = ROOT / "models"
+
+pytestmark = pytest.mark.skipif(
+    not (MODELS / "manifest.yaml").exists() or not SCENES.is_dir(),
+    reason="needs the models (scripts/fetch-models) and ../shared/images",
+)
+
+CONFIG = """\
+config_version: 1
+site: {{name: 测试小区, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {data}}}
+web: {{listen: "127.0.0.1:0"}}
+vision: {{models_dir: {models}, manifest: {models}/manifest.yaml, cpu_workers: 2}}
+cameras:
+  - id: gate1
+    kind: {kind}
+    {where}
+    analysis_fps: 4
+    pipelines: [{pipelines}]
+    motion_gate: {{enabled: false}}
+"""
+
+
+async def _events(d: Daemon, kind: str) -> list[dict]:  # type: ignore[type-arg]
+    return list(reversed(await d.store.events(kind=kind, limit=1000)))
+
+
+async def _wait_for(d: Daemon, kind: str, n: int, timeout_s: float) -> list[dict]:  # type: ignore[type-arg]
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        got = await _events(d, kind)
+        if len(got) >= n:
+            return got
+        await asyncio.sleep(0.2)
+    pytest.fail(f"only {len(await _events(d, kind))} {kind} events after {timeout_s}s")
+
+
+@pytest.fixture
+async def plate_camera(tmp_path: Path) -> AsyncIterator[sim.RtspServer]:
+    reason = sim.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    frames = tmp_path / "frames"
+    blank = tmp_path / "blank.jpg"
+    cv2.imwrite(str(blank), np.full((720, 1280, 3), 90, np.uint8))
+    # car A, empty lane, car B, empty lane: each still held 1.5 s, looped
+    order = [SCENES / "we0091234_hongkang1.jpg", blank, SCENES / "zeusees_15.jpg", blank]
+    sim.build_frames(frames, (1280, 720), order)
+    server = sim.RtspServer(frames, fps=10, hold_s=1.5)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_rtsp_plate_scenes_give_one_event_per_pass_with_the_right_text(
+    plate_camera: sim.RtspServer, tmp_path: Path
+) -> None:
+    text = CONFIG.format(
+        data=tmp_path / "data",
+        models=MODELS,
+        kind="rtsp",
+        where=f"url: {plate_camera.url}",
+        pipelines="plates",
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        events = await _wait_for(d, "plate", 4, timeout_s=90)
+    finally:
+        await d.stop()
+    plates = [e["data"]["plate"] for e in events]
+    assert set(plates[:4]) == {"粤ZR066港", "渝D00796"}, plates
+    assert all(a != b for a, b in zip(plates, plates[1:], strict=False)), (
+        f"a pass gave more than one event: {plates}"
+    )
+    first = events[0]
+    roles = {im["role"] for im in first["images"]}
+    assert roles == {"crop", "scene"}
+    for im in first["images"]:
+        data = (tmp_path / "data" / im["path"]).read_bytes()
+        assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None
+    assert first["data"]["camera"] == "gate1" and first["data"]["reads"] >= 2
+
+
+async def test_faces_are_matched_against_the_enrolled_gallery(tmp_path: Path) -> None:
+    from edge.vision.faces.pipeline import FacePipeline
+    from edge.vision.models import ModelRegistry
+
+    pipeline = FacePipeline(ModelRegistry.from_dir(MODELS))
+    (tmp_path / "data").mkdir()
+    gallery = pipeline.open_gallery(tmp_path / "data" / "faces.db")
+
+    def embed(path: Path) -> np.ndarray:
+        obs = pipeline.analyse(cv2.imread(str(path)))
+        assert len(obs) == 1, path
+        return obs[0].embedding
+
+    gallery.enroll(
+        "residents", "Angelina Jolie", "r-001", np.stack([embed(FACES / "img1.jpg")]), None
+    )
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    # the same person in another photo, then a stranger
+    sim.build_frames(cam, (1280, 720), [FACES / "img2.jpg", FACES / "img17.jpg"])
+    text = CONFIG.format(
+        data=tmp_path / "data",
+        models=MODELS,
+        kind="file",
+        where=f"path: {cam}\n    fps: 1",
+        pipelines="faces",
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        events = await _wait_for(d, "face", 2, timeout_s=60)
+    finally:
+        await d.stop()
+    results = [(e["data"]["match"]["result"], e["data"]["match"].get("name")) for e in events[:2]]
+    assert results == [("resident", "Angelina Jolie"), ("unknown", None)], results
+    assert {im["role"] for im in events[0]["images"]} == {"crop", "scene"}
