@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.events import Event, Reading
-from edge.store import Store
-from edge.store import migrations
+from edge.store import Store, migrations
 
 
 async def test_committed_events_are_owed_gap_free_to_destinations_that_want_them(

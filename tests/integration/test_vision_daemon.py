@@ -4,6 +4,7 @@ faces matched against an enrolled gallery."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -92,7 +93,7 @@ async def test_rtsp_plate_scenes_give_one_event_per_pass_with_the_right_text(
         await d.stop()
     plates = [e["data"]["plate"] for e in events]
     assert set(plates[:4]) == {"粤ZR066港", "渝D00796"}, plates
-    assert all(a != b for a, b in zip(plates, plates[1:], strict=False)), (
+    assert all(a != b for a, b in itertools.pairwise(plates)), (
         f"a pass gave more than one event: {plates}"
     )
     first = events[0]
