@@ -234,6 +234,7 @@ class ModelRegistry:
         self.intra_op_threads = intra_op_threads
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._lock = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
 
     @classmethod
     def from_dir(
@@ -286,8 +287,16 @@ class ModelRegistry:
         return path
 
     def session(self, name: str) -> ort.InferenceSession:
-        """The shared session for `name`, verified and created on first use."""
+        """The shared session for `name`, verified and created on first use.
+
+        One lock per model: loading a large model never delays callers of another one.
+        """
+        sess = self._sessions.get(name)
+        if sess is not None:
+            return sess
         with self._lock:
+            lock = self._locks.setdefault(name, threading.Lock())
+        with lock:
             sess = self._sessions.get(name)
             if sess is None:
                 sess = self._create(name)
