@@ -75,9 +75,8 @@ def main() -> int:
         total.append(t2 - t0)
     h, w = image.shape[:2]
     pinned = "all cores" if args.all_cores else "1 core"
-    print(
-        f"image {args.image.name} {w}x{h}, {len(faces)} face(s), largest {face.w:.0f} px, {pinned}"
-    )
+    print(f"image {args.image.name} {w}x{h}, {len(faces)} face(s), largest {face.w:.0f} px")
+    print(f"pinned to {pinned}, load average {os.getloadavg()[0]:.2f} (figures are noisy above 1)")
     print(f"detect (letterbox + YuNet + decode)    {stats(det)}")
     print(f"align + embed one face                 {stats(desc)}")
     print(f"detect + align + embed                 {stats(total)}")
