@@ -225,10 +225,10 @@ class ModbusTcpLink:
     ) -> Data:
         tries = max(attempts if attempts is not None else 1 + self.config.retries, 1)
         last: BusError | None = None
-        async with self.lock:
-            for attempt in range(tries):
-                if attempt:
-                    self.stats.retries += 1
+        for attempt in range(tries):
+            if attempt:
+                self.stats.retries += 1
+            async with self.lock:  # per attempt, as on a serial line: retries queue behind
                 await self._connect()
                 self.stats.transactions += 1
                 if trace:
@@ -247,14 +247,14 @@ class ModbusTcpLink:
                 except ModbusException as exc:
                     last = BusError(f"unit {unit}: {exc}")
                     continue
-                if pdu.isError():
-                    self.stats.exceptions += 1
-                    raise exception_error(unit, pdu.exception_code)
-                self.stats.answered += 1
-                values = _values(function, pdu, count)
-                if trace:
-                    trace("rx", repr(values).encode())
-                return values
+            if pdu.isError():
+                self.stats.exceptions += 1
+                raise exception_error(unit, pdu.exception_code)
+            self.stats.answered += 1
+            values = _values(function, pdu, count)
+            if trace:
+                trace("rx", repr(values).encode())
+            return values
         assert last is not None
         raise last
 

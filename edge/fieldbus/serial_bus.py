@@ -1,5 +1,7 @@
 """One RS-485 line: one transaction at a time, a gap between them, retries per request.
 
+Waiting devices are served in arrival order (asyncio.Lock is FIFO).
+
 The bus never closes because a device is dead: a timeout is that device's
 problem. Only a port error (unplugged adapter, converter gone) closes the port,
 and it is reopened on the next request, at most once per `REOPEN_EVERY_S`, so a
@@ -75,10 +77,13 @@ class SerialBus:
         tries = attempts if attempts is not None else 1 + self.config.retries
         timeout = timeout_s if timeout_s is not None else self.config.timeout_s
         last: Exception | None = None
-        async with self.lock:
-            for attempt in range(max(tries, 1)):
-                if attempt:
-                    self.stats.retries += 1
+        for attempt in range(max(tries, 1)):
+            if attempt:
+                self.stats.retries += 1
+            # The lock is taken per attempt: a retry queues behind whoever is waiting,
+            # so a dead device delays any other by one timeout at most, never by all
+            # of its retries in a row.
+            async with self.lock:
                 await self._ensure_open()
                 self.stats.transactions += 1
                 if trace:
@@ -102,10 +107,10 @@ class SerialBus:
                     continue
                 finally:
                     self.stats.busy_s += time.monotonic() - began
-                self.stats.answered += 1
-                if trace:
-                    trace("rx", ex.received)
-                return ex
+            self.stats.answered += 1
+            if trace:
+                trace("rx", ex.received)
+            return ex
         assert last is not None
         raise last
 

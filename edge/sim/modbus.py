@@ -249,6 +249,11 @@ class ModbusSimulator:
             unit = data[0] if framer is FramerType.RTU else (data[6] if len(data) > 6 else -1)
             sensor = self.sensors.get(unit)
             if sensor is None:
+                # Nobody at that address: silence on a line; a TCP gateway says so (0x0B).
+                if framer is FramerType.RTU:
+                    return b""
+                if len(data) >= 9 and data[7] & 0x80:
+                    return data[:8] + bytes([ExcCodes.GATEWAY_NO_RESPONSE])
                 return data
             kind = sensor.spec.fault.kind
             if kind is FaultKind.SILENT:
