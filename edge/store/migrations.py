@@ -97,6 +97,35 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         );
         """,
     ),
+    (
+        2,
+        "access lists (allowlist, blocklist, residents) and processed hub commands",
+        """
+        CREATE TABLE access_lists (
+            list TEXT PRIMARY KEY,
+            version INTEGER NOT NULL DEFAULT 0,
+            updated_ms INTEGER NOT NULL,
+            updated_by TEXT NOT NULL DEFAULT ''
+        );
+        CREATE TABLE access_entries (
+            list TEXT NOT NULL,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            updated_ms INTEGER NOT NULL,
+            PRIMARY KEY (list, key)
+        ) WITHOUT ROWID;
+        CREATE TABLE processed_commands (
+            request_id TEXT NOT NULL,
+            dest TEXT NOT NULL,
+            name TEXT NOT NULL,
+            received_ms INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            PRIMARY KEY (dest, request_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX processed_commands_received ON processed_commands(received_ms);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

@@ -1,0 +1,283 @@
+"""Downlink commands: authenticate, validate, de-duplicate, run, audit, reply.
+
+Order of checks, each refusing with a reply that says what was wrong:
+envelope JSON → signature (HMAC-SHA256 over the body text, constant-time) →
+body schema → topic name matches → site matches → age within `max_age_s` →
+command allowed → already handled? (then the first reply again, marked
+`duplicate`, nothing rerun) → arguments → run. Every outcome is written to the
+audit log. A request ID is remembered only once the command passed
+authentication, so a forged message cannot burn a genuine request's ID.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timezone
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from edge.access import AccessLists, ListChange, find_gate
+from edge.runtime import Runtime
+from edge.store.writer import Tx, dumps, now_ms
+from edge.timefmt import rfc3339
+from edge.uplinks.mqtt.config import CommandsConfig
+from edge.uplinks.mqtt.wire import (
+    ARGS,
+    CMD_SCHEMA,
+    REQUEST_ID,
+    AllowlistArgs,
+    CommandBody,
+    CommandEnvelope,
+    GateOpenArgs,
+)
+
+log = logging.getLogger(__name__)
+
+HealthFn = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class Refused(Exception):
+    """The command is not run; the message goes back to the hub verbatim."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    request_id: str
+    body: dict[str, Any]
+
+
+def sign(secret: str, body: str) -> str:
+    """What the hub computes: hex HMAC-SHA256 over the body's UTF-8 bytes."""
+    return hmac.new(secret.encode(), body.encode(), hashlib.sha256).hexdigest()
+
+
+def _short(exc: ValidationError) -> str:
+    parts = []
+    for e in exc.errors(include_url=False)[:5]:
+        loc = ".".join(str(x) for x in e["loc"]) or "(body)"
+        parts.append(f"{loc}: {e['msg']}")
+    return "; ".join(parts)
+
+
+class CommandProcessor:
+    def __init__(
+        self,
+        dest: str,
+        cfg: CommandsConfig,
+        rt: Runtime,
+        site_id: str,
+        tz: timezone,
+        health: HealthFn,
+    ) -> None:
+        self.dest = dest
+        self.cfg = cfg
+        self.rt = rt
+        self.site_id = site_id
+        self.tz = tz
+        self.health = health
+        self.lists = AccessLists(rt.store)
+        self.counts = {"done": 0, "rejected": 0, "failed": 0, "duplicate": 0}
+
+    async def handle(self, topic_name: str, payload: bytes) -> Reply:
+        request_id, name, by = "unknown", None, None
+        try:
+            env = _envelope(payload)
+            request_id = _peek_request_id(env.body) or request_id
+            body_text = self._authenticate(env)
+            try:
+                body = CommandBody.model_validate_json(body_text)
+            except ValidationError as exc:
+                raise Refused(f"bad command body: {_short(exc)}") from None
+            request_id, name, by = body.request_id, body.name, body.by
+            self._check(body, topic_name)
+        except Refused as exc:
+            reply = self._reply(request_id, name, False, "rejected", str(exc))
+            await self._audit(request_id, name, by, "rejected", str(exc), {})
+            self.counts["rejected"] += 1
+            log.warning("hub command %s (%s) refused: %s", topic_name, request_id, exc)
+            return Reply(request_id, reply)
+        earlier = await self._earlier(request_id)
+        if earlier is not None:
+            self.counts["duplicate"] += 1
+            await self._audit(request_id, name, by, "duplicate", None, {})
+            return Reply(request_id, {**earlier, "duplicate": True})
+        status, error, result = await self._run(body)
+        reply = self._reply(request_id, name, status == "done", status, error, result)
+        await self._remember(request_id, body.name, status, reply)
+        await self._audit(request_id, name, by, status, error, _audit_detail(body))
+        self.counts[status] += 1
+        return Reply(request_id, reply)
+
+    # --- checks -----------------------------------------------------------------
+
+    def _authenticate(self, env: CommandEnvelope) -> str:
+        if self.cfg.auth == "hmac":
+            assert self.cfg.secret is not None
+            if not env.signature:
+                raise Refused("missing signature")
+            want = sign(self.cfg.secret.get_secret_value(), env.body)
+            if not hmac.compare_digest(want, env.signature.lower()):
+                raise Refused("bad signature")
+        return env.body
+
+    def _check(self, body: CommandBody, topic_name: str) -> None:
+        if body.name != topic_name:
+            raise Refused(f"body names {body.name!r} but arrived on cmd/{topic_name}")
+        if body.site != self.site_id:
+            raise Refused(f"command is for site {body.site}, this is {self.site_id}")
+        try:
+            issued = datetime.fromisoformat(body.ts.replace("Z", "+00:00"))
+        except ValueError:
+            raise Refused(f"ts {body.ts!r} is not RFC 3339") from None
+        if issued.tzinfo is None:
+            raise Refused("ts needs a UTC offset")
+        age = (datetime.now(UTC) - issued).total_seconds()
+        if abs(age) > self.cfg.max_age_s:
+            raise Refused(
+                f"command is {age:.0f} s old (limit ±{self.cfg.max_age_s:.0f} s): not acted on"
+            )
+        if body.name not in self.cfg.allowed:
+            raise Refused(f"command {body.name} is not allowed on this gateway")
+        try:
+            ARGS[body.name].model_validate(body.args)
+        except ValidationError as exc:
+            raise Refused(f"bad args for {body.name}: {_short(exc)}") from None
+
+    # --- actions ----------------------------------------------------------------
+
+    async def _run(self, body: CommandBody) -> tuple[str, str | None, dict[str, Any]]:
+        actor = f"hub:{body.by}" if body.by else f"hub:{self.dest}"
+        try:
+            if body.name == "diag":
+                return "done", None, {"health": await self.health()}
+            if body.name == "allowlist":
+                a = AllowlistArgs.model_validate(body.args)
+                changes = [
+                    ListChange(
+                        c.name,
+                        c.mode,
+                        [_plain(e) for e in c.entries],
+                        [_plain(e) for e in c.add],
+                        list(c.remove),
+                    )
+                    for c in a.changes
+                ]
+                results = await self.lists.apply(changes, actor)
+                return "done", None, {"lists": [r.as_dict() for r in results]}
+            g = GateOpenArgs.model_validate(body.args)
+            gate = find_gate(self.rt.services, g.gate)
+            outcome = await gate.open_gate(reason=g.reason, actor=actor)
+            return "done", None, {"gate": g.gate, **outcome}
+        except (LookupError, ValueError) as exc:
+            return "failed", str(exc), {}
+        except Exception as exc:
+            log.exception("hub command %s %s failed", body.name, body.request_id)
+            return "failed", f"{type(exc).__name__}: {exc}", {}
+
+    # --- bookkeeping ------------------------------------------------------------
+
+    def _reply(
+        self,
+        request_id: str,
+        name: str | None,
+        ok: bool,
+        status: str,
+        error: str | None,
+        result: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        return {
+            "schema": CMD_SCHEMA,
+            "request_id": request_id,
+            "site": self.site_id,
+            "ts": rfc3339(now_ms(), self.tz),
+            "name": name,
+            "ok": ok,
+            "status": status,
+            "error": error,
+            "duplicate": False,
+            "result": result or {},
+        }
+
+    async def _earlier(self, request_id: str) -> dict[str, Any] | None:
+        def q(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute(
+                "SELECT reply FROM processed_commands WHERE dest = ? AND request_id = ?",
+                (self.dest, request_id),
+            ).fetchone()
+            return json.loads(row["reply"]) if row else None
+
+        return await self.rt.store.reader.run(q)
+
+    async def _remember(
+        self, request_id: str, name: str, status: str, reply: dict[str, Any]
+    ) -> None:
+        def op(conn: sqlite3.Connection, tx: Tx) -> None:
+            conn.execute(
+                "INSERT OR IGNORE INTO processed_commands"
+                "(request_id, dest, name, received_ms, status, reply) VALUES (?,?,?,?,?,?)",
+                (request_id, self.dest, name, now_ms(), status, dumps(reply)),
+            )
+
+        await self.rt.store.submit(op)
+
+    async def _audit(
+        self,
+        request_id: str,
+        name: str | None,
+        by: str | None,
+        status: str,
+        error: str | None,
+        detail: dict[str, Any],
+    ) -> None:
+        await self.rt.store.audit(
+            f"hub:{by}" if by else f"hub:{self.dest}",
+            f"cmd.{name or 'unknown'}",
+            request_id,
+            {"status": status, "error": error, "dest": self.dest, **detail},
+        )
+
+
+def _envelope(payload: bytes) -> CommandEnvelope:
+    try:
+        return CommandEnvelope.model_validate_json(payload)
+    except ValidationError as exc:
+        raise Refused(f"bad envelope: {_short(exc)}") from None
+
+
+def _plain(entry: Any) -> Any:
+    return entry.model_dump(exclude_none=True) if isinstance(entry, BaseModel) else entry
+
+
+def _peek_request_id(body_text: str) -> str | None:
+    """The request ID of a body that fails validation, if it is safe as a topic level."""
+    try:
+        rid = json.loads(body_text).get("request_id")
+    except (ValueError, AttributeError):
+        return None
+    return rid if isinstance(rid, str) and REQUEST_ID.match(rid) else None
+
+
+def _audit_detail(body: CommandBody) -> dict[str, Any]:
+    if body.name == "allowlist":
+        changes = body.args.get("changes", [])
+        return {
+            "changes": [
+                {
+                    "list": c.get("list"),
+                    "mode": c.get("mode"),
+                    "entries": len(c.get("entries", [])),
+                    "add": len(c.get("add", [])),
+                    "remove": len(c.get("remove", [])),
+                }
+                for c in changes
+                if isinstance(c, dict)
+            ]
+        }
+    return {"args": body.args}

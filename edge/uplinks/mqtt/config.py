@@ -1,0 +1,165 @@
+"""The `type: mqtt` destination: the district hub."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from edge.config.types import Bytes, PositiveSeconds, Section
+from edge.config.uplinks import UplinkBase
+from edge.uplinks.policy import DataPolicy
+
+CommandName = Literal["allowlist", "gate_open", "diag"]
+COMMANDS: tuple[CommandName, ...] = ("allowlist", "gate_open", "diag")
+
+
+class TlsFiles(Section):
+    """Server verification and the client certificate (mutual TLS)."""
+
+    ca_file: Path | None = Field(
+        default=None, title="CA bundle", description="Verifies the broker; default: system CAs."
+    )
+    cert_file: Path | None = Field(default=None, title="Client certificate (PEM)")
+    key_file: Path | None = Field(default=None, title="Client private key (PEM)")
+    insecure: bool = Field(
+        default=False,
+        title="Skip host name check",
+        description="Accept a broker certificate for another name (lab use only).",
+    )
+
+    @model_validator(mode="after")
+    def _pair(self) -> TlsFiles:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("give both cert_file and key_file, or neither")
+        for f in (self.ca_file, self.cert_file, self.key_file):
+            if f is not None and not f.is_file():
+                raise ValueError(f"{f}: no such file")
+        return self
+
+
+class CommandsConfig(Section):
+    """Downlink commands from the hub: how they are authenticated and which run."""
+
+    enabled: bool = Field(default=True, title="Accept commands")
+    auth: Literal["hmac", "mtls"] = Field(
+        default="hmac",
+        title="Authentication",
+        description="hmac: every command is signed with `secret`; mtls: the broker's ACLs "
+        "(with client certificates) are trusted to let only the hub publish to cmd/.",
+    )
+    secret: SecretStr | None = Field(
+        default=None,
+        title="HMAC secret",
+        description="Shared with the hub (or `secret_file`). Required for auth: hmac.",
+    )
+    allowed: list[CommandName] = Field(
+        default_factory=lambda: list(COMMANDS), title="Commands this gateway runs"
+    )
+    max_age_s: PositiveSeconds = Field(
+        default=300,
+        title="Command lifetime",
+        description="Commands older (or further in the future) than this are refused, so a "
+        "gate_open delayed by an outage is not acted on late.",
+    )
+
+    @model_validator(mode="after")
+    def _secret(self) -> CommandsConfig:
+        weak = self.secret is None or len(self.secret.get_secret_value()) < 16
+        if self.enabled and self.auth == "hmac" and weak:
+            raise ValueError("commands with auth: hmac need a secret of 16+ characters")
+        return self
+
+
+class MqttUplinkConfig(UplinkBase):
+    """The district hub over MQTT (QoS 1, TLS, retained status with a last will)."""
+
+    type: Literal["mqtt"]
+    url: str = Field(
+        default="",
+        title="Broker URL",
+        description="mqtt://host:1883 or mqtts://host:8883. Empty: the destination keeps "
+        "queueing events but does not connect.",
+    )
+    client_id: str | None = Field(
+        default=None,
+        title="Client ID",
+        description="Default: compound-edge-<gateway_id>. Must be unique on the broker.",
+    )
+    username: str | None = Field(default=None, title="User name")
+    password: SecretStr | None = Field(
+        default=None, title="Password", description="Or `password_file`."
+    )
+    tls: TlsFiles = Field(default_factory=TlsFiles, title="TLS files")
+    topic_prefix: str = Field(
+        default="compound/{site_id}",
+        title="Topic prefix",
+        description="{site_id} and {gateway_id} are replaced.",
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, title="Keep-alive (s)")
+    connect_timeout_s: PositiveSeconds = Field(default=10, title="Connect and PUBACK timeout")
+    reconnect_initial_s: PositiveSeconds = Field(default=1, title="First reconnect delay")
+    reconnect_max_s: PositiveSeconds = Field(default=60, title="Longest reconnect delay")
+    inflight: int = Field(
+        default=500,
+        ge=1,
+        le=65000,
+        title="In-flight window",
+        description="Outbox records published and not yet acknowledged (PUBACK), at most.",
+    )
+    images: Literal["send", "reference", "none"] = Field(
+        default="reference",
+        title="Images",
+        description="send: each image as its own message on images/{event_id}; reference: "
+        "metadata only (sha256, size); none: not mentioned at all.",
+    )
+    max_payload_bytes: Bytes = Field(
+        default=256 * 1024,
+        ge=4096,
+        title="Payload cap",
+        description="Larger images are referenced instead of sent; a larger event has its "
+        "`data` replaced by a truncation marker.",
+    )
+    health_interval_s: PositiveSeconds = Field(
+        default=60, title="Health interval", description="How often `health` is published."
+    )
+    policy: DataPolicy = Field(default_factory=DataPolicy, title="Data policy")
+    commands: CommandsConfig = Field(
+        default_factory=lambda: CommandsConfig(enabled=False), title="Downlink commands"
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            return v
+        u = urlsplit(v)
+        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
+            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {v!r}")
+        try:
+            _ = u.port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {v!r}") from exc
+        return v
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        u = urlsplit(self.url)
+        return u.port or (8883 if u.scheme == "mqtts" else 1883)
+
+    @property
+    def use_tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def prefix(self, site_id: str, gateway_id: str) -> str:
+        return self.topic_prefix.format(site_id=site_id, gateway_id=gateway_id).rstrip("/")
+
+    def identifier(self, gateway_id: str) -> str:
+        return self.client_id or f"compound-edge-{gateway_id}"
