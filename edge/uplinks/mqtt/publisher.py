@@ -45,7 +45,6 @@ class WindowPublisher:
             fut.set_result(None)
         else:
             self._futures[info.mid] = fut
-            fut.add_done_callback(lambda f, mid=info.mid: self._futures.pop(mid, None))
         return fut
 
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, *rest: Any) -> None:
@@ -56,6 +55,7 @@ class WindowPublisher:
             fut.set_result(None)
 
     def close(self) -> None:
+        """Cancel what never got its PUBACK (the connection is gone)."""
         for fut in list(self._futures.values()):
             fut.cancel()
         self._futures.clear()
