@@ -95,6 +95,7 @@ class PlateReader:
         small_plate_px: float = 0.0,
         refine_below_px: float = 48.0,
         margin_x: float = 0.02,
+        ppocr_width: int | None = 256,
     ) -> None:
         src = sessions or default_registry()
 
@@ -113,7 +114,7 @@ class PlateReader:
             model_param(src, model_name(src, names.DETECTOR_320), "double_row_split", 0.4)
         )
         self.reader: TextReader = (
-            PPOCRReader(src.session(model_name(src, names.PPOCR)))
+            PPOCRReader(src.session(model_name(src, names.PPOCR)), width=ppocr_width)
             if reader == "ppocr"
             else LPRNetReader(src.session(model_name(src, names.LPRNET)))
         )
