@@ -22,7 +22,6 @@ from edge.fieldbus.meters import read_cjt188, read_dlt645_address, read_dlt645_v
 from edge.fieldbus.serial_bus import SerialBus
 from edge.sim.meters import MeterSimulator, MeterSpec, SimConfig
 
-
 ENERGY = 0x00010000
 
 
@@ -149,7 +148,7 @@ async def test_port_errors_fail_fast_and_the_port_reopens(
         assert (await read_dlt645_values(bus, "000000000161", ENERGY))[0].value
         # Break the connection under the bus: the next request reports a port error,
         # later ones reopen the port and succeed.
-        sock = bus.port._ser._socket  # noqa: SLF001 - simulate a converter dropping the link
+        sock = bus.port._ser._socket
         sock.shutdown(2)
         errors = 0
         for _ in range(40):

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import drivers
+from edge.config import EdgeConfig
+from edge.cpu import CpuPool
+from edge.devices import DeviceTracker
+from edge.hub import Hub
+from edge.runtime import Runtime
+from edge.store import Store
+from edge.supervisor import Supervisor
+
+MakeRuntime = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[Runtime]]
+
+
+@pytest.fixture
+async def make_runtime(tmp_path: Path) -> AsyncIterator[MakeRuntime]:
+    """A real runtime (store with its writer, hub, tracker) and the devices started as the
+    daemon starts them: each driver's run() under the supervisor."""
+    made: list[tuple[Runtime, asyncio.Task[None]]] = []
+
+    async def make(buses: list[dict[str, Any]], devices: list[dict[str, Any]]) -> Runtime:
+        config = EdgeConfig.model_validate(
+            {
+                "config_version": 1,
+                "site": {
+                    "name": "t",
+                    "site_id": "32010600002160000001",
+                    "gateway_id": "32010600001180000001",
+                },
+                "storage": {"data_dir": str(tmp_path / "data")},
+                "buses": buses,
+                "devices": devices,
+            }
+        )
+        hub = Hub()
+        store = Store(config.storage.data_dir, hub=hub)
+        await store.open()
+        writer = asyncio.create_task(store.run_writer())
+        rt = Runtime(
+            config=config,
+            store=store,
+            hub=hub,
+            supervisor=Supervisor(backoff_initial_s=0.1),
+            cpu=CpuPool(1),
+            devices=DeviceTracker(store),
+        )
+        made.append((rt, writer))
+        plugins = drivers.registry()
+        for dev in config.devices:
+            driver = plugins[dev.type].impl(dev, rt)
+            rt.services[f"device.{dev.id}"] = driver
+            rt.supervisor.spawn(f"device.{dev.id}", driver.run)
+        return rt
+
+    yield make
+    for rt, writer in made:
+        await rt.supervisor.stop(timeout_s=2)
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await rt.store.close()
+        rt.cpu.shutdown()
+
+
+async def wait_for(cond: Callable[[], Any], timeout_s: float = 10.0, every_s: float = 0.02) -> Any:
+    """Poll a condition (sync or async) until truthy; fail with the timeout otherwise."""
+
+    async def check() -> Any:
+        result = cond()
+        if asyncio.iscoroutine(result):
+            result = await result
+        return result
+
+    async with asyncio.timeout(timeout_s):
+        while not (value := await check()):
+            await asyncio.sleep(every_s)
+        return value
