@@ -152,3 +152,18 @@ def test_100k_gallery_matches_a_batch_in_one_call(
     assert isinstance(stranger, Unknown)
     # generous bound (a loaded CI box): a per-entry Python loop would take ~100x longer
     assert elapsed < 0.25
+
+
+@pytest.mark.parametrize("faces", [1, 3, 12])
+def test_nearest_agrees_with_brute_force(faces: int) -> None:
+    """Whatever BLAS path a frame's face count takes, the answer is the exact nearest."""
+    rng = np.random.default_rng(faces)
+    n = 20_000
+    vectors = rng.normal(0, 1, (n, 128)).astype(np.float32)
+    names = [str(i) for i in range(n)]
+    index = FaceIndex(vectors, ["residents"] * n, names, names)
+    queries = rng.normal(0, 1, (faces, 128)).astype(np.float32)
+    idx, dist = index.nearest(queries)
+    brute = ((queries[:, None, :] - vectors[None, :, :]) ** 2).sum(axis=2)
+    np.testing.assert_array_equal(idx, brute.argmin(axis=1))
+    np.testing.assert_allclose(dist, np.sqrt(brute.min(axis=1)), rtol=1e-4)

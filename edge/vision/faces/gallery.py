@@ -24,6 +24,8 @@ import numpy.typing as npt
 from edge.vision.faces import gallery_sql as sql
 
 GALLERIES = ("residents", "watchlist")
+_GEMV_MAX_QUERIES = 4
+_BLOCK = 8192
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +105,37 @@ class FaceIndex:
         qa = np.empty((len(q), self.dim + 1), dtype=np.float32)
         qa[:, : self.dim] = -2.0 * q
         qa[:, self.dim] = 1.0
-        partial = qa @ self._aug  # |q - g|^2 - |q|^2
-        idx = np.argmin(partial, axis=1)
-        best = partial[np.arange(len(q)), idx] + np.einsum("ij,ij->i", q, q)
+        idx, partial = self._argmin(qa)  # partial = |q - g|^2 - |q|^2 at the nearest g
+        best = partial + np.einsum("ij,ij->i", q, q)
         return idx, np.sqrt(np.maximum(best, 0.0)).astype(np.float32)
+
+    def _argmin(
+        self, qa: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float32]]:
+        # The gallery matrix is far larger than the cache, so the cost is reading it.
+        # BLAS matrix-vector products stream it at memory speed; a matrix-matrix product
+        # with only a few rows packs it first and is several times slower. So: one
+        # matrix-vector product per face for the usual handful of faces per frame, and
+        # a blocked product (each cache-sized block reused by every face) for crowds.
+        if len(qa) <= _GEMV_MAX_QUERIES:
+            idx = np.empty(len(qa), dtype=np.intp)
+            val = np.empty(len(qa), dtype=np.float32)
+            for r, row in enumerate(qa):
+                scores = row @ self._aug
+                idx[r] = int(np.argmin(scores))
+                val[r] = scores[idx[r]]
+            return idx, val
+        idx = np.zeros(len(qa), dtype=np.intp)
+        val = np.full(len(qa), np.inf, dtype=np.float32)
+        rows = np.arange(len(qa))
+        for start in range(0, self.size, _BLOCK):
+            part = qa @ self._aug[:, start : start + _BLOCK]
+            i = np.argmin(part, axis=1)
+            v = part[rows, i]
+            better = v < val
+            val[better] = v[better]
+            idx[better] = i[better] + start
+        return idx, val
 
     def match(self, queries: npt.ArrayLike, threshold: float) -> list[MatchResult]:
         """Nearest enrolled identity per query, or Unknown beyond `threshold` (euclidean)."""
