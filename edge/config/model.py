@@ -84,6 +84,7 @@ class EdgeConfig(Section):
         bus_ids = [b.id for b in self.buses]
         _unique(bus_ids, "bus id")
         _unique([d.id for d in self.devices if hasattr(d, "id")], "device id")
+        _unique([c.id for c in self.cameras], "camera id")
         for i, dev in enumerate(self.devices):
             bus = getattr(dev, "bus", None)
             if bus is not None and bus not in bus_ids:

@@ -9,6 +9,7 @@ needs them, so the daemon is ready in well under a second without them.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -129,14 +130,17 @@ class CameraWorker:
         if self.source is not None:
             doc["source"] = self.source.state.to_dict()
         if self.sampler is not None:
-            doc["sampler"] = dict(vars(self.sampler.stats()))
+            doc["sampler"] = dataclasses.asdict(self.sampler.stats)
         return doc
 
     async def run(self) -> None:
         pipelines = list(self.cfg.pipelines)
         await self.engines.need(pipelines)
         if self.engines.faces is not None and "faces" in pipelines:
-            self.face_passes = FacePasses(self.engines.faces.gallery.match)
+            recognizer = self.engines.faces
+            # a new face this far from the track's mean is someone else (same person: < threshold)
+            split = recognizer.pipeline.threshold + 0.1
+            self.face_passes = FacePasses(recognizer.gallery.match, split_distance=split)
         self.source = open_source(self.cfg, max_output_fps=self.cfg.analysis_fps)
         self.sampler = make_sampler(self.cfg)
         feeder = asyncio.create_task(self.sampler.run(self.source.frames()))
