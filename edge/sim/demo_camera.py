@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.sim.rtsp import build_frames
+from edge.sim.rtsp import build_frames, read_bgr
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATE_SCENES = [
@@ -64,7 +64,10 @@ def _enroll(db: Path, faces: Path, models: Path) -> None:
     for name_gallery, (name, photo, _) in (("residents", RESIDENT), ("watchlist", WATCHLIST)):
         if any(p.name == name for p in gallery.list(name_gallery)):
             continue
-        obs = pipeline.analyse(cv2.imread(str(faces / photo)))
+        image = read_bgr(faces / photo)
+        if image is None:
+            raise SystemExit(f"{photo}: cannot read")
+        obs = pipeline.analyse(image)
         if len(obs) != 1:
             raise SystemExit(f"{photo}: expected one face, found {len(obs)}")
         gallery.enroll(name_gallery, name, None, obs[0].embedding[None, :], None)
