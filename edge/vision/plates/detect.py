@@ -19,7 +19,7 @@ from edge.vision.image import BGRImage, letterbox
 F32 = npt.NDArray[np.float32]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlateDetection:
     """One plate in frame pixels."""
 

@@ -41,7 +41,7 @@ ReaderChoice = Literal["ppocr", "lprnet"]
 AMBIGUOUS_ASPECT = 2.5
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlateRead:
     text: str
     confidence: float  # mean character confidence of the reader

@@ -19,7 +19,7 @@ from edge.vision.plates.pipeline import PlateRead
 from edge.vision.plates.tracker import PlateTracker
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlateVote:
     text: str
     confidence: float  # mean of `char_confidences`
@@ -34,7 +34,7 @@ class PlateVote:
     reads: int  # how many reads were voted
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class PlatePass:
     """A vehicle pass: one voted plate for one track."""
 
