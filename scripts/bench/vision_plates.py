@@ -84,18 +84,27 @@ def main() -> int:
     ap.add_argument("--reader", choices=["ppocr", "lprnet"], default="ppocr")
     ap.add_argument("--detector", choices=["auto", "320", "640"], default="auto")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--refine-below", type=float, default=48.0, help="PlateReader refine_below_px (0: off)"
+    )
     ap.add_argument("--scenes", type=Path, default=REPO.parent / "shared/images/plates/scenes")
     ap.add_argument("--models-dir", type=Path)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     registry = default_registry(args.models_dir, None, args.threads)
-    pr = PlateReader(registry, detector=args.detector, reader=args.reader)
+    pr = PlateReader(
+        registry,
+        detector=args.detector,
+        reader=args.reader,
+        refine_below_px=args.refine_below,
+    )
     scenes = [decode_image(p) for p in sorted(args.scenes.glob("*.jpg"))]
     report: dict[str, Any] = {
         "reader": args.reader,
         "detector": args.detector,
         "threads": args.threads,
+        "refine_below_px": args.refine_below,
         "scenes": len(scenes),
         "reps": args.reps,
         "sizes": {},
@@ -116,7 +125,8 @@ def main() -> int:
         return 0
     print(
         f"plate pipeline: reader {args.reader}, detector {args.detector}, "
-        f"{args.threads} intra-op thread(s), {len(scenes)} scenes x {args.reps} reps"
+        f"refine below {args.refine_below:g} px, {args.threads} intra-op thread(s), "
+        f"{len(scenes)} scenes x {args.reps} reps"
     )
     for label, rows in report["sizes"].items():
         print(f"\n{label}{'':<22} median ms   p95 ms")
