@@ -85,46 +85,58 @@ class InputSpec(_Strict):
 
     def to_tensor(self, images: Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         """Stack BGR uint8 images already at (height, width) into a normalised NCHW tensor."""
-        batch = np.stack(images).astype(np.float32)
-        if self.channels == "RGB":
-            batch = batch[..., ::-1]
-        elif self.channels == "GRAY":
-            grey = batch @ np.array([0.114, 0.587, 0.299], dtype=np.float32)
-            batch = grey[..., None]
+        n_ch = 1 if self.channels == "GRAY" else 3
+        out = np.empty((len(images), n_ch, self.height, self.width), dtype=np.float32)
+        for i, img in enumerate(images):
+            if self.channels == "GRAY":
+                out[i, 0] = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            elif self.channels == "RGB":
+                out[i] = img.transpose(2, 0, 1)[::-1]  # converts and reorders in one pass
+            else:
+                out[i] = img.transpose(2, 0, 1)
         if self.scale != 1.0:
-            batch *= np.float32(self.scale)
-        n_ch = batch.shape[-1]
-        mean = np.asarray(self.mean[:n_ch], dtype=np.float32)
-        std = np.asarray(self.std[:n_ch], dtype=np.float32)
+            out *= np.float32(self.scale)
+        mean = np.asarray(self.mean[:n_ch], dtype=np.float32).reshape(n_ch, 1, 1)
+        std = np.asarray(self.std[:n_ch], dtype=np.float32).reshape(n_ch, 1, 1)
         if np.any(mean != 0):
-            batch -= mean
+            out -= mean
         if np.any(std != 1):
-            batch /= std
-        return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
+            out /= std
+        return out
 
     def fit(self, image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], Placement]:
         """Resize/pad one BGR image to the input size; the placement maps boxes back."""
         h, w = image.shape[:2]
         th, tw = self.height, self.width
         if self.resize == "stretch":
-            out = np.asarray(cv2.resize(image, (tw, th), interpolation=cv2.INTER_LINEAR), np.uint8)
-            return out, Placement(tw / w, th / h, 0.0, 0.0)
+            return resize_image(image, tw, th), Placement(tw / w, th / h, 0.0, 0.0)
         if self.resize == "height_keep_aspect_pad_right":
             nw = min(tw, max(1, round(w * th / h)))
-            resized = cv2.resize(image, (nw, th), interpolation=cv2.INTER_LINEAR)
             canvas = np.full((th, tw, 3), self.pad_value, dtype=np.uint8)
-            canvas[:, :nw] = resized
+            canvas[:, :nw] = resize_image(image, nw, th)
             return canvas, Placement(nw / w, th / h, 0.0, 0.0)
         s = min(tw / w, th / h)
         nw, nh = max(1, round(w * s)), max(1, round(h * s))
-        interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (nw, nh), interpolation=interp)
+        resized = resize_image(image, nw, nh)
         canvas = np.full((th, tw, 3), self.pad_value, dtype=np.uint8)
         dx = dy = 0
         if self.resize == "letterbox_center":
             dx, dy = (tw - nw) // 2, (th - nh) // 2
         canvas[dy : dy + nh, dx : dx + nw] = resized
         return canvas, Placement(nw / w, nh / h, float(dx), float(dy))
+
+
+def resize_image(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
+    """Resize without aliasing, fast: halve with a Gaussian pyramid while the image is at
+    least twice the target, then finish bilinearly (INTER_AREA at arbitrary ratios costs
+    several times more on these CPUs for no visible gain to the detectors)."""
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = np.asarray(cv2.pyrDown(image), dtype=np.uint8)
+    if image.shape[1] == width and image.shape[0] == height:
+        return image
+    return np.asarray(
+        cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
 
 
 @dataclass(frozen=True, slots=True)

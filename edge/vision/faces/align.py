@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.vision.models import resize_image
+
 
 def template_pixels(
     template: Sequence[Sequence[float]], padding: float, width: int, height: int
@@ -55,7 +57,7 @@ def align_face(
 ) -> npt.NDArray[np.uint8]:
     """Cut the aligned chip out of a BGR image; out-of-image parts are black.
 
-    A face much larger than the chip is first shrunk with area averaging around its
+    A face much larger than the chip is first shrunk (Gaussian pyramid) around its
     footprint: bilinear sampling alone would alias (skip pixels) at strong downscaling.
     """
     matrix = similarity_transform(landmarks, template_px)
@@ -80,7 +82,7 @@ def _shrink_around(
     width: int,
     height: int,
 ) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64]]:
-    """Crop the chip's footprint, resize it by `factor` (INTER_AREA), fix the matrix."""
+    """Crop the chip's footprint, shrink it by `factor` (anti-aliased), fix the matrix."""
     inv = cv2.invertAffineTransform(matrix)
     corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1]], float)
     src = corners @ inv.T
@@ -93,7 +95,7 @@ def _shrink_around(
         return image, matrix
     crop = image[y0:y1, x0:x1]
     nw, nh = max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor))
-    small = np.asarray(cv2.resize(crop, (nw, nh), interpolation=cv2.INTER_AREA), np.uint8)
+    small = resize_image(np.ascontiguousarray(crop), nw, nh)
     sx, sy = nw / (x1 - x0), nh / (y1 - y0)
     # Pixel centres: small(u, v) = image(x0 + (u + 0.5) / sx - 0.5, ...); compose that in.
     to_image = np.array(
