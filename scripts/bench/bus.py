@@ -20,13 +20,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from edge.codecs import dlt645  # noqa: E402
-from edge.config.buses import SerialBusConfig  # noqa: E402
-from edge.fieldbus.backoff import Backoff  # noqa: E402
-from edge.fieldbus.errors import BusError  # noqa: E402
-from edge.fieldbus.meters import read_dlt645_values  # noqa: E402
-from edge.fieldbus.serial_bus import SerialBus  # noqa: E402
-from edge.sim.meters import BITS_PER_BYTE, MeterSimulator, MeterSpec, SimConfig  # noqa: E402
+from edge.codecs import dlt645
+from edge.config.buses import SerialBusConfig
+from edge.fieldbus.backoff import Backoff
+from edge.fieldbus.errors import BusError
+from edge.fieldbus.meters import read_dlt645_values
+from edge.fieldbus.serial_bus import SerialBus
+from edge.sim.meters import BITS_PER_BYTE, MeterSimulator, MeterSpec, SimConfig
 
 BAUD = 9600
 METERS = 32
