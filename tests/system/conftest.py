@@ -123,13 +123,14 @@ class RunningDaemon:
         concurrency: int = 50,
         on_ack: Callable[[str], None] | None = None,
         stop: Callable[[], bool] | None = None,
+        timeout_s: float = 60.0,
     ) -> Burst:
         """POST every body to /api/events from `concurrency` clients at once; a 201 means
         committed, so its id goes in `acked`. Connection errors are counted, not raised:
         the daemon may be killed mid-burst on purpose."""
         burst = Burst()
         todo = iter(bodies)
-        timeout = aiohttp.ClientTimeout(total=60)
+        timeout = aiohttp.ClientTimeout(total=timeout_s)
         conn = aiohttp.TCPConnector(limit=concurrency)
 
         async def client(session: aiohttp.ClientSession) -> None:
