@@ -68,7 +68,12 @@ async def make_runtime(tmp_path: Path) -> AsyncIterator[MakeRuntime]:
         rt.cpu.shutdown()
 
 
-async def wait_for(cond: Callable[[], Any], timeout_s: float = 10.0, every_s: float = 0.02) -> Any:
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[Any]]:
+    return _wait_for
+
+
+async def _wait_for(cond: Callable[[], Any], timeout_s: float = 10.0, every_s: float = 0.02) -> Any:
     """Poll a condition (sync or async) until truthy; fail with the timeout otherwise."""
 
     async def check() -> Any:
@@ -78,6 +83,6 @@ async def wait_for(cond: Callable[[], Any], timeout_s: float = 10.0, every_s: fl
         return result
 
     async with asyncio.timeout(timeout_s):
-        while not (value := await check()):
+        while not (value := await check()):  # noqa: ASYNC110 - conditions live in other tasks
             await asyncio.sleep(every_s)
         return value

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import MakeRuntime, wait_for  # type: ignore[import-not-found]
 
 from edge.events import Reading
 from edge.sim.meters import MeterSimulator, MeterSpec, Protocol, SimConfig
@@ -53,7 +53,7 @@ def meter(address: str, interval: float = 0.1, **kw: Any) -> dict[str, Any]:
 
 
 async def test_readings_are_stored_published_and_recorded_as_events(
-    sim: MeterSimulator, make_runtime: MakeRuntime
+    sim: MeterSimulator, make_runtime: Any, wait_for: Any
 ) -> None:
     _, port = await sim.start_tcp()
     water = {
@@ -86,7 +86,7 @@ async def test_readings_are_stored_published_and_recorded_as_events(
 
 
 async def test_a_silent_meter_delays_the_others_by_at_most_its_own_timeout(
-    sim: MeterSimulator, make_runtime: MakeRuntime
+    sim: MeterSimulator, make_runtime: Any, wait_for: Any
 ) -> None:
     """Three healthy meters and one that never answers share a 0.25 s-timeout line.
 
@@ -111,7 +111,7 @@ async def test_a_silent_meter_delays_the_others_by_at_most_its_own_timeout(
     window = stamps["m1"][-1] - stamps["m1"][0]
     bound = 0.1 + 0.25 + 0.15  # interval + one timeout + the other meters' polls and slack
     for device, ts in stamps.items():
-        gaps = [b - a for a, b in zip(ts, ts[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(ts)]
         assert len(ts) >= window / bound, f"{device} polled {len(ts)} times in {window:.1f}s"
         assert max(gaps) < bound, f"{device}: longest gap {max(gaps):.3f}s"
     # One attempt per failed poll after the first (which had its retries), not 3 each.
@@ -133,7 +133,7 @@ async def test_a_silent_meter_delays_the_others_by_at_most_its_own_timeout(
 
 
 async def test_first_polls_are_spread_over_the_interval(
-    sim: MeterSimulator, make_runtime: MakeRuntime
+    sim: MeterSimulator, make_runtime: Any, wait_for: Any
 ) -> None:
     _, port = await sim.start_tcp()
     devices = [meter(a, interval=1.0) for a in HEALTHY]

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from conftest import MakeRuntime, wait_for  # type: ignore[import-not-found]
 from pydantic import ValidationError
 
 from edge.config import EdgeConfig
@@ -44,7 +43,7 @@ async def open_alarms(rt: Any) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("framing", ["tcp", "rtu"])
 async def test_water_level_crossing_raises_then_clears_with_hysteresis(
-    sim: ModbusSimulator, make_runtime: MakeRuntime, framing: str
+    sim: ModbusSimulator, make_runtime: Any, wait_for: Any, framing: str
 ) -> None:
     host, port = await sim.start_tcp(rtu=framing == "rtu")
     bus: dict[str, Any] = (
@@ -96,7 +95,7 @@ async def _none(coro: Any) -> bool:
 
 
 async def test_profile_thresholds_apply_by_default_and_smoke_alarm_is_critical(
-    sim: ModbusSimulator, make_runtime: MakeRuntime
+    sim: ModbusSimulator, make_runtime: Any, wait_for: Any
 ) -> None:
     host, port = await sim.start_tcp()
     bus = {"id": "t", "type": "modbus_tcp", "host": host, "port": port, "timeout_s": 0.3}
@@ -123,7 +122,7 @@ def base(devices: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def test_config_errors_an_installer_can_act_on() -> None:
-    with pytest.raises(ValidationError, match="unknown profile 'flood'.*water_level"):
+    with pytest.raises(ValidationError, match=r"unknown profile 'flood'.*water_level"):
         EdgeConfig.model_validate(base([sensor("a", "t", 1, "flood")]))
     with pytest.raises(ValidationError, match="unknown point 'depth'"):
         EdgeConfig.model_validate(
@@ -131,7 +130,7 @@ def test_config_errors_an_installer_can_act_on() -> None:
         )
     with pytest.raises(ValidationError, match="no bus with id 'nope'"):
         EdgeConfig.model_validate(base([sensor("a", "nope", 1, "water_level")]))
-    with pytest.raises(ValidationError, match="registers: or a profile"):
+    with pytest.raises(ValidationError, match=r"registers: or a profile"):
         EdgeConfig.model_validate(base([{"id": "a", "type": "modbus", "bus": "t"}]))
     # A device's own thresholds replace the profile's.
     cfg = EdgeConfig.model_validate(
