@@ -14,7 +14,9 @@ class DeviceBase(Section):
         description="Stable, unique: events and readings are keyed by it.",
     )
     name: str = Field(default="", title="Name", description="Shown to guards, e.g. 3号楼电表.")
-    enabled: bool = Field(default=True, title="Enabled")
+    enabled: bool = Field(
+        default=True, title="Enabled", description="Off keeps the entry configured but idle."
+    )
     poll_interval_s: PositiveSeconds = Field(
         default=60, title="Poll interval", description="Time from one poll's end to the next."
     )

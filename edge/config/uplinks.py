@@ -13,7 +13,9 @@ class UplinkBase(Section):
     without being owed.
     """
 
-    enabled: bool = Field(default=True, title="Enabled")
+    enabled: bool = Field(
+        default=True, title="Enabled", description="Off keeps the entry configured but idle."
+    )
     kinds: list[str] | None = Field(
         default=None,
         title="Event kinds",
