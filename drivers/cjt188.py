@@ -22,9 +22,11 @@ MeterKind = Literal[
 class Cjt188Config(BusDeviceConfig):
     """A water (水表), heat (热量表) or gas (燃气表) meter speaking CJ/T 188-2004."""
 
-    type: Literal["cjt188"]
+    type: Literal["cjt188"] = Field(title="Type", description="A CJ/T 188 water/heat/gas meter.")
     address: str = Field(title="Meter address", description="14 digits, as printed.")
-    meter_type: MeterKind = Field(default="cold_water", title="Meter type")
+    meter_type: MeterKind = Field(
+        default="cold_water", title="Meter type", description="The T byte of its frames."
+    )
     di_order: cjt188.DiOrder = Field(
         default=cjt188.DiOrder.HIGH_FIRST,
         title="DI byte order",

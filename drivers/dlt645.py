@@ -43,9 +43,11 @@ def resolve_di(item: str, version: dlt645.Version) -> int:
 class Dlt645Config(BusDeviceConfig):
     """An electricity meter (电表) speaking DL/T 645."""
 
-    type: Literal["dlt645"]
+    type: Literal["dlt645"] = Field(title="Type", description="A DL/T 645 electricity meter.")
     address: str = Field(title="Meter address", description="12 digits, as printed on the meter.")
-    version: Literal["2007", "1997"] = Field(default="2007", title="Protocol edition")
+    version: Literal["2007", "1997"] = Field(
+        default="2007", title="Protocol edition", description="2007, or 1997 for older meters."
+    )
     points: list[str] = Field(
         default_factory=list,
         title="Points",

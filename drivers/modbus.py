@@ -22,14 +22,18 @@ from edge.fieldbus.registry import BusRegistry
 class ModbusDeviceConfig(BusDeviceConfig):
     """A Modbus unit: a register map (own or from a profile) read every poll."""
 
-    type: Literal["modbus"]
+    type: Literal["modbus"] = Field(title="Type", description="A Modbus RTU or TCP unit.")
     unit: int = Field(default=1, ge=0, le=247, title="Unit ID", description="Slave/unit address.")
     profile: str | None = Field(
         default=None,
         title="Profile",
         description="smoke_detector, water_level, combustible_gas, temp_humidity, ...",
     )
-    registers: list[RegisterPoint] = Field(default_factory=list, title="Register map")
+    registers: list[RegisterPoint] = Field(
+        default_factory=list,
+        title="Register map",
+        description="Points to read; replaces the profile's map when given.",
+    )
 
     @model_validator(mode="before")
     @classmethod

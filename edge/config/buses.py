@@ -48,12 +48,16 @@ class BusBase(Section):
 class SerialBusConfig(BusBase):
     """One RS-485 line: a local port, `socket://host:port` or `rfc2217://host:port`."""
 
-    type: Literal["serial"]
+    type: Literal["serial"] = Field(title="Type", description="A serial line (RS-485).")
     port: str = Field(title="Port", description="/dev/ttyUSB0, socket://10.0.0.5:4001, ...")
-    baudrate: int = Field(default=2400, gt=0, title="Baud rate")
-    parity: Literal["N", "E", "O"] = Field(default="E", title="Parity")
-    bytesize: Literal[7, 8] = Field(default=8, title="Data bits")
-    stopbits: Literal[1, 2] = Field(default=1, title="Stop bits")
+    baudrate: int = Field(
+        default=2400, gt=0, title="Baud rate", description="Meters: 2400 (old 1200); sensors: 9600."
+    )
+    parity: Literal["N", "E", "O"] = Field(
+        default="E", title="Parity", description="DL/T 645 and CJ/T 188 use even (E)."
+    )
+    bytesize: Literal[7, 8] = Field(default=8, title="Data bits", description="Almost always 8.")
+    stopbits: Literal[1, 2] = Field(default=1, title="Stop bits", description="Usually 1.")
     inter_frame_gap_s: Seconds = Field(
         default=0.02,
         le=2,
@@ -65,9 +69,11 @@ class SerialBusConfig(BusBase):
 class ModbusTcpBusConfig(BusBase):
     """A Modbus TCP endpoint (a sensor or an RS-485 gateway)."""
 
-    type: Literal["modbus_tcp"]
-    host: str = Field(title="Host")
-    port: int = Field(default=502, gt=0, le=65535, title="TCP port")
+    type: Literal["modbus_tcp"] = Field(title="Type", description="A Modbus TCP endpoint.")
+    host: str = Field(title="Host", description="Name or address of the sensor or gateway.")
+    port: int = Field(
+        default=502, gt=0, le=65535, title="TCP port", description="502 unless changed."
+    )
 
 
 BusConfig = Annotated[SerialBusConfig | ModbusTcpBusConfig, Field(discriminator="type")]

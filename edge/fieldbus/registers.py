@@ -48,9 +48,13 @@ class RegisterPoint(Section):
     """One point of a register map (`registers:` in a device or a profile)."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", title="Point name", description="e.g. level")
-    function: Function = Field(default="holding_registers", title="Modbus table")
+    function: Function = Field(
+        default="holding_registers", title="Modbus table", description="Which of the four tables."
+    )
     address: int = Field(ge=0, le=65535, title="Address", description="0-based, as on the wire.")
-    type: DataType = Field(default="uint16", title="Data type")
+    type: DataType = Field(
+        default="uint16", title="Data type", description="How the register(s) are read."
+    )
     count: int | None = Field(
         default=None,
         ge=1,
@@ -58,15 +62,19 @@ class RegisterPoint(Section):
         title="Registers",
         description="Registers the value spans; implied by the type, checked if given.",
     )
-    byte_order: Order = Field(default="big", title="Byte order within a register")
-    word_order: Order = Field(default="big", title="Register order (32-bit types)")
+    byte_order: Order = Field(
+        default="big", title="Byte order", description="Within a register; big as Modbus sends."
+    )
+    word_order: Order = Field(
+        default="big", title="Word order", description="32-bit types: little = low word first."
+    )
     bit: int | None = Field(
         default=None, ge=0, le=15, title="Bit", description="For bool in a register: which bit."
     )
     scale: float = Field(default=1.0, title="Scale", description="value = raw × scale + offset")
-    offset: float = Field(default=0.0, title="Offset")
-    unit: str = Field(default="", title="Unit")
-    description: str = Field(default="", title="Description")
+    offset: float = Field(default=0.0, title="Offset", description="Added after scaling.")
+    unit: str = Field(default="", title="Unit", description="e.g. m, °C, %LEL.")
+    description: str = Field(default="", title="Description", description="For people.")
 
     @model_validator(mode="after")
     def _consistent(self) -> RegisterPoint:

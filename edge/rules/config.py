@@ -27,7 +27,9 @@ class ThresholdRule(Section):
     min_duration_s: Seconds = Field(
         default=0.0, title="Minimum duration", description="Condition must hold this long."
     )
-    severity: Severity = Field(default="warning", title="Severity")
+    severity: Severity = Field(
+        default="warning", title="Severity", description="info, warning or critical."
+    )
     name: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9_.-]*$",
