@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 STOP_BUDGET_S = 10.0
 # Until the daemon stops its API before its writer and bounds aiohttp's shutdown grace
-# (the lead's patch: /tmp/stop-order.patch), a request in flight at SIGTERM holds the stop
+# (the lead's patch: /tmp/foundation-fixes.patch), a request in flight at SIGTERM holds the stop
 # for aiohttp's default 60 s. Remove these markers when that lands.
 _STOP_ORDER = "stop waits 60 s for in-flight requests; needs the stop-order fix"
 
