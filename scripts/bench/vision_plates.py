@@ -62,7 +62,7 @@ def bench_frame(pr: PlateReader, frame: BGRImage, s: dict[str, list[float]]) -> 
         "detect.decode",
         lambda: decode(out[0], scale, left, top, det.conf, det.nms_iou, frame.shape[:2]),
     )
-    dets = timed(s, "detect (as configured)", lambda: pr.detect(frame))
+    dets = timed(s, "detect (320, 640 fallback)", lambda: pr.detect(frame))
     crops = timed(s, "rectify", lambda: [rectify(frame, d.corners, pr.margin_x) for d in dets])
     lines = [side_by_side(c) if d.double_row else c for c, d in zip(crops, dets, strict=True)]
     if lines:

@@ -6,6 +6,7 @@ import csv
 import threading
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -171,3 +172,15 @@ def test_ctc_decoding_repairs_an_invalid_read_from_its_own_alternatives() -> Non
     assert read.raw == "皖8·1234S"
     assert read.text == "皖B1234S" and read.valid and read.repaired
     assert read.char_confidences[1] == pytest.approx(0.35, abs=0.03)
+
+
+def test_a_small_plate_read_with_doubt_is_redetected_and_read_in_full(
+    reader: PlateReader,
+) -> None:
+    """At 720p the police plate is ~44 px wide in the 320 input: its first crop clips the 警."""
+    scene = decode_image(PLATES / "scenes" / "we0091234_police.jpg")
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    h, w = 720, round(scene.shape[1] * 720 / scene.shape[0])
+    frame[:, :w] = cv2.resize(scene, (w, h), interpolation=cv2.INTER_AREA)
+    (read,) = reader.read_frame(frame)
+    assert read.text == "鄂F8888警" and read.valid and read.plate_type is PlateType.POLICE

@@ -94,6 +94,7 @@ class PlateReader:
         colour_model: bool = True,
         small_plate_px: float = 0.0,
         refine_below_px: float = 48.0,
+        refine_below_conf: float = 0.9,
         margin_x: float = 0.02,
         ppocr_width: int | None = 256,
     ) -> None:
@@ -123,29 +124,43 @@ class PlateReader:
         )
         self.small_plate_px = small_plate_px
         self.refine_below_px = refine_below_px
+        self.refine_below_conf = refine_below_conf
         self.margin_x = margin_x
 
     # -- stages -------------------------------------------------------------------------
 
     def detect(self, bgr: BGRImage) -> list[PlateDetection]:
+        return self._detect(bgr)[0]
+
+    def _detect(self, bgr: BGRImage) -> tuple[list[PlateDetection], PlateDetector]:
         if self.det320 is not None:
             dets = self.det320.detect(bgr)
             if self.det640 is None or not self._needs_640(bgr, dets):
-                return [self._refine(bgr, d, self.det320) for d in dets]
+                return dets, self.det320
         assert self.det640 is not None
-        return [self._refine(bgr, d, self.det640) for d in self.det640.detect(bgr)]
+        return self.det640.detect(bgr), self.det640
 
-    def _refine(self, bgr: BGRImage, det: PlateDetection, model: PlateDetector) -> PlateDetection:
+    def _needs_640(self, bgr: BGRImage, dets: list[PlateDetection]) -> bool:
+        if max(bgr.shape[:2]) <= 400:  # 640 would only upsample what 320 saw
+            return False
+        if not dets:
+            return True
+        scale = 320 / max(bgr.shape[:2])
+        return min(d.width for d in dets) * scale < self.small_plate_px
+
+    def _refine(
+        self, bgr: BGRImage, det: PlateDetection, model: PlateDetector
+    ) -> PlateDetection | None:
         """Re-detect a plate that was small in the model input on a window around it.
 
-        A plate 30 px wide in the 320 input has corners good to a few frame pixels at best,
-        and a skewed crop costs characters. One more run on a window about 3 plate widths
-        wide places the corners at (nearly) full resolution.
+        A plate 40 px wide in the 320 input has corners good to a few frame pixels at best,
+        and a skewed or clipped crop costs characters (a 警 at the edge, a 1 in a row of
+        digits). One more run on a window about 3 plate widths wide places the corners at
+        (nearly) full resolution. None when the plate was big enough or is not found again.
         """
         frame_h, frame_w = bgr.shape[:2]
-        in_model = det.width * model.size / max(frame_h, frame_w)
-        if in_model >= self.refine_below_px:
-            return det
+        if det.width * model.size / max(frame_h, frame_w) >= self.refine_below_px:
+            return None
         x1, y1, x2, y2 = det.box
         side = max(3.0 * det.width, 4.0 * (y2 - y1), 96.0)
         cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
@@ -164,17 +179,10 @@ class PlateReader:
                     score=det.score,
                     double_row=det.double_row,
                 )
-        return best or det
-
-    def _needs_640(self, bgr: BGRImage, dets: list[PlateDetection]) -> bool:
-        if max(bgr.shape[:2]) <= 400:  # 640 would only upsample what 320 saw
-            return False
-        if not dets:
-            return True
-        scale = 320 / max(bgr.shape[:2])
-        return min(d.width for d in dets) * scale < self.small_plate_px
+        return best
 
     def read_detections(self, bgr: BGRImage, dets: list[PlateDetection]) -> list[PlateRead]:
+        """Rectify and read the detections in one reader batch."""
         crops = [rectify(bgr, d.corners, self.margin_x) for d in dets]
         lines = [
             side_by_side(c, self.row_split) if d.double_row else c
@@ -189,8 +197,26 @@ class PlateReader:
     # -- public -------------------------------------------------------------------------
 
     def read_frame(self, bgr: BGRImage) -> list[PlateRead]:
-        """Every plate found in the frame, best detection first; empty reads are dropped."""
-        return [r for r in self.read_detections(bgr, self.detect(bgr)) if r.text]
+        """Every plate found in the frame, best detection first; empty reads are dropped.
+
+        Small plates whose read is invalid or under `refine_below_conf` are re-detected on
+        a window and read again; the better of the two reads is kept. A clean read costs
+        nothing extra.
+        """
+        dets, model = self._detect(bgr)
+        reads = self.read_detections(bgr, dets)
+        redo = [
+            (i, r)
+            for i, d in enumerate(dets)
+            if (not reads[i].valid or reads[i].confidence < self.refine_below_conf)
+            and (r := self._refine(bgr, d, model)) is not None
+        ]
+        if redo:
+            again = self.read_detections(bgr, [r for _, r in redo])
+            for (i, _), new in zip(redo, again, strict=True):
+                if (new.valid, new.confidence) > (reads[i].valid, reads[i].confidence):
+                    reads[i] = new
+        return [r for r in reads if r.text]
 
     def read_crop(self, crop: BGRImage, double_row: bool | None = None) -> PlateRead:
         """Read an already rectified plate.
