@@ -41,7 +41,10 @@ class Broker:
             "max_inflight_messages 0\n"
             "max_queued_messages 0\n"
             "log_type error\nlog_type warning\n"
-            f"log_dest file {self.log}\n" + extra_conf
+            f"log_dest file {self.log}\n"
+            # As root, mosquitto drops to user `mosquitto`, which cannot write here.
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + extra_conf
         )
 
     @property

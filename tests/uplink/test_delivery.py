@@ -47,3 +47,89 @@ async def test_burst_while_broker_down_arrives_complete_and_in_order(
     assert [m["seq"] for m in hub.events()][:3] == [1, 2, 3]
     await wait_until(lambda: d.rt.services["uplink.hub"].drain.acked_seq == 3000, 10, "acks")
     assert (await d.store.outbox_stats())[0]["backlog"] == 0
+
+
+async def test_broker_restarting_under_load_loses_nothing(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    d = await daemon(broker.url)
+    uplink = d.rt.services["uplink.hub"]
+    ids: list[str] = []
+    stop = asyncio.Event()
+
+    async def produce() -> None:
+        n = 0
+        while not stop.is_set():
+            batch = [Event("plate", "cam-gate", {"plate": f"苏A{n + i:05d}"}) for i in range(20)]
+            await asyncio.gather(*(d.store.add_event(e) for e in batch))
+            ids.extend(e.id for e in batch)
+            n += len(batch)
+            await asyncio.sleep(0.02)  # ~1,000 events/s: load, without outrunning a busy CI box
+
+    producer = asyncio.create_task(produce())
+    for round_ in range(6):
+        before = uplink.connections
+        await wait_until(lambda b=before: uplink.connections > b, 10, f"reconnect {round_}")
+        seen = len(hub.events())
+        await wait_until(lambda s=seen: len(hub.events()) > s + 100, 10, "traffic")
+        await broker.restart()
+    stop.set()
+    await producer
+    await wait_until(lambda: len({m["id"] for m in hub.events()}) >= len(ids), 30, "all events")
+    assert_complete_in_order(hub.events(), ids)
+    assert uplink.connections >= 6
+
+
+async def test_data_policy_strips_what_it_must(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    d = await daemon(
+        broker.url,
+        """    kinds: [face, access]
+    images: send
+    policy:
+      drop: [data.embedding]
+      mask:
+        - {field: data.person.id_number, keep_last: 4}
+        - {field: data.visitors.*.phone, keep_last: 4}
+      drop_image_roles: [face_crop]""",
+    )
+    crop = await d.store.save_image(b"\xff\xd8crop\xff\xd9", "face_crop")
+    scene = await d.store.save_image(b"\xff\xd8scene\xff\xd9", "scene")
+    face = Event(
+        "face",
+        "cam-lobby",
+        {
+            "person": {"name": "王伟", "id_number": "320106199001011234"},
+            "embedding": [0.1] * 8,
+            "visitors": [{"phone": "13912345678"}, {"phone": "13800001111"}],
+        },
+        images=(crop, scene),
+    )
+    await d.store.add_event(face)
+    await d.store.add_event(Event("plate", "cam-gate", {"plate": "苏A12345"}))  # not owed
+    await d.store.add_event(Event("access", "door-1", {"card": "1"}))
+    await wait_until(lambda: len(hub.events()) >= 2, 10, "events")
+    got = hub.events()
+    assert [m["kind"] for m in got] == ["face", "access"]
+    msg = got[0]
+    assert msg["data"]["person"] == {"name": "王伟", "id_number": "**************1234"}
+    assert "embedding" not in msg["data"]
+    assert [v["phone"] for v in msg["data"]["visitors"]] == ["*******5678", "*******1111"]
+    assert [im["role"] for im in msg["images"]] == ["scene"]
+    assert msg["ts"].endswith("+08:00")
+    images = hub.on(f"/images/{face.id}")
+    assert [m.body["data"]["role"] for m in images] == ["scene"]
+    assert hub.messages.index(images[0]) < hub.messages.index(
+        next(m for m in hub.messages if "/events/face" in m.topic)
+    ), "the image must precede the event that lists it"
+
+
+async def test_no_url_keeps_queueing_and_says_so(daemon: DaemonFactory) -> None:
+    d = await daemon("")
+    for i in range(5):
+        await d.store.add_event(Event("alarm", "smoke-1", {"n": i}))
+    health = d.rt.health_providers["uplink.hub"]()
+    assert health["state"] == "off"
+    assert "no broker url" in health["detail"]
+    assert (await d.store.outbox_stats())[0]["backlog"] == 5
