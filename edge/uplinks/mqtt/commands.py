@@ -86,7 +86,8 @@ class CommandProcessor:
         self.counts = {"done": 0, "rejected": 0, "failed": 0, "duplicate": 0}
 
     async def handle(self, topic_name: str, payload: bytes) -> Reply:
-        request_id, name, by = "unknown", None, None
+        request_id, by = "unknown", None
+        name: str | None = topic_name[:64]  # until the body says (and must agree)
         try:
             env = _envelope(payload)
             request_id = _peek_request_id(env.body) or request_id
