@@ -1,0 +1,80 @@
+"""`edge queue`: each destination's backlog, oldest unacknowledged age and send rate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from edge.cli._common import add_api_args, api_url, err, get_json
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("queue", help="uplink backlogs of a running daemon")
+    add_api_args(p)
+    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    p.set_defaults(handler=_queue)
+
+
+def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per destination: the store's outbox figures joined with the uplink's live state."""
+    out = []
+    for o in doc.get("outbox") or []:
+        if not isinstance(o, dict):
+            continue
+        live = doc.get(f"uplink.{o['dest']}") or {}
+        out.append(
+            {
+                "dest": o["dest"],
+                "state": live.get("state", "not running" if o.get("configured") else "removed"),
+                "backlog": o["backlog"],
+                "oldest_unacked_age_s": o["oldest_unacked_age_s"],
+                "acked_seq": o["acked_seq"],
+                "next_seq": o["next_seq"],
+                "dropped": o["dropped"],
+                "in_flight": live.get("in_flight"),
+                "rate_per_s": live.get("rate_per_s"),
+                "last_error": live.get("last_error"),
+            }
+        )
+    return out
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f}m"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f}h"
+    return f"{seconds / 86400:.1f}d"
+
+
+def _queue(args: argparse.Namespace) -> int:
+    url = api_url(args) + "/api/health"
+    try:
+        _code, doc = get_json(url)
+    except OSError as exc:
+        err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
+        return 2
+    table = rows(doc)
+    if args.json:
+        print(json.dumps(table, ensure_ascii=False, indent=2))
+        return 0
+    if not table:
+        print("no uplink destinations configured")
+        return 0
+    print(
+        f"{'DEST':16} {'STATE':12} {'BACKLOG':>9} {'OLDEST':>7} {'ACKED':>9} "
+        f"{'NEXT':>9} {'DROPPED':>7} {'RATE/s':>8}  LAST ERROR"
+    )
+    for r in table:
+        rate = "-" if r["rate_per_s"] is None else f"{r['rate_per_s']:.1f}"
+        print(
+            f"{r['dest']:16} {r['state']:12} {r['backlog']:>9} "
+            f"{_age(r['oldest_unacked_age_s']):>7} {r['acked_seq']:>9} {r['next_seq'] - 1:>9} "
+            f"{r['dropped']:>7} {rate:>8}  {r['last_error'] or ''}"
+        )
+    return 0
