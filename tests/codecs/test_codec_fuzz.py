@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
+from codec_vectors import decode_cjt188, decode_dlt645, load_vectors
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,39 +24,15 @@ FUZZ = settings(
 )
 
 
-def shared_dir() -> Path:
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
 def _vector_frames(name: str) -> list[bytes]:
-    path = shared_dir() / "protocols" / "vectors" / name
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return [bytes.fromhex(e["hex"]) for e in entries]
+    return [bytes.fromhex(e["hex"]) for e in load_vectors(name)]
 
 
 DLT_SEEDS = _vector_frames("dlt645.json")
 CJT_SEEDS = _vector_frames("cjt188.json")
 
 
-def decode_dlt(raw: bytes) -> None:
-    frame = dlt645.parse(raw)
-    if not frame.is_reply:
-        dlt645.decode_request(frame)
-        return
-    reply = dlt645.decode_reply(frame)
-    if isinstance(reply, dlt645.DataReply) and dlt645.lookup(reply.di, reply.version):
-        dlt645.decode_data(reply.di, reply.payload, reply.version)
-
-
-def decode_cjt(raw: bytes) -> None:
-    frame = cjt188.parse(raw)
-    if frame.is_reply:
-        cjt188.decode_reply(frame)
-    else:
-        cjt188.decode_request(frame)
-
-
-DECODERS: dict[str, Callable[[bytes], None]] = {"dlt645": decode_dlt, "cjt188": decode_cjt}
+DECODERS: dict[str, Callable[[bytes], object]] = {"dlt645": decode_dlt645, "cjt188": decode_cjt188}
 FINDERS = {"dlt645": dlt645.find_frame, "cjt188": cjt188.find_frame}
 READERS: dict[str, Callable[[], dlt645.FrameReader | cjt188.FrameReader]] = {
     "dlt645": dlt645.FrameReader,

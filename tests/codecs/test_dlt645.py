@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from codec_vectors import decode_dlt645 as decode_fully
+from codec_vectors import expected_error, load_vectors, rejects
 
 from edge.codecs import dlt645
 from edge.codecs.dlt645 import Version
@@ -18,20 +19,8 @@ from edge.codecs.errors import (
     UnknownDataIdError,
 )
 
-
-def shared_dir() -> Path:
-    """``shared/`` sits beside the clone (``/work/main/../shared`` here, ``../shared`` in CI)."""
-    return Path(__file__).resolve().parents[2].parent / "shared"
-
-
-ENTRIES: list[dict[str, Any]] = json.loads(
-    (shared_dir() / "protocols" / "vectors" / "dlt645.json").read_text(encoding="utf-8")
-)
+ENTRIES = load_vectors("dlt645.json")
 IDS = [e["name"] for e in ENTRIES]
-
-
-def _rejects(entry: dict[str, Any]) -> bool:
-    return str(entry["decoded"].get("expect", "")).startswith("reject")
 
 
 def _di_and_version(decoded: dict[str, Any]) -> tuple[int | None, Version]:
@@ -49,29 +38,12 @@ def _expected_values(decoded: dict[str, Any]) -> list[Any] | None:
     return [expected]
 
 
-def decode_fully(raw: bytes) -> object:
-    """Everything a poller would do with the bytes: frame, reply/request, typed values."""
-    frame = dlt645.parse(raw)
-    if not frame.is_reply:
-        return dlt645.decode_request(frame)
-    reply = dlt645.decode_reply(frame)
-    if isinstance(reply, dlt645.DataReply) and dlt645.lookup(reply.di, reply.version):
-        return dlt645.decode_data(reply.di, reply.payload, reply.version)
-    return reply
-
-
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_vector(entry: dict[str, Any]) -> None:
     raw = bytes.fromhex(entry["hex"])
     decoded = entry["decoded"]
-    if _rejects(entry):
-        reason = decoded["expect"].split(":", 1)[-1].lower()
-        expected_type: type[ProtocolError] = ProtocolError
-        if "checksum" in reason:
-            expected_type = ChecksumError
-        elif "bcd" in reason:
-            expected_type = BcdError
-        with pytest.raises(expected_type) as info:
+    if rejects(entry):
+        with pytest.raises(expected_error(entry)) as info:
             result = decode_fully(raw)
             if isinstance(result, dlt645.DataReply):  # a DI we cannot type: digits must be BCD
                 dlt645.bcd_digits(result.payload)
@@ -116,7 +88,7 @@ def test_vector(entry: dict[str, Any]) -> None:
                 assert values[0].unit.lower() in decoded["item"].lower()
 
 
-@pytest.mark.parametrize("entry", [e for e in ENTRIES if not _rejects(e)], ids=lambda e: e["name"])
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if not rejects(e)], ids=lambda e: e["name"])
 def test_builders_reproduce_vector(entry: dict[str, Any]) -> None:
     """What the master sends and what the simulator answers are byte-identical to real gear."""
     raw = bytes.fromhex(entry["hex"])
@@ -150,7 +122,7 @@ def test_vectors_cover_both_editions_and_a_rejection() -> None:
     """Guards against an emptied or truncated vector file silently passing."""
     controls = {e["decoded"]["ctrl"] for e in ENTRIES}
     assert {"11", "91", "01", "81", "13", "93", "D1"} <= controls
-    assert any(_rejects(e) for e in ENTRIES)
+    assert any(rejects(e) for e in ENTRIES)
 
 
 # ---------------------------------------------------------------------------------------------
