@@ -14,6 +14,7 @@ from mqtt_hub import HubClient
 from edge.access import AccessLists
 from edge.app import Daemon
 from edge.uplinks.mqtt.commands import sign
+from edge.uplinks.mqtt.wire import HealthData, HealthMessage, StatusMessage
 
 PREFIX = f"compound/{SITE}"
 
@@ -168,5 +169,9 @@ async def test_diag_returns_the_health_summary(
     assert health["status"] in ("ok", "degraded")
     assert [o["dest"] for o in health["outbox"]] == ["hub"]
     assert any(t["name"] == "uplink.hub" and t["state"] == "running" for t in health["tasks"])
+    HealthData.model_validate(health)
     status = hub.on("/status")[-1].body
-    assert status["state"] == "online" and status["gateway"] == GATEWAY
+    assert StatusMessage.model_validate(status).state == "online"
+    assert status["gateway"] == GATEWAY
+    await wait_until(lambda: bool(hub.on("/health")), 10, "periodic health")
+    assert HealthMessage.model_validate(hub.on("/health")[-1].body).site == SITE
