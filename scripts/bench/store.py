@@ -73,8 +73,10 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
 
 
-async def bench_store(data_dir: Path, synchronous: str, seconds: float, conc: int) -> Result:
-    store = Store(data_dir, synchronous=synchronous)
+async def bench_store(
+    data_dir: Path, synchronous: str, seconds: float, conc: int, batch_max: int
+) -> Result:
+    store = Store(data_dir, synchronous=synchronous, batch_max=batch_max)
     await store.open()
     commit_ms: list[float] = []
     inner = store.writer._commit  # instrumentation only: time each batch's transaction
@@ -173,6 +175,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="measured time per run")
     ap.add_argument("--concurrency", type=int, default=500, help="concurrent producers")
     ap.add_argument("--dir", type=Path, default=Path("/var/tmp"), help="where the DBs go")
+    ap.add_argument(
+        "--batch-max", type=int, default=2000, help="storage.batch_max_events (default 2000)"
+    )
     ap.add_argument("--json", action="store_true", help="also print the figures as JSON")
     ap.add_argument(
         "--sync", action="append", choices=["NORMAL", "FULL"], help="only these durabilities"
@@ -183,11 +188,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="edge-bench-", dir=args.dir) as tmp:
         for sync in args.sync or ["NORMAL", "FULL"]:
             run_dir = Path(tmp) / sync.lower()
-            store = asyncio.run(bench_store(run_dir, sync, args.seconds, args.concurrency))
+            store = asyncio.run(
+                bench_store(run_dir, sync, args.seconds, args.concurrency, args.batch_max)
+            )
             batch = max(1, round(store.mean_batch))
             raw = bench_raw(run_dir, sync, store.events, batch)
             results += [store, raw]
-    print(f"store ingest, 1 KB payloads, {args.concurrency} producers, {args.seconds:g}s per run")
+    print(
+        f"store ingest, 1 KB payloads, {args.concurrency} producers, batch_max {args.batch_max},"
+        f" {args.seconds:g}s per run"
+    )
     print(
         f"python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, "
         f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} (other work skews events/s;"
