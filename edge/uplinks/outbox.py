@@ -29,6 +29,8 @@ from edge.store import OutboxItem, Store
 
 log = logging.getLogger(__name__)
 
+ACK_COALESCE_S = 0.05
+
 P = TypeVar("P")
 Prepare = Callable[[Sequence[OutboxItem]], Awaitable[Sequence[P]]]
 Issue = Callable[[P], "asyncio.Future[Any]"]
@@ -169,8 +171,13 @@ class OutboxDrain(Generic[P]):
         return done
 
     async def _flush_loop(self) -> None:
+        """Write acknowledgements in batches: at most one transaction per
+        `ACK_COALESCE_S` unless a full fetch's worth is waiting. A crash loses at
+        most that much acknowledgement, which only means a few resends."""
         while True:
             await self._acks_ready.wait()
+            if len(self._acks) < self.fetch_max:
+                await asyncio.sleep(ACK_COALESCE_S)
             self._acks_ready.clear()
             await asyncio.shield(self._flush())
 

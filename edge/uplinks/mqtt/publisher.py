@@ -8,7 +8,8 @@ and resolve a future when paho reports the PUBACK (`on_publish`); anything
 that is not ours is passed on to aiomqtt's handler, so both paths share one
 connection and one message-ID space. paho's own in-flight limit is switched
 off (0): the outbox window is the limit, and paho's limit would cost a scan
-of all outgoing messages per acknowledgement.
+of all outgoing messages per acknowledgement. paho's per-packet debug logging
+is switched off too.
 
 This reaches into `aiomqtt.Client._client` (the paho client) and its
 `on_publish` hook; both are checked at construction so an aiomqtt upgrade
@@ -34,6 +35,9 @@ class WindowPublisher:
         self._loop = asyncio.get_running_loop()
         self._fallback = inner.on_publish
         inner.on_publish = self._on_publish
+        # paho formats a debug line per packet (a third of its time at thousands per
+        # second); the uplink logs connection changes itself.
+        inner.disable_logger()
 
     def publish(self, topic: str, payload: bytes) -> asyncio.Future[None]:
         """Hand to paho now (so call order is wire order); the future completes on PUBACK."""
