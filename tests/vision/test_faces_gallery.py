@@ -167,3 +167,96 @@ def test_nearest_agrees_with_brute_force(faces: int) -> None:
     brute = ((queries[:, None, :] - vectors[None, :, :]) ** 2).sum(axis=2)
     np.testing.assert_array_equal(idx, brute.argmin(axis=1))
     np.testing.assert_allclose(dist, np.sqrt(brute.min(axis=1)), rtol=1e-4)
+
+
+def _exact_nearest(
+    vectors: npt.NDArray[np.float32], queries: npt.NDArray[np.float32]
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.float64]]:
+    """Brute force in float64, a block of rows at a time (the reference for 'exact')."""
+    g = vectors.astype(np.float64)
+    q = queries.astype(np.float64)
+    d2 = (g * g).sum(axis=1)[None, :] - 2.0 * q @ g.T + (q * q).sum(axis=1)[:, None]
+    return d2.argmin(axis=1), np.sqrt(np.maximum(d2.min(axis=1), 0.0))
+
+
+def test_int8_ranked_100k_gallery_gives_the_exact_answers(
+    pipeline: FacePipeline, embeddings: dict[str, npt.NDArray[np.float32]]
+) -> None:
+    """Large galleries rank an int8 copy first; names, distances and threshold decisions
+    must still be those of exact matching, for enrolled people, their look-alikes and
+    strangers."""
+    rng = np.random.default_rng(11)
+    n = 100_000
+    real = np.stack([embeddings[f] for f in (*PERSON_A[:2], PERSON_B[0])])
+    scale = float(np.linalg.norm(real, axis=1).mean())
+    fillers = rng.normal(0, 1, (n, real.shape[1])).astype(np.float32)
+    fillers *= scale / np.linalg.norm(fillers, axis=1, keepdims=True)
+    vectors = fillers
+    # the real faces, plus look-alikes of each scattered through: 40 about 0.45 away
+    # (another photo's distance) and 20 within the int8 copy's error (~0.02 away)
+    spots = rng.permutation(np.arange(11, n - 1))[: 60 * len(real)].reshape(len(real), 60)
+    vectors[[10, 60_000, n - 1]] = real
+    noise = np.repeat([0.04, 0.002], [40, 20])[:, None]
+    for base, rows in zip(real, spots, strict=True):
+        vectors[rows] = base + rng.normal(0, 1, (60, real.shape[1])).astype(np.float32) * noise
+    names = [str(i) for i in range(n)]
+    index = FaceIndex(vectors, ["residents"] * n, names, names)
+    assert index.prefiltered
+    others = [
+        pipeline.analyse(np.asarray(cv2.imread(str(DEEPFACE / f"img{i}.jpg")), np.uint8))
+        for i in range(20, 40)
+    ]
+    probes = np.stack(
+        [embeddings[f] for f in embeddings] + [o[0].embedding for o in others if o]
+    ).astype(np.float32)
+    probes = np.concatenate([probes, rng.normal(0, 0.1, (4, probes.shape[1])).astype(np.float32)])
+    for batch in (probes[:1], probes[:3], probes):
+        idx, dist = index.nearest(batch)
+        want_idx, want_dist = _exact_nearest(vectors, batch)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_allclose(dist, want_dist, rtol=1e-5, atol=1e-6)
+        results = index.match(batch, 0.6)
+        assert [isinstance(r, Match) for r in results] == (want_dist < 0.6).tolist()
+    matched = index.match(probes, 0.6)
+    assert sum(isinstance(r, Match) for r in matched) >= 3  # the enrolled people's probes
+
+
+def test_near_duplicate_crowd_is_still_exact() -> None:
+    """Thousands of rows within the int8 error of each other all get re-scored exactly."""
+    rng = np.random.default_rng(5)
+    base = rng.normal(0, 0.1, 128).astype(np.float32)
+    crowd = base + rng.normal(0, 1e-4, (30_000, 128)).astype(np.float32)
+    others = rng.normal(0, 0.1, (20_000, 128)).astype(np.float32)
+    vectors = np.concatenate([others[:10_000], crowd, others[10_000:]])
+    names = [str(i) for i in range(len(vectors))]
+    index = FaceIndex(vectors, ["residents"] * len(vectors), names, names)
+    assert index.prefiltered
+    queries = np.stack([base, base + 1e-3, others[5]]).astype(np.float32)
+    idx, dist = index.nearest(queries)
+    want_idx, want_dist = _exact_nearest(vectors, queries)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_allclose(dist, want_dist, rtol=1e-4, atol=1e-6)
+
+
+def test_a_prefilter_that_breaks_its_bound_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """If onnxruntime's int8 kernel ever scores outside the bound, matching falls back to
+    the exact float32 product instead of naming the wrong person."""
+    from edge.vision.faces import gallery as gallery_mod
+
+    real_dots = gallery_mod._Int8Prefilter.dots
+
+    def skewed(
+        self: gallery_mod._Int8Prefilter, q: npt.NDArray[np.float32]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        dots, bound = real_dots(self, q)
+        return dots + 3 * bound[:, None], bound
+
+    monkeypatch.setattr(gallery_mod._Int8Prefilter, "dots", skewed)
+    rng = np.random.default_rng(3)
+    vectors = rng.normal(0, 0.1, (20_000, 128)).astype(np.float32)
+    names = [str(i) for i in range(len(vectors))]
+    index = FaceIndex(vectors, ["residents"] * len(vectors), names, names)
+    assert not index.prefiltered
+    queries = vectors[[7, 19_999]] + 0.001
+    idx, _ = index.nearest(queries)
+    assert idx.tolist() == [7, 19_999]
