@@ -97,6 +97,25 @@ def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     assert got.returncode == 2 and "unknown option" in got.stderr
 
 
+def test_an_old_python_is_refused_before_anything_is_installed(tmp_path: Path) -> None:
+    """Debian 11 ships Python 3.9: the installer must say so, not leave a broken venv."""
+    old = tmp_path / "python3.9"
+    old.write_text("#!/bin/sh\nexit 1\n")  # what the version check gets from 3.9
+    old.chmod(0o755)
+    root = tmp_path / "root"
+    got = subprocess.run(
+        ["bash", str(INSTALL), "--prefix", str(root), "--no-models", "--python", str(old)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert got.returncode == 1
+    assert "older than Python 3.11" in got.stderr
+    assert not (root / "opt/edge/venv").exists()
+    assert not (root / "etc/edge/edge.yaml").exists()
+
+
 def test_unit_has_the_promised_settings() -> None:
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # type: ignore[assignment,method-assign]

@@ -57,10 +57,14 @@ async def test_sigterm_during_a_burst_stops_in_time_and_keeps_every_ack(
             d.send(signal.SIGTERM)
             signalled.set()
 
-    async def time_the_stop() -> tuple[int, float]:
+    async def time_the_stop() -> tuple[int | None, float]:
         await signalled.wait()
         began = time.monotonic()
-        code = await asyncio.to_thread(d.proc.wait, 60)
+        try:
+            code: int | None = await asyncio.to_thread(d.proc.wait, STOP_BUDGET_S)
+        except subprocess.TimeoutExpired:
+            d.proc.kill()  # fail now, and free the clients stuck on it
+            code = None
         return code, time.monotonic() - began
 
     stop_timer = asyncio.create_task(time_the_stop())
@@ -68,8 +72,8 @@ async def test_sigterm_during_a_burst_stops_in_time_and_keeps_every_ack(
     burst = await d.post_burst(bodies, concurrency=30, on_ack=on_ack, timeout_s=30)
     assert signalled.is_set(), "the burst ended before 300 acks"
     code, took = await asyncio.wait_for(stop_timer, 60)
+    assert code is not None, f"still running {took:.1f}s after SIGTERM with requests in flight"
     assert code == 0
-    assert took < STOP_BUDGET_S, f"stop took {took:.1f}s with requests in flight"
     assert len(burst.acked) < len(bodies), "the signal came after the burst ended"
     lost = set(burst.acked) - daemons.stored_ids(d.db_path)
     assert len(lost) == 0, f"{len(lost)} acknowledged events missing after a clean stop"
