@@ -50,7 +50,7 @@ uplinks:
     type: mqtt
     url: "{url}"
     keepalive_s: 5
-    connect_timeout_s: 5
+    connect_timeout_s: 2
     reconnect_initial_s: 0.05
     reconnect_max_s: 0.5
     health_interval_s: 3600
