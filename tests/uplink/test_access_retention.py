@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import DaemonFactory, wait_until
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
+from uplink_helpers import DaemonFactory, wait_until
 
 import edge.access
 from edge.access import AccessLists, ListChange

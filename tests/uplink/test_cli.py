@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from conftest import DaemonFactory, config_text
 from mqtt_broker import Broker, free_port
+from uplink_helpers import DaemonFactory, config_text
 
 from edge.events import Event
 

@@ -7,9 +7,9 @@ import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from conftest import GATEWAY, SECRET, SITE, DaemonFactory, wait_until
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
+from uplink_helpers import GATEWAY, SECRET, SITE, DaemonFactory, wait_until
 
 from edge.access import AccessLists
 from edge.app import Daemon

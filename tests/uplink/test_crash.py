@@ -13,10 +13,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from conftest import config_text, wait_until
 from mqtt_broker import Broker, free_port
 from mqtt_hub import HubClient
-from test_delivery import assert_complete_in_order
+from uplink_helpers import assert_complete_in_order, config_text, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 

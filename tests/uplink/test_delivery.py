@@ -3,30 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from conftest import DaemonFactory, wait_until
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
+from uplink_helpers import DaemonFactory, assert_complete_in_order, wait_until
 
 from edge.events import Event
-
-
-def assert_complete_in_order(received: list[dict[str, Any]], ids: list[str]) -> None:
-    """Every committed id arrived; a resend carries the same seq; first arrivals are in
-    seq order (duplicates are allowed only as resends of what was unacknowledged)."""
-    seq_of: dict[str, int] = {}
-    first: list[int] = []
-    for m in received:
-        if m["id"] in seq_of:
-            assert seq_of[m["id"]] == m["seq"], f"{m['id']} resent with another seq"
-            continue
-        seq_of[m["id"]] = m["seq"]
-        first.append(m["seq"])
-    missing = set(ids) - set(seq_of)
-    assert not missing, f"{len(missing)} events never arrived"
-    assert first == sorted(first), "events arrived out of seq order"
-    assert len(set(first)) == len(first)
 
 
 async def test_burst_while_broker_down_arrives_complete_and_in_order(

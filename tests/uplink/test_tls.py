@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import DaemonFactory, wait_until
 from mqtt_broker import Broker, free_port
 from mqtt_hub import HubClient
+from uplink_helpers import DaemonFactory, wait_until
 
 from edge.events import Event
 
