@@ -143,11 +143,12 @@ class _Int8Prefilter:
     Row i is stored as s_i * c_i (c_i int8, s_i = max|g_i| / 127) with residual e_i; a
     query is sent as t * a + f (a integer, max|a| = 127). Then
     |q.g_i - t s_i (a.c_i)| <= t|a||e_i| + |f||g_i|, so every row's squared distance lies
-    within `bound` of its approximate score.
+    within 2 * `bound` of its approximate score.
     """
 
     def __init__(self, emb: npt.NDArray[np.float32]) -> None:
         n, dim = emb.shape
+        self.dim = dim
         self.k = max(16, 1 << (dim - 1).bit_length())  # MatMulNBits wants a power-of-two K
         if self.k > 256:
             raise ValueError(f"{dim}-d embeddings: no int8 prefilter above 256 dimensions")
@@ -166,50 +167,57 @@ class _Int8Prefilter:
         opts.log_severity_level = 3
         model = _matmul_nbits_model((codes + 128).astype(np.uint8), scales)
         self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+        self._self_test(codes, scales)
+
+    def _products(self, a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """s_i (a . c_i) for integer-valued queries a (m, k) with max |a| = 127 per row."""
+        (y,) = self._session.run(None, {"A": a})
+        return np.asarray(y, dtype=np.float32)
+
+    def _self_test(self, codes: npt.NDArray[np.float64], scales: npt.NDArray[np.float32]) -> None:
+        """The bound assumes the kernel does exact int8 arithmetic on these inputs (a query
+        whose largest magnitude is 127 quantises to itself). Check that on rows from both
+        ends, so a changed kernel means a slower exact path, never a wrong name."""
+        n = len(codes)
+        rows = np.unique(np.r_[0 : min(n, 2048), max(0, n - 2048) : n])
+        rng = np.random.default_rng(0)
+        a = rng.integers(-_Q, _Q + 1, (4, self.k)).astype(np.float32)
+        a[:, 0] = _Q
+        want = (a.astype(np.float64) @ codes[rows].T) * scales[rows]
+        got = self._products(a)[:, rows]
+        tol = 1e-5 * np.abs(a).sum(axis=1, keepdims=True) * _Q * scales[rows]
+        if not np.all(np.abs(got - want) <= tol):
+            raise ValueError("MatMulNBits does not compute exact int8 products here")
 
     def dots(
         self, q: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Approximate q . g for every row (m, n) and each query's error bound (m,)."""
-        m, dim = q.shape
-        padded = np.zeros((m, self.k), dtype=np.float32)
-        padded[:, :dim] = q
+        m = len(q)
+        padded = q
+        if self.k != self.dim:
+            padded = np.zeros((m, self.k), dtype=np.float32)
+            padded[:, : self.dim] = q
         peak = np.abs(padded).max(axis=1, keepdims=True)
         t = np.where(peak > 0, peak / _Q, 1.0).astype(np.float32)
-        a = np.rint(padded / t)
+        a = np.rint(padded / t).astype(np.float32)
         f = np.linalg.norm(padded - a * t, axis=1)
-        (y,) = self._session.run(None, {"A": a.astype(np.float32)})
+        y = self._products(a)
         y *= t
         q_norm = np.linalg.norm(padded, axis=1)
-        # float32 rounding of the int8 path and of the exact re-score: a generous margin
+        # float32 rounding in the kernel and in the exact re-score: a generous margin
         slack = 1e-5 * (q_norm * self.max_norm + 1e-6)
         bound = t[:, 0] * np.linalg.norm(a, axis=1) * self.max_resid + f * self.max_norm + slack
         return y, bound.astype(np.float32)
 
 
 def _checked_prefilter(emb: npt.NDArray[np.float32]) -> _Int8Prefilter | None:
-    """The prefilter, if this onnxruntime has it and its scores keep within their bound.
-
-    Exactness rests on how MatMulNBits computes; a quick check against float64 on some
-    rows at build time turns a changed kernel into a slower exact path, not wrong names.
-    """
+    """The int8 prefilter, or None (exact float32 matching) where it cannot be trusted."""
     try:
-        pre = _Int8Prefilter(emb)
-    except Exception as exc:  # old onnxruntime, no 8-bit MatMulNBits, odd dimension
+        return _Int8Prefilter(emb)
+    except Exception as exc:  # old onnxruntime, no 8-bit MatMulNBits, a changed kernel
         log.warning("face gallery: int8 prefilter unavailable (%s); exact float32 matching", exc)
         return None
-    n = len(emb)
-    rows = np.unique(np.r_[0 : min(n, 2048), max(0, n - 2048) : n])
-    rng = np.random.default_rng(0)
-    probes = np.concatenate([emb[rows[:: max(1, len(rows) // 4)][:4]], emb[-2:]]).astype(np.float32)
-    probes += rng.normal(0, 0.05, probes.shape).astype(np.float32) * float(np.abs(emb).mean())
-    probes = np.concatenate([probes, np.zeros((1, emb.shape[1]), np.float32)])
-    dots, bound = pre.dots(probes)
-    exact = probes.astype(np.float64) @ emb[rows].astype(np.float64).T
-    if np.all(np.abs(dots[:, rows] - exact) <= bound[:, None]):
-        return pre
-    log.warning("face gallery: int8 prefilter outside its error bound; exact float32 matching")
-    return None
 
 
 class FaceIndex:
@@ -221,7 +229,10 @@ class FaceIndex:
         galleries: Sequence[str],
         person_ids: Sequence[str],
         names: Sequence[str],
+        *,
+        prefilter: bool = True,
     ) -> None:
+        """`prefilter=False` keeps every lookup on the float32 product (for comparison)."""
         emb = np.asarray(embeddings, dtype=np.float32)
         if emb.ndim != 2:
             raise ValueError("embeddings must be (n, dim)")
@@ -235,7 +246,8 @@ class FaceIndex:
         self._names = list(names)
         self._emb = np.ascontiguousarray(emb)
         self._sq_norms = np.einsum("ij,ij->i", emb, emb)
-        self._prefilter = _checked_prefilter(self._emb) if n >= _PREFILTER_MIN_ROWS else None
+        large = prefilter and n >= _PREFILTER_MIN_ROWS
+        self._prefilter = _checked_prefilter(self._emb) if large else None
         # (dim + 1, n): rows are dimensions, last row is |g|^2; only without a prefilter
         self._aug = np.empty((0, 0), dtype=np.float32)
         if self._prefilter is None:
