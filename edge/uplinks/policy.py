@@ -31,8 +31,20 @@ class MaskRule(Section):
     """Replace a value by its last characters, e.g. 320106199001011234 → ************1234."""
 
     field: str = Field(title="Field path", description="Dotted path such as data.id_number.")
-    keep_last: int = Field(default=4, ge=0, le=64, title="Characters kept at the end")
-    char: str = Field(default="*", min_length=1, max_length=1, title="Mask character")
+    keep_last: int = Field(
+        default=4,
+        ge=0,
+        le=64,
+        title="Characters kept at the end",
+        description="Values no longer than twice this keep only half their characters.",
+    )
+    char: str = Field(
+        default="*",
+        min_length=1,
+        max_length=1,
+        title="Mask character",
+        description="Replaces each hidden character.",
+    )
 
     @field_validator("field")
     @classmethod

@@ -22,8 +22,14 @@ class TlsFiles(Section):
     ca_file: Path | None = Field(
         default=None, title="CA bundle", description="Verifies the broker; default: system CAs."
     )
-    cert_file: Path | None = Field(default=None, title="Client certificate (PEM)")
-    key_file: Path | None = Field(default=None, title="Client private key (PEM)")
+    cert_file: Path | None = Field(
+        default=None,
+        title="Client certificate (PEM)",
+        description="Presented to the broker for mutual TLS; needs key_file.",
+    )
+    key_file: Path | None = Field(
+        default=None, title="Client private key (PEM)", description="The cert_file's key."
+    )
     insecure: bool = Field(
         default=False,
         title="Skip host name check",
@@ -43,7 +49,11 @@ class TlsFiles(Section):
 class CommandsConfig(Section):
     """Downlink commands from the hub: how they are authenticated and which run."""
 
-    enabled: bool = Field(default=True, title="Accept commands")
+    enabled: bool = Field(
+        default=True,
+        title="Accept commands",
+        description="Subscribe to cmd/+ and run what passes authentication.",
+    )
     auth: Literal["hmac", "mtls"] = Field(
         default="hmac",
         title="Authentication",
@@ -56,7 +66,9 @@ class CommandsConfig(Section):
         description="Shared with the hub (or `secret_file`). Required for auth: hmac.",
     )
     allowed: list[CommandName] = Field(
-        default_factory=lambda: list(COMMANDS), title="Commands this gateway runs"
+        default_factory=lambda: list(COMMANDS),
+        title="Commands this gateway runs",
+        description="Others are refused with a reply (allowlist, gate_open, diag).",
     )
     max_age_s: PositiveSeconds = Field(
         default=300,
@@ -76,7 +88,7 @@ class CommandsConfig(Section):
 class MqttUplinkConfig(UplinkBase):
     """The district hub over MQTT (QoS 1, TLS, retained status with a last will)."""
 
-    type: Literal["mqtt"]
+    type: Literal["mqtt"] = Field(title="Type", description="mqtt: the district hub.")
     url: str = Field(
         default="",
         title="Broker URL",
@@ -88,20 +100,41 @@ class MqttUplinkConfig(UplinkBase):
         title="Client ID",
         description="Default: compound-edge-<gateway_id>. Must be unique on the broker.",
     )
-    username: str | None = Field(default=None, title="User name")
+    username: str | None = Field(
+        default=None, title="User name", description="For the broker's password check."
+    )
     password: SecretStr | None = Field(
         default=None, title="Password", description="Or `password_file`."
     )
-    tls: TlsFiles = Field(default_factory=TlsFiles, title="TLS files")
+    tls: TlsFiles = Field(
+        default_factory=TlsFiles,
+        title="TLS files",
+        description="CA bundle and client certificate, used with mqtts://.",
+    )
     topic_prefix: str = Field(
         default="compound/{site_id}",
         title="Topic prefix",
         description="{site_id} and {gateway_id} are replaced.",
     )
-    keepalive_s: int = Field(default=30, ge=5, le=3600, title="Keep-alive (s)")
-    connect_timeout_s: PositiveSeconds = Field(default=10, title="Connect and PUBACK timeout")
-    reconnect_initial_s: PositiveSeconds = Field(default=1, title="First reconnect delay")
-    reconnect_max_s: PositiveSeconds = Field(default=60, title="Longest reconnect delay")
+    keepalive_s: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        title="Keep-alive (s)",
+        description="MQTT keep-alive; the broker declares the link dead after 1.5 × this.",
+    )
+    connect_timeout_s: PositiveSeconds = Field(
+        default=10,
+        title="Connect timeout",
+        description="For CONNACK and single publishes; 3 × this without any PUBACK while "
+        "records are in flight counts as a dead connection.",
+    )
+    reconnect_initial_s: PositiveSeconds = Field(
+        default=1, title="First reconnect delay", description="Doubles per failed attempt."
+    )
+    reconnect_max_s: PositiveSeconds = Field(
+        default=60, title="Longest reconnect delay", description="Cap of the backoff."
+    )
     inflight: int = Field(
         default=500,
         ge=1,
@@ -125,9 +158,15 @@ class MqttUplinkConfig(UplinkBase):
     health_interval_s: PositiveSeconds = Field(
         default=60, title="Health interval", description="How often `health` is published."
     )
-    policy: DataPolicy = Field(default_factory=DataPolicy, title="Data policy")
+    policy: DataPolicy = Field(
+        default_factory=DataPolicy,
+        title="Data policy",
+        description="Fields dropped or masked and image roles withheld for this destination.",
+    )
     commands: CommandsConfig = Field(
-        default_factory=lambda: CommandsConfig(enabled=False), title="Downlink commands"
+        default_factory=lambda: CommandsConfig(enabled=False),
+        title="Downlink commands",
+        description="cmd/allowlist, cmd/gate_open, cmd/diag; off unless configured.",
     )
 
     @field_validator("url")
