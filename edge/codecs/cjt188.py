@@ -8,7 +8,8 @@ Wire layout::
 7 BCD bytes low byte first, CS is the byte sum from 68 through DATA, and there is *no* +33H
 offset (unlike DL/T 645). Vendors disagree on the DI byte order: some send ``90 1F``, others
 (and most heat meters) ``1F 90``. Receiving accepts both; sending takes a ``DiOrder`` so it can
-be set per meter. FF-filled fields mean "not supported" and decode to None.
+be set per meter. FF-filled fields mean "not supported" and decode to None. Finding frames in a
+receive buffer is shared with DL/T 645 (`edge.codecs.framing`).
 
 No I/O here: the field-bus layer owns timing, retries and the serial port.
 """
@@ -16,24 +17,21 @@ No I/O here: the field-bus layer owns timing, retries and the serial port.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
+from typing import ClassVar
 
-from edge.codecs.dlt645 import Value
-from edge.codecs.errors import BcdError, ChecksumError, FrameError, ProtocolError
+from edge.codecs import addresses, bcd, framing
+from edge.codecs.errors import BcdError, FrameError, ProtocolError
+from edge.codecs.framing import END, ERROR_BIT, PREAMBLE_BYTE, REPLY_BIT, START, checksum
+from edge.codecs.values import Value
 
-START = 0x68
-END = 0x16
-PREAMBLE_BYTE = 0xFE
 HEADER_LEN = 11  # 68 T A0..A6 C L
 MIN_FRAME_LEN = 13  # header + CS + 16 with L = 0
 
 WILDCARD_ADDRESS = "AAAAAAAAAAAAAA"
 
-# Control byte: D7 direction (1 = meter to master), D6 abnormal reply, D5..D0 function.
-REPLY_BIT = 0x80
-ERROR_BIT = 0x40
+# Control byte: D7 direction and D6 abnormal reply as in `framing`, D5..D0 function.
 FUNCTION_MASK = 0x3F
 
 READ_DATA = 0x01
@@ -108,39 +106,13 @@ def unit_name(code: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Addresses
 
-_ADDRESS_RE = re.compile(r"^(?:[0-9]{2}|AA)+$")
-
 
 def normalize_address(address: str | int) -> str:
     """14 upper-case characters; each byte two decimal digits or the wildcard ``AA``."""
-    text = f"{address:014d}" if isinstance(address, int) else address.strip().upper()
-    text = text.replace(" ", "").zfill(14)
-    if len(text) != 14 or not _ADDRESS_RE.match(text):
-        raise ValueError(f"address must be 14 BCD digits or AA bytes, got {address!r}")
-    return text
+    return addresses.normalize(address, 14)
 
 
-def address_matches(pattern: str, address: str) -> bool:
-    """Whether a meter at ``address`` is addressed by ``pattern`` (``AA`` bytes match any)."""
-    if len(pattern) != len(address):
-        return False
-    return all(pattern[i : i + 2] in ("AA", address[i : i + 2]) for i in range(0, len(pattern), 2))
-
-
-def _is_bcd(b: int) -> bool:
-    return (b >> 4) <= 9 and (b & 0x0F) <= 9
-
-
-def _encode_address(address: str) -> bytes:
-    text = normalize_address(address)
-    return bytes(int(text[i : i + 2], 16) for i in range(12, -1, -2))
-
-
-def _decode_address(raw: bytes) -> str:
-    for b in raw:
-        if b != 0xAA and not _is_bcd(b):
-            raise BcdError(f"address byte {b:02X} is neither BCD nor the wildcard AA")
-    return "".join(f"{b:02X}" for b in reversed(raw))
+address_matches = addresses.matches
 
 
 # --------------------------------------------------------------------------------------------
@@ -148,24 +120,13 @@ def _decode_address(raw: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Frame:
+class Frame(framing.ControlByte):
+    function_mask: ClassVar[int] = FUNCTION_MASK
     meter_type: int
     address: str
     control: int
     data: bytes = b""
     preamble: int = 0  # FE bytes seen before it (parse) or to send (encode)
-
-    @property
-    def function(self) -> int:
-        return self.control & FUNCTION_MASK
-
-    @property
-    def is_reply(self) -> bool:
-        return bool(self.control & REPLY_BIT)
-
-    @property
-    def is_error(self) -> bool:
-        return self.is_reply and bool(self.control & ERROR_BIT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,10 +137,6 @@ class Message:
     di_order: DiOrder
     ser: int
     body: bytes
-
-
-def checksum(body: bytes) -> int:
-    return sum(body) & 0xFF
 
 
 def di_wire(di: int, order: DiOrder) -> bytes:
@@ -213,94 +170,37 @@ def encode(frame: Frame, preamble: int | None = None) -> bytes:
         raise ValueError(f"DATA too long for one frame: {len(frame.data)} bytes")
     if not (0 <= frame.meter_type <= 0xFF and 0 <= frame.control <= 0xFF):
         raise ValueError("meter type and control must be single bytes")
-    fe = frame.preamble if preamble is None else preamble
     body = (
         bytes([START, frame.meter_type])
-        + _encode_address(frame.address)
+        + addresses.to_wire(frame.address, 14)
         + bytes([frame.control, len(frame.data)])
         + frame.data
     )
-    return bytes([PREAMBLE_BYTE]) * fe + body + bytes([checksum(body), END])
+    return framing.wrap(body, frame.preamble if preamble is None else preamble)
 
 
-def _parse_at(buf: bytes, start: int, preamble: int) -> Frame:
-    end = start + MIN_FRAME_LEN + buf[start + 10]
-    cs_at = end - 2
-    if buf[start] != START:
-        raise FrameError("frame does not start with 68")
-    if buf[end - 1] != END:
-        raise FrameError(f"frame does not end with 16 (got {buf[end - 1]:02X})")
-    expected = checksum(buf[start:cs_at])
-    if expected != buf[cs_at]:
-        raise ChecksumError(expected, buf[cs_at])
+def _build(body: bytes, preamble: int) -> Frame:
+    """The frame in ``body`` (68 through DATA), its markers and checksum already checked."""
     return Frame(
-        meter_type=buf[start + 1],
-        address=_decode_address(buf[start + 2 : start + 9]),
-        control=buf[start + 9],
-        data=bytes(buf[start + HEADER_LEN : cs_at]),
+        meter_type=body[1],
+        address=addresses.from_wire(body[2:9]),
+        control=body[9],
+        data=body[HEADER_LEN:],
         preamble=preamble,
     )
 
 
+LAYOUT = framing.Layout(header_len=HEADER_LEN, address_at=2, address_len=7, build=_build)
+
+
 def parse(frame: bytes) -> Frame:
     """Parse exactly one frame: any number of FE first, nothing after the 16."""
-    raw = bytes(frame)
-    start = 0
-    while start < len(raw) and raw[start] == PREAMBLE_BYTE:
-        start += 1
-    if len(raw) - start < MIN_FRAME_LEN:
-        raise FrameError(f"frame truncated: {len(raw) - start} bytes after the preamble")
-    if raw[start] != START:
-        raise FrameError(f"frame starts with {raw[start]:02X}, not 68")
-    total = MIN_FRAME_LEN + raw[start + 10]
-    if len(raw) - start != total:
-        raise FrameError(f"frame length {len(raw) - start} does not match L (expected {total})")
-    return _parse_at(raw, start, start)
-
-
-def _try_at(buf: bytes, i: int) -> tuple[Frame | None, int, ProtocolError | None, bool]:
-    """(frame, end, error, need_more) for a candidate 68 at ``i``."""
-    n = len(buf)
-    for k in range(i + 2, min(n, i + 9)):  # reject impossible address bytes early
-        if buf[k] != 0xAA and not _is_bcd(buf[k]):
-            return None, 0, None, False
-    if n < i + HEADER_LEN:
-        return None, 0, None, True
-    end = i + MIN_FRAME_LEN + buf[i + 10]
-    if n < end:
-        return None, 0, None, True
-    if buf[end - 1] != END:
-        return None, 0, None, False
-    preamble = 0
-    while i - preamble - 1 >= 0 and buf[i - preamble - 1] == PREAMBLE_BYTE:
-        preamble += 1
-    try:
-        return _parse_at(buf, i, preamble), end, None, False
-    except ProtocolError as exc:
-        return None, 0, exc, False
+    return LAYOUT.parse(frame)
 
 
 def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
     """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
-    data = bytes(buf)
-    rejected: list[ProtocolError] = []
-    first_incomplete: int | None = None
-    i = data.find(START)
-    while i != -1:
-        frame, end, error, need_more = _try_at(data, i)
-        if frame is not None:
-            return frame, end, rejected
-        if error is not None:
-            rejected.append(error)
-        if need_more and first_incomplete is None:
-            first_incomplete = i
-        i = data.find(START, i + 1)
-    if first_incomplete is None:
-        return None, len(data), rejected
-    keep = first_incomplete
-    while keep > 0 and data[keep - 1] == PREAMBLE_BYTE:
-        keep -= 1
-    return None, keep, rejected
+    return LAYOUT.scan(buf)
 
 
 def find_frame(buf: bytes) -> tuple[Frame | None, int]:
@@ -309,48 +209,14 @@ def find_frame(buf: bytes) -> tuple[Frame | None, int]:
     Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
     dropped bytes are junk and the caller must read more. Never raises on any input.
     """
-    frame, consumed, _ = scan(buf)
-    return frame, consumed
+    return LAYOUT.find(buf)
 
 
-class FrameReader:
-    """Accumulates serial bytes and yields frames; bounded buffer, drop-oldest, counted."""
+class FrameReader(framing.FrameReader[Frame]):
+    """Accumulates serial bytes and yields CJ/T 188 frames; bounded, drop-oldest, counted."""
 
     def __init__(self, max_buffer: int = 1024) -> None:
-        self._buf = bytearray()
-        self.max_buffer = max_buffer
-        self.junk_bytes = 0
-        self.overflow_bytes = 0
-        self.rejected_frames = 0
-        self.last_error: ProtocolError | None = None
-
-    def feed(self, data: bytes) -> list[Frame]:
-        self._buf += data
-        if len(self._buf) > self.max_buffer:
-            drop = len(self._buf) - self.max_buffer
-            del self._buf[:drop]
-            self.overflow_bytes += drop
-        frames: list[Frame] = []
-        while self._buf:
-            frame, consumed, rejected = scan(bytes(self._buf))
-            if rejected:
-                self.rejected_frames += len(rejected)
-                self.last_error = rejected[-1]
-            if frame is None:
-                self.junk_bytes += consumed
-                del self._buf[:consumed]
-                break
-            self.junk_bytes += consumed - (MIN_FRAME_LEN + len(frame.data) + frame.preamble)
-            del self._buf[:consumed]
-            frames.append(frame)
-        return frames
-
-    @property
-    def pending(self) -> int:
-        return len(self._buf)
-
-    def clear(self) -> None:
-        self._buf.clear()
+        super().__init__(LAYOUT, max_buffer)
 
 
 # --------------------------------------------------------------------------------------------
@@ -453,14 +319,9 @@ HEAT_BODY_LEN = 43
 
 def _bcd_number(raw: bytes, decimals: int) -> float | None:
     """Little-endian BCD; all-FF is "not supported"."""
-    if raw == b"\xff" * len(raw):
+    if bcd.is_unsupported(raw):
         return None
-    digits = []
-    for b in reversed(raw):
-        if not _is_bcd(b):
-            raise BcdError(f"byte {b:02X} is not BCD")
-        digits.append(f"{b:02X}")
-    return int("".join(digits)) / 10**decimals
+    return int(bcd.to_digits(raw)) / 10**decimals
 
 
 def _to_bcd(value: float | None, size: int, decimals: int) -> bytes:
@@ -469,8 +330,7 @@ def _to_bcd(value: float | None, size: int, decimals: int) -> bytes:
     scaled = round(value * 10**decimals)
     if not 0 <= scaled < 10 ** (size * 2):
         raise ValueError(f"{value} does not fit {size} BCD bytes with {decimals} decimals")
-    digits = f"{scaled:0{size * 2}d}"
-    return bytes(int(digits[i : i + 2], 16) for i in range(size * 2 - 2, -1, -2))
+    return bcd.from_int(scaled, size)
 
 
 def _quantity(raw: bytes, decimals: int = 2) -> Quantity:
@@ -486,7 +346,7 @@ def _time(raw: bytes) -> dt.datetime | None:
     if 0xFF in raw:
         return None
     for b in raw:
-        if not _is_bcd(b):
+        if not bcd.is_bcd(b):
             raise BcdError(f"time byte {b:02X} is not BCD")
     ss, mm, hh, day, month, ylo, yhi = (int(f"{b:02X}") for b in raw)
     try:
@@ -754,7 +614,7 @@ def decode_reply(frame: Frame) -> Reply:
     if frame.function == READ_ADDRESS:
         address = frame.address
         if len(msg.body) == 7:  # some meters repeat the address in DATA
-            address = _decode_address(msg.body)
+            address = addresses.from_wire(msg.body)
         return AddressReply(frame.meter_type, address, msg.ser)
     if frame.function == READ_DATA:
         typed = decode_metering(msg.body) if msg.di == DI_METERING else None
@@ -767,7 +627,10 @@ def decode_reply(frame: Frame) -> Reply:
 __all__ = [
     "DI_ADDRESS",
     "DI_METERING",
+    "END",
     "KNOWN_DIS",
+    "PREAMBLE_BYTE",
+    "START",
     "UNITS",
     "UNIT_CODES",
     "WILDCARD_ADDRESS",

@@ -8,7 +8,7 @@ The address is 6 BCD bytes, low byte first, where any byte may be the wildcard `
 byte sum from the first 68 through DATA. The 2007 DI is 4 bytes, the 1997 DI 2 bytes, both low
 byte first and inside the +33H offset. Meters put 0..7 ``FE`` before a reply and serial
 converters add junk on open, so ``find_frame`` resynchronises on every ``68`` rather than
-trusting the first byte it sees.
+trusting the first byte it sees (the scanner is shared with CJ/T 188: `edge.codecs.framing`).
 
 No I/O here: the field-bus layer owns timing, retries and the serial port.
 """
@@ -16,22 +16,16 @@ No I/O here: the field-bus layer owns timing, retries and the serial port.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntFlag, StrEnum
+from typing import ClassVar
 
-from edge.codecs.errors import (
-    BcdError,
-    ChecksumError,
-    FrameError,
-    ProtocolError,
-    UnknownDataIdError,
-)
+from edge.codecs import addresses, bcd, framing
+from edge.codecs.errors import FrameError, ProtocolError, UnknownDataIdError
+from edge.codecs.framing import END, ERROR_BIT, PREAMBLE_BYTE, REPLY_BIT, START, checksum
+from edge.codecs.values import Value
 
-START = 0x68
-END = 0x16
-PREAMBLE_BYTE = 0xFE
 OFFSET = 0x33
 HEADER_LEN = 10  # 68 A0..A5 68 C L
 MIN_FRAME_LEN = 12  # header + CS + 16 with L = 0
@@ -39,12 +33,13 @@ MIN_FRAME_LEN = 12  # header + CS + 16 with L = 0
 WILDCARD_ADDRESS = "AAAAAAAAAAAA"
 BROADCAST_ADDRESS = "999999999999"
 
-# Control byte: D7 direction (1 = meter to master), D6 abnormal reply, D5 more frames follow,
+# Control byte: D7 direction and D6 abnormal reply as in `framing`, D5 more frames follow,
 # D4..D0 function code.
-REPLY_BIT = 0x80
-ERROR_BIT = 0x40
 MORE_BIT = 0x20
 FUNCTION_MASK = 0x1F
+
+# The standard caps a reply's DATA at 200 bytes; longer answers are split into follow-on frames.
+MAX_DATA_LEN = 200
 
 # Function codes.
 BROADCAST_TIME = 0x08  # both versions, no reply
@@ -58,9 +53,6 @@ CHANGE_BAUD_2007 = 0x17
 READ_DATA_1997 = 0x01
 READ_FOLLOW_1997 = 0x02
 WRITE_DATA_1997 = 0x04
-
-# The standard caps a reply's DATA at 200 bytes; longer answers are split into follow-on frames.
-MAX_DATA_LEN = 200
 
 
 class Version(StrEnum):
@@ -121,422 +113,6 @@ def error_texts(errors: int, version: Version = Version.V2007) -> list[str]:
     return [text for flag, text in table.items() if errors & flag]
 
 
-# --------------------------------------------------------------------------------------------
-# Addresses
-
-
-_ADDRESS_RE = re.compile(r"^(?:[0-9]{2}|AA)+$")
-
-
-def normalize_address(address: str | int, width: int = 12) -> str:
-    """Canonical address string: ``width`` digits, upper case, left-padded with zeros.
-
-    Each byte (two characters) is two decimal digits or the wildcard ``AA``.
-    """
-    text = f"{address:0{width}d}" if isinstance(address, int) else address.strip().upper()
-    text = text.replace(" ", "").zfill(width)
-    if len(text) != width or not _ADDRESS_RE.match(text):
-        raise ValueError(f"address must be {width} BCD digits or AA bytes, got {address!r}")
-    return text
-
-
-def address_matches(pattern: str, address: str) -> bool:
-    """Whether a meter at ``address`` is addressed by ``pattern`` (``AA`` bytes match any)."""
-    if len(pattern) != len(address):
-        return False
-    return all(pattern[i : i + 2] in ("AA", address[i : i + 2]) for i in range(0, len(pattern), 2))
-
-
-def _encode_address(address: str) -> bytes:
-    text = normalize_address(address)
-    return bytes(int(text[i : i + 2], 16) for i in range(10, -1, -2))
-
-
-def _decode_address(raw: bytes) -> str:
-    parts = []
-    for b in reversed(raw):
-        if b != 0xAA and ((b >> 4) > 9 or (b & 0x0F) > 9):
-            raise BcdError(f"address byte {b:02X} is neither BCD nor the wildcard AA")
-        parts.append(f"{b:02X}")
-    return "".join(parts)
-
-
-# --------------------------------------------------------------------------------------------
-# Frames
-
-
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One link-layer frame. ``data`` has the +33H offset already removed."""
-
-    address: str
-    control: int
-    data: bytes = b""
-    preamble: int = 0  # FE bytes seen before it (parse) or to send (encode)
-
-    @property
-    def function(self) -> int:
-        return self.control & FUNCTION_MASK
-
-    @property
-    def is_reply(self) -> bool:
-        return bool(self.control & REPLY_BIT)
-
-    @property
-    def is_error(self) -> bool:
-        return self.is_reply and bool(self.control & ERROR_BIT)
-
-    @property
-    def more_follows(self) -> bool:
-        return self.is_reply and bool(self.control & MORE_BIT)
-
-    @property
-    def version(self) -> Version | None:
-        """Which edition the function code belongs to; None for codes both share (08H)."""
-        fn = self.function
-        if fn == BROADCAST_TIME:
-            return None
-        return Version.V2007 if fn > 0x10 else Version.V1997
-
-
-def checksum(body: bytes) -> int:
-    return sum(body) & 0xFF
-
-
-def encode(frame: Frame, preamble: int | None = None) -> bytes:
-    """Wire bytes for ``frame``, with ``preamble`` FE bytes (default: ``frame.preamble``)."""
-    if not 0 <= frame.control <= 0xFF:
-        raise ValueError(f"control byte out of range: {frame.control}")
-    if len(frame.data) > 0xFF:
-        raise ValueError(f"DATA too long for one frame: {len(frame.data)} bytes")
-    fe = frame.preamble if preamble is None else preamble
-    body = (
-        bytes([START])
-        + _encode_address(frame.address)
-        + bytes([START, frame.control, len(frame.data)])
-        + bytes((b + OFFSET) & 0xFF for b in frame.data)
-    )
-    return bytes([PREAMBLE_BYTE]) * fe + body + bytes([checksum(body), END])
-
-
-def _parse_at(buf: bytes, start: int, preamble: int) -> Frame:
-    """Parse the frame whose first 68 is at ``start``; the caller checked the length."""
-    length = buf[start + 9]
-    end = start + MIN_FRAME_LEN + length
-    cs_at = end - 2
-    if buf[start] != START or buf[start + 7] != START:
-        raise FrameError("frame does not have 68 at offsets 0 and 7")
-    if buf[end - 1] != END:
-        raise FrameError(f"frame does not end with 16 (got {buf[end - 1]:02X})")
-    expected = checksum(buf[start:cs_at])
-    if expected != buf[cs_at]:
-        raise ChecksumError(expected, buf[cs_at])
-    address = _decode_address(buf[start + 1 : start + 7])
-    data = bytes((b - OFFSET) & 0xFF for b in buf[start + HEADER_LEN : cs_at])
-    return Frame(address=address, control=buf[start + 8], data=data, preamble=preamble)
-
-
-def parse(frame: bytes) -> Frame:
-    """Parse exactly one frame: any number of FE first, nothing after the 16."""
-    raw = bytes(frame)
-    start = 0
-    while start < len(raw) and raw[start] == PREAMBLE_BYTE:
-        start += 1
-    if len(raw) - start < MIN_FRAME_LEN:
-        raise FrameError(f"frame truncated: {len(raw) - start} bytes after the preamble")
-    if raw[start] != START:
-        raise FrameError(f"frame starts with {raw[start]:02X}, not 68")
-    total = MIN_FRAME_LEN + raw[start + 9]
-    if len(raw) - start != total:
-        raise FrameError(f"frame length {len(raw) - start} does not match L (expected {total})")
-    return _parse_at(raw, start, start)
-
-
-def _try_at(buf: bytes, i: int) -> tuple[Frame | None, int, ProtocolError | None, bool]:
-    """(frame, end, error, need_more) for a candidate 68 at ``i``."""
-    n = len(buf)
-    if n > i + 7 and buf[i + 7] != START:
-        return None, 0, None, False
-    for k in range(i + 1, min(n, i + 7)):  # reject impossible address bytes early
-        b = buf[k]
-        if b != 0xAA and ((b >> 4) > 9 or (b & 0x0F) > 9):
-            return None, 0, None, False
-    if n < i + HEADER_LEN:
-        return None, 0, None, True
-    end = i + MIN_FRAME_LEN + buf[i + 9]
-    if n < end:
-        return None, 0, None, True
-    if buf[end - 1] != END:
-        return None, 0, None, False
-    preamble = 0
-    while i - preamble - 1 >= 0 and buf[i - preamble - 1] == PREAMBLE_BYTE:
-        preamble += 1
-    try:
-        return _parse_at(buf, i, preamble), end, None, False
-    except ProtocolError as exc:
-        return None, 0, exc, False
-
-
-def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
-    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
-    data = bytes(buf)
-    rejected: list[ProtocolError] = []
-    first_incomplete: int | None = None
-    i = data.find(START)
-    while i != -1:
-        frame, end, error, need_more = _try_at(data, i)
-        if frame is not None:
-            return frame, end, rejected
-        if error is not None:
-            rejected.append(error)
-        if need_more and first_incomplete is None:
-            first_incomplete = i
-        i = data.find(START, i + 1)
-    if first_incomplete is None:
-        return None, len(data), rejected
-    keep = first_incomplete
-    while keep > 0 and data[keep - 1] == PREAMBLE_BYTE:
-        keep -= 1
-    return None, keep, rejected
-
-
-def find_frame(buf: bytes) -> tuple[Frame | None, int]:
-    """Extract the first valid frame from a receive buffer.
-
-    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
-    dropped bytes are junk and the caller must read more; bytes that may start a frame are kept.
-    Never raises on any input.
-    """
-    frame, consumed, _ = scan(buf)
-    return frame, consumed
-
-
-class FrameReader:
-    """Accumulates serial bytes and yields frames, with counters for what it threw away.
-
-    The buffer is bounded (``max_buffer``); on overflow the oldest bytes are dropped and counted,
-    because a babbling device must not grow the gateway's memory.
-    """
-
-    def __init__(self, max_buffer: int = 1024) -> None:
-        self._buf = bytearray()
-        self.max_buffer = max_buffer
-        self.junk_bytes = 0
-        self.overflow_bytes = 0
-        self.rejected_frames = 0
-        self.last_error: ProtocolError | None = None
-
-    def feed(self, data: bytes) -> list[Frame]:
-        self._buf += data
-        if len(self._buf) > self.max_buffer:
-            drop = len(self._buf) - self.max_buffer
-            del self._buf[:drop]
-            self.overflow_bytes += drop
-        frames: list[Frame] = []
-        while self._buf:
-            frame, consumed, rejected = scan(bytes(self._buf))
-            if rejected:
-                self.rejected_frames += len(rejected)
-                self.last_error = rejected[-1]
-            if frame is None:
-                self.junk_bytes += consumed
-                del self._buf[:consumed]
-                break
-            frame_len = MIN_FRAME_LEN + len(frame.data) + frame.preamble
-            self.junk_bytes += consumed - frame_len
-            del self._buf[:consumed]
-            frames.append(frame)
-        return frames
-
-    @property
-    def pending(self) -> int:
-        """Bytes held back because they may be the start of a frame."""
-        return len(self._buf)
-
-    def clear(self) -> None:
-        self._buf.clear()
-
-
-# --------------------------------------------------------------------------------------------
-# Requests and replies
-
-
-def _di_bytes(di: int, version: Version) -> bytes:
-    size = version.di_len
-    if not 0 <= di < 1 << (8 * size):
-        raise ValueError(f"DI {di:X} does not fit the {version} DI width")
-    return di.to_bytes(size, "little")
-
-
-def build_read(
-    address: str, di: int, version: Version = Version.V2007, *, preamble: int = 4
-) -> bytes:
-    """Read one data identifier (2007: C=11H, 1997: C=01H)."""
-    frame = Frame(normalize_address(address), version.read_function, _di_bytes(di, version))
-    return encode(frame, preamble)
-
-
-def build_read_follow(
-    address: str, di: int, seq: int = 1, version: Version = Version.V2007, *, preamble: int = 4
-) -> bytes:
-    """Ask for the next frame after a reply with the more-follows bit (2007 12H, 1997 02H).
-
-    2007 carries a frame sequence number after the DI (1 for the first follow-on); 1997 has none.
-    """
-    data = _di_bytes(di, version)
-    if version is Version.V2007:
-        data += bytes([seq & 0xFF])
-    return encode(Frame(normalize_address(address), version.follow_function, data), preamble)
-
-
-def build_read_address(*, preamble: int = 4) -> bytes:
-    """2007 read-address (13H) to the wildcard: only valid with a single meter on the bus."""
-    return encode(Frame(WILDCARD_ADDRESS, READ_ADDRESS_2007), preamble)
-
-
-def build_data_reply(
-    address: str,
-    di: int,
-    payload: bytes,
-    version: Version = Version.V2007,
-    *,
-    follow: bool = False,
-    more: bool = False,
-    seq: int | None = None,
-    preamble: int = 0,
-) -> bytes:
-    """A meter's normal reply to a read (``follow`` for the answer to a follow-on read)."""
-    function = version.follow_function if follow else version.read_function
-    control = REPLY_BIT | function | (MORE_BIT if more else 0)
-    data = _di_bytes(di, version) + bytes(payload)
-    if follow and version is Version.V2007:
-        data += bytes([(seq or 0) & 0xFF])
-    return encode(Frame(normalize_address(address), control, data), preamble)
-
-
-def build_error_reply(
-    address: str,
-    errors: int,
-    version: Version = Version.V2007,
-    *,
-    function: int | None = None,
-    preamble: int = 0,
-) -> bytes:
-    """An abnormal reply (C = function | C0H) carrying one error byte."""
-    fn = version.read_function if function is None else function
-    control = REPLY_BIT | ERROR_BIT | (fn & FUNCTION_MASK)
-    return encode(Frame(normalize_address(address), control, bytes([errors & 0x7F])), preamble)
-
-
-def build_address_reply(address: str, *, preamble: int = 0) -> bytes:
-    """Reply to read-address (93H): the address is both in the header and in DATA."""
-    addr = normalize_address(address)
-    frame = Frame(addr, REPLY_BIT | READ_ADDRESS_2007, _encode_address(addr))
-    return encode(frame, preamble)
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """A master's request as a meter sees it."""
-
-    address: str
-    version: Version | None
-    function: int
-    di: int | None = None
-    seq: int | None = None
-    data: bytes = b""
-
-
-def decode_request(frame: Frame) -> Request:
-    if frame.is_reply:
-        raise FrameError(f"control {frame.control:02X} is a reply, not a request")
-    version = frame.version
-    fn = frame.function
-    di: int | None = None
-    seq: int | None = None
-    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
-        assert version is not None
-        size = version.di_len
-        need = size + 1 if fn == READ_FOLLOW_2007 else size
-        if len(frame.data) < need:
-            raise FrameError(f"read request carries {len(frame.data)} bytes, needs {need}")
-        di = int.from_bytes(frame.data[:size], "little")
-        if fn == READ_FOLLOW_2007:
-            seq = frame.data[size]
-    return Request(frame.address, version, fn, di, seq, frame.data)
-
-
-@dataclass(frozen=True, slots=True)
-class DataReply:
-    """A normal reply to a read: ``payload`` is the value bytes after the DI (and before SEQ)."""
-
-    address: str
-    version: Version
-    di: int
-    payload: bytes
-    more: bool = False
-    seq: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorReply:
-    address: str
-    version: Version | None
-    function: int
-    errors: ErrorFlag
-
-    @property
-    def texts(self) -> list[str]:
-        return error_texts(self.errors, self.version or Version.V2007)
-
-
-@dataclass(frozen=True, slots=True)
-class AddressReply:
-    address: str  # from DATA, the meter's own address even if the header used a wildcard
-
-
-@dataclass(frozen=True, slots=True)
-class AckReply:
-    """A normal reply to a command (write, freeze, ...) with no data of interest."""
-
-    address: str
-    function: int
-    data: bytes
-
-
-Reply = DataReply | ErrorReply | AddressReply | AckReply
-
-
-def decode_reply(frame: Frame) -> Reply:
-    if not frame.is_reply:
-        raise FrameError(f"control {frame.control:02X} is a request, not a reply")
-    fn = frame.function
-    version = frame.version
-    if frame.is_error:
-        if not frame.data:
-            raise FrameError("abnormal reply without an error byte")
-        return ErrorReply(frame.address, version, fn, ErrorFlag(frame.data[0] & 0x7F))
-    if fn == READ_ADDRESS_2007:
-        if len(frame.data) != 6:
-            raise FrameError(f"read-address reply carries {len(frame.data)} bytes, not 6")
-        return AddressReply(_decode_address(frame.data))
-    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
-        assert version is not None
-        size = version.di_len
-        with_seq = fn == READ_FOLLOW_2007
-        if len(frame.data) < size + (1 if with_seq else 0):
-            raise FrameError(f"read reply carries {len(frame.data)} bytes, shorter than its DI")
-        di = int.from_bytes(frame.data[:size], "little")
-        payload = frame.data[size:-1] if with_seq else frame.data[size:]
-        seq = frame.data[-1] if with_seq else None
-        return DataReply(frame.address, version, di, payload, frame.more_follows, seq)
-    return AckReply(frame.address, fn, frame.data)
-
-
-# --------------------------------------------------------------------------------------------
-# Data identifiers
-
-
 class Kind(StrEnum):
     NUMBER = "number"  # BCD with implied decimals
     DATE = "date"  # YYMMDDWW, sent WW DD MM YY
@@ -571,17 +147,6 @@ class DataId:
         if self.points:
             return list(self.points[:count])
         return [self.point]
-
-
-@dataclass(frozen=True, slots=True)
-class Value:
-    """One typed reading: float for numbers, str for dates/times/digit strings, None if the
-    meter filled the field with FF (not supported)."""
-
-    point: str
-    value: float | str | None
-    unit: str
-    name: str
 
 
 DI_TABLE: dict[tuple[Version, int], DataId] = {}
@@ -770,33 +335,298 @@ def di_for_point(point: str, version: Version = Version.V2007) -> int | None:
     return None
 
 
-def _bcd_digits(raw: bytes) -> str:
-    """Little-endian BCD bytes as a most-significant-first digit string."""
-    out = []
-    for b in reversed(raw):
-        hi, lo = b >> 4, b & 0x0F
-        if hi > 9 or lo > 9:
-            raise BcdError(f"byte {b:02X} is not BCD")
-        out.append(f"{hi}{lo}")
-    return "".join(out)
+# --------------------------------------------------------------------------------------------
+# Addresses
+
+
+def normalize_address(address: str | int, width: int = 12) -> str:
+    """Canonical address string: ``width`` digits, upper case, left-padded with zeros.
+
+    Each byte (two characters) is two decimal digits or the wildcard ``AA``.
+    """
+    return addresses.normalize(address, width)
+
+
+address_matches = addresses.matches
+
+
+# --------------------------------------------------------------------------------------------
+# Frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame(framing.ControlByte):
+    """One link-layer frame. ``data`` has the +33H offset already removed."""
+
+    function_mask: ClassVar[int] = FUNCTION_MASK
+    address: str
+    control: int
+    data: bytes = b""
+    preamble: int = 0  # FE bytes seen before it (parse) or to send (encode)
+
+    @property
+    def more_follows(self) -> bool:
+        return self.is_reply and bool(self.control & MORE_BIT)
+
+    @property
+    def version(self) -> Version | None:
+        """Which edition the function code belongs to; None for codes both share (08H)."""
+        fn = self.function
+        if fn == BROADCAST_TIME:
+            return None
+        return Version.V2007 if fn > 0x10 else Version.V1997
+
+
+def encode(frame: Frame, preamble: int | None = None) -> bytes:
+    """Wire bytes for ``frame``, with ``preamble`` FE bytes (default: ``frame.preamble``)."""
+    if not 0 <= frame.control <= 0xFF:
+        raise ValueError(f"control byte out of range: {frame.control}")
+    if len(frame.data) > 0xFF:
+        raise ValueError(f"DATA too long for one frame: {len(frame.data)} bytes")
+    body = (
+        bytes([START])
+        + addresses.to_wire(frame.address, 12)
+        + bytes([START, frame.control, len(frame.data)])
+        + bytes((b + OFFSET) & 0xFF for b in frame.data)
+    )
+    return framing.wrap(body, frame.preamble if preamble is None else preamble)
+
+
+def _build(body: bytes, preamble: int) -> Frame:
+    """The frame in ``body`` (68 through DATA), its markers and checksum already checked."""
+    address = addresses.from_wire(body[1:7])
+    data = bytes((b - OFFSET) & 0xFF for b in body[HEADER_LEN:])
+    return Frame(address=address, control=body[8], data=data, preamble=preamble)
+
+
+LAYOUT = framing.Layout(
+    header_len=HEADER_LEN, address_at=1, address_len=6, second_start=7, build=_build
+)
+
+
+def parse(frame: bytes) -> Frame:
+    """Parse exactly one frame: any number of FE first, nothing after the 16."""
+    return LAYOUT.parse(frame)
+
+
+def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
+    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
+    return LAYOUT.scan(buf)
+
+
+def find_frame(buf: bytes) -> tuple[Frame | None, int]:
+    """Extract the first valid frame from a receive buffer.
+
+    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
+    dropped bytes are junk and the caller must read more; bytes that may start a frame are kept.
+    Never raises on any input.
+    """
+    return LAYOUT.find(buf)
+
+
+class FrameReader(framing.FrameReader[Frame]):
+    """Accumulates serial bytes and yields DL/T 645 frames; bounded, drop-oldest, counted."""
+
+    def __init__(self, max_buffer: int = 1024) -> None:
+        super().__init__(LAYOUT, max_buffer)
+
+
+# --------------------------------------------------------------------------------------------
+# Requests and replies
+
+
+def _di_bytes(di: int, version: Version) -> bytes:
+    size = version.di_len
+    if not 0 <= di < 1 << (8 * size):
+        raise ValueError(f"DI {di:X} does not fit the {version} DI width")
+    return di.to_bytes(size, "little")
+
+
+def build_read(
+    address: str, di: int, version: Version = Version.V2007, *, preamble: int = 4
+) -> bytes:
+    """Read one data identifier (2007: C=11H, 1997: C=01H)."""
+    frame = Frame(normalize_address(address), version.read_function, _di_bytes(di, version))
+    return encode(frame, preamble)
+
+
+def build_read_follow(
+    address: str, di: int, seq: int = 1, version: Version = Version.V2007, *, preamble: int = 4
+) -> bytes:
+    """Ask for the next frame after a reply with the more-follows bit (2007 12H, 1997 02H).
+
+    2007 carries a frame sequence number after the DI (1 for the first follow-on); 1997 has none.
+    """
+    data = _di_bytes(di, version)
+    if version is Version.V2007:
+        data += bytes([seq & 0xFF])
+    return encode(Frame(normalize_address(address), version.follow_function, data), preamble)
+
+
+def build_read_address(*, preamble: int = 4) -> bytes:
+    """2007 read-address (13H) to the wildcard: only valid with a single meter on the bus."""
+    return encode(Frame(WILDCARD_ADDRESS, READ_ADDRESS_2007), preamble)
+
+
+def build_data_reply(
+    address: str,
+    di: int,
+    payload: bytes,
+    version: Version = Version.V2007,
+    *,
+    follow: bool = False,
+    more: bool = False,
+    seq: int | None = None,
+    preamble: int = 0,
+) -> bytes:
+    """A meter's normal reply to a read (``follow`` for the answer to a follow-on read)."""
+    function = version.follow_function if follow else version.read_function
+    control = REPLY_BIT | function | (MORE_BIT if more else 0)
+    data = _di_bytes(di, version) + bytes(payload)
+    if follow and version is Version.V2007:
+        data += bytes([(seq or 0) & 0xFF])
+    return encode(Frame(normalize_address(address), control, data), preamble)
+
+
+def build_error_reply(
+    address: str,
+    errors: int,
+    version: Version = Version.V2007,
+    *,
+    function: int | None = None,
+    preamble: int = 0,
+) -> bytes:
+    """An abnormal reply (C = function | C0H) carrying one error byte."""
+    fn = version.read_function if function is None else function
+    control = REPLY_BIT | ERROR_BIT | (fn & FUNCTION_MASK)
+    return encode(Frame(normalize_address(address), control, bytes([errors & 0x7F])), preamble)
+
+
+def build_address_reply(address: str, *, preamble: int = 0) -> bytes:
+    """Reply to read-address (93H): the address is both in the header and in DATA."""
+    addr = normalize_address(address)
+    frame = Frame(addr, REPLY_BIT | READ_ADDRESS_2007, addresses.to_wire(addr, 12))
+    return encode(frame, preamble)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """A master's request as a meter sees it."""
+
+    address: str
+    version: Version | None
+    function: int
+    di: int | None = None
+    seq: int | None = None
+    data: bytes = b""
+
+
+def decode_request(frame: Frame) -> Request:
+    if frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a reply, not a request")
+    version = frame.version
+    fn = frame.function
+    di: int | None = None
+    seq: int | None = None
+    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
+        assert version is not None
+        size = version.di_len
+        need = size + 1 if fn == READ_FOLLOW_2007 else size
+        if len(frame.data) < need:
+            raise FrameError(f"read request carries {len(frame.data)} bytes, needs {need}")
+        di = int.from_bytes(frame.data[:size], "little")
+        if fn == READ_FOLLOW_2007:
+            seq = frame.data[size]
+    return Request(frame.address, version, fn, di, seq, frame.data)
+
+
+@dataclass(frozen=True, slots=True)
+class DataReply:
+    """A normal reply to a read: ``payload`` is the value bytes after the DI (and before SEQ)."""
+
+    address: str
+    version: Version
+    di: int
+    payload: bytes
+    more: bool = False
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply:
+    address: str
+    version: Version | None
+    function: int
+    errors: ErrorFlag
+
+    @property
+    def texts(self) -> list[str]:
+        return error_texts(self.errors, self.version or Version.V2007)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressReply:
+    address: str  # from DATA, the meter's own address even if the header used a wildcard
+
+
+@dataclass(frozen=True, slots=True)
+class AckReply:
+    """A normal reply to a command (write, freeze, ...) with no data of interest."""
+
+    address: str
+    function: int
+    data: bytes
+
+
+Reply = DataReply | ErrorReply | AddressReply | AckReply
+
+
+def decode_reply(frame: Frame) -> Reply:
+    if not frame.is_reply:
+        raise FrameError(f"control {frame.control:02X} is a request, not a reply")
+    fn = frame.function
+    version = frame.version
+    if frame.is_error:
+        if not frame.data:
+            raise FrameError("abnormal reply without an error byte")
+        return ErrorReply(frame.address, version, fn, ErrorFlag(frame.data[0] & 0x7F))
+    if fn == READ_ADDRESS_2007:
+        if len(frame.data) != 6:
+            raise FrameError(f"read-address reply carries {len(frame.data)} bytes, not 6")
+        return AddressReply(addresses.from_wire(frame.data))
+    if fn in (READ_DATA_2007, READ_FOLLOW_2007, READ_DATA_1997, READ_FOLLOW_1997):
+        assert version is not None
+        size = version.di_len
+        with_seq = fn == READ_FOLLOW_2007
+        if len(frame.data) < size + (1 if with_seq else 0):
+            raise FrameError(f"read reply carries {len(frame.data)} bytes, shorter than its DI")
+        di = int.from_bytes(frame.data[:size], "little")
+        payload = frame.data[size:-1] if with_seq else frame.data[size:]
+        seq = frame.data[-1] if with_seq else None
+        return DataReply(frame.address, version, di, payload, frame.more_follows, seq)
+    return AckReply(frame.address, fn, frame.data)
+
+
+# --------------------------------------------------------------------------------------------
+# Values
 
 
 def bcd_digits(payload: bytes) -> str:
     """Digits of a little-endian BCD field, for DIs the table does not know."""
-    return _bcd_digits(payload)
+    return bcd.to_digits(payload)
 
 
 def _decode_element(entry: DataId, raw: bytes) -> float | str | None:
-    if raw == b"\xff" * len(raw):
+    if bcd.is_unsupported(raw):
         return None
     if entry.kind is Kind.NUMBER:
         negative = False
         if entry.signed and raw[-1] & 0x80:
             negative = True
             raw = raw[:-1] + bytes([raw[-1] & 0x7F])
-        magnitude = int(_bcd_digits(raw)) / 10**entry.decimals
+        magnitude = int(bcd.to_digits(raw)) / 10**entry.decimals
         return -magnitude if negative else magnitude
-    digits = _bcd_digits(raw)
+    digits = bcd.to_digits(raw)
     if entry.kind is Kind.DATE:  # YYMMDDWW
         return f"20{digits[0:2]}-{digits[2:4]}-{digits[4:6]}"
     if entry.kind is Kind.TIME:  # hhmmss
@@ -827,13 +657,6 @@ def decode_data(di: int, data: bytes, version: Version = Version.V2007) -> list[
     ]
 
 
-def _int_to_bcd(number: int, size: int) -> bytes:
-    digits = f"{number:0{size * 2}d}"
-    if len(digits) > size * 2:
-        raise ValueError(f"{number} does not fit {size} BCD bytes")
-    return bytes(int(digits[i : i + 2], 16) for i in range(size * 2 - 2, -1, -2))
-
-
 def _encode_element(entry: DataId, value: float | str | None) -> bytes:
     if value is None:
         return b"\xff" * entry.size
@@ -847,7 +670,7 @@ def _encode_element(entry: DataId, value: float | str | None) -> bytes:
         limit = 8 * 10 ** (entry.size * 2 - 1) if entry.signed else 10 ** (entry.size * 2)
         if scaled >= limit:
             raise ValueError(f"{value} does not fit {entry.fmt}")
-        raw = _int_to_bcd(scaled, entry.size)
+        raw = bcd.from_int(scaled, entry.size)
         if value < 0 and scaled:
             raw = raw[:-1] + bytes([raw[-1] | 0x80])
         return raw
@@ -862,7 +685,7 @@ def _encode_element(entry: DataId, value: float | str | None) -> bytes:
         digits = text
     if len(digits) != entry.size * 2 or not digits.isdigit():
         raise ValueError(f"{entry.point} needs {entry.fmt}, got {value!r}")
-    return bytes(int(digits[i : i + 2], 16) for i in range(len(digits) - 2, -1, -2))
+    return bcd.from_digits(digits)
 
 
 def encode_data(
@@ -881,8 +704,22 @@ def encode_data(
 
 __all__ = [
     "BROADCAST_ADDRESS",
+    "BROADCAST_TIME",
+    "CHANGE_BAUD_2007",
     "DI_TABLE",
+    "END",
+    "FREEZE_2007",
+    "PREAMBLE_BYTE",
+    "READ_ADDRESS_2007",
+    "READ_DATA_1997",
+    "READ_DATA_2007",
+    "READ_FOLLOW_1997",
+    "READ_FOLLOW_2007",
+    "START",
     "WILDCARD_ADDRESS",
+    "WRITE_ADDRESS_2007",
+    "WRITE_DATA_1997",
+    "WRITE_DATA_2007",
     "AckReply",
     "AddressReply",
     "DataId",
