@@ -152,38 +152,51 @@ class _Int8Prefilter:
         self.k = max(16, 1 << (dim - 1).bit_length())  # MatMulNBits wants a power-of-two K
         if self.k > 256:
             raise ValueError(f"{dim}-d embeddings: no int8 prefilter above 256 dimensions")
-        padded = np.zeros((n, self.k), dtype=np.float32)
-        padded[:, :dim] = emb
-        peak = np.abs(padded).max(axis=1)
-        scales = np.where(peak > 0, peak / _Q, 1.0).astype(np.float32)
-        codes = np.clip(np.rint(padded / scales[:, None]), -_Q, _Q)
-        resid = np.linalg.norm(padded - codes * scales[:, None], axis=1)
-        self.max_resid = float(resid.max(initial=0.0))
-        self.max_norm = float(np.linalg.norm(padded, axis=1).max(initial=0.0))
+        stored = np.empty((n, self.k), dtype=np.uint8)  # c + 128
+        scales = np.empty(n, dtype=np.float32)
+        self.max_resid = self.max_norm = 0.0
+        for start in range(0, n, _BLOCK):  # in blocks: no float copy of the whole gallery
+            g = self._pad(emb[start : start + _BLOCK])
+            peak = np.abs(g).max(axis=1)
+            s = np.where(peak > 0, peak / _Q, 1.0).astype(np.float32)
+            c = np.clip(np.rint(g / s[:, None]), -_Q, _Q)
+            resid = np.linalg.norm(g - c * s[:, None], axis=1)
+            self.max_resid = max(self.max_resid, float(resid.max()))
+            self.max_norm = max(self.max_norm, float(np.linalg.norm(g, axis=1).max()))
+            stored[start : start + _BLOCK] = c + 128
+            scales[start : start + _BLOCK] = s
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1  # one lookup stays on its executor worker's core
         opts.inter_op_num_threads = 1
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
-        model = _matmul_nbits_model((codes + 128).astype(np.uint8), scales)
+        model = _matmul_nbits_model(stored, scales)
         self._session = ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
-        self._self_test(codes, scales)
+        self._self_test(stored, scales)
+
+    def _pad(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        if x.shape[1] == self.k:
+            return x
+        out = np.zeros((len(x), self.k), dtype=np.float32)
+        out[:, : x.shape[1]] = x
+        return out
 
     def _products(self, a: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """s_i (a . c_i) for integer-valued queries a (m, k) with max |a| = 127 per row."""
         (y,) = self._session.run(None, {"A": a})
         return np.asarray(y, dtype=np.float32)
 
-    def _self_test(self, codes: npt.NDArray[np.float64], scales: npt.NDArray[np.float32]) -> None:
+    def _self_test(self, stored: npt.NDArray[np.uint8], scales: npt.NDArray[np.float32]) -> None:
         """The bound assumes the kernel does exact int8 arithmetic on these inputs (a query
         whose largest magnitude is 127 quantises to itself). Check that on rows from both
         ends, so a changed kernel means a slower exact path, never a wrong name."""
-        n = len(codes)
+        n = len(stored)
         rows = np.unique(np.r_[0 : min(n, 2048), max(0, n - 2048) : n])
+        codes = stored[rows].astype(np.float64) - 128
         rng = np.random.default_rng(0)
         a = rng.integers(-_Q, _Q + 1, (4, self.k)).astype(np.float32)
         a[:, 0] = _Q
-        want = (a.astype(np.float64) @ codes[rows].T) * scales[rows]
+        want = (a.astype(np.float64) @ codes.T) * scales[rows]
         got = self._products(a)[:, rows]
         tol = 1e-5 * np.abs(a).sum(axis=1, keepdims=True) * _Q * scales[rows]
         if not np.all(np.abs(got - want) <= tol):
@@ -193,11 +206,7 @@ class _Int8Prefilter:
         self, q: npt.NDArray[np.float32]
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """Approximate q . g for every row (m, n) and each query's error bound (m,)."""
-        m = len(q)
-        padded = q
-        if self.k != self.dim:
-            padded = np.zeros((m, self.k), dtype=np.float32)
-            padded[:, : self.dim] = q
+        padded = self._pad(q)
         peak = np.abs(padded).max(axis=1, keepdims=True)
         t = np.where(peak > 0, peak / _Q, 1.0).astype(np.float32)
         a = np.rint(padded / t).astype(np.float32)
