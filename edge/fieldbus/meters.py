@@ -7,9 +7,13 @@ request from another meter is dropped, not mistaken for ours.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from edge.codecs import cjt188, dlt645
+from edge.codecs.errors import ProtocolError
+from edge.codecs.values import Value
 from edge.fieldbus.errors import DeviceErrorReply, GarbledReply
 from edge.fieldbus.serial_bus import SerialBus, Trace
 from edge.fieldbus.serial_port import Matcher
@@ -21,48 +25,63 @@ def _noise(data: bytes) -> bool:
     return any(b != PREAMBLE for b in data)
 
 
-class DltMatcher(Matcher[dlt645.Reply]):
-    def __init__(self, address: str) -> None:
-        self.address = address
+class _Frame(Protocol):
+    @property
+    def is_reply(self) -> bool: ...
 
-    def match(self, buf: bytes) -> dlt645.Reply | None:
+    @property
+    def address(self) -> str: ...
+
+
+F = TypeVar("F", bound=_Frame)
+R = TypeVar("R")
+
+
+class ReplyMatcher(Matcher[R], Generic[F, R]):
+    """The first reply frame from ``address`` (wildcards allowed), decoded with ``decode``.
+
+    Frames from other meters or other requests are skipped; a well-shaped frame that fails its
+    checks ends the exchange (raised) only when nothing after it may still be ours.
+    """
+
+    def __init__(
+        self,
+        address: str,
+        scan: Callable[[bytes], tuple[F | None, int, list[ProtocolError]]],
+        matches: Callable[[str, str], bool],
+        decode: Callable[[F], R],
+    ) -> None:
+        self.address = address
+        self._scan = scan
+        self._matches = matches
+        self._decode = decode
+
+    def match(self, buf: bytes) -> R | None:
         data = buf
         while data:
-            frame, consumed, rejected = dlt645.scan(data)
+            frame, consumed, rejected = self._scan(data)
             if frame is None:
                 if rejected and consumed == len(data):
                     raise rejected[-1]
                 return None
-            if frame.is_reply and dlt645.address_matches(self.address, frame.address):
-                return dlt645.decode_reply(frame)
+            if frame.is_reply and self._matches(self.address, frame.address):
+                return self._decode(frame)
             data = data[consumed:]
         return None
 
     def junk(self, buf: bytes) -> bool:
-        frame, consumed, _ = dlt645.scan(buf)
+        frame, consumed, _ = self._scan(buf)
         return frame is None and _noise(buf[:consumed])
 
 
-class CjtMatcher(Matcher[cjt188.Reply]):
+class DltMatcher(ReplyMatcher[dlt645.Frame, dlt645.Reply]):
     def __init__(self, address: str) -> None:
-        self.address = address
+        super().__init__(address, dlt645.scan, dlt645.address_matches, dlt645.decode_reply)
 
-    def match(self, buf: bytes) -> cjt188.Reply | None:
-        data = buf
-        while data:
-            frame, consumed, rejected = cjt188.scan(data)
-            if frame is None:
-                if rejected and consumed == len(data):
-                    raise rejected[-1]
-                return None
-            if frame.is_reply and cjt188.address_matches(self.address, frame.address):
-                return cjt188.decode_reply(frame)
-            data = data[consumed:]
-        return None
 
-    def junk(self, buf: bytes) -> bool:
-        frame, consumed, _ = cjt188.scan(buf)
-        return frame is None and _noise(buf[:consumed])
+class CjtMatcher(ReplyMatcher[cjt188.Frame, cjt188.Reply]):
+    def __init__(self, address: str) -> None:
+        super().__init__(address, cjt188.scan, cjt188.address_matches, cjt188.decode_reply)
 
 
 MAX_FOLLOW_ON = 8
@@ -143,7 +162,7 @@ async def read_dlt645_address(
 class CjtReading:
     meter_type: int
     address: str
-    values: list[dlt645.Value]
+    values: list[Value]
     status: cjt188.Status | None
 
 
