@@ -29,6 +29,9 @@ async def test_burst_while_broker_down_arrives_complete_and_in_order(
     assert [m["seq"] for m in hub.events()][:3] == [1, 2, 3]
     await wait_until(lambda: d.rt.services["uplink.hub"].drain.acked_seq == 3000, 10, "acks")
     assert (await d.store.outbox_stats())[0]["backlog"] == 0
+    # The fast PUBACK path (publisher.py) is what makes thousands per second possible;
+    # an aiomqtt or paho upgrade that turns it off should be noticed here.
+    assert d.rt.health_providers["uplink.hub"]()["puback_short_path"] is True
 
 
 async def test_broker_restarting_under_load_loses_nothing(

@@ -92,6 +92,7 @@ class MqttUplink:
         self.last_error: str | None = None
         self.failed_attempts = 0
         self.connections = 0
+        self.puback_short_path: bool | None = None
         self._encode_thread = ThreadPoolExecutor(1, thread_name_prefix=f"uplink-{name}")
         rt.add_health(f"uplink.{name}", self.health)
 
@@ -107,6 +108,7 @@ class MqttUplink:
             "connected_since": self.connected_since,
             "last_error": self.last_error,
             **self.drain.stats(),
+            "puback_short_path": self.puback_short_path,
             "truncated": self.encoder.truncated,
             "images_omitted": self.encoder.images_omitted,
         }
@@ -190,6 +192,7 @@ class MqttUplink:
         client = self._client(ctx)
         async with client:
             window = WindowPublisher(client)
+            self.puback_short_path = window.short_path
             await client.publish(f"{self.prefix}/status", self._status("online"), 1, True)
             if self.commands is not None:
                 await client.subscribe(f"{self.prefix}/cmd/+", qos=1)
