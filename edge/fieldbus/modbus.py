@@ -83,6 +83,10 @@ class ModbusLink(Protocol):
     def health(self) -> dict[str, Any]: ...
 
 
+def _request(function: Function, address: int, count: int, unit: int) -> ModbusPDU:
+    return _REQUESTS[function](dev_id=unit, address=address, count=count)
+
+
 def exception_error(unit: int, code: int) -> DeviceErrorReply:
     text = EXCEPTION_TEXT.get(code, "unknown exception")
     return DeviceErrorReply(f"unit {unit} answered exception {code:02X} ({text})")
@@ -124,8 +128,7 @@ class RtuMatcher(Matcher[ModbusPDU]):
 
 
 def build_rtu_request(function: Function, address: int, count: int, unit: int) -> bytes:
-    request = _REQUESTS[function](dev_id=unit, address=address, count=count)
-    return FramerRTU(DecodePDU(False)).buildFrame(request)
+    return FramerRTU(DecodePDU(False)).buildFrame(_request(function, address, count, unit))
 
 
 class ModbusRtuLink:
@@ -234,9 +237,7 @@ class ModbusTcpLink:
                 if trace:
                     trace("tx", f"{function} unit={unit} addr={address} count={count}".encode())
                 try:
-                    pdu = await self.client.execute(
-                        False, _REQUESTS[function](dev_id=unit, address=address, count=count)
-                    )
+                    pdu = await self.client.execute(False, _request(function, address, count, unit))
                 except ConnectionException as exc:
                     self.stats.port_errors += 1
                     raise PortError(f"{self.config.host}:{self.config.port}: {exc}") from None
