@@ -151,3 +151,18 @@ def test_policy_drops_masks_and_withholds_image_roles() -> None:
 def test_policy_paths_must_start_at_data() -> None:
     with pytest.raises(ValueError, match=r"data\.<field>"):
         DataPolicy.model_validate({"drop": ["id"]})
+
+
+def test_config_refuses_unsafe_command_settings(tmp_path: Path) -> None:
+    base = {"type": "mqtt", "url": "mqtt://h:1883"}
+    with pytest.raises(ValueError, match="secret of 16"):
+        MqttUplinkConfig.model_validate({**base, "commands": {"secret": "short"}})
+    with pytest.raises(ValueError, match="needs an mqtts:// url"):
+        MqttUplinkConfig.model_validate({**base, "commands": {"auth": "mtls"}})
+    secret = tmp_path / "hmac"
+    secret.write_text("a-long-enough-shared-secret\n")
+    cfg = MqttUplinkConfig.model_validate({**base, "commands": {"secret_file": str(secret)}})
+    assert cfg.commands.secret is not None
+    assert cfg.commands.secret.get_secret_value() == "a-long-enough-shared-secret"
+    with pytest.raises(ValueError, match="mqtt://host:port"):
+        MqttUplinkConfig.model_validate({"type": "mqtt", "url": "http://h"})

@@ -184,6 +184,16 @@ class MqttUplinkConfig(UplinkBase):
             raise ValueError(f"bad port in {v!r}") from exc
         return v
 
+    @model_validator(mode="after")
+    def _mtls_needs_tls(self) -> MqttUplinkConfig:
+        mtls = self.commands.enabled and self.commands.auth == "mtls" and bool(self.url)
+        if mtls and (not self.use_tls or self.tls.cert_file is None):
+            raise ValueError(
+                "commands.auth: mtls trusts the broker's certificate-based ACLs: it needs "
+                "an mqtts:// url and tls.cert_file/key_file (or use auth: hmac)"
+            )
+        return self
+
     @property
     def host(self) -> str:
         return urlsplit(self.url).hostname or ""
