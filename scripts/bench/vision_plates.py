@@ -73,6 +73,23 @@ def bench_frame(pr: PlateReader, frame: BGRImage, s: dict[str, list[float]]) -> 
     timed(s, "end to end read_frame", lambda: pr.read_frame(frame))
 
 
+def measure(
+    pr: PlateReader, scenes: list[BGRImage], reps: int, sizes: dict[str, tuple[int, int]] = SIZES
+) -> dict[str, dict[str, list[float]]]:
+    """Per size, every stage's samples (ms) over each scene x repetition, after a warm-up."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for label, size in sizes.items():
+        frames = [fit(img, size) for img in scenes]
+        for f in frames[:2]:  # warm-up: first runs allocate arenas
+            pr.read_frame(f)
+        samples: dict[str, list[float]] = defaultdict(list)
+        for _ in range(reps):
+            for f in frames:
+                bench_frame(pr, f, samples)
+        out[label] = samples
+    return out
+
+
 def stats(values: list[float]) -> dict[str, float]:
     a = np.asarray(values)
     return {"median": float(np.median(a)), "p95": float(np.percentile(a, 95)), "n": len(a)}
@@ -109,15 +126,10 @@ def main() -> int:
         "reps": args.reps,
         "sizes": {},
     }
-    for label, size in SIZES.items():
-        frames = [fit(img, size) for img in scenes]
-        for f in frames[:2]:  # warm-up: first runs allocate arenas
-            pr.read_frame(f)
-        samples: dict[str, list[float]] = defaultdict(list)
-        for _ in range(args.reps):
-            for f in frames:
-                bench_frame(pr, f, samples)
-        report["sizes"][label] = {k: stats(v) for k, v in samples.items()}
+    report["sizes"] = {
+        label: {k: stats(v) for k, v in samples.items()}
+        for label, samples in measure(pr, scenes, args.reps).items()
+    }
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     if args.json:
