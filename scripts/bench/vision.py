@@ -60,7 +60,7 @@ from edge.vision.faces.gallery import FaceIndex  # noqa: E402
 from edge.vision.faces.pipeline import FacePipeline  # noqa: E402
 from edge.vision.faces.quality import face_quality  # noqa: E402
 from edge.vision.image import BGRImage, decode_image  # noqa: E402
-from edge.vision.plates.pipeline import PlateReader  # noqa: E402
+from edge.vision.plates.pipeline import DetectorChoice, PlateReader  # noqa: E402
 from edge.vision.plates.sessions import default_registry  # noqa: E402
 from edge.vision.plates.vote import PlatePasses  # noqa: E402
 from edge.vision.service import jpeg  # noqa: E402
@@ -116,7 +116,7 @@ class Engines:
     index: FaceIndex | None = None
 
     @classmethod
-    def load(cls, models_dir: Path | None, plate_detector: str = "auto") -> Engines:
+    def load(cls, models_dir: Path | None, plate_detector: DetectorChoice = "auto") -> Engines:
         registry = default_registry(models_dir, None, 1)
         return cls(PlateReader(registry, detector=plate_detector), FacePipeline(registry))
 
