@@ -8,11 +8,9 @@ from pydantic import Field, field_validator
 
 from edge.codecs import cjt188
 from edge.events import Reading, utcnow
-from edge.fieldbus.config import BusDeviceConfig
-from edge.fieldbus.meters import read_cjt188
-from edge.fieldbus.polling import PolledDevice
-from edge.fieldbus.registry import BusRegistry
-from edge.fieldbus.serial_bus import SerialBus
+from edge.fieldbus.config import BusDeviceConfig, meter_address
+from edge.fieldbus.meters import read_cjt188, value_reading
+from edge.fieldbus.polling import SerialDevice
 
 MeterKind = Literal[
     "cold_water", "hot_water", "drinking_water", "reclaimed_water", "heat", "cooling", "gas"
@@ -36,25 +34,15 @@ class Cjt188Config(BusDeviceConfig):
     @field_validator("address", mode="before")
     @classmethod
     def _address(cls, value: Any) -> str:
-        text = cjt188.normalize_address(value if isinstance(value, int | str) else str(value))
-        if "AA" in [text[i : i + 2] for i in range(0, 14, 2)]:
-            raise ValueError("a meter's address cannot contain the wildcard AA")
-        return text
+        return meter_address(value, cjt188.normalize_address)
 
     @property
     def type_code(self) -> int:
         return int(cjt188.MeterType[self.meter_type.upper()])
 
 
-class Cjt188Meter(PolledDevice):
+class Cjt188Meter(SerialDevice):
     config: Cjt188Config
-
-    def __init__(self, config: Cjt188Config, runtime: Any) -> None:
-        super().__init__(config, runtime)
-        self.bus: SerialBus | None = None
-
-    async def attach(self, registry: BusRegistry) -> None:
-        self.bus = registry.serial(self.config.bus)
 
     async def poll(self, attempts: int | None) -> list[Reading]:
         assert self.bus is not None
@@ -66,17 +54,7 @@ class Cjt188Meter(PolledDevice):
             di_order=self.config.di_order,
             attempts=attempts,
         )
-        readings = [
-            Reading(
-                self.id,
-                v.point,
-                v.value,
-                v.unit,
-                ts,
-                "good" if v.value is not None else "unsupported",
-            )
-            for v in result.values
-        ]
+        readings = [value_reading(self.id, v, ts) for v in result.values]
         if result.status is not None:
             readings.append(Reading(self.id, "valve", result.status.valve.value, "", ts))
             readings.append(Reading(self.id, "battery_low", result.status.battery_low, "", ts))

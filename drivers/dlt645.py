@@ -13,11 +13,9 @@ from pydantic import Field, field_validator, model_validator
 
 from edge.codecs import dlt645
 from edge.events import Reading, utcnow
-from edge.fieldbus.config import BusDeviceConfig
-from edge.fieldbus.meters import read_dlt645_values
-from edge.fieldbus.polling import PolledDevice
-from edge.fieldbus.registry import BusRegistry
-from edge.fieldbus.serial_bus import SerialBus
+from edge.fieldbus.config import BusDeviceConfig, meter_address
+from edge.fieldbus.meters import read_dlt645_values, value_reading
+from edge.fieldbus.polling import SerialDevice
 
 DEFAULT_POINTS = {
     "2007": ["energy_active_forward_total", "voltage", "current", "power_active_total"],
@@ -58,10 +56,7 @@ class Dlt645Config(BusDeviceConfig):
     @field_validator("address", mode="before")
     @classmethod
     def _address(cls, value: Any) -> str:
-        text = dlt645.normalize_address(value if isinstance(value, int | str) else str(value))
-        if "AA" in [text[i : i + 2] for i in range(0, 12, 2)]:
-            raise ValueError("a meter's address cannot contain the wildcard AA")
-        return text
+        return meter_address(value, dlt645.normalize_address)
 
     @model_validator(mode="after")
     def _points(self) -> Dlt645Config:
@@ -77,17 +72,13 @@ class Dlt645Config(BusDeviceConfig):
         return [resolve_di(p, version) for p in self.points]
 
 
-class Dlt645Meter(PolledDevice):
+class Dlt645Meter(SerialDevice):
     config: Dlt645Config
 
     def __init__(self, config: Dlt645Config, runtime: Any) -> None:
         super().__init__(config, runtime)
         self.version = dlt645.Version(config.version)
         self.dis = config.dis
-        self.bus: SerialBus | None = None
-
-    async def attach(self, registry: BusRegistry) -> None:
-        self.bus = registry.serial(self.config.bus)
 
     async def poll(self, attempts: int | None) -> list[Reading]:
         assert self.bus is not None
@@ -97,13 +88,8 @@ class Dlt645Meter(PolledDevice):
             values = await read_dlt645_values(
                 self.bus, self.config.address, di, self.version, attempts=attempts
             )
-            readings += [to_reading(self.id, v, ts) for v in values]
+            readings += [value_reading(self.id, v, ts) for v in values]
         return readings
-
-
-def to_reading(device: str, value: dlt645.Value, ts: Any) -> Reading:
-    quality = "good" if value.value is not None else "unsupported"
-    return Reading(device, value.point, value.value, value.unit, ts, quality)
 
 
 CONFIG = Dlt645Config

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from pydantic import Field
 
 from edge.config.devices import DeviceBase
@@ -15,3 +18,14 @@ class BusDeviceConfig(DeviceBase):
         title="Threshold alarms",
         description="Alarm rules on this device's points (a profile may supply defaults).",
     )
+
+
+def meter_address(value: Any, normalize: Callable[[str | int], str]) -> str:
+    """A configured meter's own address, normalised by its codec.
+
+    The wildcard ``AA`` is refused: a poll to it would take any meter's answer as this one's.
+    """
+    text = normalize(value if isinstance(value, int | str) else str(value))
+    if "AA" in [text[i : i + 2] for i in range(0, len(text), 2)]:
+        raise ValueError("a meter's address cannot contain the wildcard AA")
+    return text

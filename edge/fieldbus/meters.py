@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from edge.codecs import cjt188, dlt645
 from edge.codecs.errors import ProtocolError
 from edge.codecs.values import Value
+from edge.events import Reading
 from edge.fieldbus.errors import DeviceErrorReply, GarbledReply
 from edge.fieldbus.serial_bus import SerialBus, Trace
 from edge.fieldbus.serial_port import Matcher
@@ -156,6 +158,12 @@ async def read_dlt645_address(
     if not isinstance(ex.value, dlt645.AddressReply):
         raise GarbledReply(f"read-address answered with {type(ex.value).__name__}")
     return ex.value.address
+
+
+def value_reading(device: str, value: Value, ts: datetime) -> Reading:
+    """A meter's value as a reading; an FF-filled field is kept, as quality ``unsupported``."""
+    quality = "good" if value.value is not None else "unsupported"
+    return Reading(device, value.point, value.value, value.unit, ts, quality)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from edge.fieldbus.backoff import Backoff, start_offset
 from edge.fieldbus.config import BusDeviceConfig
 from edge.fieldbus.errors import BusError
 from edge.fieldbus.registry import BusRegistry, registry_for
+from edge.fieldbus.serial_bus import SerialBus
 from edge.rules.thresholds import ThresholdEngine
 
 log = logging.getLogger(__name__)
@@ -84,3 +85,14 @@ class PolledDevice(ABC):
         await self.rt.store.add_readings(self.id, readings)
         self.rt.hub.publish(reading_topic(self.id), readings)
         await self.rules.evaluate(readings)
+
+
+class SerialDevice(PolledDevice):
+    """A device on an RS-485 line, sharing the line's `SerialBus` with the others on it."""
+
+    def __init__(self, config: BusDeviceConfig, runtime: Any) -> None:
+        super().__init__(config, runtime)
+        self.bus: SerialBus | None = None
+
+    async def attach(self, registry: BusRegistry) -> None:
+        self.bus = registry.serial(self.config.bus)

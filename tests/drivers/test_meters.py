@@ -7,11 +7,17 @@ import dataclasses
 import itertools
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from drivers.cjt188 import Cjt188Config
+from drivers.dlt645 import Dlt645Config
+from edge.codecs import dlt645
 from edge.events import Reading
+from edge.fieldbus.meters import value_reading
 from edge.sim.meters import MeterSimulator, MeterSpec, Protocol, SimConfig
 
 HEALTHY = ["000000000001", "000000000002", "000000000003"]
@@ -147,3 +153,32 @@ async def test_first_polls_are_spread_over_the_interval(
             firsts.setdefault(topic, time.monotonic() - began)
     offsets = sorted(firsts.values())
     assert offsets[-1] - offsets[0] > 0.1, f"first polls bunched: {offsets}"
+
+
+def test_meter_addresses_are_normalised_and_the_wildcard_is_refused() -> None:
+    """An address as printed (spaces, an int) works; AA in it would take any meter's answer."""
+    dlt = {"id": "m", "type": "dlt645", "bus": "rs1"}
+    cjt = {"id": "w", "type": "cjt188", "bus": "rs1"}
+    assert Dlt645Config.model_validate({**dlt, "address": 161}).address == "000000000161"
+    assert Cjt188Config.model_validate({**cjt, "address": "0020 1809 2300 01"}).address == (
+        "00201809230001"
+    )
+    with pytest.raises(ValidationError, match="wildcard AA"):
+        Dlt645Config.model_validate({**dlt, "address": "0000000000AA"})
+    with pytest.raises(ValidationError, match="wildcard AA"):
+        Cjt188Config.model_validate({**cjt, "address": "AAAAAAAAAAAAAA"})
+    with pytest.raises(ValidationError, match="12 BCD digits"):
+        Dlt645Config.model_validate({**dlt, "address": "00000000016X"})
+
+
+def test_a_field_the_meter_does_not_support_is_a_reading_marked_unsupported() -> None:
+    """FF-filled phases of a single-phase meter stay visible (quality), not dropped or zero."""
+    payload = dlt645.encode_data(0x0201FF00, [229.8, None, None])
+    ts = datetime.now(UTC)
+    readings = [value_reading("m1", v, ts) for v in dlt645.decode_data(0x0201FF00, payload)]
+    assert [(r.point, r.value, r.quality) for r in readings] == [
+        ("voltage_a", pytest.approx(229.8), "good"),
+        ("voltage_b", None, "unsupported"),
+        ("voltage_c", None, "unsupported"),
+    ]
+    assert {r.unit for r in readings} == {"V"}
