@@ -22,7 +22,7 @@ from enum import IntEnum, StrEnum
 from typing import ClassVar
 
 from edge.codecs import addresses, bcd, framing
-from edge.codecs.errors import BcdError, FrameError, ProtocolError
+from edge.codecs.errors import BcdError, FrameError
 from edge.codecs.framing import END, ERROR_BIT, PREAMBLE_BYTE, REPLY_BIT, START, checksum
 from edge.codecs.values import Value
 
@@ -193,23 +193,9 @@ def _build(body: bytes, preamble: int) -> Frame:
 LAYOUT = framing.Layout(header_len=HEADER_LEN, address_at=2, address_len=7, build=_build)
 
 
-def parse(frame: bytes) -> Frame:
-    """Parse exactly one frame: any number of FE first, nothing after the 16."""
-    return LAYOUT.parse(frame)
-
-
-def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
-    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
-    return LAYOUT.scan(buf)
-
-
-def find_frame(buf: bytes) -> tuple[Frame | None, int]:
-    """Extract the first valid frame from a receive buffer.
-
-    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
-    dropped bytes are junk and the caller must read more. Never raises on any input.
-    """
-    return LAYOUT.find(buf)
+parse = LAYOUT.parse  # exactly one frame: any number of FE first, nothing after the 16
+scan = LAYOUT.scan  # find_frame's answer, and why well-shaped candidates were rejected
+find_frame = LAYOUT.find  # (frame | None, consumed) from a receive buffer; never raises
 
 
 class FrameReader(framing.FrameReader[Frame]):

@@ -44,7 +44,7 @@ from edge.codecs.dlt645_tables import (
     error_texts,
     lookup,
 )
-from edge.codecs.errors import FrameError, ProtocolError, UnknownDataIdError
+from edge.codecs.errors import FrameError, UnknownDataIdError
 from edge.codecs.framing import END, ERROR_BIT, PREAMBLE_BYTE, REPLY_BIT, START, checksum
 from edge.codecs.values import Value
 
@@ -133,24 +133,9 @@ LAYOUT = framing.Layout(
 )
 
 
-def parse(frame: bytes) -> Frame:
-    """Parse exactly one frame: any number of FE first, nothing after the 16."""
-    return LAYOUT.parse(frame)
-
-
-def scan(buf: bytes) -> tuple[Frame | None, int, list[ProtocolError]]:
-    """Like ``find_frame``, also returning why well-shaped candidates were rejected."""
-    return LAYOUT.scan(buf)
-
-
-def find_frame(buf: bytes) -> tuple[Frame | None, int]:
-    """Extract the first valid frame from a receive buffer.
-
-    Returns ``(frame, consumed)``: drop ``buf[:consumed]`` either way. With ``frame`` None the
-    dropped bytes are junk and the caller must read more; bytes that may start a frame are kept.
-    Never raises on any input.
-    """
-    return LAYOUT.find(buf)
+parse = LAYOUT.parse  # exactly one frame: any number of FE first, nothing after the 16
+scan = LAYOUT.scan  # find_frame's answer, and why well-shaped candidates were rejected
+find_frame = LAYOUT.find  # (frame | None, consumed) from a receive buffer; never raises
 
 
 class FrameReader(framing.FrameReader[Frame]):
