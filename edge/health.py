@@ -1,4 +1,7 @@
-"""One health summary, shared by /api/health, `edge status`, systemd STATUS and the uplinks."""
+"""One health summary, shared by /api/health, `edge status`, systemd STATUS and the uplinks.
+
+Subsystems add sections with `rt.add_health(name, provider)`; a section's
+`problems` list (plain sentences) makes the whole daemon `degraded`."""
 
 from __future__ import annotations
 
@@ -52,6 +55,11 @@ async def summary(rt: Runtime) -> dict[str, Any]:
             doc[name] = provider()
         except Exception as exc:
             doc[name] = {"error": str(exc)}
+            problems.append(f"{name}: health check failed: {exc}")
+            continue
+        if isinstance(doc[name], dict):
+            problems.extend(doc[name].get("problems", []))
+    doc["status"] = "degraded" if problems else "ok"
     return doc
 
 

@@ -14,6 +14,12 @@ from edge.runtime import Runtime
 Starter = Callable[[Runtime], Awaitable[None]]
 
 
+async def start_access(rt: Runtime) -> None:
+    from edge.access import start
+
+    await start(rt)
+
+
 async def start_vision(rt: Runtime) -> None:
     if not any(c.enabled for c in rt.config.cameras):
         return
@@ -22,4 +28,4 @@ async def start_vision(rt: Runtime) -> None:
     await start(rt)
 
 
-STARTERS: list[tuple[str, Starter]] = [("vision", start_vision)]
+STARTERS: list[tuple[str, Starter]] = [("access", start_access), ("vision", start_vision)]

@@ -155,7 +155,7 @@ class AccessLists:
                 ("plate_blocklist", cfg.plate_blocklist),
             ):
                 known = conn.execute("SELECT 1 FROM access_lists WHERE list = ?", (name,))
-                if known.fetchone() is None:
+                if items and known.fetchone() is None:  # an empty list is not a decision
                     apply_changes(conn, [ListChange(name, "replace", list(items))], "config")
                     seeded.append(name)
             return seeded

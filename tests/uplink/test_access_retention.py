@@ -2,26 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
-from uplink_helpers import DaemonFactory, wait_until
+from uplink_helpers import DaemonFactory, config_text, wait_until
 
 import edge.access
 from edge.access import AccessLists, ListChange
-from edge.config.access import AccessConfig
+from edge.app import Daemon
+from edge.config import parse_config
 from edge.events import Event
 from edge.store.retention import Retention
 
 
-async def test_config_seeds_the_lists_once(daemon: DaemonFactory) -> None:
-    d = await daemon("")
-    d.rt.config.access.plate_allowlist.extend(["苏A12345", "苏a 6666 6"])
-    await edge.access.start(d.rt)
-    lists = AccessLists(d.store)
-    assert sorted(await lists.entries("plates")) == ["苏A12345", "苏A66666"]
-    await lists.apply([ListChange("plates", "patch", remove=["苏A12345"])], "hub:test")
-    assert await lists.seed(AccessConfig(plate_allowlist=["苏A12345"])) == []
-    assert sorted(await lists.entries("plates")) == ["苏A66666"], "a hub change is not undone"
+async def test_config_seeds_the_lists_once_at_start(tmp_path: Path) -> None:
+    text = (
+        config_text(tmp_path / "data", "")
+        + 'access:\n  plate_allowlist: ["苏A12345", "苏a 6666 6"]\n'
+    )
+    d = Daemon(parse_config(text, "test.yaml", {}))
+    await d.start()
+    try:
+        lists = AccessLists(d.store)
+        assert sorted(await lists.entries("plates")) == ["苏A12345", "苏A66666"]
+        await lists.apply([ListChange("plates", "patch", remove=["苏A12345"])], "hub:test")
+        await edge.access.start(d.rt)  # a restart with the same config
+        assert sorted(await lists.entries("plates")) == ["苏A66666"], "a hub change is not undone"
+    finally:
+        await d.stop()
 
 
 async def test_owed_records_pruned_past_the_hard_cap_show_as_a_gap(

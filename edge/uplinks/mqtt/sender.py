@@ -44,6 +44,8 @@ from edge.uplinks.outbox import DrainError, OutboxDrain
 
 log = logging.getLogger(__name__)
 
+DOWN_IS_A_PROBLEM_S = 300.0  # a broker gone longer than this makes the gateway "degraded"
+
 INCOMING_MAX = 1000  # commands queued in aiomqtt; beyond it aiomqtt drops (and logs) them
 
 
@@ -89,6 +91,7 @@ class MqttUplink:
         )
         self.state = "starting"
         self.connected_since: float | None = None
+        self.down_since: float | None = None
         self.last_error: str | None = None
         self.failed_attempts = 0
         self.connections = 0
@@ -114,6 +117,11 @@ class MqttUplink:
         }
         if not self.cfg.url:
             doc["detail"] = "no broker url configured: events queue in the outbox, none are sent"
+        elif self.down_since is not None and time.time() - self.down_since > DOWN_IS_A_PROBLEM_S:
+            minutes = (time.time() - self.down_since) / 60
+            doc["problems"] = [
+                f"uplink {self.name} disconnected for {minutes:.0f} min: {self.last_error}"
+            ]
         if self.commands is not None:
             doc["commands"] = dict(self.commands.counts)
         return doc
@@ -153,6 +161,8 @@ class MqttUplink:
         else:
             log.debug("uplink %s: still down: %s", self.name, text)
         self.connected_since = None
+        if self.down_since is None:
+            self.down_since = time.time()
         self.last_error = text
 
     def _status(self, state: str) -> bytes:
@@ -226,6 +236,7 @@ class MqttUplink:
         self.failed_attempts = 0
         self.state = "connected"
         self.connected_since = time.time()
+        self.down_since = None
 
     # --- the three tasks ------------------------------------------------------------
 
