@@ -12,29 +12,26 @@ import pytest
 from edge.cli.main import main
 
 
-def _start(args: list[str]) -> tuple[subprocess.Popen[str], str]:
+def _serve(args: list[str], scheme: str) -> Iterator[str]:
+    """Run a simulator module until the module's tests are done; yields its URL."""
     proc = subprocess.Popen(
         [sys.executable, "-m", *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     assert proc.stdout is not None
-    first = proc.stdout.readline().split()
-    return proc, first[-1]
+    endpoint = proc.stdout.readline().split()[-1]
+    yield f"{scheme}://{endpoint}"
+    proc.terminate()
+    proc.wait(5)
 
 
 @pytest.fixture(scope="module")
 def meters() -> Iterator[str]:
-    proc, endpoint = _start(["edge.sim.meters", "--tcp", "127.0.0.1:0"])
-    yield f"socket://{endpoint}"
-    proc.terminate()
-    proc.wait(5)
+    yield from _serve(["edge.sim.meters", "--tcp", "127.0.0.1:0"], "socket")
 
 
 @pytest.fixture(scope="module")
 def sensors() -> Iterator[str]:
-    proc, endpoint = _start(["edge.sim.modbus", "--port", "0"])
-    yield f"tcp://{endpoint}"
-    proc.terminate()
-    proc.wait(5)
+    yield from _serve(["edge.sim.modbus", "--port", "0"], "tcp")
 
 
 def test_meter_read_prints_the_decoded_value_and_frames(
