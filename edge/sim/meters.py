@@ -532,12 +532,12 @@ def _collide(replies: Iterable[Transmission]) -> Transmission:
 
 def next_request(buf: bytes) -> tuple[Frame | None, int, int]:
     """(frame, consumed, wire length) of the first DL/T 645 or CJ/T 188 frame in ``buf``."""
-    d_frame, d_used, _ = dlt645.scan(buf)
-    c_frame, c_used, _ = cjt188.scan(buf)
+    d_frame, d_start, d_used, _ = dlt645.LAYOUT.scan_span(buf)
+    c_frame, c_start, c_used, _ = cjt188.LAYOUT.scan_span(buf)
     if d_frame is not None and (c_frame is None or d_used <= c_used):
-        return d_frame, d_used, dlt645.MIN_FRAME_LEN + len(d_frame.data) + d_frame.preamble
+        return d_frame, d_used, d_used - d_start
     if c_frame is not None:
-        return c_frame, c_used, cjt188.MIN_FRAME_LEN + len(c_frame.data) + c_frame.preamble
+        return c_frame, c_used, c_used - c_start
     return None, min(d_used, c_used), 0
 
 
