@@ -86,5 +86,7 @@ async def test_alarm_acknowledged_through_the_api_is_audited(
         async with http.get(f"{url}/api/alarms") as resp:
             [row] = (await resp.json())["alarms"]
     assert row["state"] == "acknowledged" and row["acked_by"] == "李四"
-    audit = await d.store.reader.run(lambda c: c.execute("SELECT actor, action FROM audit").fetchall())
+    audit = await d.store.reader.run(
+        lambda c: c.execute("SELECT actor, action FROM audit").fetchall()
+    )
     assert [tuple(r) for r in audit] == [("李四", "alarm.ack")]

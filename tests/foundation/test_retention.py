@@ -24,7 +24,9 @@ async def _fill(store: Store, n: int, image_bytes: int) -> list[Event]:
 
 
 def _cfg(tmp_path: Path, max_bytes: int, hard: int | None = None) -> StorageConfig:
-    return StorageConfig(data_dir=tmp_path, max_bytes=max_bytes, hard_max_bytes=hard, min_free_bytes=0)
+    return StorageConfig(
+        data_dir=tmp_path, max_bytes=max_bytes, hard_max_bytes=hard, min_free_bytes=0
+    )
 
 
 async def test_over_budget_prunes_delivered_images_then_delivered_records_never_owed(

@@ -16,7 +16,9 @@ async def test_committed_events_are_owed_gap_free_to_destinations_that_want_them
     store: Store,
 ) -> None:
     kinds = ["plate", "reading", "face", "plate", "alarm"] * 40
-    await asyncio.gather(*(store.add_event(Event(k, "cam1", {"n": i})) for i, k in enumerate(kinds)))
+    await asyncio.gather(
+        *(store.add_event(Event(k, "cam1", {"n": i})) for i, k in enumerate(kinds))
+    )
     hub = await store.pending("hub", 0, 1000)
     police = await store.pending("police", 0, 1000)
     assert [i.seq for i in hub] == list(range(1, 161))  # every kind but readings
@@ -104,12 +106,20 @@ async def test_device_state_changes_are_events_and_repeats_are_not(store: Store)
 
 async def test_readings_are_stored_and_owed_as_one_event_per_poll(store: Store) -> None:
     event = await store.add_readings(
-        "meter-1", [Reading("meter-1", "energy_kwh", 12.5, "kWh"), Reading("meter-1", "v_a", 220.1, "V")]
+        "meter-1",
+        [Reading("meter-1", "energy_kwh", 12.5, "kWh"), Reading("meter-1", "v_a", 220.1, "V")],
     )
     assert event is not None
     [got] = await store.events(kind="reading")
-    assert got["data"]["points"][0] == {"point": "energy_kwh", "value": 12.5, "unit": "kWh", "quality": "good"}
-    assert [i.event["kind"] for i in await store.pending("hub", 0, 10)] == [], "hub takes no readings"
+    assert got["data"]["points"][0] == {
+        "point": "energy_kwh",
+        "value": 12.5,
+        "unit": "kWh",
+        "quality": "good",
+    }
+    assert [i.event["kind"] for i in await store.pending("hub", 0, 10)] == [], (
+        "hub takes no readings"
+    )
 
 
 async def test_images_are_written_with_their_checksum(store: Store) -> None:
@@ -122,7 +132,9 @@ async def test_images_are_written_with_their_checksum(store: Store) -> None:
     assert (store.data_dir / ev["images"][0]["path"]).read_bytes() == b"\xff\xd8jpeg-bytes"
 
 
-async def test_migration_takes_a_backup_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_migration_takes_a_backup_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     s = Store(tmp_path)
     await s.open()
     await s.close()
