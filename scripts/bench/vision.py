@@ -42,8 +42,9 @@ import math  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import defaultdict  # noqa: E402
-from collections.abc import Callable, Sequence  # noqa: E402
+from collections.abc import Callable, Iterator, Sequence  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 from functools import partial  # noqa: E402
 from typing import Any  # noqa: E402
@@ -104,6 +105,33 @@ def all_cores() -> None:
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f} {five:.2f} {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+class OtherWork:
+    """Cores kept busy by other processes while each section ran: the machine's busy
+    time from /proc/stat minus this process's own CPU time. The load average alone
+    hides how much of the box other jobs (test suites, builds) were using."""
+
+    def __init__(self) -> None:
+        self.cores: dict[str, float] = {}
+
+    @contextmanager
+    def section(self, name: str) -> Iterator[None]:
+        print(f"{name} ... ({load()})", flush=True)
+        busy, own, t0 = _box_busy_s(), time.process_time(), time.monotonic()
+        yield
+        other = (_box_busy_s() - busy) - (time.process_time() - own)
+        self.cores[name] = round(max(0.0, other) / (time.monotonic() - t0), 2)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in self.cores.items())
+        return f"cores busy with other work during each section: {parts}"
+
+
+def _box_busy_s() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb() -> tuple[float, float]:
@@ -686,6 +714,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
         )
     rows = targets(report, args.analysis_fps)
     print(f"\ntargets ({report['load_end']})")
+    print(f"  {report['other_work']}")
     print(f"  {'what':<52} {'target':<10} {'measured':<52} result")
     for what, target, measured, result in rows:
         print(f"  {what:<52} {target:<10} {measured:<52} {result}")
@@ -745,6 +774,7 @@ def main() -> int:
         f"analysis at {args.analysis_fps:g} fps"
     )
     report["core"] = one_core()
+    other = OtherWork()
     engines = Engines.load(args.models_dir, args.plate_detector, args.plate_reader)
     for path in (SHARED / "plates/scenes/zeusees_3.jpg", SHARED / "faces/deepface/img20.jpg"):
         # every model run once at the largest input, before the bench holds its images
@@ -755,22 +785,24 @@ def main() -> int:
     photos = face_photos(engines.faces, args.photos)
 
     if "gallery" in args.only or "live" in args.only or "faces" in args.only:
-        print(f"gallery ... ({load()})", flush=True)
         rss_before = rss_mb()[0]
-        report["gallery"] = gallery_bench(engines, photos, args.gallery_size, args.gallery_runs)
+        with other.section("gallery, 1 core"):
+            report["gallery"] = gallery_bench(engines, photos, args.gallery_size, args.gallery_runs)
         report["rss_gallery_mb"] = rss_mb()[0] - rss_before
         if "gallery" not in args.only:
             del report["gallery"]
     if "plates" in args.only:
-        print(f"plate latency, 1 core ... ({load()})", flush=True)
-        report["plates"] = plate_latency(engines, scenes, args.reps)
+        with other.section("plates, 1 core"):
+            report["plates"] = plate_latency(engines, scenes, args.reps)
     if "faces" in args.only:
-        print(f"face latency, 1 core ... ({load()})", flush=True)
-        report["faces"] = face_latency(engines, photos, max(2, args.reps * 2))
+        with other.section("faces, 1 core"):
+            report["faces"] = face_latency(engines, photos, max(2, args.reps * 2))
     all_cores()
     if "live" in args.only:
-        print(f"live run, {args.cameras} cameras ... ({load()})", flush=True)
-        with tempfile.TemporaryDirectory(prefix="vision-bench-") as tmp:
+        with (
+            tempfile.TemporaryDirectory(prefix="vision-bench-") as tmp,
+            other.section(f"live, {args.cameras} cameras"),
+        ):
             cams = make_cameras(
                 Path(tmp),
                 args.cameras,
@@ -782,10 +814,12 @@ def main() -> int:
             )
             report["live"] = asyncio.run(live_run(engines, cams, args.live_s, warmup_s=3.0))
     if "box" in args.only:
-        print(f"throughput, 2 cores ... ({load()})", flush=True)
-        report["box"] = box_bench(engines, scenes, photos, args.box_s)
+        with other.section("box fps, 2 cores"):
+            report["box"] = box_bench(engines, scenes, photos, args.box_s)
     report["rss_peak_mb"] = rss_mb()[1]
     report["load_end"] = load()
+    report["other_work_cores"] = other.cores
+    report["other_work"] = other.line()
     report["runtime_s"] = round(time.monotonic() - started, 1)
     print_report(report, args)
     print(f"\nran in {report['runtime_s']:.0f} s")
