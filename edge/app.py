@@ -98,11 +98,13 @@ class Daemon:
         """Pet systemd only while the loop turns and the writer commits."""
         interval = watchdog_interval_s() or 5.0
         while True:
-            doc = await health.summary(self.rt)
+            # Pet before building the summary: a slow summary (a long outbox count on a weak
+            # CPU) must not delay the pet of a healthy daemon past WatchdogSec.
             if health.writer_healthy(self.rt):
                 self.notifier.watchdog()
             else:
                 log.error("store writer stuck: withholding the systemd watchdog")
+            doc = await health.summary(self.rt)
             self.notifier.status(health.status_line(doc))
             await asyncio.sleep(interval)
 
@@ -122,8 +124,10 @@ class Daemon:
 
     async def stop(self) -> None:
         self.notifier.stopping()
-        await self.supervisor.stop(timeout_s=STOP_TIMEOUT_S / 2)
+        # The API is a producer too: stop taking requests first, while the writer still
+        # commits what in-flight requests hand it; then the tasks, newest first.
         await self.web.stop()
+        await self.supervisor.stop(timeout_s=STOP_TIMEOUT_S / 2)
         await self.store.close()
         self.rt.cpu.shutdown()
         self.notifier.close()

@@ -33,8 +33,13 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# One encoder for the process: json.dumps() with options builds a new JSONEncoder per call,
+# which costs as much as encoding a 1 KB payload.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(obj)
 
 
 @dataclass
@@ -80,6 +85,10 @@ class Writer:
         self.failed_batches = 0
         self.last_commit_s = 0.0
         self.busy_since: float | None = None
+        # Since when work has waited for a successful commit (None: all committed). A batch
+        # that fails (locked, full or broken database) leaves it set: failing is not healthy.
+        self.stalled_since: float | None = None
+        self.closed = False
         self.last_activity = time.monotonic()
 
     async def open(self) -> None:
@@ -104,14 +113,22 @@ class Writer:
 
     async def submit(self, fn: Callable[[sqlite3.Connection, _Tx], Any]) -> Any:
         """Run `fn(conn, tx)` in the next batch's transaction; its result comes after commit."""
+        self._check_open()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Op(fn, None, fut))
         return await fut
 
     async def add_event(self, event: Event) -> None:
+        self._check_open()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Op(None, event, fut))
         await fut
+
+    def _check_open(self) -> None:
+        """Nothing may be enqueued once the writer stopped: no one would ever commit it,
+        and its caller would wait forever (and hold the daemon's stop)."""
+        if self.closed:
+            raise RuntimeError("the store writer has stopped")
 
     async def run(self) -> None:
         try:
@@ -119,6 +136,7 @@ class Writer:
                 await self._process(await self._queue.get())
         except asyncio.CancelledError:
             # Producers are stopped first; commit what they already handed over.
+            self.closed = True
             while not self._queue.empty():
                 await self._process(self._queue.get_nowait())
             raise
@@ -132,6 +150,9 @@ class Writer:
                 break
         loop = asyncio.get_running_loop()
         self.busy_since = time.monotonic()
+        if self.stalled_since is None:
+            self.stalled_since = self.busy_since
+        failed_before = self.failed_batches
         inner = loop.run_in_executor(self._thread, self._commit, batch)
         cancelled = False
         try:
@@ -142,6 +163,8 @@ class Writer:
         finally:
             self.busy_since = None
             self.last_activity = time.monotonic()
+        if self.failed_batches == failed_before:
+            self.stalled_since = None
         for op, result in zip(batch, results, strict=True):
             if op.future.done():
                 continue
@@ -156,7 +179,7 @@ class Writer:
 
     async def drain(self, timeout_s: float = 5.0) -> None:
         """Wait until everything enqueued so far is committed (used at shutdown)."""
-        if self._queue.empty() and self.busy_since is None:
+        if self.closed or (self._queue.empty() and self.busy_since is None):
             return
         marker: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put(_Op(lambda conn, tx: None, None, marker))

@@ -94,6 +94,8 @@ async def post_event(request: web.Request) -> web.Response:
         await rt.store.add_event(event)
     except sqlite3.IntegrityError:
         return _json({"id": event.id, "duplicate": True}, 200)
+    except RuntimeError as exc:  # the writer has stopped: the daemon is shutting down
+        return _error(503, str(exc))
     return _json({"id": event.id, "ts": event.ts.astimezone(UTC).isoformat()}, 201)
 
 

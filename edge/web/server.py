@@ -12,6 +12,10 @@ from edge.web import api
 
 log = logging.getLogger(__name__)
 
+# In-flight requests get this long to finish at stop, then their connections are closed:
+# well inside systemd's TimeoutStopSec, so a stalled client cannot turn a stop into SIGKILL.
+SHUTDOWN_GRACE_S = 3.0
+
 
 def make_app(rt: Runtime) -> web.Application:
     app = web.Application(client_max_size=1024**2)
@@ -30,7 +34,12 @@ class WebServer:
 
     async def start(self) -> None:
         cfg = self.rt.config.web
-        self.runner = web.AppRunner(make_app(self.rt), access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            make_app(self.rt),
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=SHUTDOWN_GRACE_S,
+        )
         await self.runner.setup()
         site = web.TCPSite(self.runner, cfg.host, cfg.port, reuse_address=True)
         await site.start()

@@ -132,11 +132,6 @@ def test_no_notify_socket_means_no_notify_traffic_and_a_normal_run(
     assert notify.messages() == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="writer counts as healthy while every commit fails on a lock (busy_timeout 5 s "
-    "< WRITER_STUCK_S 10 s) and the threshold is not settable: /tmp/foundation-fixes.patch",
-)
 def test_watchdog_is_withheld_while_the_writer_cannot_commit(
     daemons: Daemons, notify: NotifySocket
 ) -> None:

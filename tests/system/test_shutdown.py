@@ -19,12 +19,11 @@ if TYPE_CHECKING:
     from conftest import Daemons
 
 STOP_BUDGET_S = 10.0
+
+
 # Until the daemon stops its API before its writer and bounds aiohttp's shutdown grace
 # (the lead's patch: /tmp/foundation-fixes.patch), a request in flight at SIGTERM holds the stop
 # for aiohttp's default 60 s. Remove these markers when that lands.
-_STOP_ORDER = "stop waits 60 s for in-flight requests; needs the stop-order fix"
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 async def test_signal_stops_cleanly_and_keeps_what_was_posted(
     daemons: Daemons, sig: signal.Signals
@@ -40,7 +39,6 @@ async def test_signal_stops_cleanly_and_keeps_what_was_posted(
     assert daemons.integrity(d.db_path) == "ok"
 
 
-@pytest.mark.xfail(reason=_STOP_ORDER + " (racy: fails about 1 run in 4)", strict=False)
 async def test_sigterm_during_a_burst_stops_in_time_and_keeps_every_ack(
     daemons: Daemons,
 ) -> None:
@@ -79,7 +77,6 @@ async def test_sigterm_during_a_burst_stops_in_time_and_keeps_every_ack(
     assert len(lost) == 0, f"{len(lost)} acknowledged events missing after a clean stop"
 
 
-@pytest.mark.xfail(reason=_STOP_ORDER, strict=True)
 async def test_sigterm_with_a_stalled_client_still_stops_in_time(daemons: Daemons) -> None:
     """A client that sent half a POST and went quiet (a flaky intercom bridge) must not
     hold the stop past systemd's TimeoutStopSec, which would end in SIGKILL."""
