@@ -1,5 +1,7 @@
 """Device availability as Home Assistant's coordinator does it: log once on the
-way down, once on recovery, never on every failed poll; record every change."""
+way down, once on recovery, never on every failed poll; record every change.
+The live flag changes only after the store has the change, so what the API
+shows is never ahead of what was recorded."""
 
 from __future__ import annotations
 
@@ -51,8 +53,8 @@ class DeviceTracker:
         if st.available is not True:
             if st.available is False:
                 log.info("device %s is back after %d failed attempt(s)", device, st.failures)
-            st.available, st.failures, st.last_error = True, 0, None
             await self.store.set_device_state(device, True, None, st.extra)
+            st.available, st.failures, st.last_error = True, 0, None
 
     async def failure(self, device: str, error: str) -> None:
         st = self.status(device)
@@ -61,8 +63,8 @@ class DeviceTracker:
         st.last_error = error
         if st.available is not False:
             log.warning("device %s is unavailable: %s", device, error)
-            st.available = False
             await self.store.set_device_state(device, False, error, st.extra)
+            st.available = False
 
     def snapshot(self) -> list[dict[str, Any]]:
         return [s.as_dict() for s in self.devices.values()]
