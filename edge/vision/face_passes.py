@@ -41,6 +41,7 @@ class FacePass:
     match: MatchResult
     observations: int
     quality: float
+    det_score: float
     box: Box
     crop_jpeg: bytes
     scene_jpeg: bytes
@@ -119,6 +120,7 @@ class FacePasses:
                     match,
                     len(track.embeddings),
                     float(track.best.quality),
+                    float(track.best.face.score),
                     track.best_box,
                     track.best_crop,
                     track.best_scene,

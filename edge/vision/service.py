@@ -284,6 +284,7 @@ class CameraWorker:
             "camera": self.cfg.id,
             "track_id": f.track_id,
             "match": match,
+            "confidence": round(f.det_score, 4),
             "quality": round(f.quality, 4),
             "observations": f.observations,
             "box": [round(x, 1) for x in f.box],
