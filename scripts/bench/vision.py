@@ -197,14 +197,26 @@ def face_photos(fp: FacePipeline, count: int) -> list[BGRImage]:
     return out
 
 
+BACKGROUNDS = (  # wide scenes with nothing parked in front of the camera
+    "plates/scenes_unlabelled/zeusees_2.jpg",  # a road junction from above
+    "objects/coco_000000001532.jpg",  # a motorway
+    "objects/coco_000000001584.jpg",  # a street with a bus
+    "objects/coco_000000002006.jpg",  # a bus stop
+    "objects/coco_000000000139.jpg",  # a room
+)
+
+
 def backgrounds() -> list[BGRImage]:
-    """Static scenes for the live cameras: the unlabelled street photos and COCO photos."""
-    paths = sorted((SHARED / "plates/scenes_unlabelled").glob("*.jpg"))
-    paths += sorted((SHARED / "objects").glob("*.jpg"))
-    return [
-        np.asarray(cv2.resize(decode_image(p), SUB_STREAM, interpolation=cv2.INTER_AREA), np.uint8)
-        for p in paths
-    ]
+    """The live cameras' static scenes, scaled to cover 640x360 and centre-cropped."""
+    out = []
+    w, h = SUB_STREAM
+    for name in BACKGROUNDS:
+        image = decode_image(SHARED / name)
+        s = max(w / image.shape[1], h / image.shape[0])
+        scaled = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        y, x = (scaled.shape[0] - h) // 2, (scaled.shape[1] - w) // 2
+        out.append(np.ascontiguousarray(scaled[y : y + h, x : x + w], dtype=np.uint8))
+    return out
 
 
 # --- 1. latency on one core --------------------------------------------------------------
