@@ -79,6 +79,7 @@ class PersonEntry:
 # answer is the exact nearest neighbour, whatever the data.
 
 _PREFILTER_MIN_ROWS = 16_384  # below this the float32 product is already well under 1 ms
+_PREFILTER_MAX_QUERIES = 16  # per int8 product: 16 x 100k scores = 6.4 MB
 _ONNX_FLOAT, _ONNX_UINT8 = 1, 2
 _Q = 127  # int8 levels each side of zero; MatMulNBits 8-bit stores q + 128 as uint8
 
@@ -284,7 +285,14 @@ class FaceIndex:
         if self.size == 0:
             return np.full(len(q), -1, dtype=np.intp), np.full(len(q), np.inf, np.float32)
         if self._prefilter is not None:
-            return self._nearest_prefiltered(q)
+            if len(q) <= _PREFILTER_MAX_QUERIES:
+                return self._nearest_prefiltered(q)
+            # a crowd: a few calls, so the (faces x entries) scores stay a few MB
+            parts = [
+                self._nearest_prefiltered(q[i : i + _PREFILTER_MAX_QUERIES])
+                for i in range(0, len(q), _PREFILTER_MAX_QUERIES)
+            ]
+            return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
         qa = np.empty((len(q), self.dim + 1), dtype=np.float32)
         qa[:, : self.dim] = -2.0 * q
         qa[:, self.dim] = 1.0
