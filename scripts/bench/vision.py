@@ -134,6 +134,25 @@ def _box_busy_s() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_speed() -> str:
+    """Two fixed probes on the current core, to compare runs: in-cache float32 matrix
+    products (GFLOP/s) and a 64 MB sequential read (GB/s). This box's vCPUs are shared
+    below the VM too, where neither the load average nor /proc/stat can see it."""
+    a = np.ones((256, 256), np.float32)
+    big = np.ones((64 * 1024, 256), np.float32)  # 64 MB, read by a matrix-vector product
+    v = np.ones(256, np.float32)
+    flops, reads = [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(20):
+            a @ a
+        flops.append(20 * 2 * 256**3 / (time.perf_counter() - t0) / 1e9)
+        t0 = time.perf_counter()
+        big @ v
+        reads.append(big.nbytes / (time.perf_counter() - t0) / 1e9)
+    return f"speed probe {np.median(flops):.0f} GFLOP/s, {np.median(reads):.1f} GB/s"
+
+
 def rss_mb() -> tuple[float, float]:
     """(current, peak) resident set size of this process, MB."""
     fields = {}
@@ -727,6 +746,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     rows = targets(report, args.analysis_fps)
     print(f"\ntargets ({report['load_end']})")
     print(f"  {report['other_work']}")
+    print(f"  start: {report['speed_start']}; end: {report['speed_end']}")
     print(f"  {'what':<52} {'target':<10} {'measured':<52} result")
     for what, target, measured, result in rows:
         print(f"  {what:<52} {target:<10} {measured:<52} {result}")
@@ -786,6 +806,8 @@ def main() -> int:
         f"analysis at {args.analysis_fps:g} fps"
     )
     report["core"] = one_core()
+    report["speed_start"] = machine_speed()
+    print(f"pinned to core {report['core']}; {report['speed_start']}")
     other = OtherWork()
     engines = Engines.load(args.models_dir, args.plate_detector, args.plate_reader)
     for path in (SHARED / "plates/scenes/zeusees_3.jpg", SHARED / "faces/deepface/img20.jpg"):
@@ -829,6 +851,8 @@ def main() -> int:
         with other.section("box fps, 2 cores"):
             report["box"] = box_bench(engines, scenes, photos, args.box_s)
     report["rss_peak_mb"] = rss_mb()[1]
+    one_core()
+    report["speed_end"] = machine_speed()
     report["load_end"] = load()
     report["other_work_cores"] = other.cores
     report["other_work"] = other.line()
