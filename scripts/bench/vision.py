@@ -57,14 +57,20 @@ import vision_plates as vp  # noqa: E402
 
 from edge.camera import Sample, make_sampler, open_source  # noqa: E402
 from edge.config.cameras import FileCamera  # noqa: E402
-from edge.vision.faces.gallery import FaceIndex  # noqa: E402
-from edge.vision.faces.pipeline import FacePipeline  # noqa: E402
+from edge.vision.face_passes import FacePasses  # noqa: E402
+from edge.vision.faces.gallery import FaceIndex, MatchResult  # noqa: E402
+from edge.vision.faces.pipeline import FaceObservation, FacePipeline  # noqa: E402
 from edge.vision.faces.quality import face_quality  # noqa: E402
 from edge.vision.image import BGRImage, decode_image  # noqa: E402
-from edge.vision.plates.pipeline import DetectorChoice, PlateReader, ReaderChoice  # noqa: E402
+from edge.vision.plates.pipeline import (  # noqa: E402
+    DetectorChoice,
+    PlateRead,
+    PlateReader,
+    ReaderChoice,
+)
 from edge.vision.plates.sessions import default_registry  # noqa: E402
 from edge.vision.plates.vote import PlatePasses  # noqa: E402
-from edge.vision.service import jpeg  # noqa: E402
+from edge.vision.service import SCENE_MAX_WIDTH, CameraWorker, jpeg  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "images"
 SUB_STREAM = (640, 360)
@@ -189,15 +195,29 @@ class Engines:
         plates = PlateReader(registry, detector=plate_detector, reader=plate_reader)
         return cls(plates, FacePipeline(registry))
 
-    def analyse(self, image: BGRImage, pipelines: Sequence[str]) -> tuple[list[Any], int]:
-        """One sampled frame as `CameraWorker._analyse_sync` does it: reads, faces, scene."""
+    def analyse(self, image: BGRImage, pipelines: Sequence[str]) -> FrameResult:
+        """One sampled frame as `CameraWorker._analyse_sync` does it: plate reads, faces
+        with their JPEG crops, the scene JPEG when anything was found. Faces are matched
+        once per pass (`FacePasses`), not per frame."""
         plates = self.plates.read_frame(image) if "plates" in pipelines else []
         faces = self.faces.analyse(image) if "faces" in pipelines else []
-        if faces and self.index is not None:
-            self.index.match(np.stack([o.embedding for o in faces]), 0.6)
-        if plates or faces:
-            jpeg(image, 80, 1280)
-        return plates, len(faces)
+        boxes = [(o.face.x, o.face.y, o.face.x + o.face.w, o.face.y + o.face.h) for o in faces]
+        crops = [CameraWorker._face_crop(image, b) for b in boxes]
+        scene = jpeg(image, 80, SCENE_MAX_WIDTH) if plates or faces else b""
+        return FrameResult(plates, faces, boxes, crops, scene)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameResult:
+    plates: list[PlateRead]
+    faces: list[FaceObservation]
+    boxes: list[tuple[float, float, float, float]]
+    crops: list[bytes]
+    scene: bytes
+
+    def jpegs(self, i: int) -> tuple[bytes, bytes]:
+        """Face i's crop and the scene, as `FacePasses.feed` asks for them."""
+        return self.crops[i], self.scene
 
 
 def plate_scenes() -> list[BGRImage]:
@@ -460,9 +480,11 @@ class Camera:
     cfg: FileCamera
     analysed: int = 0
     ages_ms: list[float] = field(default_factory=list)
-    passes: PlatePasses = field(default_factory=PlatePasses)
+    plates: PlatePasses = field(default_factory=PlatePasses)
+    faces: FacePasses | None = None
     plate_passes: int = 0
     face_frames: int = 0
+    face_passes: int = 0
 
 
 def make_cameras(
@@ -510,25 +532,43 @@ async def live_run(
     measuring = False
 
     cpu_s = {"analysis": 0.0}
+    match_ms: list[float] = []
 
-    def analyse(image: BGRImage, pipelines: Sequence[str]) -> tuple[list[Any], int, float]:
+    def match(embeddings: npt.NDArray[np.float32]) -> list[MatchResult]:
+        """A face pass's one lookup; like the daemon's, it runs on the event loop."""
+        assert engines.index is not None
+        t0 = time.perf_counter()
+        out = engines.index.match(embeddings, engines.faces.threshold)
+        match_ms.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    for cam in cams:
+        if "faces" in cam.cfg.pipelines:
+            cam.faces = FacePasses(match, split_distance=engines.faces.threshold + 0.1)
+
+    def analyse(image: BGRImage, pipelines: Sequence[str]) -> tuple[FrameResult, float]:
         began = time.thread_time()  # CPU this thread got: time stolen by other work excluded
-        plates, faces = engines.analyse(image, pipelines)
-        return plates, faces, time.thread_time() - began
+        result = engines.analyse(image, pipelines)
+        return result, time.thread_time() - began
 
     async def worker(cam: Camera, sampler: Any) -> None:
         while True:
             sample: Sample = await sampler.get()
-            plates, faces, cpu = await loop.run_in_executor(
-                pool, analyse, sample.image, cam.cfg.pipelines
+            r, cpu = await loop.run_in_executor(pool, analyse, sample.image, cam.cfg.pipelines)
+            frame = sample.frame
+            plates = cam.plates.feed(r.plates, frame.seq, frame.wall)
+            faces = (
+                cam.faces.feed(r.faces, r.boxes, frame.seq, frame.wall, r.jpegs)
+                if cam.faces is not None
+                else []
             )
             if measuring:
                 cpu_s["analysis"] += cpu
                 cam.analysed += 1
-                cam.ages_ms.append((time.monotonic() - sample.frame.mono) * 1000)
-                cam.face_frames += faces > 0
-            ended = cam.passes.feed(plates, sample.frame.seq, sample.frame.wall)
-            cam.plate_passes += sum(1 for p in ended if p.vote.valid) if measuring else 0
+                cam.ages_ms.append((time.monotonic() - frame.mono) * 1000)
+                cam.face_frames += bool(r.faces)
+                cam.plate_passes += sum(1 for p in plates if p.vote.valid)
+                cam.face_passes += len(faces)
 
     tasks = [
         asyncio.create_task(s.run(src.frames())) for s, src in zip(samplers, sources, strict=True)
@@ -581,6 +621,8 @@ async def live_run(
         "sample_age_ms": summary(ages) if ages else None,
         "plate_passes_valid": sum(c.plate_passes for c in cams),
         "frames_with_faces": sum(c.face_frames for c in cams),
+        "face_passes": sum(c.face_passes for c in cams),
+        "match_ms_per_pass": summary(match_ms) if match_ms else None,
         "keeps_up": dropped <= 0.01 * max(1, queued) and analysed >= 0.95 * (queued - dropped),
         "cpu_ms_per_frame": round(cpu_s["analysis"] * 1000 / max(1, analysed), 1),
         "process_cores": round(process_cores, 2),
@@ -710,6 +752,7 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"{live['seconds']} s"
         )
         age = live["sample_age_ms"]
+        mpp = live["match_ms_per_pass"]
         lines = [
             ("sampled (after the rate gate)", f"{live['sampled_fps']:.1f} fps"),
             ("  nominal (cameras x rate)", f"{live['nominal_fps']:g} fps"),
@@ -724,6 +767,8 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
             ),
             ("valid plate passes", str(live["plate_passes_valid"])),
             ("frames with faces", str(live["frames_with_faces"])),
+            ("face passes (one match each)", str(live["face_passes"])),
+            ("match per pass, on the loop", mpp and f"{mpp['median']:.1f} ms median"),
             ("analysis CPU per frame", f"{live['cpu_ms_per_frame']:.0f} ms (thread time)"),
             ("cores this process got", f"{live['process_cores']:.2f} of {len(ALL_CPUS)}"),
             (
