@@ -329,16 +329,17 @@ def random_index(
 def match_times(
     indexes: dict[str, FaceIndex], batches: dict[str, npt.NDArray[np.float32]], runs: int
 ) -> dict[str, Samples]:
-    """Blocks of 10 tight-loop lookups, alternating between the indexes, so both see the
-    same share of a busy box; within a block the data is as warm as it gets."""
+    """Blocks of 25 tight-loop lookups, alternating between the indexes so both see the
+    same share of a busy box; within a block the data is as warm as it gets (what the
+    per-face figures of the old bench measured). The cold figure is the face frames'."""
     out: dict[str, Samples] = {name: defaultdict(list) for name in indexes}
     items = list(batches.items())
-    for block in range(max(1, runs // 10)):
+    for block in range(max(1, runs // 25)):
         order = items[block % len(items) :] + items[: block % len(items)]  # no label always first
         for name, index in indexes.items():
             for label, q in order:
                 index.match(q, 0.6)
-                for _ in range(10):
+                for _ in range(25):
                     vp.timed(out[name], label, partial(index.match, q, 0.6))
     return out
 
