@@ -152,24 +152,29 @@ class CameraWorker:
                     if feeder.done():
                         feeder.result()
                         return
-                    await self._emit(self.plate_passes.flush(), self._flush_faces(), None)
+                    await self._emit(*await self.rt.cpu.run(self._flush_sync))
                     continue
-                await self._analyse(sample)
+                await self._emit(*await self.rt.cpu.run(self._step_sync, sample))
         finally:
             feeder.cancel()
             await asyncio.gather(feeder, return_exceptions=True)
 
-    def _flush_faces(self) -> list[FacePass]:
-        return self.face_passes.flush() if self.face_passes else []
+    # Pass bookkeeping runs in the CPU pool with the inference: a face pass ends with a
+    # gallery match (milliseconds at 100k entries) that must not stall the loop. Each camera
+    # has one step in flight at a time, so its trackers are never touched concurrently.
 
-    async def _analyse(self, sample: Sample) -> None:
-        result = await self.rt.cpu.run(self._analyse_sync, sample)
+    def _flush_sync(self) -> tuple[list[PlatePass], list[FacePass]]:
+        faces = self.face_passes.flush() if self.face_passes else []
+        return self.plate_passes.flush(), faces
+
+    def _step_sync(self, sample: Sample) -> tuple[list[PlatePass], list[FacePass]]:
+        result = self._analyse_sync(sample)
         self.frames_analysed += 1
         self.last_analysis_ms = result.ms
         frame = sample.frame
         plate_passes = (
             self.plate_passes.feed(result.plates, frame.seq, frame.wall)
-            if ("plates" in self.cfg.pipelines)
+            if "plates" in self.cfg.pipelines
             else []
         )
         face_passes: list[FacePass] = []
@@ -182,7 +187,7 @@ class CameraWorker:
                 frame.wall,
                 lambda i: (faces[i][2], result.scene),
             )
-        await self._emit(plate_passes, face_passes, sample)
+        return plate_passes, face_passes
 
     def _analyse_sync(self, sample: Sample) -> _Analysis:
         began = time.perf_counter()
@@ -231,9 +236,7 @@ class CameraWorker:
             refs.append(await self.rt.store.save_image(scene, "scene"))
         return tuple(refs)
 
-    async def _emit(
-        self, plates: list[PlatePass], faces: list[FacePass], sample: Sample | None
-    ) -> None:
+    async def _emit(self, plates: list[PlatePass], faces: list[FacePass]) -> None:
         for p in plates:
             await self._emit_plate(p)
         for f in faces:
