@@ -33,6 +33,7 @@ def _check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem)
+        sys.stdout.flush()
         err(f"{len(exc.problems)} problem(s) in {args.path}")
         return 1
     print(
