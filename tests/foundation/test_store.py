@@ -160,3 +160,25 @@ async def test_a_newer_database_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(RuntimeError, match="newer than this build"):
         await Store(tmp_path).open()
+
+
+async def test_a_full_disk_fails_the_writes_clearly_and_the_writer_recovers(store: Store) -> None:
+    """SQLITE_FULL (a full disk, simulated by capping the database's pages) fails only the
+    batch that hit it, with the real error; what was committed before stays, and writes
+    succeed again once there is room."""
+    await store.add_event(Event("access", "door", {"n": 0}))
+    pages = await store.reader.run(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
+    await store.submit(lambda conn, tx: conn.execute(f"PRAGMA max_page_count = {pages + 2}"))
+    results = await asyncio.gather(
+        *(store.add_event(Event("access", "door", {"pad": "x" * 4000})) for _ in range(50)),
+        return_exceptions=True,
+    )
+    failures = [r for r in results if isinstance(r, BaseException)]
+    assert failures and all("full" in str(f) for f in failures)
+    assert store.writer.failed_batches >= 1
+    await store.submit(lambda conn, tx: conn.execute("PRAGMA max_page_count = 1073741823"))
+    await store.add_event(Event("access", "door", {"n": 1}))
+    kept = [e["data"].get("n") for e in await store.events(kind="access", limit=1000)]
+    assert 0 in kept and 1 in kept
+    seqs = [i.seq for i in await store.pending("hub", 0, 1000)]
+    assert seqs == list(range(1, len(seqs) + 1)), "no seq gap from the failed batches"
