@@ -126,6 +126,26 @@ class InputSpec(_Strict):
         return canvas, Placement(nw / w, nh / h, float(dx), float(dy))
 
 
+def with_free_spatial_dims(path: Path, input_name: str) -> bytes:
+    """The model with its input's height and width (and every output shape) left open.
+
+    A fully convolutional detector exported at one square size runs at any multiple of its
+    largest stride; fitting a 16:9 frame into 640×384 instead of padding it to 640×640 does
+    40 % less work for the same detections. Only shape metadata changes, never weights.
+    """
+    import onnx
+
+    model = onnx.load(str(path))
+    for value in model.graph.input:
+        if value.name == input_name:
+            dims = value.type.tensor_type.shape.dim
+            dims[2].dim_param, dims[3].dim_param = "height", "width"
+    for value in model.graph.output:
+        for i, dim in enumerate(value.type.tensor_type.shape.dim):
+            dim.dim_param = f"{value.name}_{i}"
+    return model.SerializeToString()
+
+
 def resize_image(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
     """Resize without aliasing, fast: halve with a Gaussian pyramid while the image is at
     least twice the target, then finish bilinearly (INTER_AREA at arbitrary ratios costs
@@ -324,7 +344,11 @@ class ModelRegistry:
         # Many small models share two cores: spinning threads steal time from each other.
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3  # exporter warnings (initialisers as inputs) are noise
-        sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        spec = self.spec(name)
+        source: str | bytes = str(path)
+        if spec.param("dynamic_input", False):
+            source = with_free_spatial_dims(path, spec.input.name)
+        sess = ort.InferenceSession(source, opts, providers=["CPUExecutionProvider"])
         self._check_io(name, sess)
         return sess
 

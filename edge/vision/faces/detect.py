@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from edge.vision.models import ModelRegistry, ModelSpec
+from edge.vision.models import InputSpec, ModelRegistry, ModelSpec
 
 Image = npt.NDArray[np.uint8]
 
@@ -43,7 +43,8 @@ class Face:
 
 
 class YuNetDetector:
-    """Thread-safe: holds only the shared session and immutable parameters."""
+    """Thread-safe: the shared session, immutable parameters, and size caches whose racing
+    writers would only store equal values."""
 
     def __init__(
         self,
@@ -68,17 +69,41 @@ class YuNetDetector:
         self._outputs = [
             f"{head}_{s}" for s in self.strides for head in ("cls", "obj", "bbox", "kps")
         ]
-        h, w = spec.input.height, spec.input.width
-        # Grid cell coordinates per stride, computed once.
-        self._grids: dict[int, tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
-        for s in self.strides:
+        # With `dynamic_input` the image is fitted into the smallest stride-aligned canvas of
+        # the same aspect (a 16:9 frame: 640×384) instead of padded to the square.
+        self.dynamic = bool(spec.param("dynamic_input", False))
+        self._inputs: dict[tuple[int, int], InputSpec] = {}
+        self._grids: dict[
+            tuple[int, int, int], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+        ] = {}
+
+    def _input_for(self, h: int, w: int) -> InputSpec:
+        base = self.spec.input
+        if not self.dynamic:
+            return base
+        step = max(self.strides)
+        scale = max(base.height, base.width) / max(h, w)
+        th = min(base.height, -(-round(h * scale) // step) * step)
+        tw = min(base.width, -(-round(w * scale) // step) * step)
+        spec = self._inputs.get((th, tw))
+        if spec is None:
+            spec = self._inputs[(th, tw)] = base.model_copy(update={"shape": (1, 3, th, tw)})
+        return spec
+
+    def _grid(
+        self, s: int, h: int, w: int
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        grid = self._grids.get((s, h, w))
+        if grid is None:
             rows, cols = np.divmod(np.arange((h // s) * (w // s), dtype=np.float32), w // s)
-            self._grids[s] = (rows, cols)
+            grid = self._grids[(s, h, w)] = (rows, cols)
+        return grid
 
     def __call__(self, image: Image) -> list[Face]:
         """Faces in a BGR image, best first."""
-        canvas, place = self.spec.input.fit(image)
-        tensor = self.spec.input.to_tensor([canvas])
+        spec_in = self._input_for(*image.shape[:2])
+        canvas, place = spec_in.fit(image)
+        tensor = spec_in.to_tensor([canvas])
         raw = self.session.run(self._outputs, {self.spec.input.name: tensor})
         heads = dict(zip(self._outputs, raw, strict=True))
         boxes, scores, kps = [], [], []
@@ -89,7 +114,7 @@ class YuNetDetector:
             keep = score >= self.conf
             if not keep.any():
                 continue
-            rows, cols = self._grids[s]
+            rows, cols = self._grid(s, spec_in.height, spec_in.width)
             rows, cols = rows[keep], cols[keep]
             b = heads[f"bbox_{s}"][0][keep]
             k = heads[f"kps_{s}"][0][keep]
