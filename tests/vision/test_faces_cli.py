@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -17,20 +15,6 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 DEEPFACE = SHARED / "images" / "faces" / "deepface"
 NO_FACE = SHARED / "images" / "plates" / "scenes" / "we0091234_police.jpg"  # a street, no one
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    if not (SHARED / "models").is_dir():
-        pytest.skip(f"{SHARED / 'models'} absent: no model mirror to fetch from")
-    dest = REPO / "models"
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "fetch-models"),
-         "--mirror", str(SHARED / "models"), "--dest", str(dest)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return dest
 
 
 def face(models_dir: Path, db: Path, *args: str) -> int:

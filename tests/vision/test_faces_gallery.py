@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,20 +22,6 @@ DEEPFACE = SHARED / "images" / "faces" / "deepface"
 PERSON_A = ("img1.jpg", "img2.jpg", "img4.jpg")  # enrol the first two, probe the third
 PERSON_B = ("img13.jpg", "img14.jpg")
 STRANGER = "img16.jpg"
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    if not (SHARED / "models").is_dir():
-        pytest.skip(f"{SHARED / 'models'} absent: no model mirror to fetch from")
-    dest = REPO / "models"
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "fetch-models"),
-         "--mirror", str(SHARED / "models"), "--dest", str(dest)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return dest
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,20 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
 DEEPFACE = SHARED / "images" / "faces" / "deepface"
 MISC = SHARED / "images" / "faces" / "misc"
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    if not (SHARED / "models").is_dir():
-        pytest.skip(f"{SHARED / 'models'} absent: no model mirror to fetch from")
-    dest = REPO / "models"
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "fetch-models"),
-         "--mirror", str(SHARED / "models"), "--dest", str(dest)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return dest
 
 
 @pytest.fixture(scope="module")

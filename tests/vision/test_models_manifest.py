@@ -4,8 +4,6 @@ pipelines take sizes, normalisation and dimensions from the manifest, not from c
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,20 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 MANIFEST = REPO / "models" / "manifest.yaml"
 SHARED_MODELS = REPO.parent / "shared" / "models"
 FACES = REPO.parent / "shared" / "images" / "faces"
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"{SHARED_MODELS} absent: no model mirror to fetch from")
-    dest = REPO / "models"
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "fetch-models"), "--mirror", str(SHARED_MODELS),
-         "--dest", str(dest)],
-        check=True, capture_output=True, timeout=300,
-    )  # fmt: skip
-    return dest
 
 
 def manifest_data() -> dict[str, Any]:
