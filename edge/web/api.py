@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from edge.runtime import Runtime
 from edge.timefmt import parse_since, rfc3339, site_tz
 
 RT = web.AppKey("runtime", Runtime)
+STATIC = Path(__file__).parent / "static"
 MAX_LIMIT = 1000
 
 
@@ -132,7 +134,23 @@ async def queue(request: web.Request) -> web.Response:
     return _json({"destinations": await rt.store.outbox_stats()})
 
 
+async def image(request: web.Request) -> web.StreamResponse:
+    """An event's image, by the relative path the event carries (never outside images/)."""
+    rt = request.app[RT]
+    root = (rt.store.data_dir / "images").resolve()
+    path = (rt.store.data_dir / "images" / request.match_info["path"]).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return _error(404, "no such image")
+    return web.FileResponse(path, headers={"Cache-Control": "max-age=86400, immutable"})
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(STATIC / "index.html")
+
+
 def routes(app: web.Application) -> None:
+    app.router.add_get("/", index)
+    app.router.add_get("/api/images/{path:.+}", image)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/events", list_events)
     app.router.add_post("/api/events", post_event)

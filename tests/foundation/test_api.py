@@ -90,3 +90,24 @@ async def test_alarm_acknowledged_through_the_api_is_audited(
         lambda c: c.execute("SELECT actor, action FROM audit").fetchall()
     )
     assert [tuple(r) for r in audit] == [("李四", "alarm.ack")]
+
+
+async def test_the_status_page_and_event_images_are_served_and_nothing_outside(
+    daemon: tuple[Daemon, str],
+) -> None:
+    d, url = daemon
+    ref = await d.store.save_image(b"\xff\xd8crop", "crop")
+    assert ref.path.startswith("images/")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{url}/") as resp:
+            assert resp.status == 200 and "小区边缘网关" in await resp.text()
+        async with http.get(f"{url}/api/{ref.path}") as resp:
+            assert resp.status == 200 and await resp.read() == b"\xff\xd8crop"
+        (d.store.data_dir / "secret.txt").write_text("no")
+        for probe in (
+            "/api/images/../secret.txt",
+            "/api/images/%2e%2e/secret.txt",
+            "/api/images/../edge.db",
+        ):
+            async with http.get(f"{url}{probe}") as resp:
+                assert resp.status == 404, probe
