@@ -1,4 +1,5 @@
-"""The store's public face: what drivers, rules, uplinks and the API call.
+"""The store's public face: what drivers, rules, uplinks and the API call
+(alarms and the outbox live in their own modules, mixed in here).
 
 Writes go through the single writer (`Writer`), reads through `Reader`. An
 event is committed together with one outbox row per destination that is owed
@@ -15,7 +16,6 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,8 +23,10 @@ from typing import Any
 from edge.events import Event, ImageRef, Reading
 from edge.hub import Hub
 from edge.ids import new_id
+from edge.store.alarms import AlarmsMixin
 from edge.store.db import connect
 from edge.store.migrations import migrate
+from edge.store.outbox import OutboxMixin
 from edge.store.reader import Reader, event_row, images_for
 from edge.store.writer import Tx, Wants, Writer, dumps, now_ms
 
@@ -33,20 +35,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-@dataclass(frozen=True)
-class OutboxItem:
-    seq: int
-    event: dict[str, Any]
-    attempts: int
-
-
-@dataclass(frozen=True)
-class Alarm:
-    id: str
-    created: bool
-
-
-class Store:
+class Store(AlarmsMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,
@@ -159,95 +148,6 @@ class Store:
 
         await self.writer.submit(op)
         return event
-
-    # --- alarms --------------------------------------------------------------
-
-    async def raise_alarm(
-        self,
-        key: str,
-        source: str,
-        message: str,
-        severity: str = "warning",
-        data: dict[str, Any] | None = None,
-    ) -> Alarm:
-        """Raise an alarm unless one with this key is already open (no duplicates)."""
-
-        def op(conn: sqlite3.Connection, tx: Tx) -> Alarm:
-            row = conn.execute(
-                "SELECT id FROM alarms WHERE key = ? AND state != 'closed'", (key,)
-            ).fetchone()
-            if row is not None:
-                return Alarm(row["id"], False)
-            alarm_id = new_id()
-            conn.execute(
-                "INSERT INTO alarms(id, key, source, severity, message, data, state, raised_ms)"
-                " VALUES (?,?,?,?,?,?, 'raised', ?)",
-                (alarm_id, key, source, severity, message, dumps(data or {}), now_ms()),
-            )
-            tx.emit([_alarm_event(alarm_id, key, source, "raised", severity, message, data)])
-            return Alarm(alarm_id, True)
-
-        result: Alarm = await self.writer.submit(op)
-        return result
-
-    async def acknowledge_alarm(self, alarm_id: str, who: str) -> bool:
-        return await self._alarm_transition(alarm_id, who, "acknowledged", ("raised",))
-
-    async def close_alarm(self, alarm_id: str, who: str) -> bool:
-        return await self._alarm_transition(alarm_id, who, "closed", ("raised", "acknowledged"))
-
-    async def close_alarm_by_key(self, key: str, who: str) -> bool:
-        row = await self.reader.run(
-            lambda c: c.execute(
-                "SELECT id FROM alarms WHERE key = ? AND state != 'closed'", (key,)
-            ).fetchone()
-        )
-        return bool(row) and await self.close_alarm(row["id"], who)
-
-    async def _alarm_transition(
-        self, alarm_id: str, who: str, to: str, allowed_from: tuple[str, ...]
-    ) -> bool:
-        column = "acked" if to == "acknowledged" else "closed"
-
-        def op(conn: sqlite3.Connection, tx: Tx) -> bool:
-            row = conn.execute("SELECT * FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
-            if row is None or row["state"] not in allowed_from:
-                return False
-            conn.execute(
-                f"UPDATE alarms SET state = ?, {column}_ms = ?, {column}_by = ? WHERE id = ?",
-                (to, now_ms(), who, alarm_id),
-            )
-            tx.emit(
-                [
-                    _alarm_event(
-                        alarm_id,
-                        row["key"],
-                        row["source"],
-                        to,
-                        row["severity"],
-                        row["message"],
-                        json.loads(row["data"]),
-                        by=who,
-                    )
-                ]
-            )
-            return True
-
-        done: bool = await self.writer.submit(op)
-        return done
-
-    async def alarms(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            sql = "SELECT * FROM alarms"
-            args: list[Any] = []
-            if state:
-                sql += " WHERE state = ?"
-                args.append(state)
-            sql += " ORDER BY raised_ms DESC LIMIT ?"
-            args.append(limit)
-            return [{**dict(r), "data": json.loads(r["data"])} for r in conn.execute(sql, args)]
-
-        return await self.reader.run(q)
 
     # --- devices and audit ---------------------------------------------------
 
@@ -369,114 +269,3 @@ class Store:
         return await self.reader.run(
             lambda c: {r["name"]: r["value"] for r in c.execute("SELECT * FROM counters")}
         )
-
-    # --- outbox --------------------------------------------------------------------
-
-    async def pending(self, dest: str, after_seq: int, limit: int) -> list[OutboxItem]:
-        """Unacknowledged items owed to `dest` with seq > after_seq, in seq order."""
-
-        def q(conn: sqlite3.Connection) -> list[OutboxItem]:
-            rows = conn.execute(
-                "SELECT o.seq, o.attempts, e.* FROM outbox o JOIN events e"
-                " ON e.rowid_ = o.event_rowid WHERE o.dest = ? AND o.seq > ? AND o.acked = 0"
-                " ORDER BY o.seq LIMIT ?",
-                (dest, after_seq, limit),
-            ).fetchall()
-            imgs = images_for(conn, [r["rowid_"] for r in rows])
-            return [
-                OutboxItem(r["seq"], event_row(r, imgs.get(r["rowid_"])), r["attempts"])
-                for r in rows
-            ]
-
-        return await self.reader.run(q)
-
-    async def acked_seq(self, dest: str) -> int:
-        row = await self.reader.run(
-            lambda c: c.execute(
-                "SELECT acked_seq FROM destinations WHERE dest = ?", (dest,)
-            ).fetchone()
-        )
-        return int(row["acked_seq"]) if row else 0
-
-    async def ack(self, dest: str, seqs: list[int]) -> int:
-        """Mark delivered; returns the new contiguous acknowledged seq for `dest`."""
-
-        def op(conn: sqlite3.Connection, tx: Tx) -> int:
-            conn.executemany(
-                "UPDATE outbox SET acked = 1 WHERE dest = ? AND seq = ?", [(dest, s) for s in seqs]
-            )
-            low = conn.execute(
-                "SELECT min(seq) FROM outbox WHERE dest = ? AND acked = 0", (dest,)
-            ).fetchone()[0]
-            if low is None:
-                low = conn.execute(
-                    "SELECT next_seq FROM destinations WHERE dest = ?", (dest,)
-                ).fetchone()[0]
-                low = max(low, max(seqs, default=0) + 1)
-            conn.execute(
-                "UPDATE destinations SET acked_seq = max(acked_seq, ?) WHERE dest = ?",
-                (low - 1, dest),
-            )
-            conn.execute("DELETE FROM outbox WHERE dest = ? AND seq < ? AND acked = 1", (dest, low))
-            return int(low - 1)
-
-        result: int = await self.writer.submit(op)
-        return result
-
-    async def record_failure(self, dest: str, seqs: list[int], error: str) -> None:
-        def op(conn: sqlite3.Connection, tx: Tx) -> None:
-            conn.executemany(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?"
-                " WHERE dest = ? AND seq = ?",
-                [(error[:500], dest, s) for s in seqs],
-            )
-
-        await self.writer.submit(op)
-
-    async def outbox_stats(self) -> list[dict[str, Any]]:
-        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            out = []
-            now = now_ms()
-            for d in conn.execute("SELECT * FROM destinations ORDER BY dest").fetchall():
-                pending, oldest = conn.execute(
-                    "SELECT count(*), min(e.ts_ms) FROM outbox o JOIN events e"
-                    " ON e.rowid_ = o.event_rowid WHERE o.dest = ? AND o.acked = 0",
-                    (d["dest"],),
-                ).fetchone()
-                out.append(
-                    {
-                        "dest": d["dest"],
-                        "configured": d["dest"] in self.destinations,
-                        "backlog": pending,
-                        "next_seq": d["next_seq"],
-                        "acked_seq": d["acked_seq"],
-                        "dropped": d["dropped"],
-                        "oldest_unacked_age_s": (now - oldest) / 1000 if oldest else None,
-                    }
-                )
-            return out
-
-        return await self.reader.run(q)
-
-
-def _alarm_event(
-    alarm_id: str,
-    key: str,
-    source: str,
-    state: str,
-    severity: str,
-    message: str,
-    data: dict[str, Any] | None,
-    by: str | None = None,
-) -> Event:
-    body: dict[str, Any] = {
-        "alarm_id": alarm_id,
-        "key": key,
-        "state": state,
-        "severity": severity,
-        "message": message,
-        "data": data or {},
-    }
-    if by is not None:
-        body["by"] = by
-    return Event(kind="alarm", source=source, data=body)

@@ -1,0 +1,138 @@
+"""Alarms: raised → acknowledged → closed, with who and when; one open alarm per key.
+
+Every transition is also an `alarm` event in the same transaction, so the hub
+sees the lifecycle, not just the current state.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from edge.events import Event
+from edge.ids import new_id
+from edge.store.reader import Reader
+from edge.store.writer import Tx, Writer, dumps, now_ms
+
+
+@dataclass(frozen=True)
+class Alarm:
+    id: str
+    created: bool
+
+
+class AlarmsMixin:
+    writer: Writer
+    reader: Reader
+
+    async def raise_alarm(
+        self,
+        key: str,
+        source: str,
+        message: str,
+        severity: str = "warning",
+        data: dict[str, Any] | None = None,
+    ) -> Alarm:
+        """Raise an alarm unless one with this key is already open (no duplicates)."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> Alarm:
+            row = conn.execute(
+                "SELECT id FROM alarms WHERE key = ? AND state != 'closed'", (key,)
+            ).fetchone()
+            if row is not None:
+                return Alarm(row["id"], False)
+            alarm_id = new_id()
+            conn.execute(
+                "INSERT INTO alarms(id, key, source, severity, message, data, state, raised_ms)"
+                " VALUES (?,?,?,?,?,?, 'raised', ?)",
+                (alarm_id, key, source, severity, message, dumps(data or {}), now_ms()),
+            )
+            tx.emit([_alarm_event(alarm_id, key, source, "raised", severity, message, data)])
+            return Alarm(alarm_id, True)
+
+        result: Alarm = await self.writer.submit(op)
+        return result
+
+    async def acknowledge_alarm(self, alarm_id: str, who: str) -> bool:
+        return await self._alarm_transition(alarm_id, who, "acknowledged", ("raised",))
+
+    async def close_alarm(self, alarm_id: str, who: str) -> bool:
+        return await self._alarm_transition(alarm_id, who, "closed", ("raised", "acknowledged"))
+
+    async def close_alarm_by_key(self, key: str, who: str) -> bool:
+        row = await self.reader.run(
+            lambda c: c.execute(
+                "SELECT id FROM alarms WHERE key = ? AND state != 'closed'", (key,)
+            ).fetchone()
+        )
+        return bool(row) and await self.close_alarm(row["id"], who)
+
+    async def _alarm_transition(
+        self, alarm_id: str, who: str, to: str, allowed_from: tuple[str, ...]
+    ) -> bool:
+        column = "acked" if to == "acknowledged" else "closed"
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> bool:
+            row = conn.execute("SELECT * FROM alarms WHERE id = ?", (alarm_id,)).fetchone()
+            if row is None or row["state"] not in allowed_from:
+                return False
+            conn.execute(
+                f"UPDATE alarms SET state = ?, {column}_ms = ?, {column}_by = ? WHERE id = ?",
+                (to, now_ms(), who, alarm_id),
+            )
+            tx.emit(
+                [
+                    _alarm_event(
+                        alarm_id,
+                        row["key"],
+                        row["source"],
+                        to,
+                        row["severity"],
+                        row["message"],
+                        json.loads(row["data"]),
+                        by=who,
+                    )
+                ]
+            )
+            return True
+
+        done: bool = await self.writer.submit(op)
+        return done
+
+    async def alarms(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            sql = "SELECT * FROM alarms"
+            args: list[Any] = []
+            if state:
+                sql += " WHERE state = ?"
+                args.append(state)
+            sql += " ORDER BY raised_ms DESC LIMIT ?"
+            args.append(limit)
+            return [{**dict(r), "data": json.loads(r["data"])} for r in conn.execute(sql, args)]
+
+        return await self.reader.run(q)
+
+
+def _alarm_event(
+    alarm_id: str,
+    key: str,
+    source: str,
+    state: str,
+    severity: str,
+    message: str,
+    data: dict[str, Any] | None,
+    by: str | None = None,
+) -> Event:
+    body: dict[str, Any] = {
+        "alarm_id": alarm_id,
+        "key": key,
+        "state": state,
+        "severity": severity,
+        "message": message,
+        "data": data or {},
+    }
+    if by is not None:
+        body["by"] = by
+    return Event(kind="alarm", source=source, data=body)
