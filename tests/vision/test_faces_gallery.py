@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -127,15 +126,10 @@ def test_100k_gallery_matches_a_batch_in_one_call(
     index = FaceIndex(vectors, ["residents"] * n, names, names)
     assert len(index) == n
     probes = np.stack([embeddings[PERSON_A[2]], embeddings[PERSON_B[1]], embeddings[STRANGER]])
-    index.match(probes, 0.6)  # warm the BLAS path
-    start = time.perf_counter()
-    a, b, stranger = index.match(probes, 0.6)
-    elapsed = time.perf_counter() - start
+    a, b, stranger = index.match(probes, 0.6)  # speed: scripts/bench/vision.py, not a test
     assert isinstance(a, Match) and a.name == "Alice"
     assert isinstance(b, Match) and b.name == "Bob"
     assert isinstance(stranger, Unknown)
-    # generous bound (a loaded CI box): a per-entry Python loop would take ~100x longer
-    assert elapsed < 0.25
 
 
 @pytest.mark.parametrize("faces", [1, 3, 12])
