@@ -6,7 +6,10 @@ import json
 import sys
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from edge.config import EdgeConfig
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -45,3 +48,22 @@ def add_api_args(p: Any) -> None:
 
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def load_or_report(path: str, problems_to: TextIO | None = None) -> EdgeConfig | int:
+    """The config, or the exit code after printing why not: 2 unreadable, 1 invalid
+    (one `FILE:LINE:COL: key: message` line per problem, to `problems_to`)."""
+    from edge.config import ConfigError, ConfigUnreadable, load_config
+
+    out = problems_to or sys.stdout
+    try:
+        return load_config(path)
+    except ConfigUnreadable as exc:
+        err(f"cannot read config: {exc}")
+        return 2
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=out)
+        out.flush()
+        err(f"{len(exc.problems)} problem(s) in {path}")
+        return 1

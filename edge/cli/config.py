@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from edge.cli._common import err
+from edge.cli._common import load_or_report
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,19 +23,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, ConfigUnreadable, load_config
-
-    try:
-        cfg = load_config(args.path)
-    except ConfigUnreadable as exc:
-        err(f"cannot read config: {exc}")
-        return 2
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem)
-        sys.stdout.flush()
-        err(f"{len(exc.problems)} problem(s) in {args.path}")
-        return 1
+    cfg = load_or_report(args.path)
+    if isinstance(cfg, int):
+        return cfg
     print(
         f"{args.path}: ok ({len(cfg.devices)} devices, {len(cfg.cameras)} cameras, "
         f"{len(cfg.uplinks)} uplinks)"
@@ -51,17 +41,10 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from edge.config import ConfigError, ConfigUnreadable, load_config
     from edge.config.loader import redacted
 
-    try:
-        cfg = load_config(args.path)
-    except ConfigUnreadable as exc:
-        err(f"cannot read config: {exc}")
-        return 2
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem)
-        return 1
+    cfg = load_or_report(args.path)
+    if isinstance(cfg, int):
+        return cfg
     print(json.dumps(redacted(cfg), ensure_ascii=False, indent=2))
     return 0

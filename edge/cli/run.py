@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
-from edge.cli._common import err
+from edge.cli._common import load_or_report
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -17,17 +18,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from edge import log
     from edge.app import Daemon
-    from edge.config import ConfigError, ConfigUnreadable, load_config
 
-    try:
-        cfg = load_config(args.config)
-    except ConfigUnreadable as exc:
-        err(f"cannot read config: {exc}")
-        return 2
-    except ConfigError as exc:
-        for problem in exc.problems:
-            err(str(problem))
-        return 1
+    cfg = load_or_report(args.config, problems_to=sys.stderr)
+    if isinstance(cfg, int):
+        return cfg
     log.setup(cfg.logging.format, cfg.logging.level, dict(cfg.logging.levels))
     asyncio.run(Daemon(cfg).run_until_stopped())
     return 0
