@@ -9,9 +9,10 @@ ends the thread within the read timeout even when the TCP connection hangs.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import cast
@@ -43,6 +44,28 @@ class AvJob:
     pace_fps: float | None = None
     loop: bool = False
     stop: threading.Event = field(default_factory=threading.Event)
+
+
+async def stream_av(
+    job: AvJob, camera_id: str, handoff_frames: int, on_drop: Callable[[int], None]
+) -> AsyncGenerator[Frame, None]:
+    """Decode `job` on a thread of its own and yield its frames on the loop.
+
+    The thread notices `stop` within one frame or one read timeout; joining it here would
+    block the loop, so it is left to finish on its own.
+    """
+    buffer: ThreadToLoopBuffer[Frame] = ThreadToLoopBuffer(
+        asyncio.get_running_loop(), handoff_frames, on_drop=on_drop
+    )
+    thread = threading.Thread(
+        target=run_av, args=(job, buffer), name=f"camera-{camera_id}", daemon=True
+    )
+    thread.start()
+    try:
+        while True:
+            yield await buffer.get()
+    finally:
+        job.stop.set()
 
 
 def run_av(job: AvJob, out: ThreadToLoopBuffer[Frame]) -> None:

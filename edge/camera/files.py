@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import AsyncGenerator
 from concurrent.futures import Executor
@@ -12,10 +11,9 @@ from typing import cast
 
 import cv2
 
-from edge.camera.avreader import AvJob, run_av
+from edge.camera.avreader import AvJob, stream_av
 from edge.camera.errors import CameraError
 from edge.camera.frame import Frame, Image
-from edge.camera.queues import ThreadToLoopBuffer
 from edge.camera.source import FrameSource, SourceTiming
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
@@ -75,9 +73,6 @@ class FileSource(FrameSource):
                 return
 
     async def _video(self) -> AsyncGenerator[Frame, None]:
-        buffer: ThreadToLoopBuffer[Frame] = ThreadToLoopBuffer(
-            asyncio.get_running_loop(), 2, on_drop=self.tracker.dropped
-        )
         job = AvJob(
             url=str(self.path),
             options={},
@@ -91,15 +86,8 @@ class FileSource(FrameSource):
             pace_fps=self.fps,
             loop=self.loop,
         )
-        thread = threading.Thread(
-            target=run_av, args=(job, buffer), name=f"camera-{self.camera_id}", daemon=True
-        )
-        thread.start()
-        try:
-            while True:
-                yield await buffer.get()
-        finally:
-            job.stop.set()
+        async for frame in stream_av(job, self.camera_id, 2, self.tracker.dropped):
+            yield frame
 
 
 def _read(path: Path) -> Image:

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import AsyncGenerator
 
-from edge.camera.avreader import AvJob, run_av
+from edge.camera.avreader import AvJob, stream_av
 from edge.camera.frame import Frame
-from edge.camera.queues import ThreadToLoopBuffer
 from edge.camera.redact import inject_credentials
 from edge.camera.source import FrameSource, SourceTiming
 
@@ -45,10 +42,6 @@ class RtspSource(FrameSource):
         }
 
     async def _session(self) -> AsyncGenerator[Frame, None]:
-        loop = asyncio.get_running_loop()
-        buffer: ThreadToLoopBuffer[Frame] = ThreadToLoopBuffer(
-            loop, _HANDOFF_FRAMES, on_drop=self.tracker.dropped
-        )
         job = AvJob(
             url=self._full_url,
             options=self._options(),
@@ -59,14 +52,5 @@ class RtspSource(FrameSource):
             scrub=self._scrub,
             max_output_fps=self.max_output_fps,
         )
-        thread = threading.Thread(
-            target=run_av, args=(job, buffer), name=f"camera-{self.camera_id}", daemon=True
-        )
-        thread.start()
-        try:
-            while True:
-                yield await buffer.get()
-        finally:
-            # The thread notices within one frame or one read timeout; joining here
-            # would block the loop, so it is left to finish on its own.
-            job.stop.set()
+        async for frame in stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped):
+            yield frame
