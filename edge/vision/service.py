@@ -27,13 +27,12 @@ from edge.events import Event, ImageRef
 from edge.runtime import Runtime
 from edge.vision.face_passes import FacePass, FacePasses
 from edge.vision.faces.gallery import Match
-from edge.vision.plates.vote import PlatePass, PlatePasses
+from edge.vision.plates.vote import PlatePass, PlatePasses, crop_score
 
 log = logging.getLogger(__name__)
 
 IDLE_FLUSH_S = 2.0
 SCENE_MAX_WIDTH = 1280
-SCENE_CACHE = 256
 
 
 def jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = None) -> bytes:
@@ -44,6 +43,13 @@ def jpeg(image: np.ndarray, quality: int = 85, max_width: int | None = None) -> 
     if not ok:
         raise ValueError("JPEG encoding failed")
     return bytes(buf)
+
+
+def _in_frame(box: Sequence[float], offset: tuple[int, int]) -> list[float]:
+    """A box found in the ROI crop, in the camera frame's pixels."""
+    ox, oy = offset
+    x1, y1, x2, y2 = box
+    return [round(x1 + ox, 1), round(y1 + oy, 1), round(x2 + ox, 1), round(y2 + oy, 1)]
 
 
 class Engines:
@@ -93,11 +99,23 @@ class Engines:
         return FaceRecognizer(pipeline, gallery)
 
 
+class _Scene:
+    """A frame's JPEG, encoded on first use only: most frames never become an event's scene."""
+
+    def __init__(self, image: np.ndarray) -> None:
+        self.image = image
+        self._jpeg: bytes | None = None
+
+    def jpeg(self) -> bytes:
+        if self._jpeg is None:
+            self._jpeg = jpeg(self.image, 80, SCENE_MAX_WIDTH)
+        return self._jpeg
+
+
 @dataclass
 class _Analysis:
     plates: list[Any] = field(default_factory=list)
     faces: list[Any] = field(default_factory=list)
-    scene: bytes = b""
     ms: float = 0.0
 
 
@@ -112,7 +130,9 @@ class CameraWorker:
         self.events = 0
         self.dropped_reads = 0
         self.last_analysis_ms = 0.0
-        self._scenes: dict[int, tuple[Any, bytes]] = {}
+        # per open plate track, per text read: (rank, scene JPEG) of its best read so far
+        self._plate_scenes: dict[int, dict[str, tuple[tuple[float, float, float], bytes]]] = {}
+        self._offset = (0, 0)
         self.plate_passes = PlatePasses()
         self.face_passes: FacePasses | None = None
 
@@ -163,20 +183,23 @@ class CameraWorker:
     # gallery match (milliseconds at 100k entries) that must not stall the loop. Each camera
     # has one step in flight at a time, so its trackers are never touched concurrently.
 
-    def _flush_sync(self) -> tuple[list[PlatePass], list[FacePass]]:
+    def _flush_sync(self) -> tuple[list[tuple[PlatePass, bytes]], list[FacePass]]:
         faces = self.face_passes.flush() if self.face_passes else []
-        return self.plate_passes.flush(), faces
+        return self._with_scenes(self.plate_passes.flush()), faces
 
-    def _step_sync(self, sample: Sample) -> tuple[list[PlatePass], list[FacePass]]:
+    def _step_sync(self, sample: Sample) -> tuple[list[tuple[PlatePass, bytes]], list[FacePass]]:
         result = self._analyse_sync(sample)
         self.frames_analysed += 1
         self.last_analysis_ms = result.ms
+        self._offset = sample.offset
         frame = sample.frame
-        plate_passes = (
-            self.plate_passes.feed(result.plates, frame.seq, frame.wall)
-            if "plates" in self.cfg.pipelines
-            else []
-        )
+        scene = _Scene(frame.image)
+        plate_passes: list[tuple[PlatePass, bytes]] = []
+        if "plates" in self.cfg.pipelines:
+            ended = self.plate_passes.feed(result.plates, frame.seq, frame.wall)
+            for tid, read in zip(self.plate_passes.last_ids, result.plates, strict=True):
+                self._keep_scene(tid, read, scene)
+            plate_passes = self._with_scenes(ended)
         face_passes: list[FacePass] = []
         if self.face_passes is not None:
             faces = result.faces
@@ -185,9 +208,26 @@ class CameraWorker:
                 [f[1] for f in faces],
                 frame.seq,
                 frame.wall,
-                lambda i: (faces[i][2], result.scene),
+                lambda i: (self._face_crop(sample.image, faces[i][2]), scene.jpeg()),
             )
         return plate_passes, face_passes
+
+    def _keep_scene(self, tid: int, read: Any, scene: _Scene) -> None:
+        """Encode a scene only when a read beats its track's best for the same text: the
+        voted pass shows its best read of the winning text (see `plates.vote`)."""
+        best = self._plate_scenes.setdefault(tid, {})
+        key = (crop_score(read), read.box[2] - read.box[0], read.confidence)
+        if read.text not in best or key > best[read.text][0]:
+            best[read.text] = (key, scene.jpeg())
+
+    def _with_scenes(self, ended: list[PlatePass]) -> list[tuple[PlatePass, bytes]]:
+        out = []
+        for p in ended:
+            kept = self._plate_scenes.pop(p.track_id, {}).get(p.vote.text)
+            out.append((p, kept[1] if kept else b""))
+        for tid in set(self._plate_scenes) - set(self.plate_passes.open):
+            del self._plate_scenes[tid]  # tracks that ended without a vote
+        return out
 
     def _analyse_sync(self, sample: Sample) -> _Analysis:
         began = time.perf_counter()
@@ -203,12 +243,8 @@ class CameraWorker:
                 f = obs.face
                 x1, y1, x2, y2 = float(f.x), float(f.y), float(f.x + f.w), float(f.y + f.h)
                 box = (x1 + ox, y1 + oy, x2 + ox, y2 + oy)
-                faces.append((obs, box, self._face_crop(image, (x1, y1, x2, y2))))
+                faces.append((obs, box, (x1, y1, x2, y2)))
         out.faces = faces
-        if out.plates or faces:
-            out.scene = jpeg(sample.frame.image, 80, SCENE_MAX_WIDTH)
-            for read in out.plates:
-                self._remember_scene(read, out.scene)
         out.ms = (time.perf_counter() - began) * 1000
         return out
 
@@ -222,12 +258,6 @@ class CameraWorker:
         ]
         return jpeg(crop, 90) if crop.size else b""
 
-    def _remember_scene(self, read: Any, scene: bytes) -> None:
-        """Keep the scene of recent reads (bounded) so a pass can show where its best crop was."""
-        self._scenes[id(read)] = (read, scene)
-        while len(self._scenes) > SCENE_CACHE:
-            self._scenes.pop(next(iter(self._scenes)))
-
     async def _images(self, crop: bytes, scene: bytes) -> tuple[ImageRef, ...]:
         refs = []
         if crop:
@@ -236,19 +266,17 @@ class CameraWorker:
             refs.append(await self.rt.store.save_image(scene, "scene"))
         return tuple(refs)
 
-    async def _emit(self, plates: list[PlatePass], faces: list[FacePass]) -> None:
-        for p in plates:
-            await self._emit_plate(p)
+    async def _emit(self, plates: list[tuple[PlatePass, bytes]], faces: list[FacePass]) -> None:
+        for p, scene in plates:
+            await self._emit_plate(p, scene)
         for f in faces:
             await self._emit_face(f)
 
-    async def _emit_plate(self, p: PlatePass) -> None:
+    async def _emit_plate(self, p: PlatePass, scene: bytes) -> None:
         v = p.vote
         if not v.text or v.confidence < self.rt.config.vision.plates.min_confidence:
             self.dropped_reads += 1
             return
-        entry = self._scenes.get(id(v.best))
-        scene = entry[1] if entry and entry[0] is v.best else b""
         crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""
         images = await self._images(crop, scene)
         data = {
@@ -261,7 +289,7 @@ class CameraWorker:
             "double_row": v.double_row,
             "confidence": round(v.confidence, 4),
             "reads": v.reads,
-            "box": [round(x, 1) for x in v.best.box],
+            "box": _in_frame(v.best.box, self._offset),
             "first_seen": p.first_ts,
             "last_seen": p.last_ts,
         }

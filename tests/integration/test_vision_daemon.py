@@ -141,3 +141,33 @@ async def test_faces_are_matched_against_the_enrolled_gallery(tmp_path: Path) ->
     results = [(e["data"]["match"]["result"], e["data"]["match"].get("name")) for e in events[:2]]
     assert results == [("resident", "Angelina Jolie"), ("unknown", None)], results
     assert {im["role"] for im in events[0]["images"]} == {"crop", "scene"}
+
+
+async def test_plate_boxes_found_in_a_roi_are_reported_in_frame_pixels(tmp_path: Path) -> None:
+    scene = cv2.imread(str(SCENES / "we0091234_hongkang1.jpg"))
+    frame = np.zeros((720, 1280, 3), np.uint8)
+    frame[:, 640:] = sim.letterbox(scene, 640, 720)  # the car is in the right half only
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    cv2.imwrite(str(cam / "00000.jpg"), frame)
+    for i in range(1, 7):  # 3 s of empty lane: the pass ends before the car comes round again
+        cv2.imwrite(str(cam / f"{i:05d}.jpg"), np.zeros_like(frame))
+    text = (
+        CONFIG.format(
+            data=tmp_path / "data",
+            models=MODELS,
+            kind="file",
+            where=f"path: {cam}\n    fps: 2",
+            pipelines="plates",
+        )
+        + "    roi:\n      - points: [[0.5, 0.0], [1.0, 0.0], [1.0, 1.0], [0.5, 1.0]]\n"
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        [event, *_] = await _wait_for(d, "plate", 1, timeout_s=60)
+    finally:
+        await d.stop()
+    assert event["data"]["plate"] == "粤ZR066港"
+    x1, _, x2, _ = event["data"]["box"]
+    assert 640 <= x1 < x2 <= 1280, event["data"]["box"]

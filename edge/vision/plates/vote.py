@@ -135,10 +135,12 @@ class PlatePasses:
         self.max_reads = max_reads
         self.open: dict[int, _Open] = {}
         self.dropped_reads = 0
+        self.last_ids: list[int] = []  # track of each read of the last `feed`, in order
 
     def feed(self, reads: Sequence[PlateRead], frame_index: int, ts: float) -> list[PlatePass]:
         """Add one frame's reads; returns the passes whose tracks ended by this frame."""
         ids = self.tracker.update([r.box for r in reads], frame_index, ts)
+        self.last_ids = ids
         for tid, read in zip(ids, reads, strict=True):
             entry = self.open.get(tid)
             if entry is None:
