@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from edge.backoff import Backoff
 from edge.log import task_name
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ class Supervisor:
     async def _loop(self, entry: _Entry, restart_on_exit: bool) -> None:
         h = entry.health
         task_name.set(h.name)
-        delay = self.backoff_initial_s
+        backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
         while not self._stopping:
             began = time.monotonic()
             h.state = "running"
@@ -92,7 +92,7 @@ class Supervisor:
                 ran = time.monotonic() - began
                 if ran >= self.healthy_after_s:
                     h.consecutive_failures = 0
-                    delay = self.backoff_initial_s
+                    backoff.reset()
                 h.consecutive_failures += 1
                 h.restarts += 1
                 text = f"{type(exc).__name__}: {exc}"
@@ -102,13 +102,12 @@ class Supervisor:
                     log.warning("task %s failed again: %s", h.name, text)
                 h.last_error, h.last_error_at = text, time.time()
                 h.state = "failed" if h.consecutive_failures >= FAILED_AFTER else "restarting"
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.backoff_max_s)
+                await asyncio.sleep(backoff.next_delay())
                 continue
             if not restart_on_exit:
                 h.state = "done"
                 return
-            delay = self.backoff_initial_s
+            backoff.reset()
             if h.consecutive_failures:
                 log.info("task %s recovered", h.name)
                 h.consecutive_failures = 0

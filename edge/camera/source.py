@@ -18,7 +18,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
 
-from edge.camera.backoff import Backoff
+from edge.backoff import Backoff
 from edge.camera.errors import CameraError, CameraTimeout
 from edge.camera.frame import Frame, Image
 from edge.camera.redact import redact_url, scrub

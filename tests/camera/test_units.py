@@ -7,7 +7,7 @@ import random
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from edge.camera.backoff import Backoff
+from edge.backoff import Backoff
 from edge.camera.mjpeg_parser import MjpegParseError, MjpegParser
 from edge.camera.redact import inject_credentials, redact_url, scrub, split_credentials
 from edge.config.cameras import CameraConfig, FileCamera, RtspCamera

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import ssl
 import time
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import aiomqtt
 
 from edge import __version__
+from edge.backoff import Backoff
 from edge.ids import new_id
 from edge.runtime import Runtime
 from edge.store import OutboxItem
@@ -136,7 +136,7 @@ class MqttUplink:
             self.state = "off"
             log.info("uplink %s has no url: its events are kept in the outbox, not sent", self.name)
             await asyncio.Event().wait()
-        delay = self.cfg.reconnect_initial_s
+        backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
         try:
             while True:
                 began = self.connections
@@ -145,10 +145,9 @@ class MqttUplink:
                 except (aiomqtt.MqttError, DrainError, OSError, ssl.SSLError) as exc:
                     self._lost(exc)
                 if self.connections != began:
-                    delay = self.cfg.reconnect_initial_s
+                    backoff.reset()
                 self.state = "waiting"
-                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
-                delay = min(delay * 2, self.cfg.reconnect_max_s)
+                await asyncio.sleep(backoff.next_delay())
         finally:
             self.state = "stopped"
             self._encode_thread.shutdown(wait=False)

@@ -1,7 +1,8 @@
-"""Reconnect delays: exponential, capped, with full jitter.
+"""Retry delays: exponential, capped, jittered; for reconnects and task restarts.
 
 Jitter matters on a gateway with a dozen cameras behind one PoE switch: after the
 switch reboots they would otherwise all reconnect in the same instant, forever.
+(Device polling has its own deterministic schedule: `edge.fieldbus.backoff`.)
 """
 
 from __future__ import annotations
