@@ -29,14 +29,14 @@ async def test_lines_carry_the_supervised_task_name(fmt: str, captured: io.Strin
     done = asyncio.Event()
 
     async def poller() -> None:
-        logging.getLogger("edge.fieldbus").info("meter 000000000161 answered")
+        logging.getLogger("edge.tests.poller").info("meter 000000000161 answered")
         done.set()
 
     sup = Supervisor()
     sup.spawn("device.meter-b3-101", poller)
     await asyncio.wait_for(done.wait(), 5)
     await sup.stop()
-    logging.getLogger("edge.app").info("outside any task")
+    logging.getLogger("edge.tests.main").info("outside any task")
     lines = captured.getvalue().splitlines()
     if fmt == "json":
         docs = [json.loads(line) for line in lines]
@@ -46,5 +46,5 @@ async def test_lines_carry_the_supervised_task_name(fmt: str, captured: io.Strin
         }.items() <= docs[0].items()
         assert docs[-1]["task"] == "main" and docs[-1]["level"] == "INFO"
     else:
-        assert "[device.meter-b3-101] edge.fieldbus: meter 000000000161 answered" in lines[0]
-        assert "[main] edge.app: outside any task" in lines[-1]
+        assert "[device.meter-b3-101] edge.tests.poller: meter 000000000161 answered" in lines[0]
+        assert "[main] edge.tests.main: outside any task" in lines[-1]
