@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.events import Event, ImageRef, Reading
+from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.hub import Hub
 from edge.ids import new_id
 from edge.store.alarms import AlarmsMixin
@@ -97,12 +97,13 @@ class Store(AlarmsMixin, OutboxMixin):
         await self.writer.add_event(event)
         return event
 
-    async def save_image(self, data: bytes, role: str, ext: str = "jpg") -> ImageRef:
-        """Write an image file durably; reference it from an event added afterwards."""
+    async def save_image(self, data: bytes, role: ImageRole | str, ext: str = "jpg") -> ImageRef:
+        """Write an image file durably; reference it from an event added afterwards.
+        An unknown role is refused (ValueError) before anything is written."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._write_image, data, role, ext)
+        return await loop.run_in_executor(None, self._write_image, data, ImageRole(role), ext)
 
-    def _write_image(self, data: bytes, role: str, ext: str) -> ImageRef:
+    def _write_image(self, data: bytes, role: ImageRole, ext: str) -> ImageRef:
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         rel = f"images/{day}/{new_id()}-{role}.{ext}"
         path = self.data_dir / rel

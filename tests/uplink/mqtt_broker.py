@@ -88,6 +88,7 @@ class Broker:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test paused it
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
@@ -100,6 +101,16 @@ class Broker:
 
     async def stop(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.stop_sync)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open (the kernel still accepts bytes), but nothing is
+        answered: a peer that stops acknowledging, without closing anything."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     async def restart(self) -> None:
         await self.stop()

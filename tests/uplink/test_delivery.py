@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sized
 
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
@@ -34,6 +35,10 @@ async def test_burst_while_broker_down_arrives_complete_and_in_order(
     assert d.rt.health_providers["uplink.hub"]()["puback_short_path"] is True
 
 
+def more_than(items: Callable[[], Sized], n: int) -> Callable[[], bool]:
+    return lambda: len(items()) > n
+
+
 async def test_broker_restarting_under_load_loses_nothing(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:
@@ -54,13 +59,12 @@ async def test_broker_restarting_under_load_loses_nothing(
     producer = asyncio.create_task(produce())
     await wait_until(lambda: uplink.connections >= 1, 10, "the first connection")
     for round_ in range(6):
-        seen = len(hub.events())
-        await wait_until(lambda s=seen: len(hub.events()) > s + 100, 10, f"traffic {round_}")
+        await wait_until(more_than(hub.events, len(hub.events()) + 100), 10, f"traffic {round_}")
         # Captured before the restart: the uplink may reconnect before restart() returns,
         # and a count taken after it would wait for a reconnect that already happened.
         before = uplink.connections
         await broker.restart()
-        await wait_until(lambda b=before: uplink.connections > b, 10, f"reconnect {round_}")
+        await wait_until(lambda: uplink.connections > before, 10, f"reconnect {round_}")  # noqa: B023
     stop.set()
     await producer
     await wait_until(lambda: len({m["id"] for m in hub.events()}) >= len(ids), 30, "all events")
