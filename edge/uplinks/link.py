@@ -32,6 +32,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import builtins
+import contextlib
 import logging
 import time
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ P = TypeVar("P")
 LinkState = Literal["off", "connecting", "connected", "disconnected", "stopped"]
 
 STATS_EVERY_S = 5.0  # how often the backlog figures in the health section are refreshed
+REFUSALS_SHOWN_S = 3600.0  # a parked record keeps the daemon `degraded` this long
 
 
 class LinkError(Exception):
@@ -91,6 +93,7 @@ class Link(abc.ABC, Generic[P]):
         self.failed_attempts = 0
         self.images_omitted = 0
         self.outbox: dict[str, Any] = {}
+        self.parked_recent: list[dict[str, Any]] = []
         self._worker: ThreadPoolExecutor | None = None
         rt.add_health(f"uplink.{name}", self.health)
 
@@ -217,6 +220,9 @@ class Link(abc.ABC, Generic[P]):
             log.debug("uplink %s: outbox figures unavailable: %s", self.name, exc)
             return
         self.outbox = next((r for r in rows if r["dest"] == self.name), {})
+        if self.outbox.get("parked"):
+            with contextlib.suppress(Exception):
+                self.parked_recent = await self.rt.store.parked(self.name, limit=5)
 
     def since(self) -> float | None:
         return self.connected_since if self.state == "connected" else self.disconnected_since
@@ -235,6 +241,7 @@ class Link(abc.ABC, Generic[P]):
             "backlog": self.outbox.get("backlog"),
             "oldest_age_s": self.outbox.get("oldest_unacked_age_s"),
             "parked": self.outbox.get("parked", 0),
+            "parked_recent": self.parked_recent,
             **drain,
             "images_omitted": self.images_omitted,
             **self.health_extra(),
@@ -248,10 +255,12 @@ class Link(abc.ABC, Generic[P]):
                     f"uplink {self.name} disconnected since {_clock(down)} "
                     f"({_span(for_s)}): {self.last_error}"
                 )
-        if drain["parked"]:
+        refused_at = self.drain.last_refusal_at
+        if refused_at is not None and time.time() - refused_at < REFUSALS_SHOWN_S:
             problems.append(
-                f"uplink {self.name}: {drain['parked']} record(s) refused by the peer and "
-                f"parked (last: {drain['last_refusal']}); see `edge queue`"
+                f"uplink {self.name}: the peer refused {drain['parked_since_start']} record(s) "
+                f"for good, parked (last at {_clock(refused_at)}: {drain['last_refusal']}); "
+                "see `edge queue`"
             )
         if problems:
             doc["problems"] = problems

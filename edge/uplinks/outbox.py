@@ -93,6 +93,7 @@ class OutboxDrain(Generic[P]):
         self.failed = 0
         self.parked = 0
         self.last_refusal: str | None = None
+        self.last_refusal_at: float | None = None  # wall clock
         self.acked_seq = 0
         self.rate = RateMeter()
         self._acks: list[int] = []
@@ -109,7 +110,7 @@ class OutboxDrain(Generic[P]):
             "sent": self.sent,
             "acked": self.acked,
             "failed": self.failed,
-            "parked": self.parked,
+            "parked_since_start": self.parked,
             "last_refusal": self.last_refusal,
             "acked_seq": self.acked_seq,
             "rate_per_s": self.rate.rate(),
@@ -170,6 +171,7 @@ class OutboxDrain(Generic[P]):
                 # Refused for good: kept (parked) with the peer's reason, never acked.
                 self.parked += 1
                 self.last_refusal = str(exc)
+                self.last_refusal_at = time.time()
                 log.warning("%s refused record seq %d for good: %s (parked)", self.dest, seq, exc)
                 self._background_write(self.store.park(self.dest, seq, str(exc)))
             elif exc is not None:

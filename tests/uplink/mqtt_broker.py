@@ -24,7 +24,9 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_conf: str = "", max_queued: int = 0
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -39,7 +41,7 @@ class Broker:
             f"persistence_location {workdir}/\n"
             "autosave_interval 0\n"
             "max_inflight_messages 0\n"
-            "max_queued_messages 0\n"
+            f"max_queued_messages {max_queued}\n"
             "log_type error\nlog_type warning\n"
             f"log_dest file {self.log}\n"
             # As root, mosquitto drops to user `mosquitto`, which cannot write here.

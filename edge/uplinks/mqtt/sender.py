@@ -45,9 +45,7 @@ from edge.uplinks.mqtt.wire import SCHEMA
 
 log = logging.getLogger(__name__)
 
-# Messages aiomqtt holds for the command intake; beyond it aiomqtt drops (and logs)
-# them. The intake rejects forged messages without awaiting anything, so it empties
-# this faster than a flood can fill it.
+# Messages aiomqtt would hold for its iterator; commands bypass it (see _command_intake).
 INCOMING_MAX = 1000
 WORK_MAX = 64  # authenticated commands waiting for the worker; beyond: refused "busy"
 
@@ -193,25 +191,29 @@ class MqttUplink(Link[Outgoing]):
     async def _command_intake(
         self, client: aiomqtt.Client, work: asyncio.Queue[tuple[str, str]]
     ) -> None:
-        """Screen every message at once, without awaiting anything: a forged one costs a
-        size check, a flat JSON parse and an HMAC, so a flood cannot fill aiomqtt's
-        queue. Only authenticated commands reach the worker. Ends with MqttError when
-        the connection drops, even with no commands."""
+        """Screen every command inside paho's own message callback, as it is read off the
+        socket: a forgery costs a size check, a flat JSON parse and an HMAC, and never
+        reaches a queue (aiomqtt's message iterator needs several loop turns a message,
+        so a flood read in at one a turn would overflow it). Only authenticated commands
+        go on to the worker. The iterator stays only to notice a lost connection."""
         cmd_prefix = f"{self.prefix}/cmd/"
-        async for message in client.messages:
-            topic = str(message.topic)
-            if self.commands is None or not topic.startswith(cmd_prefix):
-                continue
-            raw = message.payload
-            payload = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
-            name = topic[len(cmd_prefix) :]
-            body = self.commands.screen(name, payload)
-            if body is None:
-                continue
-            try:
-                work.put_nowait((name, body))
-            except asyncio.QueueFull:
-                self.commands.busy(name, body)
+        inner = getattr(client, "_client", None)
+        if self.commands is not None and isinstance(inner, paho.Client):
+            commands = self.commands
+
+            def on_command(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+                name = message.topic[len(cmd_prefix) :]
+                body = commands.screen(name, bytes(message.payload))
+                if body is None:
+                    return
+                try:
+                    work.put_nowait((name, body))
+                except asyncio.QueueFull:
+                    commands.busy(name, body)
+
+            inner.message_callback_add(f"{cmd_prefix}+", on_command)
+        async for _message in client.messages:
+            pass  # nothing else is subscribed
 
     async def _command_worker(
         self, client: aiomqtt.Client, work: asyncio.Queue[tuple[str, str]]
