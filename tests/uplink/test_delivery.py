@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Sized
+from pathlib import Path
 
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
 from uplink_helpers import DaemonFactory, assert_complete_in_order, wait_until
 
-from edge.events import Event
+from edge.config.loader import parse_config
+from edge.events import Event, ImageRole
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_burst_while_broker_down_arrives_complete_and_in_order(
@@ -125,3 +130,29 @@ async def test_no_url_keeps_queueing_and_says_so(daemon: DaemonFactory) -> None:
     assert health["state"] == "off"
     assert "no broker url" in health["detail"]
     assert (await d.store.outbox_stats())[0]["backlog"] == 5
+
+
+async def test_the_demo_hub_policy_lets_no_face_image_through_on_the_wire(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    demo = ROOT / "config" / "demo.yaml"
+    cfg = parse_config(demo.read_text("utf-8"), str(demo), {"EDGE_MQTT_URL": broker.url})
+    policy = cfg.uplinks["hub"].policy.model_dump(mode="json")
+    assert policy["drop_image_roles"] == ["face_crop"]
+    d = await daemon(broker.url, f"    images: send\n    policy: {json.dumps(policy)}")
+    images = [
+        await d.store.save_image(b"\xff\xd8" + role.value.encode() + b"\xff\xd9", role)
+        for role in ImageRole
+    ]
+    face = Event(
+        "face", "cam-lobby", {"person": {"id_number": "320106199001011234"}}, images=tuple(images)
+    )
+    await d.store.add_event(face)
+    await wait_until(lambda: len(hub.events()) == 1, 10, "the face event")
+    listed = [im["role"] for im in hub.events()[0]["images"]]
+    sent = [m.body["data"]["role"] for m in hub.on(f"/images/{face.id}")]
+    others = [r.value for r in ImageRole if r is not ImageRole.FACE_CROP]
+    assert listed == others and sent == others, (listed, sent)
+    assert not any(b"face_crop" in json.dumps(m.body).encode() for m in hub.messages)
+    assert hub.events()[0]["data"]["person"]["id_number"].endswith("1234")
+    assert hub.events()[0]["data"]["person"]["id_number"].startswith("*")
