@@ -107,24 +107,50 @@ def _values(function: str, pdu: ModbusPDU, count: int) -> Data:
 # --- RTU over a SerialBus ---------------------------------------------------------------
 
 
+# The longest RTU ADU: unit, 253 bytes of PDU, CRC.
+MAX_ADU = 256
+
+
 class RtuMatcher(Matcher[ModbusPDU]):
+    """The reply of ``unit``; other units' frames are skipped.
+
+    pymodbus's decoder stops at the first plausible frame start; one that began more than
+    `MAX_ADU` bytes ago would be complete and decided by now, so only that tail is kept
+    (and rescanned) while waiting.
+    """
+
     def __init__(self, unit: int) -> None:
         self.unit = unit
         self.framer = FramerRTU(DecodePDU(False))
+        self._buf = bytearray()
 
-    def match(self, buf: bytes) -> ModbusPDU | None:
-        used, dev_id, _tid, data = self.framer.decode(buf)
-        if not data:
-            if used and used == len(buf):
-                raise FrameError(f"RTU reply fails its CRC: {buf[:32].hex(' ')}")
-            return None
-        if dev_id != self.unit:
-            return None
-        pdu = self.framer.decoder.decode(data)
-        if pdu is None:
-            raise FrameError(f"undecodable RTU reply: {buf[:32].hex(' ')}")
-        pdu.dev_id = dev_id
-        return pdu
+    def reset(self) -> None:
+        self._buf.clear()
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self._buf)
+
+    def feed(self, chunk: bytes) -> ModbusPDU | None:
+        self._buf += chunk
+        while self._buf:
+            buf = bytes(self._buf)
+            used, dev_id, _tid, data = self.framer.decode(buf)
+            if not data:
+                if used and used == len(buf):  # pymodbus consumes everything on a bad CRC
+                    raise FrameError(f"RTU reply fails its CRC: {buf[:32].hex(' ')}")
+                del self._buf[:-MAX_ADU]
+                return None
+            start = buf.find(bytes([dev_id]) + data)
+            del self._buf[: start + len(data) + 3]
+            if dev_id != self.unit:
+                continue
+            pdu = self.framer.decoder.decode(data)
+            if pdu is None:
+                raise FrameError(f"undecodable RTU reply: {buf[:32].hex(' ')}")
+            pdu.dev_id = dev_id
+            return pdu
+        return None
 
 
 def build_rtu_request(function: Function, address: int, count: int, unit: int) -> bytes:
