@@ -218,12 +218,36 @@ class ModbusTcpLink:
             retries=0,
             reconnect_delay=0,
             name=config.id,
+            trace_packet=self._packet,
         )
         self.client.set_max_no_responses(1 << 30)
         self.lock = asyncio.Lock()
         self.stats = TcpStats()
         self._error: str | None = None
         self._failed_at = 0.0
+        self._trace: Trace | None = None
+        self._rx = b""
+
+    def _packet(self, sending: bool, data: bytes) -> bytes:
+        """pymodbus's hook on the real ADU bytes: what it sends, and its receive buffer.
+
+        A request is traced as it is sent. The receive buffer is offered on every arrival
+        (growing while a reply is incomplete), so only the last one is kept and traced, cut to
+        the MBAP length, once the request is over.
+        """
+        if self._trace is not None:
+            if sending:
+                self._trace("tx", data)
+            else:
+                self._rx = data
+        return data
+
+    def _trace_reply(self) -> None:
+        rx, self._rx = self._rx, b""
+        if self._trace is not None and rx:
+            if len(rx) >= 6:  # MBAP: tid, protocol, length (bytes after the length field)
+                rx = rx[: 6 + int.from_bytes(rx[4:6], "big")]
+            self._trace("rx", rx)
 
     async def _connect(self) -> None:
         if self.client.connected:
@@ -260,8 +284,7 @@ class ModbusTcpLink:
             async with self.lock:  # per attempt, as on a serial line: retries queue behind
                 await self._connect()
                 self.stats.transactions += 1
-                if trace:
-                    trace("tx", f"{function} unit={unit} addr={address} count={count}".encode())
+                self._trace, self._rx = trace, b""
                 try:
                     pdu = await self.client.execute(False, _request(function, address, count, unit))
                 except ConnectionException as exc:
@@ -274,14 +297,14 @@ class ModbusTcpLink:
                 except ModbusException as exc:
                     last = BusError(f"unit {unit}: {exc}")
                     continue
+                finally:
+                    self._trace_reply()
+                    self._trace = None
             if pdu.isError():
                 self.stats.exceptions += 1
                 raise exception_error(unit, pdu.exception_code)
             self.stats.answered += 1
-            values = _values(function, pdu, count)
-            if trace:
-                trace("rx", repr(values).encode())
-            return values
+            return _values(function, pdu, count)
         assert last is not None
         raise last
 
