@@ -154,6 +154,29 @@ GbId = GbIdOf(GB_TYPE_CODES)
 """Any 20-digit GB/T 28181 code: digits only, type code 111-999 in digits 11-13."""
 
 
+Key = tuple[str | int, ...]
+
+
+class KeyProblems(ValueError):
+    """Problems a validator found in other keys than the one it runs on (cross-field
+    checks), each with its key path relative to the model raising it.
+
+    The loader reports each at that key's own line and column; a plain ValueError from
+    a model validator could only point at the section.
+    """
+
+    def __init__(self, problems: list[tuple[Key, str]]) -> None:
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems
+
+
+class AtKey(KeyProblems):
+    """One cross-field problem at `key` (a field name or a path such as `("devices", 2, "bus")`)."""
+
+    def __init__(self, key: str | int | Key, message: str) -> None:
+        super().__init__([(key if isinstance(key, tuple) else (key,), message)])
+
+
 class Section(BaseModel):
     """Base for every config model: unknown keys are errors, and a secret field
     `password` may instead be given as `password_file` (read here, trimmed)."""
@@ -171,12 +194,12 @@ class Section(BaseModel):
                 if not _is_secret(info.annotation):
                     continue
                 if data.get(name) is not None:
-                    raise ValueError(f"give either {name} or {file_key}, not both")
+                    raise AtKey(file_key, f"give either {name} or {file_key}, not both")
                 path = Path(str(data[file_key]))
                 try:
                     data = {**data, name: path.read_text(encoding="utf-8").strip()}
                 except OSError as exc:
-                    raise ValueError(f"{file_key}: cannot read {path}: {exc.strerror}") from None
+                    raise AtKey(file_key, f"cannot read {path}: {exc.strerror}") from None
                 data.pop(file_key)
         return data
 
