@@ -23,7 +23,7 @@ import numpy as np
 from edge.camera import Sample, make_sampler, open_source
 from edge.camera.source import FrameSource
 from edge.config.cameras import CameraConfig
-from edge.events import Event, ImageRef
+from edge.events import Event, ImageRef, ImageRole
 from edge.runtime import Runtime
 from edge.vision.face_passes import FacePass, FacePasses
 from edge.vision.faces.gallery import Match
@@ -258,12 +258,16 @@ class CameraWorker:
         ]
         return jpeg(crop, 90) if crop.size else b""
 
-    async def _images(self, crop: bytes, scene: bytes) -> tuple[ImageRef, ...]:
+    async def _images(
+        self, crop: bytes, crop_role: ImageRole, scene: bytes
+    ) -> tuple[ImageRef, ...]:
+        """A face crop is biometric data and a plate crop is not: the role says which, so
+        a destination's policy can withhold `face_crop` by name."""
         refs = []
         if crop:
-            refs.append(await self.rt.store.save_image(crop, "crop"))
+            refs.append(await self.rt.store.save_image(crop, crop_role))
         if scene:
-            refs.append(await self.rt.store.save_image(scene, "scene"))
+            refs.append(await self.rt.store.save_image(scene, ImageRole.SCENE))
         return tuple(refs)
 
     async def _emit(self, plates: list[tuple[PlatePass, bytes]], faces: list[FacePass]) -> None:
@@ -278,7 +282,7 @@ class CameraWorker:
             self.dropped_reads += 1
             return
         crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""
-        images = await self._images(crop, scene)
+        images = await self._images(crop, ImageRole.PLATE_CROP, scene)
         data = {
             "camera": self.cfg.id,
             "track_id": p.track_id,
@@ -293,7 +297,7 @@ class CameraWorker:
             "first_seen": p.first_ts,
             "last_seen": p.last_ts,
         }
-        await self.rt.store.add_event(Event("plate", self.cfg.id, data, images))
+        await self.rt.flow.emit(Event("plate", self.cfg.id, data, images))
         self.events += 1
 
     async def _emit_face(self, f: FacePass) -> None:
@@ -310,7 +314,7 @@ class CameraWorker:
         else:
             nearest = getattr(m, "nearest_distance", None)
             match = {"result": "unknown", "nearest_distance": nearest and round(nearest, 4)}
-        images = await self._images(f.crop_jpeg, f.scene_jpeg)
+        images = await self._images(f.crop_jpeg, ImageRole.FACE_CROP, f.scene_jpeg)
         data = {
             "camera": self.cfg.id,
             "track_id": f.track_id,
@@ -322,16 +326,8 @@ class CameraWorker:
             "first_seen": f.first_ts,
             "last_seen": f.last_ts,
         }
-        event = await self.rt.store.add_event(Event("face", self.cfg.id, data, images))
-        self.events += 1
-        if match["result"] == "watchlist":
-            await self.rt.store.raise_alarm(
-                f"watchlist:{match['person_id']}:{self.cfg.id}",
-                self.cfg.id,
-                f"布控人员 watchlist face: {match['name']} at {self.cfg.name or self.cfg.id}",
-                severity="critical",
-                data={"event_id": event.id, **match},
-            )
+        await self.rt.flow.emit(Event("face", self.cfg.id, data, images))
+        self.events += 1  # a watchlist match raises its alarm in a reactor (edge.rules)
 
 
 async def start(rt: Runtime) -> None:

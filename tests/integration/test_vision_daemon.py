@@ -98,7 +98,7 @@ async def test_rtsp_plate_scenes_give_one_event_per_pass_with_the_right_text(
     )
     first = events[0]
     roles = {im["role"] for im in first["images"]}
-    assert roles == {"crop", "scene"}
+    assert roles == {"plate_crop", "scene"}
     for im in first["images"]:
         data = (tmp_path / "data" / im["path"]).read_bytes()
         assert cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is not None
@@ -140,7 +140,8 @@ async def test_faces_are_matched_against_the_enrolled_gallery(tmp_path: Path) ->
         await d.stop()
     results = [(e["data"]["match"]["result"], e["data"]["match"].get("name")) for e in events[:2]]
     assert results == [("resident", "Angelina Jolie"), ("unknown", None)], results
-    assert {im["role"] for im in events[0]["images"]} == {"crop", "scene"}
+    # a face crop is biometric: its role names it, so a policy can withhold it by name
+    assert {im["role"] for im in events[0]["images"]} == {"face_crop", "scene"}
 
 
 async def test_plate_boxes_found_in_a_roi_are_reported_in_frame_pixels(tmp_path: Path) -> None:
