@@ -15,6 +15,7 @@ START_CODE = b"\x00\x00\x00\x01"
 
 # NAL unit types: parameter sets, and the pictures a decoder can start from.
 _PARAMETER_SETS = {"h264": frozenset({7, 8}), "hevc": frozenset({32, 33, 34})}
+_AUD = {"h264": 9, "hevc": 35}
 _IRAP = {"h264": frozenset({5}), "hevc": frozenset(range(16, 22))}
 
 
@@ -145,8 +146,12 @@ def starts_decoding(data: bytes, codec: str) -> bool:
 
 
 def with_parameter_sets(data: bytes, codec: str, sets: bytes) -> bytes:
-    """`data` with the out-of-band `sets` put in front when it is an IDR access unit
-    without its own; any other access unit is returned unchanged."""
+    """`data` with the out-of-band `sets` added when it is an IDR access unit without
+    its own (after a leading access unit delimiter, where the standard puts them); any
+    other access unit is returned unchanged."""
     if not sets or not starts_decoding(data, codec) or has_parameter_sets(data, codec):
         return data
+    units = split_annexb(data)
+    if units and nal_type(units[0], codec) == _AUD[codec]:
+        return join_annexb(units[:1]) + sets + join_annexb(units[1:])
     return sets + data
