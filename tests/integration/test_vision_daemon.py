@@ -12,6 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from prereqs import MODELS as MODELS_NEEDED
+from prereqs import SHARED_MIRROR, needs, require
 
 from edge.app import Daemon
 from edge.config import parse_config
@@ -23,10 +25,10 @@ SCENES = SHARED / "plates" / "scenes"
 FACES = SHARED / "faces" / "deepface"
 MODELS = ROOT / "models"
 
-pytestmark = pytest.mark.skipif(
-    not (MODELS / "manifest.yaml").exists() or not SCENES.is_dir(),
-    reason="needs the models (scripts/fetch-models) and ../shared/images",
-)
+pytestmark = [
+    needs((MODELS / "manifest.yaml").exists(), *MODELS_NEEDED),
+    needs(SCENES.is_dir(), *SHARED_MIRROR),
+]
 
 CONFIG = """\
 config_version: 1
@@ -61,8 +63,7 @@ async def _wait_for(d: Daemon, kind: str, n: int, timeout_s: float) -> list[dict
 @pytest.fixture
 async def plate_camera(tmp_path: Path) -> AsyncIterator[sim.RtspServer]:
     reason = sim.unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+    require(reason is None, "GStreamer's RTSP server", str(reason))
     frames = tmp_path / "frames"
     blank = tmp_path / "blank.jpg"
     cv2.imwrite(str(blank), np.full((720, 1280, 3), 90, np.uint8))
