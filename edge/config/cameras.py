@@ -12,12 +12,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import PositiveSeconds, Section
+from edge.codecs.gat1400_ids import APE_TYPES, IdError, check_device_id
+from edge.config.types import GbId, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces"]
+
+
+def _ape_id(value: str) -> str:
+    try:
+        return check_device_id(value, APE_TYPES, "ape_id")
+    except IdError as exc:
+        raise ValueError(str(exc)) from None
+
+
+ApeId = Annotated[GbId, AfterValidator(_ape_id)]
 
 
 class MotionGateConfig(Section):
@@ -92,6 +103,13 @@ class _CameraBase(Section):
     )
     name: str = Field(default="", title="Name", description="Human name, e.g. 'North gate in'.")
     enabled: bool = Field(default=True, title="Enabled", description="Off keeps the entry idle.")
+    ape_id: ApeId | None = Field(
+        default=None,
+        title="GA/T 1400 APE ID",
+        description="20-digit 采集设备 code the police network assigned to this camera "
+        "(type code 119/121/131/132 ... at digits 11-13); prefixes the IDs of its passes "
+        "sent to a 视图库. Without it the uplink's device_id is used.",
+    )
     role: CameraRole = Field(
         default="general",
         title="Role",
