@@ -103,6 +103,7 @@ class Gat1400Uplink:
             "device_id": self.cfg.device_id,
             "server_id": self.server_id,
             "registrations": self.registrations,
+            "failed_attempts": self.failed_attempts,
             "keepalives": self.keepalives,
             "connected_since": self.connected_since,
             "last_error": self.last_error,
