@@ -12,23 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.codecs.gat1400_ids import APE_TYPES, IdError, check_device_id
-from edge.config.types import GbId, PositiveSeconds, Section
+from edge.config.police_ids import ApeId
+from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces"]
-
-
-def _ape_id(value: str) -> str:
-    try:
-        return check_device_id(value, APE_TYPES, "ape_id")
-    except IdError as exc:
-        raise ValueError(str(exc)) from None
-
-
-ApeId = Annotated[GbId, AfterValidator(_ape_id)]
 
 
 class MotionGateConfig(Section):
@@ -173,7 +163,7 @@ class _CameraBase(Section):
     @model_validator(mode="after")
     def _backoff_order(self) -> _CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+            raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
         return self
 
 

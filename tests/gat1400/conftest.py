@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from gat_helpers import config_text
+from gat_helpers import DaemonFactory, config_text
 from viid_peer import ViidPeer
 
 from edge.app import Daemon
@@ -21,9 +21,6 @@ async def peer() -> AsyncIterator[ViidPeer]:
     await p.start()
     yield p
     await p.stop()
-
-
-DaemonFactory = Callable[..., Awaitable[Daemon]]
 
 
 @pytest.fixture

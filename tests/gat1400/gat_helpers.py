@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from edge.events import Event
 SHARED_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "images"
 GATEWAY_DEVICE = "32010600001200000001"  # type 120: 采集系统
 APE = "32010600001190000009"  # type 119: the gate camera's APE ID
+
+DaemonFactory = Callable[..., Awaitable[Daemon]]
 
 
 def config_text(data_dir: Path, url: str, extra: str = "", password: str = "hik12345") -> str:

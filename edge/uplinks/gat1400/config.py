@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 
-from edge.codecs.gat1400_ids import SENDER_TYPES, IdError, check_device_id
-from edge.config.types import Bytes, GbId, PositiveSeconds
+from edge.config.police_ids import ViidSenderId
+from edge.config.types import Bytes, PositiveSeconds
 from edge.config.uplinks import UplinkBase
 from edge.uplinks.policy import DataPolicy
 
 KINDS = ("plate", "face")  # what GA/T 1400 has objects for: MotorVehicle, Face
-
-
-def _sender_id(value: str) -> str:
-    try:
-        return check_device_id(value, SENDER_TYPES, "device_id")
-    except IdError as exc:
-        raise ValueError(str(exc)) from None
-
-
-SenderId = Annotated[GbId, AfterValidator(_sender_id)]
 
 
 class Gat1400Config(UplinkBase):
@@ -33,7 +23,7 @@ class Gat1400Config(UplinkBase):
         title="视图库 base URL",
         description="http://host:port (a path prefix before /VIID is kept).",
     )
-    device_id: SenderId = Field(
+    device_id: ViidSenderId = Field(
         title="Device ID (视图库 编码)",
         description="20 digits assigned by the police network: this gateway as the 视图库 "
         "knows it (type code 119/120/121 ... at digits 11-13). Sent as User-Identify.",

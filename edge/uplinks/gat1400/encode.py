@@ -62,7 +62,7 @@ class Encoder:
         self.images_missing = 0
 
     def device_for(self, source: str) -> str:
-        return self.ape_ids.get(source, self.cfg.device_id)
+        return self.ape_ids.get(source) or self.cfg.device_id
 
     def encode_batch(self, items: list[OutboxItem]) -> list[Prepared]:
         return [self.encode(i) for i in items]

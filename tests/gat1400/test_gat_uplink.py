@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DaemonFactory
-from gat_helpers import APE, add_face, add_plate, wait_backlog
+from gat_helpers import APE, DaemonFactory, add_face, add_plate, wait_backlog
 from viid_peer import ViidPeer, wait_for
 
 from edge.codecs import gat1400_ids as ids

@@ -8,8 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import DaemonFactory
-from gat_helpers import GATEWAY_DEVICE, add_face, add_plate, backlog, wait_backlog
+from gat_helpers import GATEWAY_DEVICE, DaemonFactory, add_face, add_plate, backlog, wait_backlog
 from viid_peer import ViidPeer, wait_for
 
 from edge.app import Daemon
