@@ -12,6 +12,7 @@ import numpy as np
 from edge.app import Daemon
 from edge.events import Event
 
+REPO = Path(__file__).resolve().parents[2]
 SHARED_IMAGES = Path(__file__).resolve().parents[2].parent / "shared" / "images"
 GATEWAY_DEVICE = "32010600001200000001"  # type 120: 采集系统
 APE = "32010600001190000009"  # type 119: the gate camera's APE ID

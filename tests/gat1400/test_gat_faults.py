@@ -232,3 +232,32 @@ async def test_unregisters_on_shutdown_and_logs_a_403(
         await d2.stop()
     d2.stopped_by_test = True  # type: ignore[attr-defined]
     assert any("403" in r.getMessage() for r in caplog.records)
+
+
+async def test_edge_queue_shows_parked_objects_and_the_clock_offset(
+    peer: ViidPeer, daemon: DaemonFactory
+) -> None:
+    import asyncio
+    import subprocess
+    import sys
+
+    from gat_helpers import REPO
+
+    peer.next_codes = [4]
+    d = await daemon(peer.url)
+    await add_plate(d, 1)
+    await wait_backlog(d, 0, 10)
+    await wait_for(lambda: health(d)["parked"] == 1, 5, "the record parked")
+    out = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "edge", "queue", "--url", f"http://127.0.0.1:{d.web.port}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    (row,) = [line for line in out.stdout.splitlines() if line.startswith("viid ")]
+    assert row.split()[1] == "registered" and row.split()[7] == "1"  # PARKED
+    assert "clock offset to the peer: " in out.stdout
+    assert "StatusCode 4 (invalid_operation) 无效操作" in out.stdout
