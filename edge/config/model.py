@@ -85,6 +85,7 @@ class EdgeConfig(Section):
         _unique(bus_ids, "bus id")
         _unique([d.id for d in self.devices if hasattr(d, "id")], "device id")
         _unique([c.id for c in self.cameras], "camera id")
+        _unique([c.gb_channel_id for c in self.cameras if c.gb_channel_id], "gb_channel_id")
         for i, dev in enumerate(self.devices):
             bus = getattr(dev, "bus", None)
             if bus is not None and bus not in bus_ids:
