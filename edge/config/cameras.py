@@ -10,11 +10,16 @@ sees the lane or the doorway it is responsible for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import GbId, PositiveSeconds, Section
+from edge.config.types import AtKey, GbIdOf, PositiveSeconds, Section
+
+if TYPE_CHECKING:
+    CameraChannelId = str
+else:
+    CameraChannelId = GbIdOf(131, 132, what="camera channel code")
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces"]
@@ -151,27 +156,17 @@ class _CameraBase(Section):
         title="Frame timeout (s)",
         description="No frame for this long marks the camera offline and reconnects.",
     )
-    gb_channel_id: GbId | None = Field(
+    gb_channel_id: CameraChannelId | None = Field(
         default=None,
         title="GB/T 28181 channel ID",
         description="20-digit channel ID the GB/T 28181 platform lists and plays this camera "
         "by; type code (digits 11-13) 131 camera or 132 IPC. Omitted: not offered.",
     )
 
-    @field_validator("gb_channel_id")
-    @classmethod
-    def _camera_type_code(cls, code: str | None) -> str | None:
-        if code is not None and code[10:13] not in ("131", "132"):
-            raise ValueError(
-                f"gb_channel_id {code} has type code {code[10:13]}: a camera channel "
-                "uses 131 (camera) or 132 (IPC) in digits 11-13"
-            )
-        return code
-
     @model_validator(mode="after")
     def _backoff_order(self) -> _CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+            raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
         return self
 
 

@@ -6,7 +6,7 @@ import asyncio
 import shutil
 from pathlib import Path
 
-from conftest import CHANNELS, DEVICE, DaemonFactory, file_camera
+from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
 from gb_platform import Platform
 
 from edge.app import Daemon

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import CHANNELS, DEVICE, DaemonFactory, file_camera
+from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
 from gb_media import decode_ps
 from gb_platform import Platform
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import CHANNELS, DEVICE, DaemonFactory, file_camera
+from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
 from gb_platform import Platform
 
 from edge.codecs import manscdp

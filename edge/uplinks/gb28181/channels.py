@@ -39,7 +39,7 @@ class Channels:
         self.cameras: list[AnyCamera] = [
             c for c in rt.config.cameras if c.enabled and c.gb_channel_id
         ]
-        self._by_channel = {c.gb_channel_id: c for c in self.cameras}
+        self._by_channel = {str(c.gb_channel_id): c for c in self.cameras}
 
     def camera(self, channel_id: str) -> AnyCamera | None:
         return self._by_channel.get(channel_id)

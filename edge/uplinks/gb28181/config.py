@@ -8,12 +8,19 @@ local address the OS routes to the server) and never a wildcard.
 from __future__ import annotations
 
 import ipaddress
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import GbId, PositiveSeconds
+from edge.config.types import GbIdOf, PositiveSeconds
 from edge.config.uplinks import UplinkBase
+
+if TYPE_CHECKING:
+    PlatformId = str
+    DeviceId = str
+else:
+    PlatformId = GbIdOf(range(200, 300), what="platform SIP server code")
+    DeviceId = GbIdOf(range(111, 200), what="device code")
 
 
 def _not_wildcard(host: str | None, what: str) -> str | None:
@@ -40,7 +47,7 @@ class Gb28181UplinkConfig(UplinkBase):
         title="Event kinds",
         description="Only alarms travel over GB/T 28181 (as Alarm NOTIFY MESSAGEs).",
     )
-    server_id: GbId = Field(
+    server_id: PlatformId = Field(
         title="Platform SIP ID", description="20-digit ID of the platform's SIP server."
     )
     server_host: str = Field(title="Platform host", description="IP or name of the SIP server.")
@@ -54,7 +61,7 @@ class Gb28181UplinkConfig(UplinkBase):
         description="The platform's domain (realm), usually the first 10 digits of its ID; "
         "omitted: those 10 digits.",
     )
-    device_id: GbId = Field(
+    device_id: DeviceId = Field(
         title="Device ID",
         description="This gateway's 20-digit ID as configured on the platform "
         "(type code 118 NVR or 111 DVR is what platforms expect of a multi-channel device).",
