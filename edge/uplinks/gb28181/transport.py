@@ -32,6 +32,8 @@ T2_S = 4.0
 SERVER_CACHE = 256  # answered requests remembered for retransmissions
 
 RequestHandler = Callable[[sip.SipMessage], Awaitable[sip.SipMessage | None]]
+Trace = Callable[[str, sip.SipMessage], None]
+"""Called with "out"/"in" and each message (the CLI's step-by-step view)."""
 
 
 class TransportClosed(ConnectionError):
@@ -73,6 +75,7 @@ class SipTransport:
         self._reader_task: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[None]] = set()
         self.bad_messages = 0
+        self.trace: Trace | None = None
 
     @property
     def via_transport(self) -> str:
@@ -119,6 +122,8 @@ class SipTransport:
         self.closed.set()
 
     def send(self, msg: sip.SipMessage) -> None:
+        if self.trace is not None:
+            self.trace("out", msg)
         data = msg.encode()
         if self._udp is not None:
             self._udp.sendto(data)
@@ -153,6 +158,8 @@ class SipTransport:
     # --- incoming ------------------------------------------------------------------
 
     def _received(self, msg: sip.SipMessage) -> None:
+        if self.trace is not None:
+            self.trace("in", msg)
         if not msg.is_request:
             if msg.status is not None and msg.status < 200:
                 return
