@@ -86,6 +86,19 @@ class EdgeConfig(Section):
             *_duplicates("cameras", [c.id for c in self.cameras], "camera id"),
         ]
         bus_ids = [b.id for b in self.buses]
+        channels: dict[str, int] = {}
+        for i, cam in enumerate(self.cameras):
+            if cam.gb_channel_id is None:
+                continue
+            if cam.gb_channel_id in channels:
+                problems.append(
+                    (
+                        ("cameras", i, "gb_channel_id"),
+                        f"duplicate gb_channel_id {cam.gb_channel_id} "
+                        f"(also cameras[{channels[cam.gb_channel_id]}])",
+                    )
+                )
+            channels.setdefault(cam.gb_channel_id, i)
         for i, dev in enumerate(self.devices):
             bus = getattr(dev, "bus", None)
             if bus is not None and bus not in bus_ids:
