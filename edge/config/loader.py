@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from edge.config.model import EdgeConfig, config_model
 from edge.config.types import KeyProblems
 from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.redact import redact_data, scrub
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
         config = None
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems)
+        raise ConfigError([replace(p, message=scrub(p.message)) for p in problems])
     assert config is not None
     return config
 
@@ -171,5 +172,7 @@ def _suggest(path: Path_, data: Any) -> str:
 
 
 def redacted(config: BaseModel) -> dict[str, Any]:
-    """The config as plain data with every secret shown as '********'."""
-    return config.model_dump(mode="json")
+    """The config as plain data: secret fields shown as '**********', and credentials
+    written inside URLs (`rtsp://admin:pw@…`) masked too."""
+    data: dict[str, Any] = redact_data(config.model_dump(mode="json"))
+    return data
