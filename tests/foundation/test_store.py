@@ -182,3 +182,9 @@ async def test_a_full_disk_fails_the_writes_clearly_and_the_writer_recovers(stor
     assert 0 in kept and 1 in kept
     seqs = [i.seq for i in await store.pending("hub", 0, 1000)]
     assert seqs == list(range(1, len(seqs) + 1)), "no seq gap from the failed batches"
+
+
+async def test_an_image_role_outside_the_one_list_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.save_image(b"\xff\xd8", "crop")  # ambiguous: whose crop? (face data)
+    assert not any(p.is_file() for p in (store.data_dir / "images").rglob("*"))

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import ssl
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -32,6 +31,7 @@ import paho.mqtt.client as paho
 from edge import __version__
 from edge.events import Event
 from edge.ids import new_id
+from edge.redact import redact_url
 from edge.runtime import Runtime
 from edge.store.writer import now_ms
 from edge.timefmt import rfc3339, site_tz
@@ -51,11 +51,7 @@ WORK_MAX = 64  # authenticated commands waiting for the worker; beyond: refused 
 
 
 def redacted_url(url: str) -> str:
-    u = urlsplit(url)
-    if u.password is None:
-        return url
-    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-    return urlunsplit(u._replace(netloc=netloc))
+    return redact_url(url)
 
 
 def tls_context(cfg: MqttUplinkConfig) -> ssl.SSLContext:
