@@ -133,7 +133,7 @@ class OutboxMixin:
             return [
                 {
                     "seq": r["seq"],
-                    "event_id": r["id"],
+                    "id": r["id"],
                     "kind": r["kind"],
                     "ts_ms": r["ts_ms"],
                     "reason": r["last_error"],

@@ -117,9 +117,7 @@ async def test_readings_are_stored_and_owed_as_one_event_per_poll(store: Store) 
         "unit": "kWh",
         "quality": "good",
     }
-    assert [i.event.kind for i in await store.pending("hub", 0, 10)] == [], (
-        "hub takes no readings"
-    )
+    assert [i.event.kind for i in await store.pending("hub", 0, 10)] == [], "hub takes no readings"
 
 
 async def test_images_are_written_with_their_checksum(store: Store) -> None:

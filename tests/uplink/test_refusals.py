@@ -61,7 +61,7 @@ async def test_a_publish_the_broker_refuses_is_parked_with_its_reason_not_acked(
         # The refused one is neither acknowledged nor lost: parked, with the broker's reason.
         await wait_until(lambda: uplink.drain.parked == 1, 10, "the refusal")
         [parked] = await d.store.parked("hub")
-        assert parked["event_id"] == events[1].id and parked["seq"] == 2
+        assert parked["id"] == events[1].id and parked["seq"] == 2
         assert "Not authorized" in parked["reason"]
         await wait_until(lambda: uplink.drain.acked_seq == 3, 10, "the cursor past it")
         stats = (await d.store.outbox_stats())[0]
@@ -75,7 +75,7 @@ async def test_a_publish_the_broker_refuses_is_parked_with_its_reason_not_acked(
         await uplink._refresh_stats()
         code, out = await edge_cli("queue", "--url", f"http://127.0.0.1:{d.web.port}")
         assert code == 0, out
-        assert f"parked seq 2 event {events[1].id}: " in out and "Not authorized" in out
+        assert f"parked hub seq 2 face {events[1].id}: " in out and "Not authorized" in out
         health = d.rt.health_providers["uplink.hub"]()
         assert any("refused 1 record" in p for p in health["problems"])
     finally:

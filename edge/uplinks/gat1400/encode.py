@@ -175,13 +175,13 @@ def _box(value: Any) -> g.Box | None:
     return None
 
 
-def _record(ev: Event) -> dict[str, Any]:
-    """The policy-applied event in the dict shape this encoder reads."""
+def _record(event: Event) -> dict[str, Any]:
+    """The event as the object builders read it (ids, epoch milliseconds, image dicts)."""
     return {
-        "id": ev.id,
-        "ts_ms": int(ev.ts.timestamp() * 1000),
-        "kind": ev.kind,
-        "source": ev.source,
-        "data": ev.data,
-        "images": [im.as_dict() for im in ev.images],
+        "id": event.id,
+        "kind": event.kind,
+        "source": event.source,
+        "ts_ms": int(event.ts.timestamp() * 1000),
+        "data": event.data,
+        "images": [im.as_dict() for im in event.images],
     }

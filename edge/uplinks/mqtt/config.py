@@ -176,15 +176,15 @@ class MqttUplinkConfig(LinkConfig):
         description="cmd/allowlist, cmd/gate_open, cmd/diag; off unless configured.",
     )
 
-    @field_validator("protocol", mode="before")
-    @classmethod
-    def _protocol(cls, v: object) -> object:
-        return str(v) if isinstance(v, int | float) else v  # `protocol: 5` unquoted
-
     @field_validator("topic_prefix")
     @classmethod
     def _topic_prefix(cls, v: str) -> str:
         return check_topic_prefix(v)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, v: object) -> object:
+        return str(v) if isinstance(v, int | float) else v  # `protocol: 5` unquoted
 
     @field_validator("url")
     @classmethod
