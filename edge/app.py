@@ -64,6 +64,7 @@ class Daemon:
         await self.store.open()
         sup.spawn("store.writer", self.store.run_writer)
         retention = Retention(self.store, self.config.storage)
+        rt.add_health("storage", retention.health)
         sup.spawn("store.retention", retention.run)
         await self.web.start()
         sup.spawn("web", self.web.serve)

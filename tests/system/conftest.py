@@ -140,11 +140,13 @@ class RunningDaemon:
                 burst.sent += 1
                 try:
                     async with session.post(self.url + "/api/events", json=body) as resp:
-                        doc = await resp.json()
+                        # Only a 201 is parsed: an error page (aiohttp's text/plain 500) is an
+                        # answer to count, not a connection error.
+                        doc = await resp.json() if resp.status == 201 else None
                 except (aiohttp.ClientError, TimeoutError):
                     burst.errors += 1
                     continue
-                if resp.status == 201:
+                if doc is not None:
                     burst.acked.append(doc["id"])
                     if on_ack is not None:
                         on_ack(doc["id"])
@@ -163,6 +165,8 @@ class RunningDaemon:
 
 class Daemons:
     """Starts daemons for one test and kills any still running when the test ends."""
+
+    wait_for = staticmethod(wait_for)
 
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
@@ -282,3 +286,29 @@ def daemons(tmp_path: Path) -> Iterator[Daemons]:
 def edge_daemon(daemons: Daemons) -> RunningDaemon:
     """A ready daemon on the default config (NORMAL durability, no uplinks)."""
     return daemons.start()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 20 MB filesystem (tmpfs), so "disk full" is the kernel's ENOSPC, not a mock.
+
+    Mounting needs root (or CAP_SYS_ADMIN) and util-linux's `mount`; without them the test
+    skips, except under CI=true, where a missing prerequisite must fail."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    got = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=20m,mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if got.returncode != 0:
+        why = f"cannot mount a 20 MB tmpfs (needs root and util-linux `mount`): {got.stderr}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(why)
+        pytest.skip(why)
+    try:
+        yield where
+    finally:
+        # A daemon still holding files open would make a plain umount fail: detach lazily.
+        subprocess.run(["umount", "--lazy", str(where)], capture_output=True, check=False)
