@@ -46,7 +46,7 @@ storage:
 logging:
   format: json
   level: INFO
-"""
+{sections}"""
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
@@ -173,10 +173,13 @@ class Daemons:
         self.data_dir = tmp_path / "data"
         self._started: list[RunningDaemon] = []
 
-    def write_config(self, storage_extra: dict[str, Any] | None = None) -> Path:
+    def write_config(self, storage_extra: dict[str, Any] | None = None, sections: str = "") -> Path:
+        """`sections`: more top-level YAML (e.g. an `uplinks:` block), as written."""
         extra = "".join(f"  {k}: {v}\n" for k, v in (storage_extra or {}).items())
         path = self.tmp_path / "edge.yaml"
-        path.write_text(BASE_CONFIG.format(data_dir=self.data_dir, storage_extra=extra))
+        path.write_text(
+            BASE_CONFIG.format(data_dir=self.data_dir, storage_extra=extra, sections=sections)
+        )
         return path
 
     def start(
@@ -254,6 +257,24 @@ class Daemons:
         conn = sqlite3.connect(db_path)
         try:
             return {r[0] for r in conn.execute("SELECT id FROM events")}
+        finally:
+            conn.close()
+
+    @staticmethod
+    def owed(db_path: Path) -> dict[str, tuple[list[int], list[str], int]]:
+        """Per destination: its outbox seqs in commit (rowid) order, the ids of the events
+        they owe, and the destination's next_seq."""
+        conn = sqlite3.connect(db_path)
+        try:
+            out: dict[str, tuple[list[int], list[str], int]] = {}
+            for dest, next_seq in conn.execute("SELECT dest, next_seq FROM destinations"):
+                rows = conn.execute(
+                    "SELECT o.seq, e.id FROM outbox o JOIN events e ON e.rowid_ = o.event_rowid"
+                    " WHERE o.dest = ? ORDER BY e.rowid_",
+                    (dest,),
+                ).fetchall()
+                out[dest] = ([r[0] for r in rows], [r[1] for r in rows], next_seq)
+            return out
         finally:
             conn.close()
 
