@@ -70,8 +70,9 @@ async def test_daemon_on_a_small_disk_keeps_taking_events(
     except AssertionError as exc:
         health = d.get("/api/health")[1]["storage"]
         raise AssertionError(f"{exc}: {alarm_states()}, {health}") from None
-    code, _ = await asyncio.to_thread(d.get, "/api/health")
-    assert code == 200
+    code, health = await asyncio.to_thread(d.get, "/api/health")
+    assert code == 200 and health["storage"]["low_water_bytes"] == 4_000_000
+    assert health["storage"]["reserve_held"] is True
     assert daemons.integrity(d.db_path) == "ok"
 
 
@@ -137,6 +138,9 @@ async def test_camera_events_on_a_small_disk_prune_ahead_and_leave_no_orphans(
         assert refused <= 600 // 10, f"{refused} of 600 passes refused"
         pruner.cancel()
         assert not [p for p in store.data_dir.rglob("*.tmp")], "no half-written image is left"
+        # A refused event takes its images with it; only a crop whose scene was refused (the
+        # camera pass never got to its event) is left, for the sweep.
+        assert not [p for p in _orphans(store) if not p.endswith("-plate_crop.jpg")]
         # Nothing written: the next passes find room, and the second closes the alarm.
         await retention.run_once()
         await retention.run_once()
@@ -185,6 +189,9 @@ async def test_retention_frees_a_disk_the_store_filled_to_the_last_byte(
         failures = [r for r in caplog.records if "storage full" in r.getMessage()]
         assert len(failures) == 1, "failed writes are logged once per episode"
         assert not [p for p in store.data_dir.rglob("*.tmp")], "no half-written image is left"
+        # A refused event takes its images with it; only a crop whose scene was refused (the
+        # camera pass never got to its event) is left, for the sweep.
+        assert not [p for p in _orphans(store) if not p.endswith("-plate_crop.jpg")]
 
         res = await retention.run_once()
         assert res.images > 0
@@ -203,5 +210,27 @@ async def test_retention_frees_a_disk_the_store_filled_to_the_last_byte(
         ended = [r for r in caplog.records if "writable again" in r.getMessage()]
         assert len(ended) == 1
         assert (await store.counters())["refused.writes_storage_full"] == health["failed_writes"]
+    finally:
+        await _close(store, writer)
+
+
+async def test_retention_frees_a_disk_full_of_delivered_records(small_disk: Path) -> None:
+    """No images to give back, only records: deleting them must fit the room there is (the
+    reserve), so each step writes the pages it changes to the WAL, not every page it frees."""
+    store, writer = await _open(small_disk / "data")
+    retention = Retention(store, _cfg(store.data_dir, min_free=4_000_000))
+    await retention.run_once()  # takes the reserve
+    try:
+        n = 0
+        with contextlib.suppress(StorageFull):  # the hub acknowledges as they come
+            while True:
+                await store.add_event(Event("access", "door", {"n": n, "pad": "x" * 16_000}))
+                n += 1
+                if n % 20 == 0:
+                    await store.ack("hub", [i.seq for i in await store.pending("hub", 0, 20)])
+        res = await retention.run_once()
+        assert res.delivered > 0 and res.owed == 0
+        await store.add_event(Event("access", "door", {"n": n, "pad": "x" * 16_000}))
+        assert store.space.fs_free() >= 4_000_000, "pruned records gave their bytes back"
     finally:
         await _close(store, writer)
