@@ -175,3 +175,15 @@ async def test_events_finds_the_api_from_the_config_file(
     )
     assert await run("events", "-c", str(config), "--kind", "plate") == 0
     assert "苏E99999" in capsys.readouterr().out
+
+
+async def test_api_devices_shows_recorded_and_live_availability(
+    daemon: tuple[Daemon, str],
+) -> None:
+    _, url = daemon
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/api/devices") as resp:
+        doc = await resp.json()
+    live = {d["device"]: d["available"] for d in doc["live"]}
+    recorded = {d["device"]: bool(d["available"]) for d in doc["devices"]}
+    assert live == {"meter-ok": True, "meter-gone": False}
+    assert recorded == live
