@@ -23,6 +23,7 @@ from typing import Any
 from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
 from edge.store.alarms import AlarmsMixin
+from edge.store.commands import CommandsMixin
 from edge.store.db import connect
 from edge.store.migrations import migrate
 from edge.store.outbox import OutboxMixin
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-class Store(AlarmsMixin, OutboxMixin):
+class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,
