@@ -95,8 +95,9 @@ async def test_status_shows_tasks_devices_and_the_uplink_backlog(
     assert rows["meter-ok"][1] == "yes" and rows["meter-ok"][2] == "0"
     assert rows["meter-gone"][1] == "NO" and int(rows["meter-gone"][2]) >= 1
     assert " ".join(rows["meter-gone"][3:]).startswith("BusTimeout: no answer within 0.30s")
-    (backlog,) = [line for line in lines if line.startswith("uplink hub: backlog ")]
-    assert int(backlog.split()[3].rstrip(",")) >= 1 and "acked seq 0" in backlog
+    (uplink,) = [line for line in lines if line.startswith("uplink hub: ")]
+    assert uplink.startswith("uplink hub: off, backlog "), uplink  # no url: queue only
+    assert int(uplink.split()[4].rstrip(",")) >= 1 and "acked seq 0" in uplink
 
 
 async def test_status_json_is_the_health_document_and_sets_the_exit_code(
