@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import PositiveSeconds, Section
+from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces"]
@@ -155,7 +155,7 @@ class _CameraBase(Section):
     @model_validator(mode="after")
     def _backoff_order(self) -> _CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
-            raise ValueError("reconnect_max_s must be >= reconnect_min_s")
+            raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
         return self
 
 

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.types import Bytes, PositiveSeconds, Section
+from edge.config.types import AtKey, Bytes, PositiveSeconds, Section
 
 
 class StorageConfig(Section):
@@ -53,5 +53,5 @@ class StorageConfig(Section):
         if self.hard_max_bytes is None:
             self.hard_max_bytes = int(self.max_bytes * 1.25)
         elif self.hard_max_bytes < self.max_bytes:
-            raise ValueError("hard_max_bytes must be at least max_bytes")
+            raise AtKey("hard_max_bytes", "must be at least max_bytes")
         return self

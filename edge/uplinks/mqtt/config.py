@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import Bytes, PositiveSeconds, Section
+from edge.config.types import AtKey, Bytes, PositiveSeconds, Section
 from edge.config.uplinks import UplinkBase
 from edge.uplinks.policy import DataPolicy
 
@@ -81,7 +81,7 @@ class CommandsConfig(Section):
     def _secret(self) -> CommandsConfig:
         weak = self.secret is None or len(self.secret.get_secret_value()) < 16
         if self.enabled and self.auth == "hmac" and weak:
-            raise ValueError("commands with auth: hmac need a secret of 16+ characters")
+            raise AtKey("secret", "commands with auth: hmac need a secret of 16+ characters")
         return self
 
 
