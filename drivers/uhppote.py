@@ -21,6 +21,7 @@ from pydantic import Field, field_validator
 from uhppoted import decode
 from uhppoted.uhppote_async import UhppoteAsync
 
+from edge.access.gates import GateError
 from edge.backoff import Backoff
 from edge.config.devices import DeviceBase
 from edge.config.types import PositiveSeconds
@@ -33,10 +34,6 @@ _HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 PUSH_QUEUE = 256
 MAX_CATCH_UP = 10_000
 EVENT_TYPES = {1: "card", 2: "door", 3: "alarm", 4: "system"}
-
-
-class GateError(Exception):
-    """The gate did not open: the message says why, for the decision event and the guard."""
 
 
 def _host_port(value: str) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from drivers.uhppote import GateError, UhppoteConfig
+from drivers.uhppote import UhppoteConfig
+from edge.access.gates import GateError
 from edge.sim.uhppote import UhppoteSimulator
 
 Wait = Callable[..., Awaitable[Any]]
