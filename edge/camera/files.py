@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from concurrent.futures import Executor
+from contextlib import aclosing
 from pathlib import Path
 from typing import cast
 
