@@ -41,7 +41,7 @@ class FfmpegMjpegServer:
         server_self = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 server_self.clients += 1
                 self.send_response(200)
                 # the mpjpeg muxer's documented default boundary is "ffmpeg"
@@ -61,7 +61,7 @@ class FfmpegMjpegServer:
                 except (BrokenPipeError, ConnectionResetError, av.error.FFmpegError):
                     pass  # the client left
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
