@@ -22,8 +22,9 @@ from typing import Any
 from edge.camera.factory import make_sampler, open_session
 from edge.camera.sampler import Sample, Sampler
 from edge.camera.session import CameraSession
+from edge.camera.source import FrameSource
 from edge.config.cameras import CameraConfig
-from edge.events import Event, ImageRef
+from edge.events import Event, ImageRef, ImageRole
 from edge.runtime import Runtime
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
 from edge.vision.face_passes import FacePass, FacePasses
@@ -103,6 +104,12 @@ class CameraWorker:
         self.dropped_reads = 0
         self._offset = (0, 0)
 
+    @property
+    def source(self) -> FrameSource:
+        """The camera's source (kept for readers of `rt.services["cameras"]`; prefer
+        `rt.cameras.session(id).state`)."""
+        return self.session.source
+
     def state(self) -> dict[str, Any]:
         a = self.analyser
         doc: dict[str, Any] = {
@@ -159,12 +166,16 @@ class CameraWorker:
         self._offset = sample.offset
         return plates, faces
 
-    async def _images(self, crop: bytes, scene: bytes) -> tuple[ImageRef, ...]:
+    async def _images(
+        self, crop: bytes, crop_role: ImageRole, scene: bytes
+    ) -> tuple[ImageRef, ...]:
+        """A face crop is biometric data and a plate crop is not: the role says which, so
+        a destination's policy can withhold `face_crop` by name."""
         refs = []
         if crop:
-            refs.append(await self.rt.store.save_image(crop, "crop"))
+            refs.append(await self.rt.store.save_image(crop, crop_role))
         if scene:
-            refs.append(await self.rt.store.save_image(scene, "scene"))
+            refs.append(await self.rt.store.save_image(scene, ImageRole.SCENE))
         return tuple(refs)
 
     async def _emit(self, plates: list[tuple[PlatePass, bytes]], faces: list[FacePass]) -> None:
@@ -179,7 +190,7 @@ class CameraWorker:
             self.dropped_reads += 1
             return
         crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""
-        images = await self._images(crop, scene)
+        images = await self._images(crop, ImageRole.PLATE_CROP, scene)
         data = {
             "camera": self.cfg.id,
             "track_id": p.track_id,
@@ -194,7 +205,7 @@ class CameraWorker:
             "first_seen": p.first_ts,
             "last_seen": p.last_ts,
         }
-        await self.rt.store.add_event(Event("plate", self.cfg.id, data, images))
+        await self.rt.flow.emit(Event("plate", self.cfg.id, data, images))
         self.events += 1
 
     async def _emit_face(self, f: FacePass) -> None:
@@ -211,7 +222,7 @@ class CameraWorker:
         else:
             nearest = getattr(m, "nearest_distance", None)
             match = {"result": "unknown", "nearest_distance": nearest and round(nearest, 4)}
-        images = await self._images(f.crop_jpeg, f.scene_jpeg)
+        images = await self._images(f.crop_jpeg, ImageRole.FACE_CROP, f.scene_jpeg)
         data = {
             "camera": self.cfg.id,
             "track_id": f.track_id,
@@ -223,16 +234,8 @@ class CameraWorker:
             "first_seen": f.first_ts,
             "last_seen": f.last_ts,
         }
-        event = await self.rt.store.add_event(Event("face", self.cfg.id, data, images))
-        self.events += 1
-        if match["result"] == "watchlist":
-            await self.rt.store.raise_alarm(
-                f"watchlist:{match['person_id']}:{self.cfg.id}",
-                self.cfg.id,
-                f"布控人员 watchlist face: {match['name']} at {self.cfg.name or self.cfg.id}",
-                severity="critical",
-                data={"event_id": event.id, **match},
-            )
+        await self.rt.flow.emit(Event("face", self.cfg.id, data, images))
+        self.events += 1  # a watchlist match raises its alarm in a reactor (edge.rules)
 
 
 async def start(rt: Runtime) -> None:

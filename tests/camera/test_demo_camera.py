@@ -4,12 +4,13 @@ still show the recognisers the same plates and faces as the stills they are made
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import av
 import numpy as np
+import prereqs
 import pytest
+from prereqs import require
 
 from edge.camera import CameraSession, SourceTiming
 from edge.camera.files import FileSource
@@ -24,11 +25,8 @@ MODELS = ROOT / "models"
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not (MODELS / "manifest.yaml").exists() or not (SHARED / "images").is_dir():
-        reason = "needs the models (scripts/fetch-models) and ../shared/images"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"missing prerequisite under CI: {reason}")
-        pytest.skip(reason)
+    require((MODELS / "manifest.yaml").exists(), *prereqs.MODELS)
+    require((SHARED / "images").is_dir(), *prereqs.SHARED_MIRROR)
     data = tmp_path_factory.mktemp("demo")
     demo_camera.build(data, SHARED, MODELS)
     return data
