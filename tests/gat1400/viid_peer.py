@@ -263,11 +263,11 @@ class ViidPeer:
                 code, text = 8, "; ".join(problems)[:200]
             elif _future_shot(obj, horizon):
                 code, text = 8, "ShotTime is in the future of the 视图库's clock"
-            elif self.busy:
-                code, text = 2, "设备忙"
             elif self.next_codes:
                 code = self.next_codes.pop(0)
-                text = {2: "设备忙", 4: "无效操作"}.get(code, "错误")
+                text = {0: "正常", 2: "设备忙", 4: "无效操作"}.get(code, "错误")
+            elif self.busy:
+                code, text = 2, "设备忙"
             elif obj_id in self.codes:
                 code = self.codes[obj_id]
                 text = {2: "设备忙", 4: "无效操作"}.get(code, "错误")
