@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.police_ids import ApeId
+from edge.config.police_ids import ApeId, CameraChannelId
 from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
@@ -158,6 +158,12 @@ class _CameraBase(Section):
         default=5.0,
         title="Frame timeout (s)",
         description="No frame for this long marks the camera offline and reconnects.",
+    )
+    gb_channel_id: CameraChannelId | None = Field(
+        default=None,
+        title="GB/T 28181 channel ID",
+        description="20-digit channel ID the GB/T 28181 platform lists and plays this camera "
+        "by; type code (digits 11-13) 131 camera or 132 IPC. Omitted: not offered.",
     )
 
     @model_validator(mode="after")

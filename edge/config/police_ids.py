@@ -14,3 +14,6 @@ ApeId = GbIdOf(*sorted(int(c) for c in APE_TYPES), what="GA/T 1400 APE ID")
 
 ViidSenderId = GbIdOf(*sorted(int(c) for c in SENDER_TYPES), what="GA/T 1400 device ID")
 """What a gateway registers with a 视图库 as: an APE type, or 采集系统/平台 200/209/502/504."""
+
+CameraChannelId = GbIdOf(131, 132, what="camera channel code")
+"""A camera as a GB/T 28181 channel: 网络摄像机 131 or 网络视频编码器 132 at digits 11-13."""
