@@ -11,7 +11,6 @@ ShotTime and the pass times are corrected by the measured offset to the
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -79,7 +78,7 @@ class Encoder:
             obj = self._object(ev, endpoint)
         except (ProtocolError, ValueError, KeyError, TypeError) as exc:
             return Prepared(item.seq, ev["id"], kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
-        body = json.dumps(obj.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        body = g.dumps_object(obj)
         return Prepared(item.seq, ev["id"], kind, endpoint, obj.id, body, len(obj.images))
 
     def _object(self, ev: dict[str, Any], endpoint: str) -> g.MotorVehicle | g.Face:
