@@ -64,7 +64,7 @@ async def commit_backlog(d: Daemon, n: int, scene: bytes, crop: bytes) -> None:
             Event(
                 "plate",
                 "gate-in",
-                {"plate": f"苏A{i:05d}", "colour": "blue", "plate_type": "blue"},
+                {"camera": "gate-in", "plate": f"苏A{i:05d}", "confidence": 0.9, "colour": "blue"},
                 (scene_ref, crop_ref),
             )
             for i in range(start, min(n, start + chunk))
@@ -203,7 +203,7 @@ async def _one_object(scene: bytes, crop: bytes, folder: Path) -> bytes:
         "ts_ms": int(time.time() * 1000),
         "kind": "plate",
         "source": "gate-in",
-        "data": {"plate": "苏A00001", "colour": "blue", "plate_type": "blue"},
+        "data": {"camera": "gate-in", "plate": "苏A00001", "confidence": 0.9, "colour": "blue"},
         "images": [{"role": "scene", "path": "s.jpg"}, {"role": "plate_crop", "path": "c.jpg"}],
     }
     enc = Encoder(cfg, site_tz("+08:00"), folder, {"gate-in": APE})

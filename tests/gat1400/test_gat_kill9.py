@@ -40,7 +40,12 @@ async def backlog(data_dir: Path) -> list[str]:
                 await store.save_image(scene, "scene"),
                 await store.save_image(crop, "plate_crop"),
             )
-            data = {"plate": f"苏B{i:05d}", "colour": "blue", "plate_type": "blue"}
+            data = {
+                "camera": "gate-in",
+                "plate": f"苏B{i:05d}",
+                "confidence": 0.9,
+                "colour": "blue",
+            }
             ev = await store.add_event(Event("plate", "gate-in", data, images))
             ids.append(ev.id)
     finally:

@@ -88,7 +88,13 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
         "ts_ms": int(time.time() * 1000),
         "kind": "plate",
         "source": "edge-uplink-test",
-        "data": {"plate": "测试0001", "colour": "blue", "plate_type": "blue", "confidence": 1.0},
+        "data": {
+            "camera": "edge-uplink-test",
+            "plate": "测试0001",
+            "colour": "blue",
+            "plate_type": "blue",
+            "confidence": 1.0,
+        },
         "images": images,
     }
     p = Encoder(cfg, tz, folder, {}).encode(OutboxItem(0, event, 0))
