@@ -75,6 +75,8 @@ class ViidPeer:
     unregistered: list[str] = field(default_factory=list)
     batches: list[tuple[str, int, int]] = field(default_factory=list)  # path, objects, bytes
     busy: bool = False  # answer StatusCode 2 for every valid object
+    register_code: int = 0  # StatusCode answered to a correct Register
+    keepalive_code: int = 0  # StatusCode answered to a Keepalive of a registered device
     decode_images: bool = True  # the bench turns it off to measure the client, not OpenCV
     last_body_bytes: int = 0
     _runner: web.AppRunner | None = None
@@ -207,6 +209,8 @@ class ViidPeer:
             return self._challenge()
         if device is None:
             return self._answer(request, 8, "DeviceID invalid", "")
+        if self.register_code:
+            return self._answer(request, self.register_code, "重启中", device)
         self.registered.add(device)
         return self._answer(request, 0, "注册成功", device)
 
@@ -215,6 +219,9 @@ class ViidPeer:
         device = self._system_device(body, "KeepaliveObject", ident, request.path)
         if device not in self.registered:
             return self._challenge()
+        if self.keepalive_code:
+            self.registered.discard(device or "")
+            return self._answer(request, self.keepalive_code, "设备未注册", device or "")
         return self._answer(request, 0, "正常", device or "")
 
     async def _unregister(self, request: web.Request) -> web.Response:
