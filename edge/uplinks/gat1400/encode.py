@@ -20,7 +20,7 @@ from typing import Any
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
-from edge.events import ImageRole
+from edge.events import Event, ImageRef, ImageRole
 from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
@@ -69,36 +69,37 @@ class Encoder:
         return [self.encode(i) for i in items]
 
     def encode(self, item: OutboxItem) -> Prepared:
-        ev = self.policy.apply(item.event)
-        kind = ev["kind"]
-        endpoint = ENDPOINTS.get(kind)
-        if endpoint is None:
-            return Prepared(
-                item.seq, ev["id"], kind, None, "", b"", 0, f"no GA/T 1400 object for kind {kind!r}"
-            )
-        try:
-            obj = self._object(ev, endpoint)
-        except (ProtocolError, ValueError, KeyError, TypeError) as exc:
-            return Prepared(item.seq, ev["id"], kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
-        body = g.dumps_object(obj)
-        return Prepared(item.seq, ev["id"], kind, endpoint, obj.id, body, len(obj.images))
+        """A stored record: the data policy, then `encode_event`."""
+        return self.encode_event(item.seq, as_event(self.policy.apply(item.event)))
 
-    def _object(self, ev: dict[str, Any], endpoint: str) -> g.MotorVehicle | g.Face:
-        kind = ev["kind"]
-        payload = PlatePayload.from_data(ev["data"]) if kind == "plate" else None
-        face = FacePayload.from_data(ev["data"]) if kind == "face" else None
+    def encode_event(self, seq: int, ev: Event) -> Prepared:
+        """One policy-applied event to its list object (or why it has none)."""
+        endpoint = ENDPOINTS.get(ev.kind)
+        if endpoint is None:
+            why = f"no GA/T 1400 object for kind {ev.kind!r}"
+            return Prepared(seq, ev.id, ev.kind, None, "", b"", 0, why)
+        try:
+            obj = self._object(ev)
+        except (ProtocolError, ValueError, KeyError, TypeError) as exc:
+            return Prepared(seq, ev.id, ev.kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
+        return Prepared(seq, ev.id, ev.kind, endpoint, obj.id, g.dumps_object(obj), len(obj.images))
+
+    def _object(self, ev: Event) -> g.MotorVehicle | g.Face:
+        payload = PlatePayload.from_data(ev.data) if ev.kind == "plate" else None
+        face = FacePayload.from_data(ev.data) if ev.kind == "face" else None
         seen = payload or face
         assert seen is not None
-        device = self.device_for(ev["source"])
-        ts = datetime.fromtimestamp(ev["ts_ms"] / 1000, UTC)
+        device = self.device_for(ev.source)
+        ts = ev.ts.astimezone(UTC)
+        ts_ms = round(ts.timestamp() * 1000)
         shift = timedelta(seconds=self.offset_s)
-        ordered = sorted(ev["images"], key=lambda i: i["role"] != ImageRole.SCENE)
+        ordered = sorted(ev.images, key=lambda i: i.role != ImageRole.SCENE)
         ids = record_ids(
             device_id=device,
-            event_id=ev["id"],
-            ts_ms=ev["ts_ms"],
+            event_id=ev.id,
+            ts_ms=ts_ms,
             local_time=ts.astimezone(self.tz),
-            semantic=SEMANTIC[kind],
+            semantic=SEMANTIC[ev.kind],
             n_images=len(ordered),
         )
         shot = g.format_time(ts + shift, self.tz)
@@ -106,10 +107,10 @@ class Encoder:
         # IDs by position in the event's own list, so one image pruned from disk
         # does not shift the IDs of the others on a resend.
         for image_id, im in zip(ids.image_ids, ordered, strict=True):
-            loaded = self._load(ev["id"], im)
+            loaded = self._load(ev.id, im.path)
             if loaded is not None:
                 raw, w, h = loaded
-                kind_type = g.image_type(kind, im["role"])
+                kind_type = g.image_type(ev.kind, im.role)
                 images.append(g.SubImage(image_id, device, kind_type, shot, raw, w, h))
         appear = g.format_time(_wall(seen.first_seen, ts) + shift, self.tz)
         disappear = g.format_time(_wall(seen.last_seen, ts) + shift, self.tz)
@@ -140,15 +141,31 @@ class Encoder:
             images=images,
         )
 
-    def _load(self, event_id: str, im: dict[str, Any]) -> tuple[bytes, int, int] | None:
+    def _load(self, event_id: str, path: str) -> tuple[bytes, int, int] | None:
         try:
-            raw = (self.data_dir / im["path"]).read_bytes()
+            raw = (self.data_dir / path).read_bytes()
             w, h = g.jpeg_size(raw)
         except (OSError, ProtocolError) as exc:
             self.images_missing += 1
-            log.debug("event %s: image %s not sent: %s", event_id, im["path"], exc)
+            log.debug("event %s: image %s not sent: %s", event_id, path, exc)
             return None
         return raw, w, h
+
+
+def as_event(row: dict[str, Any]) -> Event:
+    """A store row (as `OutboxItem.event` still is) as the `Event` the link kit hands over."""
+    images = tuple(
+        ImageRef(
+            im["role"],
+            im["path"],
+            im.get("sha256", ""),
+            im.get("size_bytes", 0),
+            im.get("content_type", "image/jpeg"),
+        )
+        for im in row["images"]
+    )
+    ts = datetime.fromtimestamp(row["ts_ms"] / 1000, UTC)
+    return Event(row["kind"], row["source"], row["data"], images, ts, row["id"])
 
 
 def _wall(value: Any, fallback: datetime) -> datetime:
