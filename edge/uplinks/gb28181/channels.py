@@ -20,9 +20,15 @@ OnlineProbe = Callable[[str], bool]
 
 
 def live_state_probe(rt: Runtime) -> OnlineProbe:
-    """Whether a camera delivers frames now, from the camera workers' state."""
+    """Whether a camera delivers frames now: its shared session's state (or, in a
+    daemon without sessions, its analysis worker's source)."""
 
     def online(camera_id: str) -> bool:
+        cameras: Any = getattr(rt, "cameras", None)
+        if cameras is not None:
+            if camera_id not in cameras:
+                return False
+            return bool(getattr(cameras.session(camera_id).state, "online", False))
         workers: Any = rt.services.get("cameras") or {}
         worker = workers.get(camera_id) if isinstance(workers, dict) else None
         source = getattr(worker, "source", None)
