@@ -94,6 +94,7 @@ class Platform:
         self.unregistered: list[str] = []
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
+        self.byes: list[str] = []  # Call-IDs of plays the device hung up
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
         self._changed = asyncio.Event()
         self._cseq = 0
@@ -213,6 +214,9 @@ class Platform:
             answer = self._on_register(msg)
         elif msg.method == "MESSAGE":
             answer = self._on_message(msg)
+        elif msg.method == "BYE":
+            self.byes.append(msg.call_id)
+            answer = sip.response_to(msg, 200)
         else:
             answer = sip.response_to(msg, 405)
         if answer is not None:

@@ -91,3 +91,18 @@ async def test_a_platform_that_vanishes_without_bye_stops_the_play(
     )
     assert agent.plays.plays == {}
     assert sending.ended and "bye" not in sending.ended
+    # The device closes the dialog too, so the platform does not keep a dead session.
+    await p.until(lambda: play.call_id in p.byes, 5, "the device's BYE")
+    assert p.violations == []
+
+
+async def test_shutdown_hangs_up_plays_then_unregisters(
+    platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    d = await _registered(platform, daemon, video)
+    play = await platform.invite(DEVICE, CHANNELS[0], "udp")
+    await platform.until(lambda: play.frames_marked >= 3, 15, "the play to start")
+    await daemon.stop(d)
+    assert platform.byes == [play.call_id]
+    assert platform.unregistered == [DEVICE]
+    assert platform.violations == []

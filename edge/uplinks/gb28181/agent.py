@@ -39,7 +39,7 @@ from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gb28181.channels import Channels, OnlineProbe, live_state_probe
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
-from edge.uplinks.gb28181.media import PlayManager
+from edge.uplinks.gb28181.media import Play, PlayManager
 from edge.uplinks.gb28181.source import SourceProvider
 from edge.uplinks.gb28181.transport import SipTimeout, SipTransport, TransportClosed
 from edge.uplinks.outbox import DrainError, OutboxDrain
@@ -96,6 +96,7 @@ class Gb28181Agent:
             max_plays=cfg.max_plays,
             camera_of=lambda ch: c.id if (c := self.channels.camera(ch)) else None,
             sources=sources,
+            hangup=self.hangup,
             **({"playable": playable} if playable is not None else {}),
         )
         self.state = "starting"
@@ -194,6 +195,8 @@ class Gb28181Agent:
             )
         except asyncio.CancelledError:
             if registered:
+                with contextlib.suppress(Exception):
+                    await self.plays.stop_all(hangup=True)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.register(0), min(2.0, self.cfg.connect_timeout_s))
             raise
@@ -298,6 +301,37 @@ class Gb28181Agent:
         msg.add("Content-Type", manscdp.CONTENT_TYPE)
         msg.body = body
         return await self.transport.request(msg, timeout_s or self.cfg.connect_timeout_s)
+
+    async def hangup(self, play: Play) -> None:
+        """Our BYE for a play that ended on our side; the platform's answer is not awaited
+        for long (it may be the reason the play ended)."""
+        if self.transport is None:
+            return
+        via = sip.Via(
+            self.transport.via_transport, self._host, self._port, {"rport": "", "branch": _branch()}
+        )
+        to_ours = (
+            play.remote_to
+            if "tag=" in play.remote_to
+            else (f"{play.remote_to};tag={play.local_tag}")
+        )
+        msg = sip.SipMessage(
+            method="BYE",
+            uri=play.remote_target,
+            headers=[
+                ("Via", via.encode()),
+                ("From", to_ours),
+                ("To", play.remote_from),
+                ("Call-ID", play.call_id),
+                ("CSeq", "1 BYE"),
+                ("Max-Forwards", "70"),
+                ("User-Agent", USER_AGENT),
+            ],
+        )
+        try:
+            await self.transport.request(msg, min(2.0, self.cfg.connect_timeout_s))
+        except (SipTimeout, TransportClosed, OSError) as exc:
+            log.info("%s: BYE for %s not answered: %s", self.name, play.channel_id, exc)
 
     def next_sn(self) -> int:
         self.sn += 1
