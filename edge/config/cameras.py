@@ -10,16 +10,12 @@ sees the lane or the doorway it is responsible for.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import AtKey, GbIdOf, PositiveSeconds, Section
-
-if TYPE_CHECKING:
-    CameraChannelId = str
-else:
-    CameraChannelId = GbIdOf(131, 132, what="camera channel code")
+from edge.config.police_ids import ApeId, CameraChannelId
+from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces"]
@@ -97,6 +93,13 @@ class _CameraBase(Section):
     )
     name: str = Field(default="", title="Name", description="Human name, e.g. 'North gate in'.")
     enabled: bool = Field(default=True, title="Enabled", description="Off keeps the entry idle.")
+    ape_id: ApeId | None = Field(
+        default=None,
+        title="GA/T 1400 APE ID",
+        description="20-digit 采集设备 code the police network assigned to this camera "
+        "(type code 119/121/131/132 ... at digits 11-13); prefixes the IDs of its passes "
+        "sent to a 视图库. Without it the uplink's device_id is used.",
+    )
     role: CameraRole = Field(
         default="general",
         title="Role",

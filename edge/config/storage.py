@@ -26,7 +26,11 @@ class StorageConfig(Section):
         default=2000, ge=1, le=100_000, title="Writer batch size", description="Max per commit."
     )
     retention_days: float = Field(
-        default=90, gt=0, title="Retention", description="Delivered records older are pruned."
+        default=90,
+        gt=0,
+        le=3660,
+        title="Retention",
+        description="Delivered records older are pruned.",
     )
     max_bytes: Bytes = Field(
         default=8 * 1000**3,

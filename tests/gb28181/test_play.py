@@ -42,6 +42,10 @@ async def test_play_decodes_frames_and_bye_stops_it(
     assert bytes(play.ps[:4]) == ps.PACK_START and bytes(play.ps[14:18]) == ps.SYSTEM_START
     frames = decode_ps(bytes(play.ps))
     assert len(frames) >= 10 and frames[0].shape == (240, 320, 3)
+    # The play is one more consumer of the camera's shared session, not a second session.
+    session = d.rt.cameras.session("north")
+    consumers = [c["name"] for c in session.health()["packet_consumers"]]
+    assert consumers == ["gb28181.north"] and session.connections == 1
     agent = _agent(d)
     [sending] = list(agent.plays.plays.values())
     answer = await p.bye(play)
@@ -52,6 +56,7 @@ async def test_play_decodes_frames_and_bye_stops_it(
         "the sender to stop within a second of BYE",
     )
     assert agent.plays.plays == {}
+    await p.until(lambda: not session.health()["packet_consumers"], 2, "unsubscribed")
     assert p.violations == []
 
 

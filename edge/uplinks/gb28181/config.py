@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import GbIdOf, PositiveSeconds
+from edge.config.types import GbIdOf, PositiveSeconds, _parse_seconds
 from edge.config.uplinks import UplinkBase
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     DeviceId = str
 else:
     PlatformId = GbIdOf(range(200, 300), what="platform SIP server code")
-    DeviceId = GbIdOf(range(111, 200), what="device code")
+    DeviceId = GbIdOf(range(111, 300), what="device code")
 
 
 def _not_wildcard(host: str | None, what: str) -> str | None:
@@ -80,7 +80,8 @@ class Gb28181UplinkConfig(UplinkBase):
         ge=10,
         le=86400,
         title="Registration lifetime (s)",
-        description="Expires asked for; refreshed at 80 % of what the platform granted.",
+        description="Expires asked for (seconds, or like 1h); refreshed at 80 % of what the "
+        "platform granted.",
     )
     keepalive_s: PositiveSeconds = Field(
         default=60,
@@ -150,6 +151,12 @@ class Gb28181UplinkConfig(UplinkBase):
     reconnect_max_s: PositiveSeconds = Field(
         default=60, title="Longest retry delay (s)", description="Cap of the backoff."
     )
+
+    @field_validator("expires_s", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value: object) -> object:
+        seconds = _parse_seconds(value)
+        return int(seconds) if isinstance(seconds, float) and seconds.is_integer() else seconds
 
     @field_validator("local_host", "media_host")
     @classmethod

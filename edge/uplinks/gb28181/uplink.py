@@ -3,9 +3,9 @@
 Plays take their packets from the camera fan-out (`rt.cameras`: one session
 per camera shared by analysis, live view and plays; a subscription starts on
 a keyframe and drops to the next keyframe when the play falls behind). A
-daemon without the fan-out can still play a `file` camera's video file
-(demuxed directly); an RTSP camera is then answered 503 rather than opening a
-second session to the camera.
+camera without an encoded stream is answered 503. A runtime without camera
+sessions (the CLI probe, a bare test runtime) can still play a `file`
+camera's video file, demuxed directly.
 """
 
 from __future__ import annotations

@@ -8,7 +8,9 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import AtKey, Bytes, PositiveSeconds, Section
+from edge.config.tls import load_tls_files
+from edge.config.topics import check_topic_prefix
+from edge.config.types import AtKey, Bytes, KeyProblems, PositiveSeconds, Section
 from edge.config.uplinks import UplinkBase
 from edge.uplinks.policy import DataPolicy
 
@@ -39,10 +41,11 @@ class TlsFiles(Section):
     @model_validator(mode="after")
     def _pair(self) -> TlsFiles:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file, or neither")
-        for f in (self.ca_file, self.cert_file, self.key_file):
-            if f is not None and not f.is_file():
-                raise ValueError(f"{f}: no such file")
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise AtKey(missing, "give both cert_file and key_file, or neither")
+        problems = load_tls_files(self.ca_file, self.cert_file, self.key_file)
+        if problems:
+            raise KeyProblems(problems)
         return self
 
 
@@ -168,6 +171,11 @@ class MqttUplinkConfig(UplinkBase):
         title="Downlink commands",
         description="cmd/allowlist, cmd/gate_open, cmd/diag; off unless configured.",
     )
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, v: str) -> str:
+        return check_topic_prefix(v)
 
     @field_validator("url")
     @classmethod

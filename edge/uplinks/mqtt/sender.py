@@ -23,13 +23,13 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiomqtt
 
 from edge import __version__
 from edge.backoff import Backoff
 from edge.ids import new_id
+from edge.redact import redact_url
 from edge.runtime import Runtime
 from edge.store import OutboxItem
 from edge.store.writer import now_ms
@@ -50,11 +50,7 @@ INCOMING_MAX = 1000  # commands queued in aiomqtt; beyond it aiomqtt drops (and 
 
 
 def redacted_url(url: str) -> str:
-    u = urlsplit(url)
-    if u.password is None:
-        return url
-    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-    return urlunsplit(u._replace(netloc=netloc))
+    return redact_url(url)
 
 
 def tls_context(cfg: MqttUplinkConfig) -> ssl.SSLContext:
