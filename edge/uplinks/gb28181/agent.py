@@ -34,6 +34,7 @@ from edge import __version__
 from edge.backoff import Backoff
 from edge.codecs import manscdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
+from edge.payloads import AlarmPayload, PayloadError
 from edge.runtime import Runtime
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
@@ -478,8 +479,15 @@ class Gb28181Agent:
     def alarm_body(self, item: OutboxItem) -> bytes | None:
         """The Alarm NOTIFY for a raised alarm; None for what is not sent (owed, acked)."""
         ev = _event_fields(item)
-        data = ev["data"]
-        if ev["kind"] != "alarm" or data.get("state", "raised") != "raised":
+        if ev["kind"] != "alarm":
+            return None
+        try:
+            alarm = AlarmPayload.from_data(ev["data"])
+        except PayloadError as exc:
+            self.alarms_rejected += 1
+            log.warning("%s: alarm seq %d not sendable: %s", self.name, item.seq, exc)
+            return None
+        if alarm.state != "raised":
             return None
         cam = next((c for c in self.channels.cameras if c.id == ev["source"]), None)
         device = str(cam.gb_channel_id) if cam is not None else self.cfg.device_id
@@ -487,10 +495,10 @@ class Gb28181Agent:
         return manscdp.alarm_notify(
             device,
             self.next_sn(),
-            priority=SEVERITY_PRIORITY.get(str(data.get("severity", "warning")), 3),
+            priority=SEVERITY_PRIORITY.get(alarm.severity, 3),
             method=5 if cam is not None else 2,  # 5 video alarm, 2 device alarm
             time=ts,
-            description=str(data.get("message", ""))[:200],
+            description=alarm.message[:200],
         )
 
     def _issue(self, body: bytes | None) -> asyncio.Future[Any]:
