@@ -34,6 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 from edge.codecs import manscdp, rtp, sdp, sip, sipdigest
@@ -81,6 +82,7 @@ class Platform:
         self.answer_keepalives = True
         self.keepalive_status = 200
         self.restarts = 0
+        self.clock_skew = timedelta(0)
         self._reset_state()
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -307,7 +309,12 @@ class Platform:
                 msg.call_id, cseq, expires, (contact.host, contact.port or 5060)
             )
         self.register_log.append((200, msg.call_id, expires))
-        return sip.response_to(msg, 200, to_tag=_tag(), extra=[("Expires", str(expires))])
+        # GB/T 28181 §9.10: the platform's time in the REGISTER answer (local, no zone).
+        now = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))) + self.clock_skew
+        date = now.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        return sip.response_to(
+            msg, 200, to_tag=_tag(), extra=[("Expires", str(expires)), ("Date", date)]
+        )
 
     def _on_message(self, msg: sip.SipMessage) -> sip.SipMessage | None:
         device = sip.parse_name_addr(msg.require("From")).user

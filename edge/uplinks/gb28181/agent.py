@@ -27,7 +27,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge import __version__
@@ -105,6 +105,9 @@ class Gb28181Agent:
         self.granted_expires_s: int | None = None
         self.last_error: str | None = None
         self.registrations = 0
+        self.clock_offset_s: float | None = None
+        """Platform clock minus ours, from the Date of the REGISTER answer (GB/T 28181
+        §9.10 校时); shown, not applied: the gateway's clock is NTP's business."""
         self.keepalives_ok = 0
         self.keepalives_missed = 0
         self.alarms_sent = 0
@@ -128,6 +131,7 @@ class Gb28181Agent:
             "registered_since": self.registered_since,
             "expires_s": self.granted_expires_s,
             "registrations": self.registrations,
+            "platform_clock_offset_s": self.clock_offset_s,
             "keepalives_ok": self.keepalives_ok,
             "keepalives_missed": self.keepalives_missed,
             "alarms_sent": self.alarms_sent,
@@ -290,6 +294,7 @@ class Gb28181Agent:
         if expires == 0:
             return 0
         self.registrations += 1
+        self.clock_offset_s = _clock_offset(answer, self.tz)
         granted = _granted(answer, expires)
         self.granted_expires_s = granted
         return granted
@@ -456,6 +461,21 @@ class Gb28181Agent:
                     status_ok=online,
                 )
             )
+        elif doc.cmd_type == "RecordInfo":
+            # No recordings on the gateway: an empty list, so the platform stops waiting.
+            await self.message(
+                manscdp.build(
+                    "Response",
+                    "RecordInfo",
+                    doc.sn,
+                    doc.device_id,
+                    [
+                        manscdp.Node("Name", self.cfg.device_name),
+                        manscdp.Node("SumNum", 0),
+                        manscdp.Node("RecordList", [], {"Num": "0"}),
+                    ],
+                )
+            )
         elif doc.cmd_type == "ConfigDownload":
             if "BasicParam" in doc.text("ConfigType"):
                 await self.message(
@@ -521,6 +541,20 @@ class Gb28181Agent:
             log.warning(
                 "%s: alarm refused by the platform: %s %s", self.name, answer.status, answer.reason
             )
+
+
+def _clock_offset(answer: sip.SipMessage, tz: tzinfo) -> float | None:
+    """`Date: 2024-05-17T14:24:54.123` (local time, as GB/T 28181 platforms send it)."""
+    text = answer.get("Date")
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    return round((when - datetime.now(UTC)).total_seconds(), 3)
 
 
 def _granted(answer: sip.SipMessage, asked: int) -> int:
