@@ -134,9 +134,8 @@ async def live_plays(path: Path, plays: int, seconds: float) -> tuple[float, int
     await asyncio.sleep(seconds)
     share = (cpu_s() - t0) / (time.monotonic() - w0) / plays * 100
     got = received[0] - b0
-    sent = sum(p.stats.bytes for p in manager.plays.values())
-    print(f"  (sent {sent} bytes in all, {sum(p.stats.frames for p in manager.plays.values())}"
-          " frames)")
+    frames = [p.stats.frames for p in manager.plays.values()]
+    print(f"  frames sent per play since INVITE: {frames} (the clip is paced at 25 fps)")
     await manager.stop_all()
     stop.set()
     for t in threads:
