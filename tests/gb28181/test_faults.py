@@ -149,3 +149,14 @@ async def test_camera_going_offline_is_notified_as_a_catalog_change(
         "an OFF notify",
     )
     assert p.violations == []
+
+
+async def test_an_empty_server_host_keeps_the_entry_idle(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    d = await daemon(udp_platform, file_camera("north", video, CHANNELS[0]), server_host="")
+    agent = _agent(d)
+    await udp_platform.until(lambda: agent.state == "off", 5, "the idle state")
+    assert "no server_host" in agent.health()["detail"]
+    await d.store.raise_alarm("k", "north", "queued, not sent")
+    assert udp_platform.register_log == [] and udp_platform.messages == []

@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
+IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
 
@@ -141,11 +142,16 @@ class Gb28181Agent:
             "plays_refused_busy": self.plays.refused_busy,
             "last_error": self.last_error,
             **self.drain.stats(),
+            **({} if self.cfg.server_host else {"detail": IDLE_DETAIL}),
         }
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def run(self) -> None:
+        if not self.cfg.server_host:
+            self.state = "off"
+            log.info("%s: %s", self.name, IDLE_DETAIL)
+            await asyncio.Event().wait()
         backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
         failing = False
         try:

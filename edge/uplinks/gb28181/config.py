@@ -50,7 +50,11 @@ class Gb28181UplinkConfig(UplinkBase):
     server_id: PlatformId = Field(
         title="Platform SIP ID", description="20-digit ID of the platform's SIP server."
     )
-    server_host: str = Field(title="Platform host", description="IP or name of the SIP server.")
+    server_host: str = Field(
+        title="Platform host",
+        description="IP or name of the SIP server; empty keeps the entry idle (alarms queue "
+        "in its outbox, nothing is sent).",
+    )
     server_port: int = Field(
         default=5060, ge=1, le=65535, title="Platform SIP port", description="Usually 5060."
     )
