@@ -34,9 +34,15 @@ async def test_wrong_password_is_refused_reported_and_retried(
     assert not p.registered(DEVICE)
     assert agent.state != "registered" and "403" in (agent.last_error or "")
     assert "12345678" not in str(agent.health())
+    assert agent.health()["problems"] == []  # a short outage is not yet a problem
+    assert agent.down_since is not None
+    agent.down_since -= 301  # as if it had failed for five minutes
+    [problem] = agent.health()["problems"]
+    assert "not registered for 5 min" in problem and "403" in problem
     p.password = "12345678"  # the operator fixes the platform side
     await p.until(lambda: p.registered(DEVICE), 10, "registration once the password matches")
     await p.until(lambda: agent.state == "registered", 5, "the agent to say so")
+    assert agent.health()["problems"] == []
 
 
 async def test_qop_challenge(daemon: DaemonFactory, video: Path) -> None:

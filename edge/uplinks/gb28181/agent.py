@@ -26,7 +26,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
+DOWN_IS_A_PROBLEM_S = 300.0  # unregistered this long makes the gateway "degraded"
 IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
@@ -79,7 +80,7 @@ class Gb28181Agent:
         *,
         sources: SourceProvider | None = None,
         online: OnlineProbe | None = None,
-        playable: Any = None,
+        playable: Callable[[str], bool] | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -103,6 +104,7 @@ class Gb28181Agent:
         )
         self.state = "starting"
         self.registered_since: float | None = None
+        self.down_since: float | None = time.time()
         self.granted_expires_s: int | None = None
         self.last_error: str | None = None
         self.registrations = 0
@@ -132,7 +134,7 @@ class Gb28181Agent:
             "registered_since": self.registered_since,
             "expires_s": self.granted_expires_s,
             "registrations": self.registrations,
-            "platform_clock_offset_s": self.clock_offset_s,
+            "time_offset_s": self.clock_offset_s,
             "keepalives_ok": self.keepalives_ok,
             "keepalives_missed": self.keepalives_missed,
             "alarms_sent": self.alarms_sent,
@@ -143,13 +145,26 @@ class Gb28181Agent:
             "last_error": self.last_error,
             **self.drain.stats(),
             **({} if self.cfg.server_host else {"detail": IDLE_DETAIL}),
+            "problems": self._problems(),
         }
+
+    def _problems(self) -> list[str]:
+        if self.down_since is None:
+            return []
+        down_s = time.time() - self.down_since
+        if down_s < DOWN_IS_A_PROBLEM_S:
+            return []
+        return [
+            f"GB/T 28181 uplink {self.name} not registered for {down_s / 60:.0f} min: "
+            f"{self.last_error or 'no answer'}"
+        ]
 
     # --- lifecycle -----------------------------------------------------------------
 
     async def run(self) -> None:
         if not self.cfg.server_host:
             self.state = "off"
+            self.down_since = None
             log.info("%s: %s", self.name, IDLE_DETAIL)
             await asyncio.Event().wait()
         backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
@@ -166,6 +181,7 @@ class Gb28181Agent:
                 except (OSError, SipTimeout, RegisterRefused, DrainError, ProtocolError) as exc:
                     self.state = "disconnected"
                     self.registered_since = None
+                    self.down_since = self.down_since or time.time()
                     self.last_error = f"{type(exc).__name__}: {exc}"
                     if not failing:
                         log.warning("%s: %s", self.name, self.last_error)
@@ -196,6 +212,7 @@ class Gb28181Agent:
             backoff.reset()
             self.state = "registered"
             self.registered_since = time.time()
+            self.down_since = None
             log.info("%s: registered to %s (expires %d s)", self.name, self.cfg.server_id, expires)
             await _first_failure(
                 self._refresh_loop(expires),
@@ -390,7 +407,12 @@ class Gb28181Agent:
                 self.channels.camera_item(c, event="ON" if now[c.id] else "OFF") for c in changed
             ]
             body = manscdp.catalog_notify(self.cfg.device_id, self.next_sn(), items)
-            answer = await self.message(body)
+            try:
+                answer = await self.message(body)
+            except SipTimeout:
+                # Liveness is the keepalive's business; the next catalog query corrects it.
+                log.info("%s: catalog change notify not answered", self.name)
+                continue
             if answer.status == 200:
                 self.catalog_notifies += 1
 
