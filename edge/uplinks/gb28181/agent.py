@@ -460,9 +460,7 @@ class Gb28181Agent:
     async def _answer(self, doc: manscdp.Manscdp) -> None:
         device = self.cfg.device_id
         if doc.cmd_type == "Catalog":
-            pages = manscdp.catalog_pages(
-                device, doc.sn, self.channels.items(), self.cfg.catalog_page_size
-            )
+            pages = manscdp.catalog_pages(device, doc.sn, self.channels.items(), self.cfg.page_size)
             for page in pages:
                 await self.message(page)
         elif doc.cmd_type == "DeviceInfo":

@@ -125,13 +125,14 @@ class Gb28181UplinkConfig(UplinkBase):
         description="Plays beyond this are answered 486 Busy Here (each costs uplink "
         "bandwidth: one camera's bit rate).",
     )
-    catalog_page_size: int = Field(
-        default=20,
+    catalog_page_size: int | None = Field(
+        default=None,
         ge=1,
         le=100,
         title="Catalog items per MESSAGE",
-        description="The catalog is sent in pages of this many items (UDP datagrams stay "
-        "well under the MTU-friendly size with the default).",
+        description="The catalog is sent in pages of this many items; omitted: 1 over UDP "
+        "(an item is ~0.5 kB, so each datagram stays under the MTU, as cameras do) and 20 "
+        "over TCP.",
     )
     device_name: str = Field(
         default="compound-edge gateway",
@@ -172,6 +173,12 @@ class Gb28181UplinkConfig(UplinkBase):
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
         return self
+
+    @property
+    def page_size(self) -> int:
+        if self.catalog_page_size is not None:
+            return self.catalog_page_size
+        return 1 if self.transport == "udp" else 20
 
     @property
     def realm(self) -> str:
