@@ -23,8 +23,8 @@ async def test_committed_events_are_owed_gap_free_to_destinations_that_want_them
     police = await store.pending("police", 0, 1000)
     assert [i.seq for i in hub] == list(range(1, 161))  # every kind but readings
     assert [i.seq for i in police] == list(range(1, 81))  # plates only
-    assert all(i.event["kind"] == "plate" for i in police)
-    ids = [i.event["id"] for i in hub]
+    assert all(i.event.kind == "plate" for i in police)
+    ids = [i.event.id for i in hub]
     assert ids == sorted(ids), "seq order follows commit order (UUIDv7 ids sort with time)"
 
 
@@ -56,7 +56,7 @@ async def test_outbox_survives_a_reopen_and_resumes_after_the_acked_seq(tmp_path
     task = asyncio.create_task(s.run_writer())
     await s.add_event(Event("access", "door", {"n": 5}))
     pending = await s.pending("hub", await s.acked_seq("hub"), 10)
-    assert [(i.seq, i.event["data"]["n"]) for i in pending] == [(3, 2), (4, 3), (5, 4), (6, 5)]
+    assert [(i.seq, i.event.data["n"]) for i in pending] == [(3, 2), (4, 3), (5, 4), (6, 5)]
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     await s.close()
@@ -117,9 +117,7 @@ async def test_readings_are_stored_and_owed_as_one_event_per_poll(store: Store) 
         "unit": "kWh",
         "quality": "good",
     }
-    assert [i.event["kind"] for i in await store.pending("hub", 0, 10)] == [], (
-        "hub takes no readings"
-    )
+    assert [i.event.kind for i in await store.pending("hub", 0, 10)] == [], "hub takes no readings"
 
 
 async def test_images_are_written_with_their_checksum(store: Store) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
+from edge.events import Event
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
 from edge.uplinks.policy import Policy
@@ -68,7 +69,7 @@ class Encoder:
         return [self.encode(i) for i in items]
 
     def encode(self, item: OutboxItem) -> Prepared:
-        ev = self.policy.apply(item.event)
+        ev = _record(self.policy.apply(item.event))
         kind = ev["kind"]
         endpoint = ENDPOINTS.get(kind)
         if endpoint is None:
@@ -172,3 +173,15 @@ def _box(value: Any) -> g.Box | None:
             return None
         return x1, y1, x2, y2
     return None
+
+
+def _record(event: Event) -> dict[str, Any]:
+    """The event as the object builders read it (ids, epoch milliseconds, image dicts)."""
+    return {
+        "id": event.id,
+        "kind": event.kind,
+        "source": event.source,
+        "ts_ms": int(event.ts.timestamp() * 1000),
+        "data": event.data,
+        "images": [im.as_dict() for im in event.images],
+    }
