@@ -81,6 +81,7 @@ class Platform:
         self.violations: list[str] = []
         self.answer_keepalives = True
         self.keepalive_status = 200
+        self.alarm_status = 200
         self.restarts = 0
         self.clock_skew = timedelta(0)
         self._reset_state()
@@ -343,6 +344,8 @@ class Platform:
                 return None
             if self.keepalive_status != 200:
                 return sip.response_to(msg, self.keepalive_status)
+        if doc.cmd_type == "Alarm" and self.alarm_status != 200:
+            return sip.response_to(msg, self.alarm_status)
         self.messages.append(Received(now, device, doc, msg.body))
         return sip.response_to(msg, 200)
 

@@ -24,33 +24,31 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge import __version__
-from edge.backoff import Backoff
 from edge.codecs import manscdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
+from edge.events import Event
 from edge.payloads import AlarmPayload, PayloadError
 from edge.runtime import Runtime
-from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gb28181.channels import Channels, OnlineProbe, live_state_probe
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
 from edge.uplinks.gb28181.media import Play, PlayManager
 from edge.uplinks.gb28181.source import SourceProvider
 from edge.uplinks.gb28181.transport import SipTimeout, SipTransport, TransportClosed
-from edge.uplinks.outbox import DrainError, OutboxDrain
+from edge.uplinks.link import Link
+from edge.uplinks.outbox import PeerRefused
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
-DOWN_IS_A_PROBLEM_S = 300.0  # unregistered this long makes the gateway "degraded"
 IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
@@ -71,7 +69,12 @@ def _tag() -> str:
     return uuid.uuid4().hex[:10]
 
 
-class Gb28181Agent:
+class Gb28181Agent(Link[bytes | None]):
+    """One GB/T 28181 device on the link kit: a session is one transport and registration."""
+
+    type = "gb28181"
+    transient = (*Link.transient, RegisterRefused, ProtocolError, ReRegister)
+
     def __init__(
         self,
         name: str,
@@ -82,9 +85,10 @@ class Gb28181Agent:
         online: OnlineProbe | None = None,
         playable: Callable[[str], bool] | None = None,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self.rt = rt
+        # Alarms go one MESSAGE each, answered in a few ms: a small window is plenty and
+        # keeps a UDP platform from being flooded after an outage.
+        super().__init__(name, cfg, rt, window=8)
+        self.cfg: Gb28181UplinkConfig = cfg
         self.tz = site_tz(rt.config.site.utc_offset)
         self.channels = Channels(rt, cfg, online or live_state_probe(rt))
         self.call_id_part = uuid.uuid4().hex
@@ -102,98 +106,57 @@ class Gb28181Agent:
             hangup=self.hangup,
             **({"playable": playable} if playable is not None else {}),
         )
-        self.state = "starting"
-        self.registered_since: float | None = None
-        self.down_since: float | None = time.time()
         self.granted_expires_s: int | None = None
-        self.last_error: str | None = None
         self.registrations = 0
+        self.reregistrations = 0
         self.clock_offset_s: float | None = None
         """Platform clock minus ours, from the Date of the REGISTER answer (GB/T 28181
         §9.10 校时); shown, not applied: the gateway's clock is NTP's business."""
         self.keepalives_ok = 0
         self.keepalives_missed = 0
         self.alarms_sent = 0
-        self.alarms_rejected = 0
         self.catalog_notifies = 0
         self.queries: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self.drain: OutboxDrain[bytes | None] = OutboxDrain(rt.store, name, window=8)
-        rt.add_health(f"uplink.{name}", self.health)
 
-    # --- health ------------------------------------------------------------------
+    # --- link kit ------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
-        return {
-            "type": "gb28181",
-            "state": self.state,
-            "server": f"{self.cfg.server_id}@{self.cfg.server_host}:{self.cfg.server_port}"
-            f"/{self.cfg.transport}",
+    @property
+    def endpoint(self) -> str:
+        return (
+            f"sip:{self.cfg.server_id}@{self.cfg.server_host}:{self.cfg.server_port}"
+            f";transport={self.cfg.transport}"
+        )
+
+    def configured(self) -> bool:
+        return bool(self.cfg.server_host)
+
+    def health_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {
             "device_id": self.cfg.device_id,
-            "registered_since": self.registered_since,
             "expires_s": self.granted_expires_s,
             "registrations": self.registrations,
+            "reregistrations": self.reregistrations,
             "time_offset_s": self.clock_offset_s,
             "keepalives_ok": self.keepalives_ok,
             "keepalives_missed": self.keepalives_missed,
             "alarms_sent": self.alarms_sent,
-            "alarms_rejected": self.alarms_rejected,
             "catalog_notifies": self.catalog_notifies,
+            "queries": dict(self.queries),
             "plays": self.plays.describe(),
             "plays_refused_busy": self.plays.refused_busy,
-            "last_error": self.last_error,
-            **self.drain.stats(),
-            **({} if self.cfg.server_host else {"detail": IDLE_DETAIL}),
-            "problems": self._problems(),
+            "plays_ended": dict(self.plays.ended),
         }
+        if not self.configured():
+            extra["detail"] = IDLE_DETAIL
+        return extra
 
-    def _problems(self) -> list[str]:
-        if self.down_since is None:
-            return []
-        down_s = time.time() - self.down_since
-        if down_s < DOWN_IS_A_PROBLEM_S:
-            return []
-        return [
-            f"GB/T 28181 uplink {self.name} not registered for {down_s / 60:.0f} min: "
-            f"{self.last_error or 'no answer'}"
-        ]
+    def encode(self, seq: int, event: Event) -> bytes | None:
+        return self.alarm_body(seq, event)
 
     # --- lifecycle -----------------------------------------------------------------
 
-    async def run(self) -> None:
-        if not self.cfg.server_host:
-            self.state = "off"
-            self.down_since = None
-            log.info("%s: %s", self.name, IDLE_DETAIL)
-            await asyncio.Event().wait()
-        backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
-        failing = False
-        try:
-            while True:
-                try:
-                    await self.session(backoff)
-                except ReRegister as exc:
-                    self.last_error = str(exc)
-                    log.warning("%s: %s; registering again", self.name, exc)
-                    self.state = "reregistering"
-                    continue
-                except (OSError, SipTimeout, RegisterRefused, DrainError, ProtocolError) as exc:
-                    self.state = "disconnected"
-                    self.registered_since = None
-                    self.down_since = self.down_since or time.time()
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    if not failing:
-                        log.warning("%s: %s", self.name, self.last_error)
-                        failing = True
-                    await asyncio.sleep(backoff.next_delay())
-                    continue
-                failing = False
-        finally:
-            self.state = "stopped"
-
-    async def session(self, backoff: Backoff) -> None:
-        self.state = "connecting"
+    async def session(self) -> None:
         transport = SipTransport(
             self.cfg.transport,
             (self.cfg.server_host, self.cfg.server_port),
@@ -209,18 +172,22 @@ class Gb28181Agent:
         try:
             expires = await self.register(self.cfg.expires_s)
             registered = True
-            backoff.reset()
-            self.state = "registered"
-            self.registered_since = time.time()
-            self.down_since = None
-            log.info("%s: registered to %s (expires %d s)", self.name, self.cfg.server_id, expires)
-            await _first_failure(
-                self._refresh_loop(expires),
-                self._keepalive_loop(),
-                self._catalog_watch(),
-                self.drain.run(self._prepare, self._issue),
-                self._closed(transport),
-            )
+            self.connected()
+            while True:
+                try:
+                    await _first_failure(
+                        self._refresh_loop(expires),
+                        self._keepalive_loop(),
+                        self._catalog_watch(),
+                        self.deliver(self._issue),
+                        self._closed(transport),
+                    )
+                except ReRegister as exc:
+                    # The platform forgot us: register again at once on the same
+                    # transport (same Call-ID); a refusal ends the session.
+                    log.warning("uplink %s: %s; registering again", self.name, exc)
+                    self.reregistrations += 1
+                    expires = await self.register(self.cfg.expires_s)
         except asyncio.CancelledError:
             if registered:
                 with contextlib.suppress(Exception):
@@ -519,25 +486,21 @@ class Gb28181Agent:
 
     # --- alarms --------------------------------------------------------------------
 
-    async def _prepare(self, items: Sequence[OutboxItem]) -> list[bytes | None]:
-        return [self.alarm_body(item) for item in items]
-
-    def alarm_body(self, item: OutboxItem) -> bytes | None:
-        """The Alarm NOTIFY for a raised alarm; None for what is not sent (owed, acked)."""
-        ev = _event_fields(item)
-        if ev["kind"] != "alarm":
+    def alarm_body(self, seq: int, event: Event) -> bytes | None:
+        """The Alarm NOTIFY for a raised alarm; None for what is not sent (acknowledged
+        at once: acknowledged/closed transitions, other kinds, undecodable data)."""
+        if event.kind != "alarm":
             return None
         try:
-            alarm = AlarmPayload.from_data(ev["data"])
+            alarm = AlarmPayload.from_data(event.data)
         except PayloadError as exc:
-            self.alarms_rejected += 1
-            log.warning("%s: alarm seq %d not sendable: %s", self.name, item.seq, exc)
+            log.warning("uplink %s: alarm seq %d not sendable: %s", self.name, seq, exc)
             return None
         if alarm.state != "raised":
             return None
-        cam = next((c for c in self.channels.cameras if c.id == ev["source"]), None)
+        cam = next((c for c in self.channels.cameras if c.id == event.source), None)
         device = str(cam.gb_channel_id) if cam is not None else self.cfg.device_id
-        ts = ev["ts"].astimezone(self.tz).replace(tzinfo=None)
+        ts = event.ts.astimezone(self.tz).replace(tzinfo=None)
         return manscdp.alarm_notify(
             device,
             self.next_sn(),
@@ -559,14 +522,11 @@ class Gb28181Agent:
         answer = await self.message(body)
         if answer.status == 200:
             self.alarms_sent += 1
-        elif answer.status in (404, 403):
+        elif answer.status in (404, 403, 401):
             raise ReRegister(f"the platform answered {answer.status} to an alarm")
         else:
-            # Refused for good: counted and logged, not resent forever.
-            self.alarms_rejected += 1
-            log.warning(
-                "%s: alarm refused by the platform: %s %s", self.name, answer.status, answer.reason
-            )
+            # Refused for good: parked with the platform's reason (see `edge queue`).
+            raise PeerRefused(f"platform answered {answer.status} {answer.reason}")
 
 
 def _clock_offset(answer: sip.SipMessage, tz: tzinfo) -> float | None:
@@ -593,23 +553,6 @@ def _granted(answer: sip.SipMessage, asked: int) -> int:
         return int(text) if text is not None else asked
     except ValueError:
         return asked
-
-
-def _event_fields(item: OutboxItem) -> dict[str, Any]:
-    ev: Any = item.event
-    if isinstance(ev, dict):
-        ts = ev.get("ts", ev.get("ts_ms"))
-        if isinstance(ts, str):
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        elif isinstance(ts, int | float):
-            ts = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC)
-        return {
-            "kind": ev.get("kind"),
-            "source": ev.get("source"),
-            "data": ev.get("data") or {},
-            "ts": ts or datetime.now(UTC),
-        }
-    return {"kind": ev.kind, "source": ev.source, "data": ev.data, "ts": ev.ts}
 
 
 async def _first_failure(*coros: Awaitable[None]) -> None:

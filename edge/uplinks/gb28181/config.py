@@ -10,10 +10,10 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
 from edge.config.types import GbIdOf, PositiveSeconds, _parse_seconds
-from edge.config.uplinks import UplinkBase
+from edge.uplinks.linkconfig import LinkConfig
 
 if TYPE_CHECKING:
     PlatformId = str
@@ -38,7 +38,7 @@ def _not_wildcard(host: str | None, what: str) -> str | None:
     return host
 
 
-class Gb28181UplinkConfig(UplinkBase):
+class Gb28181UplinkConfig(LinkConfig):
     """A GB/T 28181 platform (公安视频专网, 雪亮工程, wvp-style) this gateway registers to."""
 
     type: Literal["gb28181"] = Field(title="Type", description="GB/T 28181 device agent.")
@@ -145,17 +145,6 @@ class Gb28181UplinkConfig(UplinkBase):
         title="Civil code",
         description="行政区划 code of the channels; omitted: the first 6 digits of device_id.",
     )
-    connect_timeout_s: PositiveSeconds = Field(
-        default=5,
-        title="Request timeout (s)",
-        description="How long a request (REGISTER, MESSAGE) waits for its final answer.",
-    )
-    reconnect_initial_s: PositiveSeconds = Field(
-        default=1, title="First retry delay (s)", description="Doubles per failure, jittered."
-    )
-    reconnect_max_s: PositiveSeconds = Field(
-        default=60, title="Longest retry delay (s)", description="Cap of the backoff."
-    )
 
     @field_validator("expires_s", mode="before")
     @classmethod
@@ -167,12 +156,6 @@ class Gb28181UplinkConfig(UplinkBase):
     @classmethod
     def _advertisable(cls, host: str | None) -> str | None:
         return _not_wildcard(host, "address")
-
-    @model_validator(mode="after")
-    def _backoff(self) -> Gb28181UplinkConfig:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
-        return self
 
     @property
     def page_size(self) -> int:
