@@ -25,6 +25,7 @@ def _cameras(video: Path, tmp_path: Path) -> str:
 async def test_registers_keeps_alive_and_answers_a_paged_catalog(
     platform: Platform, daemon: DaemonFactory, video: Path, tmp_path: Path
 ) -> None:
+    platform.keepalive_s = 0.3  # the platform flags keepalives faster than half of this
     await daemon(platform, _cameras(video, tmp_path), keepalive_s=0.3)
     await platform.until(lambda: platform.registered(DEVICE), 10, "registration")
     assert [s for s, _, _ in platform.register_log[:2]] == [401, 200]

@@ -154,3 +154,27 @@ def test_camera_channel_ids_are_checked(tmp_path: Path, video: Path) -> None:
     twice = "\n".join([file_camera("a", video, CHANNELS[0]), file_camera("b", video, CHANNELS[0])])
     with pytest.raises(Exception, match="duplicate gb_channel_id"):
         parse_config(gb_config(tmp_path, p, twice), "edge.yaml", {})
+
+
+async def test_udp_requests_from_anyone_but_the_platform_are_not_taken() -> None:
+    platform_peer, port = await _peer()
+    stranger, _ = await _peer()
+    handled: list[str] = []
+
+    async def handle(msg: sip.SipMessage) -> sip.SipMessage:
+        handled.append(msg.call_id)
+        return sip.response_to(msg, 200)
+
+    t = SipTransport(
+        "udp", ("127.0.0.1", port), local_host="127.0.0.1", local_port=0, on_request=handle
+    )
+    await t.open(1)
+    try:
+        stranger.transport.sendto(_message("z9hG4bKstranger").encode(), ("127.0.0.1", t.local_port))
+        platform_peer.transport.sendto(
+            _message("z9hG4bKplatform").encode(), ("127.0.0.1", t.local_port)
+        )
+        await _wait(lambda: len(platform_peer.got) == 1, "the platform's answer")
+        assert handled == ["z9hG4bKplatform"] and stranger.got == []
+    finally:
+        await t.close()
