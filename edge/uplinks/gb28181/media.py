@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 10.0
 TCP_CONNECT_TIMEOUT_S = 5.0
+BURST_PACKETS = 32  # ~45 kB of RTP
+BURST_GAP_S = 0.002  # a 500 kB IDR leaves in ~30 ms, inside one frame interval at 25 fps
 UDP_BUFFER_HIGH = 4 * 1024 * 1024  # bytes queued in the UDP transport before we drop
 
 
@@ -324,6 +326,8 @@ def _close_sockets(play: Play) -> None:
 
 
 class _Sink:
+    gap_s = 0.0  # pause between bursts of a large frame (UDP only: TCP has flow control)
+
     def send(self, packets: list[bytes]) -> None:
         raise NotImplementedError
 
@@ -344,6 +348,8 @@ class _UdpSink(asyncio.DatagramProtocol):
 
 
 class _UdpSinkHandle(_Sink):
+    gap_s = BURST_GAP_S
+
     def __init__(self, transport: asyncio.DatagramTransport, proto: _UdpSink) -> None:
         self.transport = transport
         self.proto = proto
@@ -407,7 +413,15 @@ async def _send(play: Play, source: PacketSource, sink: _Sink) -> None:
             started = True
         frame = muxer.frame(units.annexb(pkt.data, pkt.keyframe), pkt.pts_90k, pkt.keyframe)
         packets = packetiser.packetise(frame, pkt.pts_90k)
-        sink.send(packets)
+        if sink.gap_s and len(packets) > BURST_PACKETS:
+            # An IDR is hundreds of packets: sent at once it overflows a receive
+            # buffer of the usual size (Linux: 208 kB), so it leaves in bursts.
+            for i in range(0, len(packets), BURST_PACKETS):
+                if i:
+                    await asyncio.sleep(sink.gap_s)
+                sink.send(packets[i : i + BURST_PACKETS])
+        else:
+            sink.send(packets)
         await sink.drain()
         _count(play, pkt, packets)
 
