@@ -66,6 +66,8 @@ async def test_status_is_the_cameras_real_state_and_queries_are_answered(
     assert info.text("Result") == "OK" and info.text("Channel") == "3"
     status = await p.answer_to(DEVICE, "DeviceStatus")
     assert status.text("Online") == "ONLINE" and len(status.text("DeviceTime")) == 19
+    dead = await p.answer_to(DEVICE, "DeviceStatus", target=CHANNELS[2])
+    assert dead.device_id == CHANNELS[2] and dead.text("Online") == "OFFLINE"
     records = await p.answer_to(DEVICE, "RecordInfo", target=CHANNELS[0])
     assert records.text("SumNum") == "0" and records.list_num("RecordList") == 0
     conf = await p.answer_to(
