@@ -1,5 +1,6 @@
 """The store's public face: what drivers, rules, uplinks and the API call
-(alarms and the outbox live in their own modules, mixed in here).
+(access lists, alarms, processed commands and the outbox live in their own
+modules, mixed in here). All of the daemon's SQL is under `edge/store/`.
 
 Writes go through the single writer (`Writer`), reads through `Reader`. An
 event is committed together with one outbox row per destination that is owed
@@ -22,7 +23,9 @@ from typing import Any
 
 from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
+from edge.store.access import AccessMixin
 from edge.store.alarms import AlarmsMixin
+from edge.store.commands import CommandsMixin
 from edge.store.db import connect
 from edge.store.migrations import migrate
 from edge.store.outbox import OutboxMixin
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-class Store(AlarmsMixin, OutboxMixin):
+class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,
@@ -85,6 +88,21 @@ class Store(AlarmsMixin, OutboxMixin):
             self._signals[dest].set()
         if self.on_events is not None and tx.events:
             self.on_events(tx.events)
+
+    @property
+    def stalled_since(self) -> float | None:
+        """Since when (monotonic) work has waited for a successful commit; None: all done."""
+        return self.writer.stalled_since
+
+    def writer_health(self) -> dict[str, Any]:
+        w = self.writer
+        return {
+            "queue_depth": w.depth,
+            "commits": w.commits,
+            "committed_ops": w.committed_ops,
+            "failed_batches": w.failed_batches,
+            "last_commit_ms": round(w.last_commit_s * 1000, 2),
+        }
 
     def outbox_signal(self, dest: str) -> asyncio.Event:
         """Set whenever something new is owed to `dest`; the uplink clears it."""

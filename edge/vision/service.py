@@ -26,7 +26,7 @@ from edge.config.cameras import CameraConfig
 from edge.events import Event, ImageRef, ImageRole
 from edge.runtime import Runtime
 from edge.vision.face_passes import FacePass, FacePasses
-from edge.vision.faces.gallery import Match
+from edge.vision.faces.gallery import Match, watch_gallery
 from edge.vision.plates.vote import PlatePass, PlatePasses, crop_score
 
 log = logging.getLogger(__name__)
@@ -68,6 +68,8 @@ class Engines:
                 self.plates = await self._load("plates", self._plates)
             if "faces" in pipelines and self.faces is None:
                 self.faces = await self._load("faces", self._faces)
+                gallery = self.faces.gallery
+                self.rt.supervisor.spawn("faces.gallery", lambda: watch_gallery(gallery))
 
     async def _load(self, what: str, fn: Any) -> Any:
         began = time.perf_counter()

@@ -31,10 +31,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.events import Event
-from edge.store import Store
+from edge.store import Store, dumps, now_ms
 from edge.store.db import connect
 from edge.store.migrations import migrate
-from edge.store.writer import dumps, now_ms
 
 TARGET_EPS = 20_000
 TARGET_P99_MS = 50.0
