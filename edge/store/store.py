@@ -23,6 +23,7 @@ from typing import Any
 
 from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
+from edge.payloads import DevicePayload, PointValue, ReadingPayload
 from edge.store.access import AccessMixin
 from edge.store.alarms import AlarmsMixin
 from edge.store.commands import CommandsMixin
@@ -140,18 +141,9 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
         """Store readings for charts, and one `reading` event for the uplinks."""
         if not readings:
             return None
-        event = Event(
-            kind="reading",
-            source=device,
-            ts=max(r.ts for r in readings),
-            data={
-                "device": device,
-                "points": [
-                    {"point": r.point, "value": r.value, "unit": r.unit, "quality": r.quality}
-                    for r in readings
-                ],
-            },
-        )
+        event = ReadingPayload(
+            device, [PointValue(r.point, r.value, r.unit, r.quality) for r in readings]
+        ).event(device, ts=max(r.ts for r in readings))
 
         def op(conn: sqlite3.Connection, tx: Tx) -> None:
             conn.executemany(
@@ -195,15 +187,7 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
                 (device, int(available), now, now, error, dumps(state or {})),
             )
             if changed:
-                tx.emit(
-                    [
-                        Event(
-                            kind="device",
-                            source=device,
-                            data={"device": device, "available": available, "error": error},
-                        )
-                    ]
-                )
+                tx.emit([DevicePayload(device, available, error).event(device)])
             return changed
 
         changed: bool = await self.writer.submit(op)
