@@ -16,7 +16,13 @@ from pydantic import BaseModel, ValidationError
 
 from edge.config.model import EdgeConfig
 from edge.config.types import KeyProblems
-from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.config.yamlmarks import (
+    LoadedYaml,
+    Path_,
+    YamlLimitError,
+    YamlSyntaxError,
+    load_yaml,
+)
 from edge.redact import redact_data, scrub
 
 
@@ -65,9 +71,8 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
     try:
         loaded = load_yaml(text, env)
     except YamlSyntaxError as exc:
-        raise ConfigError(
-            [Problem(filename, exc.mark.line, exc.mark.column, "", f"YAML syntax: {exc.message}")]
-        ) from None
+        said = exc.message if isinstance(exc, YamlLimitError) else f"YAML syntax: {exc.message}"
+        raise ConfigError([Problem(filename, exc.mark.line, exc.mark.column, "", said)]) from None
     problems = [
         Problem(filename, m.line, m.column, dotted(p), msg) for p, m, msg in loaded.problems
     ]
