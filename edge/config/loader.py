@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from edge.config.model import EdgeConfig
 from edge.config.types import KeyProblems
 from edge.config.yamlmarks import (
+    MAX_FILE_BYTES,
     LoadedYaml,
     Path_,
     YamlLimitError,
@@ -60,7 +61,12 @@ def dotted(path: Path_) -> str:
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> EdgeConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # not all of /dev/zero or a 10 GB mistake
+        if len(raw) > MAX_FILE_BYTES:
+            limit = f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller"
+            raise ConfigError([Problem(str(path), 1, 1, "", limit)])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigUnreadable(f"{path}: {exc}") from exc
     return parse_config(text, str(path), env)
