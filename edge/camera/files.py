@@ -37,6 +37,8 @@ class FileSource(FrameSource):
         self.fps = fps
         self.loop = loop
         self._executor = executor
+        # a video file hands out its packets; a folder of stills has none
+        self.encoded = self.path.suffix.lower() not in IMAGE_SUFFIXES and not self.path.is_dir()
 
     def _images(self) -> list[Path] | None:
         """The stills to play, or None when the path is a video."""
@@ -85,6 +87,7 @@ class FileSource(FrameSource):
             realtime=True,
             pace_fps=self.fps,
             loop=self.loop,
+            **self.av_job_args(),
         )
         async for frame in stream_av(job, self.camera_id, 2, self.tracker.dropped):
             yield frame

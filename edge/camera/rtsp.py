@@ -15,6 +15,7 @@ _HANDOFF_FRAMES = 2
 
 class RtspSource(FrameSource):
     kind = "rtsp"
+    encoded = True
 
     def __init__(
         self,
@@ -51,6 +52,7 @@ class RtspSource(FrameSource):
             make_frame=self.make_frame,
             scrub=self._scrub,
             max_output_fps=self.max_output_fps,
+            **self.av_job_args(),
         )
         async for frame in stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped):
             yield frame

@@ -35,6 +35,9 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "in_flight": live.get("in_flight"),
                 "rate_per_s": live.get("rate_per_s"),
                 "last_error": live.get("last_error"),
+                "parked": live.get("parked"),
+                "time_offset_s": live.get("time_offset_s"),
+                "parked_recent": live.get("parked_recent") or [],
             }
         )
     return out
@@ -68,13 +71,18 @@ def _queue(args: argparse.Namespace) -> int:
         return 0
     print(
         f"{'DEST':16} {'STATE':12} {'BACKLOG':>9} {'OLDEST':>7} {'ACKED':>9} "
-        f"{'NEXT':>9} {'DROPPED':>7} {'RATE/s':>8}  LAST ERROR"
+        f"{'NEXT':>9} {'DROPPED':>7} {'PARKED':>6} {'RATE/s':>8}  LAST ERROR"
     )
     for r in table:
         rate = "-" if r["rate_per_s"] is None else f"{r['rate_per_s']:.1f}"
         print(
             f"{r['dest']:16} {r['state']:12} {r['backlog']:>9} "
             f"{_age(r['oldest_unacked_age_s']):>7} {r['acked_seq']:>9} {r['next_seq'] - 1:>9} "
-            f"{r['dropped']:>7} {rate:>8}  {r['last_error'] or ''}"
+            f"{r['dropped']:>7} {'-' if r['parked'] is None else r['parked']:>6} {rate:>8}"
+            f"  {r['last_error'] or ''}"
         )
+        if r["time_offset_s"] is not None:
+            print(f"{'':16} clock offset to the peer: {r['time_offset_s']:+.1f} s")
+        for p in r["parked_recent"]:
+            print(f"{'':16} parked seq {p['seq']} event {p['event_id']}: {p['reason']}")
     return 0

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from edge.config.model import EdgeConfig
+from edge.config.model import EdgeConfig, config_model
 from edge.config.types import KeyProblems
 from edge.config.yamlmarks import (
     MAX_FILE_BYTES,
@@ -86,7 +86,7 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
         problems.append(Problem(filename, 1, 1, "", "the file must be a mapping of sections"))
         raise ConfigError(problems)
     try:
-        config = EdgeConfig.model_validate(loaded.data)
+        config = config_model().model_validate(loaded.data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, loaded, filename))
         config = None

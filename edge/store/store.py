@@ -20,8 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.events import Event, ImageRef, Reading
-from edge.hub import Hub
+from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
 from edge.store.alarms import AlarmsMixin
 from edge.store.db import connect
@@ -42,12 +41,13 @@ class Store(AlarmsMixin, OutboxMixin):
         destinations: dict[str, Wants] | None = None,
         synchronous: str = "NORMAL",
         batch_max: int = 2000,
-        hub: Hub | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.db_path = self.data_dir / DB_NAME
         self.images_dir = self.data_dir / "images"
-        self.hub = hub
+        # Called on the loop with each committed batch's events, in commit order: the
+        # flow's dispatcher (reactors, then the live hub) hangs here.
+        self.on_events: Callable[[list[Event]], None] | None = None
         self.destinations = dict(destinations or {})
         self.writer = Writer(self.db_path, synchronous, self.destinations, batch_max)
         self.reader = Reader(self.db_path)
@@ -83,9 +83,8 @@ class Store(AlarmsMixin, OutboxMixin):
     def _committed(self, tx: Tx) -> None:
         for dest in tx.dests_touched:
             self._signals[dest].set()
-        if self.hub is not None:
-            for event in tx.events:
-                self.hub.publish(f"event/{event.kind}", event)
+        if self.on_events is not None and tx.events:
+            self.on_events(tx.events)
 
     def outbox_signal(self, dest: str) -> asyncio.Event:
         """Set whenever something new is owed to `dest`; the uplink clears it."""
@@ -97,12 +96,13 @@ class Store(AlarmsMixin, OutboxMixin):
         await self.writer.add_event(event)
         return event
 
-    async def save_image(self, data: bytes, role: str, ext: str = "jpg") -> ImageRef:
-        """Write an image file durably; reference it from an event added afterwards."""
+    async def save_image(self, data: bytes, role: ImageRole | str, ext: str = "jpg") -> ImageRef:
+        """Write an image file durably; reference it from an event added afterwards.
+        An unknown role is refused (ValueError) before anything is written."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._write_image, data, role, ext)
+        return await loop.run_in_executor(None, self._write_image, data, ImageRole(role), ext)
 
-    def _write_image(self, data: bytes, role: str, ext: str) -> ImageRef:
+    def _write_image(self, data: bytes, role: ImageRole, ext: str) -> ImageRef:
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         rel = f"images/{day}/{new_id()}-{role}.{ext}"
         path = self.data_dir / rel
@@ -208,6 +208,21 @@ class Store(AlarmsMixin, OutboxMixin):
             )
 
         await self.writer.submit(op)
+
+    async def audit_entries(
+        self, limit: int = 100, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first: who did what to what, why, and how it went."""
+
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            sql, args = "SELECT * FROM audit", []
+            if action:
+                sql += " WHERE action = ?"
+                args.append(action)
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
+            return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+        return await self.reader.run(q)
 
     async def bump(self, counter: str, by: int = 1) -> None:
         def op(conn: sqlite3.Connection, tx: Tx) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.events import Event, Reading
+from edge.events import Event, ImageRole, Reading
 from edge.store import Store, migrations
 
 
@@ -125,7 +125,7 @@ async def test_readings_are_stored_and_owed_as_one_event_per_poll(store: Store) 
 async def test_images_are_written_with_their_checksum(store: Store) -> None:
     import hashlib
 
-    ref = await store.save_image(b"\xff\xd8jpeg-bytes", "crop")
+    ref = await store.save_image(b"\xff\xd8jpeg-bytes", ImageRole.FACE_CROP)
     await store.add_event(Event("face", "cam2", {}, images=(ref,)))
     [ev] = await store.events(kind="face")
     assert ev["images"][0]["sha256"] == hashlib.sha256(b"\xff\xd8jpeg-bytes").hexdigest()
@@ -182,3 +182,9 @@ async def test_a_full_disk_fails_the_writes_clearly_and_the_writer_recovers(stor
     assert 0 in kept and 1 in kept
     seqs = [i.seq for i in await store.pending("hub", 0, 1000)]
     assert seqs == list(range(1, len(seqs) + 1)), "no seq gap from the failed batches"
+
+
+async def test_an_image_role_outside_the_one_list_is_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.save_image(b"\xff\xd8", "crop")  # ambiguous: whose crop? (face data)
+    assert not any(p.is_file() for p in (store.data_dir / "images").rglob("*"))
