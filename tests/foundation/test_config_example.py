@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import drivers
-import edge.uplinks
 from edge.cli.main import main
 from edge.config import load_config
 from edge.config.model import EdgeConfig
+from edge.registry import registry
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -54,8 +53,8 @@ def test_reference_names_every_section_and_plugin(
     load_config(CONFIG / "reference.yaml")
     text = (CONFIG / "reference.yaml").read_text(encoding="utf-8")
     wanted = [f"{name}:" for name in EdgeConfig.model_fields]
-    wanted += [f"type: {name}" for name in drivers.registry()]
-    wanted += [f"type: {name}" for name in edge.uplinks.registry()]
+    wanted += [f"type: {name}" for name in registry().drivers]
+    wanted += [f"type: {name}" for name in registry().uplinks]
     wanted += ["kind: rtsp", "type: serial", "type: modbus_tcp"]
     missing = [w for w in wanted if not re.search(rf"^[#\s-]*{re.escape(w)}", text, re.M)]
     assert not missing, f"add these to config/reference.yaml: {missing}"
