@@ -63,14 +63,15 @@ async def test_invalid_objects_are_parked_with_the_servers_reason(
     h = health(d)
     (parked,) = h["parked_recent"]
     assert "StatusCode 4" in parked["reason"] and "无效操作" in parked["reason"]
-    assert parked["event_id"] in {e.id for e in events}
+    assert parked["id"] in {e.id for e in events}
     invalid = [r.object_id for r in peer.received if r.code == 4]
     assert invalid == [parked["object_id"]]
     assert invalid[0] not in peer.ids(code=0), "an invalid object was sent again"
     assert len(peer.ids(code=0)) == 2
-    # Kept on disk with its reason for `edge queue`, across restarts.
-    lines = (d.store.data_dir / "parked" / "viid.jsonl").read_text().splitlines()
-    assert [json.loads(line)["object_id"] for line in lines] == invalid
+    # Kept in the store's outbox with its reason for `edge queue`, across restarts.
+    stored = await d.store.parked("viid")
+    assert [r["id"] for r in stored] == [parked["id"]]
+    assert "无效操作" in stored[0]["reason"]
 
 
 async def test_status_codes_as_strings_and_digest_without_qop(daemon: DaemonFactory) -> None:
@@ -259,7 +260,7 @@ async def test_edge_queue_shows_parked_objects_and_the_clock_offset(
     )
     assert out.returncode == 0, out.stderr
     (row,) = [line for line in out.stdout.splitlines() if line.startswith("viid ")]
-    assert row.split()[1] == "registered" and row.split()[7] == "1"  # PARKED
+    assert row.split()[1] == "registered" and row.split()[8] == "1"  # PARKED
     assert "clock offset to the peer: " in out.stdout
     assert "StatusCode 4 (invalid_operation) 无效操作" in out.stdout
 

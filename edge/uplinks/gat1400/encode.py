@@ -20,7 +20,7 @@ from typing import Any
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
-from edge.events import Event, ImageRef, ImageRole
+from edge.events import Event, ImageRole
 from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
@@ -70,7 +70,7 @@ class Encoder:
 
     def encode(self, item: OutboxItem) -> Prepared:
         """A stored record: the data policy, then `encode_event`."""
-        return self.encode_event(item.seq, as_event(self.policy.apply(item.event)))
+        return self.encode_event(item.seq, self.policy.apply(item.event))
 
     def encode_event(self, seq: int, ev: Event) -> Prepared:
         """One policy-applied event to its list object (or why it has none)."""
@@ -150,22 +150,6 @@ class Encoder:
             log.debug("event %s: image %s not sent: %s", event_id, path, exc)
             return None
         return raw, w, h
-
-
-def as_event(row: dict[str, Any]) -> Event:
-    """A store row (as `OutboxItem.event` still is) as the `Event` the link kit hands over."""
-    images = tuple(
-        ImageRef(
-            im["role"],
-            im["path"],
-            im.get("sha256", ""),
-            im.get("size_bytes", 0),
-            im.get("content_type", "image/jpeg"),
-        )
-        for im in row["images"]
-    )
-    ts = datetime.fromtimestamp(row["ts_ms"] / 1000, UTC)
-    return Event(row["kind"], row["source"], row["data"], images, ts, row["id"])
 
 
 def _wall(value: Any, fallback: datetime) -> datetime:
