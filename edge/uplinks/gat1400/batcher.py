@@ -81,6 +81,7 @@ class Batcher:
         self.max_bytes = max_bytes
         self.park_after = park_after_attempts
         self.bucket = TokenBucket(rate_per_s, max_objects)
+        self.posts_in_flight = posts_in_flight
         self._slots = asyncio.Semaphore(posts_in_flight)
         self._queue: deque[tuple[Prepared, asyncio.Future[None]]] = deque()
         self._refusals: dict[int, int] = {}  # seq -> transient refusals so far
@@ -105,6 +106,8 @@ class Batcher:
     async def run(self, post: PostList) -> None:
         """Send through `post` until cancelled (then in-flight POSTs are cancelled too)."""
         self.post = post
+        # Fresh per session: a POST task cancelled before it started never releases its slot.
+        self._slots = asyncio.Semaphore(self.posts_in_flight)
         try:
             while True:
                 await self._ready.wait()
