@@ -132,7 +132,7 @@ async def test_a_nonce_is_good_for_one_request(peer: ViidPeer) -> None:
 async def test_server_down_for_many_retries_loses_nothing(
     peer: ViidPeer, daemon: DaemonFactory
 ) -> None:
-    d = await daemon(peer.url)
+    d = await daemon(peer.url, "    degraded_after_s: 0\n")
     await add_plate(d, 0)
     await wait_backlog(d, 0, 10)
     await peer.stop()
@@ -141,11 +141,13 @@ async def test_server_down_for_many_retries_loses_nothing(
     await wait_for(lambda: health(d)["failed_attempts"] >= 6, 20, "repeated failed attempts")
     h = health(d)
     assert h["state"] in ("disconnected", "connecting") and h["last_error"]
+    assert any("disconnected since" in p for p in h["problems"]), h  # the daemon is degraded
     assert await backlog(d) == len(events)
     await peer.start()  # same port
     await wait_backlog(d, 0, 20)
     assert len(set(peer.ids())) == len(events) + 1
     assert not peer.violations
+    assert "problems" not in health(d)
 
 
 async def test_slow_server_times_out_and_the_resend_carries_the_same_ids(
