@@ -50,6 +50,7 @@ async def test_busy_objects_are_resent_with_the_same_ids(
     assert set(busy) <= set(peer.ids(code=0)), "a busy object was not resent with its ID"
     assert len(set(peer.ids(code=0))) == 4
     assert health(d)["objects_parked"] == 0 and not peer.violations
+    assert health(d)["registrations"] == 1, "a busy object must pause the drain, not re-register"
 
 
 async def test_invalid_objects_are_parked_with_the_servers_reason(
