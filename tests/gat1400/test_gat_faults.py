@@ -72,7 +72,7 @@ async def test_invalid_objects_are_parked_with_the_servers_reason(
 
 
 async def test_status_codes_as_strings_and_digest_without_qop(daemon: DaemonFactory) -> None:
-    p = ViidPeer(codes_as_strings=True, qop=False)
+    p = ViidPeer(codes_as_strings=True, qop=False, basic_too=True)
     await p.start()
     try:
         p.next_codes = [4]
