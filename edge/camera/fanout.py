@@ -162,11 +162,18 @@ class PacketFanout:
     # --- demux thread -----------------------------------------------------------------
 
     def put(self, packet: Packet) -> None:
-        """From the demux thread: never blocks; drops the oldest when the loop lags."""
+        """From the demux thread: never blocks; drops the oldest when the loop lags.
+
+        With nobody subscribed the packet only updates the kept GOP, on this thread: the
+        loop is not woken for packets no one reads."""
         loop = self._loop
         if loop is None:
             return
         with self._lock:
+            if not self._subs:
+                self._stream = packet.stream
+                self._keep(packet)
+                return
             wake = not self._handoff
             if len(self._handoff) >= HANDOFF_PACKETS:
                 self._handoff.popleft()
@@ -184,25 +191,25 @@ class PacketFanout:
             batch = list(self._handoff)
             self._handoff.clear()
             lost, self._lost = self._lost, False
+            if lost:
+                self._gop.clear()
+                self._gop_bytes = 0
+            for packet in batch:
+                self._stream = packet.stream
+                self._keep(packet)
         if lost:
-            self._gop.clear()
-            self._gop_bytes = 0
             for sub in self._subs:
                 sub.resync()
         for packet in batch:
-            self._dispatch(packet)
-
-    def _dispatch(self, packet: Packet) -> None:
-        self.packets_in += 1
-        if self._stream is not packet.stream:
-            self._stream = packet.stream
-            self._gop.clear()
-            self._gop_bytes = 0
-        self._keep(packet)
-        for sub in self._subs:
-            sub.offer(packet)
+            for sub in self._subs:
+                sub.offer(packet)
 
     def _keep(self, packet: Packet) -> None:
+        """Keep the GOP for late subscribers (under the lock: thread or loop side)."""
+        self.packets_in += 1
+        if self._gop and self._gop[0].stream is not packet.stream:
+            self._gop.clear()  # a new connection: the old GOP's references are gone
+            self._gop_bytes = 0
         if packet.keyframe:
             self._gop.clear()
             self._gop_bytes = 0
@@ -217,15 +224,18 @@ class PacketFanout:
 
     def subscribe(self, name: str, maxsize: int) -> PacketSubscription:
         sub = PacketSubscription(name, maxsize, self._unsubscribe)
-        if self._gop and len(self._gop) <= maxsize:
-            for packet in self._gop:
-                sub.offer(packet)
-        self._subs.append(sub)
+        with self._lock:
+            # packets already handed off but not drained are newer than the GOP: the
+            # subscription sees them in the next drain, after the GOP, in order
+            gop = list(self._gop) if len(self._gop) <= maxsize else []
+            self._subs = [*self._subs, sub]
+        for packet in gop:
+            sub.offer(packet)
         return sub
 
     def _unsubscribe(self, sub: PacketSubscription) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
+        with self._lock:
+            self._subs = [s for s in self._subs if s is not sub]
 
     def close(self) -> None:
         """The session ended: every subscription's iteration ends."""

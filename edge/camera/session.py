@@ -53,6 +53,7 @@ class CameraSession:
         self.fanout = PacketFanout(source.camera_id)
         self._frames: dict[str, FrameSubscription] = {}
         self._running = False
+        self._consumer = asyncio.Event()
 
     @property
     def kind(self) -> str:
@@ -84,6 +85,7 @@ class CameraSession:
             raise ValueError(f"frame consumer {name!r} already subscribed to {self.camera_id}")
         sub = FrameSubscription(name, fn, self._drop_frames)
         self._frames[name] = sub
+        self._consumer.set()
         return sub
 
     def _drop_frames(self, name: str) -> None:
@@ -95,6 +97,7 @@ class CameraSession:
             raise NoPacketsError(
                 f"camera {self.camera_id} ({self.kind}) has no H.264/H.265 stream to share"
             )
+        self._consumer.set()
         return self.fanout.subscribe(name, maxsize)
 
     @contextmanager
@@ -111,6 +114,8 @@ class CameraSession:
         if self._running:
             raise CameraError(f"camera {self.camera_id}: session already running")
         self._running = True
+        if self.source.on_demand:
+            await self._consumer.wait()
         self.fanout.bind(asyncio.get_running_loop())
         if self.encoded:
             self.source.packet_sink = self.fanout.put

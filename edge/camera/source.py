@@ -48,6 +48,9 @@ class FrameSource(ABC):
     kind: str = "?"
     encoded: bool = False
     """Whether this kind can hand out the camera's encoded packets (H.264/H.265)."""
+    on_demand: bool = False
+    """Open only once a consumer subscribed (files: play from the start for the first
+    consumer, e.g. once the analysis has loaded its models, not into the void)."""
 
     def __init__(
         self,

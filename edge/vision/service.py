@@ -22,6 +22,7 @@ from typing import Any
 from edge.camera.factory import make_sampler, open_session
 from edge.camera.sampler import Sample, Sampler
 from edge.camera.session import CameraSession
+from edge.camera.source import FrameSource
 from edge.config.cameras import CameraConfig
 from edge.events import Event, ImageRef, ImageRole
 from edge.runtime import Runtime
@@ -102,6 +103,12 @@ class CameraWorker:
         self.events = 0
         self.dropped_reads = 0
         self._offset = (0, 0)
+
+    @property
+    def source(self) -> FrameSource:
+        """The camera's source (kept for readers of `rt.services["cameras"]`; prefer
+        `rt.cameras.session(id).state`)."""
+        return self.session.source
 
     def state(self) -> dict[str, Any]:
         a = self.analyser

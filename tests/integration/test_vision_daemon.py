@@ -90,6 +90,13 @@ async def test_rtsp_plate_scenes_give_one_event_per_pass_with_the_right_text(
     await d.start()
     try:
         events = await _wait_for(d, "plate", 4, timeout_s=90)
+        # a live viewer / GB/T 28181 play joins the camera the analysis is watching
+        session = d.rt.cameras.session("gate1")
+        with session.packets(64, "viewer") as viewer:
+            first = await asyncio.wait_for(anext(viewer), 10)
+        assert first.keyframe and first.codec == "h264"
+        assert plate_camera.sessions_created == 1, "a consumer opened its own RTSP session"
+        assert session.connections == 1
     finally:
         await d.stop()
     plates = [e["data"]["plate"] for e in events]
