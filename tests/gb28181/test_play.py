@@ -96,6 +96,7 @@ async def test_a_platform_that_vanishes_without_bye_stops_the_play(
     )
     assert agent.plays.plays == {}
     assert sending.ended and "bye" not in sending.ended
+    assert agent.health()["plays_ended"] == {"platform gone": 1}
     # The device closes the dialog too, so the platform does not keep a dead session.
     await p.until(lambda: play.call_id in p.byes, 5, "the device's BYE")
     assert p.violations == []
