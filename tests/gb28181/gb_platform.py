@@ -98,6 +98,9 @@ class Platform:
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
         self.byes: list[str] = []  # Call-IDs of plays the device hung up
+        self.ok_retransmits = 0
+        self.drop_next_ack = False
+        self._acks: dict[str, sip.SipMessage] = {}
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
         self._changed = asyncio.Event()
         self._cseq = 0
@@ -211,6 +214,11 @@ class Platform:
             fut = self._pending.get(branch)
             if fut is not None and not fut.done() and (msg.status or 0) >= 200:
                 fut.set_result(msg)
+            elif msg.status == 200 and msg.cseq[1] == "INVITE":
+                self.ok_retransmits += 1
+                ack = self._acks.get(msg.call_id)
+                if ack is not None:  # the device did not get our ACK: send it again
+                    self._send(ack, addr, writer)
             return
         self._check_common(msg)
         if msg.method == "REGISTER":
@@ -492,7 +500,11 @@ class Platform:
         ack.set("CSeq", f"{msg.cseq[0]} ACK")
         ack.set("To", answer.require("To"))
         ack.set("From", msg.require("From"))
-        self._send(ack, self.registrations[device].contact, None)
+        self._acks[play.call_id] = ack
+        if self.drop_next_ack:
+            self.drop_next_ack = False  # "lost" on the way
+        else:
+            self._send(ack, self.registrations[device].contact, None)
         play.invite = msg
         if media == "tcp-active":
             await play.connect_active()

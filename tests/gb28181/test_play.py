@@ -112,3 +112,16 @@ async def test_shutdown_hangs_up_plays_then_unregisters(
     assert platform.byes == [play.call_id]
     assert platform.unregistered == [DEVICE]
     assert platform.violations == []
+
+
+async def test_a_lost_ack_is_recovered_by_the_retransmitted_200(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    await _registered(p, daemon, video)
+    p.drop_next_ack = True
+    play = await p.invite(DEVICE, CHANNELS[0], "udp")
+    assert play.answer is not None and play.answer.status == 200
+    await p.until(lambda: play.frames_marked >= 3, 15, "frames after the ACK got through")
+    assert p.ok_retransmits >= 1
+    assert p.violations == []

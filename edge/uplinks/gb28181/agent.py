@@ -38,9 +38,9 @@ from edge.runtime import Runtime
 from edge.timefmt import site_tz
 from edge.uplinks.gb28181.channels import Channels, OnlineProbe, live_state_probe
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
-from edge.uplinks.gb28181.media import Play, PlayManager
+from edge.uplinks.gb28181.media import ACK_TIMEOUT_S, Play, PlayManager
 from edge.uplinks.gb28181.source import SourceProvider
-from edge.uplinks.gb28181.transport import SipTimeout, SipTransport, TransportClosed
+from edge.uplinks.gb28181.transport import T1_S, T2_S, SipTimeout, SipTransport, TransportClosed
 from edge.uplinks.link import Link
 from edge.uplinks.outbox import PeerRefused
 
@@ -390,7 +390,10 @@ class Gb28181Agent(Link[bytes | None]):
         if method == "MESSAGE":
             return self._on_message(msg)
         if method == "INVITE":
-            return await self.plays.invite(msg, self.contact)
+            answer = await self.plays.invite(msg, self.contact)
+            if answer.status == 200 and self.cfg.transport == "udp":
+                self._spawn(self._resend_until_ack(msg.call_id, answer))
+            return answer
         if method == "ACK":
             self.plays.ack(msg)
             return None
@@ -412,6 +415,20 @@ class Gb28181Agent(Link[bytes | None]):
             self.queries[doc.cmd_type] = self.queries.get(doc.cmd_type, 0) + 1
             self._spawn(self._answer(doc))
         return sip.response_to(msg, 200, to_tag=_tag())
+
+    async def _resend_until_ack(self, call_id: str, answer: sip.SipMessage) -> None:
+        """RFC 3261 §13.3.1.4: over UDP the 200 to an INVITE is sent again (0.5 s, doubling
+        to 4 s) until the ACK arrives, so a lost ACK or 200 does not lose the play."""
+        interval = T1_S
+        waited = 0.0
+        while waited < ACK_TIMEOUT_S:
+            await asyncio.sleep(interval)
+            waited += interval
+            play = self.plays.plays.get(call_id)
+            if play is None or play.task is not None or self.transport is None:
+                return
+            self.transport.send(answer)
+            interval = min(interval * 2, T2_S)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def guarded() -> None:
