@@ -170,7 +170,7 @@ class Gb28181Agent(Link[bytes | None]):
             self.plays.media_host = transport.local_host
         registered = False
         try:
-            expires = await self.register(self.cfg.expires_s)
+            expires = await self.register(self.cfg.expires_whole_s)
             registered = True
             self.connected()
             while True:
@@ -187,7 +187,7 @@ class Gb28181Agent(Link[bytes | None]):
                     # transport (same Call-ID); a refusal ends the session.
                     log.warning("uplink %s: %s; registering again", self.name, exc)
                     self.reregistrations += 1
-                    expires = await self.register(self.cfg.expires_s)
+                    expires = await self.register(self.cfg.expires_whole_s)
         except asyncio.CancelledError:
             if registered:
                 with contextlib.suppress(Exception):
@@ -338,7 +338,7 @@ class Gb28181Agent(Link[bytes | None]):
     async def _refresh_loop(self, expires: int) -> None:
         while True:
             await asyncio.sleep(max(1.0, expires * REFRESH_AT))
-            expires = await self.register(self.cfg.expires_s)
+            expires = await self.register(self.cfg.expires_whole_s)
 
     async def keepalive(self) -> sip.SipMessage:
         body = manscdp.keepalive(self.cfg.device_id, self.next_sn())
@@ -493,7 +493,7 @@ class Gb28181Agent(Link[bytes | None]):
                         device,
                         doc.sn,
                         name=self.cfg.device_name,
-                        expires_s=self.cfg.expires_s,
+                        expires_s=self.cfg.expires_whole_s,
                         heartbeat_s=int(self.cfg.keepalive_s),
                         heartbeat_count=self.cfg.keepalive_max_missed,
                     )
