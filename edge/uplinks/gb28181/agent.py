@@ -8,12 +8,15 @@ registration:
   as a new device registration), refreshed at 80 % of the granted Expires;
   `Expires: 0` on shutdown.
 - A Keepalive MESSAGE every `keepalive_s`; `keepalive_max_missed` unanswered,
-  or a 404/403 answer (a platform that forgot us, e.g. after its restart),
-  ends the session and the next one registers again at once.
-- Platform queries (Catalog, DeviceInfo, DeviceStatus, ConfigDownload) get
-  `200 OK` at once and the answer later as new MESSAGEs with the query's SN.
-- Alarm events from this destination's outbox become Alarm NOTIFY MESSAGEs,
-  acknowledged in the outbox when the platform answers 200.
+  or a 404/403 answer (a platform that forgot us, e.g. after its restart):
+  register again at once on the same transport. A refused registration or a
+  lost TCP connection ends the session; the link kit retries with backoff.
+- Platform queries (Catalog, DeviceInfo, DeviceStatus, ConfigDownload,
+  RecordInfo) get `200 OK` at once and the answer later as new MESSAGEs with
+  the query's SN.
+- Alarm events from this destination's outbox (the link kit's drain) become
+  Alarm NOTIFY MESSAGEs, acknowledged when the platform answers 200, parked
+  when it refuses one for good.
 - A camera going offline or coming back is notified as a catalog change.
 - INVITE/ACK/BYE are handed to `media.PlayManager`.
 """
