@@ -53,6 +53,7 @@ USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
 IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
+ANSWERED = ("Catalog", "DeviceInfo", "DeviceStatus", "RecordInfo", "ConfigDownload")
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
 
@@ -415,7 +416,8 @@ class Gb28181Agent(Link[bytes | None]):
             log.info("%s: MESSAGE body refused: %s", self.name, exc)
             return sip.response_to(msg, 400, to_tag=_tag())
         if doc.root == "Query":
-            self.queries[doc.cmd_type] = self.queries.get(doc.cmd_type, 0) + 1
+            kind = doc.cmd_type if doc.cmd_type in ANSWERED else "other"
+            self.queries[kind] = self.queries.get(kind, 0) + 1
             self._spawn(self._answer(doc))
         return sip.response_to(msg, 200, to_tag=_tag())
 
