@@ -422,6 +422,16 @@ class Platform:
         assert answer.body == b"", "a MESSAGE answer has no body"
         return sn
 
+    async def control(self, device: str, target: str, fields: list[manscdp.Node]) -> int:
+        """A DeviceControl MESSAGE; its Response (Result) arrives later with the SN."""
+        sn = secrets.randbelow(900000) + 100000
+        body = manscdp.build("Control", "DeviceControl", sn, target, fields)
+        answer = await self.send_request(
+            self._request("MESSAGE", device, target, body, manscdp.CONTENT_TYPE), device
+        )
+        assert answer.status == 200, f"DeviceControl answered {answer.status}"
+        return sn
+
     async def catalog(self, device: str, timeout_s: float = 10.0) -> list[dict[str, str]]:
         """Query the catalog and collect its pages until `SumNum` items arrived."""
         sn = await self.query(device, "Catalog")

@@ -33,6 +33,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge import __version__
+from edge.actions import ActionRefused, Actor, ack_alarm
 from edge.codecs import manscdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
 from edge.events import Event
@@ -419,7 +420,27 @@ class Gb28181Agent(Link[bytes | None]):
             kind = doc.cmd_type if doc.cmd_type in ANSWERED else "other"
             self.queries[kind] = self.queries.get(kind, 0) + 1
             self._spawn(self._answer(doc))
+        elif doc.root == "Control" and doc.cmd_type == "DeviceControl":
+            self._spawn(self._control(doc))
         return sip.response_to(msg, 200, to_tag=_tag())
+
+    async def _control(self, doc: manscdp.Manscdp) -> None:
+        """DeviceControl: `AlarmCmd ResetAlarm` acknowledges the target's raised alarms (an
+        audited action by the platform); anything else (reboot, PTZ, recording, guard) is
+        answered Result ERROR, so the platform shows a refusal instead of waiting."""
+        ok = False
+        if doc.text("AlarmCmd") == "ResetAlarm":
+            cam = self.channels.camera(doc.device_id)
+            if cam is not None or doc.device_id == self.cfg.device_id:
+                ok = True
+                actor = Actor("gb28181", self.cfg.server_id)
+                for alarm in await self.rt.store.alarms(state="raised", limit=1000):
+                    if cam is None or alarm["source"] == cam.id:
+                        with contextlib.suppress(ActionRefused):
+                            await ack_alarm(
+                                self.rt, alarm["id"], actor=actor, note="platform ResetAlarm"
+                            )
+        await self.message(manscdp.response_result("DeviceControl", doc.sn, doc.device_id, ok))
 
     async def _resend_until_ack(self, call_id: str, answer: sip.SipMessage) -> None:
         """RFC 3261 §13.3.1.4: over UDP the 200 to an INVITE is sent again (0.5 s, doubling
