@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from edge.camera.session import Cameras
+
 if TYPE_CHECKING:  # plugins import this module while the config models are being built
     from edge.config import EdgeConfig
     from edge.cpu import CpuPool
@@ -35,6 +37,9 @@ class Runtime:
     # Per-instance services by name: `device.<id>` (drivers; gates are found here),
     # `uplink.<name>`, `buses`, `cameras`.
     services: dict[str, Any] = field(default_factory=dict)
+    cameras: Cameras = field(default_factory=Cameras)
+    """One shared session per camera (`rt.cameras.session(id)`): analysis, live view and
+    GB/T 28181 plays subscribe to it; none opens a connection of its own."""
 
     def add_health(self, name: str, provider: HealthProvider) -> None:
         """Subsystems add a section to /api/health (cameras, uplinks, buses, ...)."""

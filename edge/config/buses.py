@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.types import PositiveSeconds, Seconds, Section
+from edge.config.types import AtKey, PositiveSeconds, Seconds, Section
 
 
 class BusBase(Section):
@@ -41,7 +41,7 @@ class BusBase(Section):
     @model_validator(mode="after")
     def _backoff_order(self) -> BusBase:
         if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+            raise AtKey("backoff_max_s", "must be at least backoff_initial_s")
         return self
 
 

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from edge.config.model import EdgeConfig, config_model
+from edge.config.types import KeyProblems
 from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.redact import redact_data, scrub
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
         config = None
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems)
+        raise ConfigError([replace(p, message=scrub(p.message)) for p in problems])
     assert config is not None
     return config
 
@@ -92,6 +94,13 @@ def _problems_from(exc: ValidationError, loaded: LoadedYaml, filename: str) -> l
         kind = err["type"]
         if path in already:
             continue  # e.g. an unset ${VAR}: its own message says more than the type error
+        cause = err.get("ctx", {}).get("error")
+        if isinstance(cause, KeyProblems):
+            for key, message in cause.problems:
+                at = _secret_file_key((*path, *key), loaded)
+                mark = loaded.mark_for(at)
+                out.append(Problem(filename, mark.line, mark.column, dotted(at), message))
+            continue
         if kind == "union_tag_invalid" and (*path, "type") in loaded.value_marks:
             path = (*path, "type")
         if kind == "extra_forbidden":
@@ -107,6 +116,15 @@ def _problems_from(exc: ValidationError, loaded: LoadedYaml, filename: str) -> l
     return out
 
 
+def _secret_file_key(path: Path_, loaded: LoadedYaml) -> Path_:
+    """A secret given as `secret_file` is reported at that key, not at its parent."""
+    if path and path not in loaded.key_marks:
+        as_file = (*path[:-1], f"{path[-1]}_file")
+        if as_file in loaded.key_marks:
+            return as_file
+    return path
+
+
 def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
     """Drop the union tags pydantic inserts into `loc` so the path matches the YAML."""
     path: list[str | int] = []
@@ -117,8 +135,9 @@ def _data_path(loc: tuple[Any, ...], data: Any) -> Path_:
                 path.append(part)
                 node = node[part]
                 continue
-            if isinstance(part, str) and ("[" in part or node.get("type") == part):
-                continue  # a union member tag such as 'dlt645' or 'function-after[...]'
+            tagged = part in (node.get("type"), node.get("kind"))
+            if isinstance(part, str) and ("[" in part or tagged):
+                continue  # a union member tag such as 'dlt645', 'rtsp' or 'function-after[...]'
             path.append(part)
             node = None
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
@@ -153,5 +172,7 @@ def _suggest(path: Path_, data: Any) -> str:
 
 
 def redacted(config: BaseModel) -> dict[str, Any]:
-    """The config as plain data with every secret shown as '********'."""
-    return config.model_dump(mode="json")
+    """The config as plain data: secret fields shown as '**********', and credentials
+    written inside URLs (`rtsp://admin:pw@…`) masked too."""
+    data: dict[str, Any] = redact_data(config.model_dump(mode="json"))
+    return data

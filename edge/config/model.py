@@ -14,7 +14,7 @@ from edge.config.cameras import CameraConfig
 from edge.config.logging import LoggingConfig
 from edge.config.site import SiteConfig
 from edge.config.storage import StorageConfig
-from edge.config.types import Section
+from edge.config.types import Key, KeyProblems, Section
 from edge.config.vision import VisionConfig
 from edge.config.web import WebConfig
 
@@ -80,14 +80,33 @@ class EdgeConfig(Section):
 
     @model_validator(mode="after")
     def _references(self) -> EdgeConfig:
+        problems = [
+            *_duplicates("buses", [b.id for b in self.buses], "bus id"),
+            *_duplicates("devices", [getattr(d, "id", None) for d in self.devices], "device id"),
+            *_duplicates("cameras", [c.id for c in self.cameras], "camera id"),
+        ]
         bus_ids = [b.id for b in self.buses]
-        _unique(bus_ids, "bus id")
-        _unique([d.id for d in self.devices if hasattr(d, "id")], "device id")
-        _unique([c.id for c in self.cameras], "camera id")
+        channels: dict[str, int] = {}
+        for i, cam in enumerate(self.cameras):
+            if cam.gb_channel_id is None:
+                continue
+            if cam.gb_channel_id in channels:
+                problems.append(
+                    (
+                        ("cameras", i, "gb_channel_id"),
+                        f"duplicate gb_channel_id {cam.gb_channel_id} "
+                        f"(also cameras[{channels[cam.gb_channel_id]}])",
+                    )
+                )
+            channels.setdefault(cam.gb_channel_id, i)
         for i, dev in enumerate(self.devices):
             bus = getattr(dev, "bus", None)
             if bus is not None and bus not in bus_ids:
-                raise ValueError(f"devices[{i}].bus: no bus with id {bus!r} (known: {bus_ids})")
+                problems.append(
+                    (("devices", i, "bus"), f"no bus with id {bus!r} (known: {bus_ids})")
+                )
+        if problems:
+            raise KeyProblems(problems)
         return self
 
 
@@ -119,9 +138,17 @@ def config_model() -> type[EdgeConfig]:
     return model
 
 
-def _unique(ids: list[str], what: str) -> None:
-    seen: set[str] = set()
-    for i in ids:
-        if i in seen:
-            raise ValueError(f"duplicate {what} {i!r}")
-        seen.add(i)
+def _duplicates(section: str, ids: list[str | None], what: str) -> list[tuple[Key, str]]:
+    """Each repeated id, reported at the repeat's own `id:` key."""
+    first: dict[str, int] = {}
+    out: list[tuple[Key, str]] = []
+    for i, ident in enumerate(ids):
+        if ident is None:
+            continue
+        if ident in first:
+            out.append(
+                ((section, i, "id"), f"duplicate {what} {ident!r} (also {section}[{first[ident]}])")
+            )
+        else:
+            first[ident] = i
+    return out

@@ -5,7 +5,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from edge.config.types import Bytes, PositiveSeconds, Section
+from edge.config.types import AtKey, Bytes, PositiveSeconds, Section
 
 
 class StorageConfig(Section):
@@ -26,7 +26,11 @@ class StorageConfig(Section):
         default=2000, ge=1, le=100_000, title="Writer batch size", description="Max per commit."
     )
     retention_days: float = Field(
-        default=90, gt=0, title="Retention", description="Delivered records older are pruned."
+        default=90,
+        gt=0,
+        le=3660,
+        title="Retention",
+        description="Delivered records older are pruned.",
     )
     max_bytes: Bytes = Field(
         default=8 * 1000**3,
@@ -42,7 +46,9 @@ class StorageConfig(Section):
     min_free_bytes: Bytes = Field(
         default=200 * 1000**2,
         title="Keep free on disk",
-        description="Prune as if over budget when the filesystem has less free space than this.",
+        description="Prune (delivered data first) and raise the storage.disk_low alarm when "
+        "the filesystem has less free space than this; a reserve of half of it (at most "
+        "32 MiB) is kept for pruning and alarms on a full disk.",
     )
     prune_interval_s: PositiveSeconds = Field(
         default=60, title="Prune interval", description="How often retention runs."
@@ -53,5 +59,5 @@ class StorageConfig(Section):
         if self.hard_max_bytes is None:
             self.hard_max_bytes = int(self.max_bytes * 1.25)
         elif self.hard_max_bytes < self.max_bytes:
-            raise ValueError("hard_max_bytes must be at least max_bytes")
+            raise AtKey("hard_max_bytes", "must be at least max_bytes")
         return self

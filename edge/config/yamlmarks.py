@@ -15,9 +15,23 @@ from typing import Any
 
 import yaml
 
+from edge.config.types import YamlInt
+
 Path_ = tuple[str | int, ...]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+# A hand-written config is a few hundred values. Aliases make YAML a compression
+# format (a 300-byte file of nested `*a` expands to 10^7 values), so expansion is
+# bounded: few aliases, and a cap on the values built from the file.
+MAX_FILE_BYTES = 1024 * 1024
+MAX_ALIASES = 100
+MAX_VALUES = 100_000
+
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_OCTAL = re.compile(r"[-+]?0[0-7_]+")
 
 
 @dataclass(frozen=True)
@@ -72,10 +86,52 @@ def substitute_env(value: str, env: dict[str, str]) -> str:
     return _ENV.sub(repl, value)
 
 
+class _CountingLoader(yaml.SafeLoader):
+    """Composes nodes as SafeLoader does, refusing a file with too many aliases."""
+
+    aliases = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+            if self.aliases > MAX_ALIASES:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"more than {MAX_ALIASES} aliases (*name); write the values out",
+                    self.peek_event().start_mark,
+                )
+        return super().compose_node(parent, index)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    loader = _CountingLoader(text)
+    try:
+        return loader.get_single_node()
+    finally:
+        loader.dispose()
+
+
+def _number_problem(node: yaml.ScalarNode, value: Any) -> str | None:
+    """Why an unquoted number is not what the installer typed (YAML 1.1 octal, base 60)."""
+    text = node.value
+    quoted = f'quote it ("{text}") if it is text: an ID, address, serial or time'
+    if node.tag == _INT_TAG and _OCTAL.fullmatch(text):
+        return f"unquoted {text} is read by YAML as the octal number {value}; {quoted}"
+    if ":" in text:
+        return f"unquoted {text} is read by YAML as the base-60 number {value}; {quoted}"
+    return None
+
+
 def load_yaml(text: str, env: dict[str, str] | None = None) -> LoadedYaml:
     env = dict(os.environ) if env is None else env
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise YamlSyntaxError(
+            f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller",
+            Mark(1, 1),
+        )
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = _compose(text)
     except yaml.MarkedYAMLError as exc:
         m = exc.problem_mark or exc.context_mark
         mark = Mark(m.line + 1, m.column + 1) if m else Mark(1, 1)
@@ -85,8 +141,17 @@ def load_yaml(text: str, env: dict[str, str] | None = None) -> LoadedYaml:
         out.data = {}
         return out
     constructor = yaml.SafeLoader("")
+    built = 0
 
     def build(node: yaml.Node, path: Path_) -> Any:
+        nonlocal built
+        built += 1
+        if built > MAX_VALUES:
+            raise YamlSyntaxError(
+                f"the file expands to more than {MAX_VALUES} values (aliases repeat "
+                "their anchor's contents); write the values out",
+                _mark(node),
+            )
         out.value_marks[path] = _mark(node)
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
@@ -102,6 +167,14 @@ def load_yaml(text: str, env: dict[str, str] | None = None) -> LoadedYaml:
         if isinstance(node, yaml.SequenceNode):
             return [build(item, (*path, i)) for i, item in enumerate(node.value)]
         value = constructor.construct_object(node, deep=True)
+        number = node.tag in (_INT_TAG, _FLOAT_TAG)
+        if isinstance(node, yaml.ScalarNode) and node.style is None and number:
+            problem = _number_problem(node, value)
+            if problem is not None:
+                out.problems.append((path, _mark(node), problem))
+                return node.value
+            if node.tag == _INT_TAG and not _DECIMAL.fullmatch(node.value):
+                return YamlInt(value, node.value)
         if isinstance(value, str) and "${" in value:
             try:
                 value = substitute_env(value, env)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from edge.codecs import cjt188, dlt645
+from edge.codecs import cjt188, dlt645, framing
 from edge.codecs.errors import ProtocolError
 from edge.codecs.values import Value
 from edge.events import Reading
@@ -43,47 +43,69 @@ class ReplyMatcher(Matcher[R], Generic[F, R]):
     """The first reply frame from ``address`` (wildcards allowed), decoded with ``decode``.
 
     Frames from other meters or other requests are skipped; a well-shaped frame that fails its
-    checks ends the exchange (raised) only when nothing after it may still be ours.
+    checks ends the exchange (raised) only when nothing after it may still be ours. Bytes that
+    cannot start a frame are dropped as they are scanned, so each byte is looked at a bounded
+    number of times.
     """
 
     def __init__(
         self,
         address: str,
-        scan: Callable[[bytes], tuple[F | None, int, list[ProtocolError]]],
+        layout: framing.Layout[F],
         matches: Callable[[str, str], bool],
         decode: Callable[[F], R],
     ) -> None:
         self.address = address
-        self._scan = scan
+        self._layout = layout
         self._matches = matches
         self._decode = decode
+        # Room for the longest frame (L = 255) and a preamble; only a run of FE longer than
+        # that can reach the bound, and its oldest bytes are dropped.
+        self._max_pending = layout.min_len + 255 + 64
+        self._buf = bytearray()
+        self._error: ProtocolError | None = None
+        self._noisy = False
 
-    def match(self, buf: bytes) -> R | None:
-        data = buf
-        while data:
-            frame, consumed, rejected = self._scan(data)
+    def reset(self) -> None:
+        self._buf.clear()
+        self._error = None
+        self._noisy = False
+
+    @property
+    def noisy(self) -> bool:
+        return self._noisy
+
+    def feed(self, chunk: bytes) -> R | None:
+        self._buf += chunk
+        while self._buf:
+            data = bytes(self._buf)
+            frame, start, end, rejected = self._layout.scan_span(data)
+            if _noise(data[:start]):
+                self._noisy = True
+            if rejected:
+                self._error = rejected[-1]
+            del self._buf[:end]
             if frame is None:
-                if rejected and consumed == len(data):
-                    raise rejected[-1]
+                if len(self._buf) > self._max_pending:
+                    del self._buf[: -self._max_pending]
+                if self._error is not None and not self._buf:
+                    raise self._error
                 return None
             if frame.is_reply and self._matches(self.address, frame.address):
                 return self._decode(frame)
-            data = data[consumed:]
+            # Another meter's frame: what came before it was that exchange's, not noise.
+            self._error, self._noisy = None, False
         return None
-
-    def junk(self, buf: bytes) -> bool:
-        frame, consumed, _ = self._scan(buf)
-        return frame is None and _noise(buf[:consumed])
 
 
 class DltMatcher(ReplyMatcher[dlt645.Frame, dlt645.Reply]):
     def __init__(self, address: str) -> None:
-        super().__init__(address, dlt645.scan, dlt645.address_matches, dlt645.decode_reply)
+        super().__init__(address, dlt645.LAYOUT, dlt645.address_matches, dlt645.decode_reply)
 
 
 class CjtMatcher(ReplyMatcher[cjt188.Frame, cjt188.Reply]):
     def __init__(self, address: str) -> None:
-        super().__init__(address, cjt188.scan, cjt188.address_matches, cjt188.decode_reply)
+        super().__init__(address, cjt188.LAYOUT, cjt188.address_matches, cjt188.decode_reply)
 
 
 MAX_FOLLOW_ON = 8

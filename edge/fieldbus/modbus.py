@@ -107,24 +107,50 @@ def _values(function: str, pdu: ModbusPDU, count: int) -> Data:
 # --- RTU over a SerialBus ---------------------------------------------------------------
 
 
+# The longest RTU ADU: unit, 253 bytes of PDU, CRC.
+MAX_ADU = 256
+
+
 class RtuMatcher(Matcher[ModbusPDU]):
+    """The reply of ``unit``; other units' frames are skipped.
+
+    pymodbus's decoder stops at the first plausible frame start; one that began more than
+    `MAX_ADU` bytes ago would be complete and decided by now, so only that tail is kept
+    (and rescanned) while waiting.
+    """
+
     def __init__(self, unit: int) -> None:
         self.unit = unit
         self.framer = FramerRTU(DecodePDU(False))
+        self._buf = bytearray()
 
-    def match(self, buf: bytes) -> ModbusPDU | None:
-        used, dev_id, _tid, data = self.framer.decode(buf)
-        if not data:
-            if used and used == len(buf):
-                raise FrameError(f"RTU reply fails its CRC: {buf[:32].hex(' ')}")
-            return None
-        if dev_id != self.unit:
-            return None
-        pdu = self.framer.decoder.decode(data)
-        if pdu is None:
-            raise FrameError(f"undecodable RTU reply: {buf[:32].hex(' ')}")
-        pdu.dev_id = dev_id
-        return pdu
+    def reset(self) -> None:
+        self._buf.clear()
+
+    @property
+    def noisy(self) -> bool:
+        return bool(self._buf)
+
+    def feed(self, chunk: bytes) -> ModbusPDU | None:
+        self._buf += chunk
+        while self._buf:
+            buf = bytes(self._buf)
+            used, dev_id, _tid, data = self.framer.decode(buf)
+            if not data:
+                if used and used == len(buf):  # pymodbus consumes everything on a bad CRC
+                    raise FrameError(f"RTU reply fails its CRC: {buf[:32].hex(' ')}")
+                del self._buf[:-MAX_ADU]
+                return None
+            start = buf.find(bytes([dev_id]) + data)
+            del self._buf[: start + len(data) + 3]
+            if dev_id != self.unit:
+                continue
+            pdu = self.framer.decoder.decode(data)
+            if pdu is None:
+                raise FrameError(f"undecodable RTU reply: {buf[:32].hex(' ')}")
+            pdu.dev_id = dev_id
+            return pdu
+        return None
 
 
 def build_rtu_request(function: Function, address: int, count: int, unit: int) -> bytes:
@@ -192,12 +218,36 @@ class ModbusTcpLink:
             retries=0,
             reconnect_delay=0,
             name=config.id,
+            trace_packet=self._packet,
         )
         self.client.set_max_no_responses(1 << 30)
         self.lock = asyncio.Lock()
         self.stats = TcpStats()
         self._error: str | None = None
         self._failed_at = 0.0
+        self._trace: Trace | None = None
+        self._rx = b""
+
+    def _packet(self, sending: bool, data: bytes) -> bytes:
+        """pymodbus's hook on the real ADU bytes: what it sends, and its receive buffer.
+
+        A request is traced as it is sent. The receive buffer is offered on every arrival
+        (growing while a reply is incomplete), so only the last one is kept and traced, cut to
+        the MBAP length, once the request is over.
+        """
+        if self._trace is not None:
+            if sending:
+                self._trace("tx", data)
+            else:
+                self._rx = data
+        return data
+
+    def _trace_reply(self) -> None:
+        rx, self._rx = self._rx, b""
+        if self._trace is not None and rx:
+            if len(rx) >= 6:  # MBAP: tid, protocol, length (bytes after the length field)
+                rx = rx[: 6 + int.from_bytes(rx[4:6], "big")]
+            self._trace("rx", rx)
 
     async def _connect(self) -> None:
         if self.client.connected:
@@ -234,8 +284,7 @@ class ModbusTcpLink:
             async with self.lock:  # per attempt, as on a serial line: retries queue behind
                 await self._connect()
                 self.stats.transactions += 1
-                if trace:
-                    trace("tx", f"{function} unit={unit} addr={address} count={count}".encode())
+                self._trace, self._rx = trace, b""
                 try:
                     pdu = await self.client.execute(False, _request(function, address, count, unit))
                 except ConnectionException as exc:
@@ -248,14 +297,14 @@ class ModbusTcpLink:
                 except ModbusException as exc:
                     last = BusError(f"unit {unit}: {exc}")
                     continue
+                finally:
+                    self._trace_reply()
+                    self._trace = None
             if pdu.isError():
                 self.stats.exceptions += 1
                 raise exception_error(unit, pdu.exception_code)
             self.stats.answered += 1
-            values = _values(function, pdu, count)
-            if trace:
-                trace("rx", repr(values).encode())
-            return values
+            return _values(function, pdu, count)
         assert last is not None
         raise last
 

@@ -34,22 +34,32 @@ T = TypeVar("T")
 READ_SLICE_S = 0.01
 # After some bytes, this much silence with no frame in them means the reply was noise.
 QUIET_S = 0.08
+# At most this much is read per wake-up, and the tail this long is kept for the trace and
+# errors: a babbling device cannot grow the gateway's memory.
+MAX_CHUNK = 4096
+KEEP_RECEIVED = 4096
 
 
 class Matcher(Generic[T]):
-    """Turns the bytes received so far into an answer, or None to keep reading.
+    """Turns the bytes of one exchange into an answer, fed chunk by chunk as they arrive.
 
-    `match` may raise `ProtocolError` for a complete but invalid frame (bad
-    checksum, error reply) so the exchange ends early instead of waiting out the
-    timeout. `junk` says whether the buffer holds bytes that cannot be ours, so a
-    quiet line after them means a garbled reply rather than a slow one.
+    A matcher sees each received byte once and keeps only what may still become its frame
+    (bounded), so a babbling line costs time in proportion to its bytes, not their square.
+    `feed` may raise `ProtocolError` for a complete but invalid frame (bad checksum, error
+    reply) so the exchange ends early instead of waiting out the timeout. `noisy` says whether
+    bytes that cannot be ours arrived, so a quiet line after them means a garbled reply rather
+    than a slow one. `reset` starts the next exchange (a retry reuses its matcher).
     """
 
-    def match(self, buf: bytes) -> T | None:
+    def reset(self) -> None:
         raise NotImplementedError
 
-    def junk(self, buf: bytes) -> bool:
-        return bool(buf)
+    def feed(self, chunk: bytes) -> T | None:
+        raise NotImplementedError
+
+    @property
+    def noisy(self) -> bool:
+        raise NotImplementedError
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +91,8 @@ class SerialPort:
         )
         self._ser: Any = None
         self._last_end = 0.0
+        # socket:// answers `in_waiting` with 0 or 1 (a select), not a byte count.
+        self._counts_waiting = not settings.url.startswith("socket://")
 
     @property
     def is_open(self) -> bool:
@@ -157,7 +169,9 @@ class SerialPort:
         if wait > 0:
             time.sleep(wait)
         began = time.monotonic()
-        buf = bytearray()
+        matcher.reset()
+        kept = bytearray()  # the tail of what arrived, for the trace and errors
+        total = 0
         try:
             if request:
                 ser.reset_input_buffer()  # stray late replies belong to nobody now
@@ -166,22 +180,21 @@ class SerialPort:
             deadline = time.monotonic() + timeout_s
             last_rx = 0.0
             while True:
-                chunk = ser.read(1)
+                chunk = self._read_available(ser)
                 now = time.monotonic()
                 if chunk:
-                    waiting = ser.in_waiting
-                    if waiting:
-                        chunk += ser.read(waiting)
-                    buf += chunk
+                    total += len(chunk)
+                    kept += chunk
+                    del kept[:-KEEP_RECEIVED]
                     last_rx = now
-                    value = matcher.match(bytes(buf))
+                    value = matcher.feed(chunk)
                     if value is not None:
-                        return Exchange(value, request, bytes(buf), now - began)
-                elif buf and now - last_rx >= QUIET_S and matcher.junk(bytes(buf)):
-                    raise GarbledReply(f"{len(buf)} bytes of noise: {bytes(buf[:32]).hex(' ')}")
+                        return Exchange(value, request, bytes(kept), now - began)
+                elif total and now - last_rx >= QUIET_S and matcher.noisy:
+                    raise GarbledReply(f"{total} bytes of noise: {bytes(kept[:32]).hex(' ')}")
                 if now >= deadline:
-                    if buf and matcher.junk(bytes(buf)):
-                        raise GarbledReply(f"no valid frame in {len(buf)} bytes before timeout")
+                    if total and matcher.noisy:
+                        raise GarbledReply(f"no valid frame in {total} bytes before timeout")
                     raise BusTimeout(f"no answer within {timeout_s:.2f}s")
         except ProtocolError:
             raise
@@ -190,6 +203,20 @@ class SerialPort:
             raise PortError(f"{self.settings.url}: {exc}") from None
         finally:
             self._last_end = time.monotonic()
+
+    def _read_available(self, ser: Any) -> bytes:
+        """Wait one read slice for a byte, then take whatever else has arrived, without waiting."""
+        chunk = ser.read(1)
+        if not chunk:
+            return chunk
+        if self._counts_waiting:
+            waiting = ser.in_waiting
+            return chunk + ser.read(min(waiting, MAX_CHUNK)) if waiting else chunk
+        ser.timeout = 0  # a socket's read(n) would otherwise wait out the slice for n bytes
+        try:
+            return chunk + ser.read(MAX_CHUNK)
+        finally:
+            ser.timeout = READ_SLICE_S
 
 
 def _port_error(url: str, exc: serial.SerialException) -> PortError:

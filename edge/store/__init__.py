@@ -5,6 +5,7 @@ from sqlite3 import IntegrityError as DuplicateEvent  # an event ID committed be
 from edge.store.access import ListResult, ListRows
 from edge.store.alarms import Alarm
 from edge.store.outbox import OutboxItem
+from edge.store.space import StorageFull
 from edge.store.store import Store
 from edge.store.writer import dumps, now_ms
 
@@ -14,6 +15,7 @@ __all__ = [
     "ListResult",
     "ListRows",
     "OutboxItem",
+    "StorageFull",
     "Store",
     "dumps",
     "now_ms",

@@ -31,6 +31,7 @@ from edge.store.db import connect
 from edge.store.migrations import migrate
 from edge.store.outbox import OutboxMixin
 from edge.store.reader import Reader, event_row, images_for
+from edge.store.space import Space, StorageFull, is_full
 from edge.store.writer import Tx, Wants, Writer, dumps, now_ms
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,10 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
         # flow's dispatcher (reactors, then the live hub) hangs here.
         self.on_events: Callable[[list[Event]], None] | None = None
         self.destinations = dict(destinations or {})
-        self.writer = Writer(self.db_path, synchronous, self.destinations, batch_max)
+        self.space = Space(self.data_dir)
+        self.writer = Writer(
+            self.db_path, synchronous, self.destinations, batch_max, space=self.space
+        )
         self.reader = Reader(self.db_path)
         self._signals: dict[str, asyncio.Event] = {d: asyncio.Event() for d in self.destinations}
         self.writer.on_commit = self._committed
@@ -63,6 +67,7 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
     async def open(self) -> None:
         """Create the data dir, migrate (with a backup) and open the writer."""
         loop = asyncio.get_running_loop()
+        self.space.bind(loop)
         await loop.run_in_executor(None, self._prepare)
         await self.writer.open()
 
@@ -112,12 +117,32 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
     # --- events and images --------------------------------------------------
 
     async def add_event(self, event: Event) -> Event:
-        await self.writer.add_event(event)
+        """Commit `event`. Refused for lack of space (`StorageFull`), it takes its image
+        files with it: nothing would ever reference them (a retry saves them again)."""
+        try:
+            await self.writer.add_event(event)
+        except StorageFull:
+            if event.images:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.discard_images, [im.path for im in event.images]
+                )
+            raise
         return event
+
+    def discard_images(self, paths: list[str]) -> None:
+        """Delete image files (blocking) that no committed event references."""
+        for rel in paths:
+            try:
+                (self.data_dir / rel).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not delete %s: %s", rel, exc)
 
     async def save_image(self, data: bytes, role: ImageRole | str, ext: str = "jpg") -> ImageRef:
         """Write an image file durably; reference it from an event added afterwards.
-        An unknown role is refused (ValueError) before anything is written."""
+        An unknown role is refused (ValueError) before anything is written; `StorageFull`
+        (leaving no file behind) when the disk has no room."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, self._write_image, data, ImageRole(role), ext)
 
@@ -125,13 +150,24 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         rel = f"images/{day}/{new_id()}-{role}.{ext}"
         path = self.data_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if not is_full(exc):
+                raise
+            self.space.write_failed(exc, f"an image of {len(data)} bytes")
+            raise StorageFull(f"storage full: {exc}") from exc
+        try:
+            self.space.check()
+        except OSError as exc:
+            log.warning("could not measure free space: %s", exc)
         content_type = {"jpg": "image/jpeg", "png": "image/png"}.get(
             ext, "application/octet-stream"
         )

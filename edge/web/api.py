@@ -7,6 +7,7 @@ later wave and will sit in front of the mutating routes.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -170,12 +171,29 @@ async def queue(request: web.Request) -> web.Response:
     return _json({"destinations": await rt.store.outbox_stats()})
 
 
+# What the store names images (images/YYYY/MM/DD/<id>-<role>.<ext>): anything else is not one.
+_IMAGE_PATH = re.compile(
+    r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?(?:/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?)*"
+)
+MAX_IMAGE_PATH = 200
+
+
 async def image(request: web.Request) -> web.StreamResponse:
-    """An event's image, by the relative path the event carries (never outside images/)."""
+    """An event's image, by the relative path the event carries (never outside images/).
+
+    The path is checked against the store's naming before it reaches the filesystem, so NUL
+    bytes, dot segments and overlong names are a plain 404, never an exception."""
     rt = request.app[RT]
+    rel = request.match_info["path"]
+    if len(rel) > MAX_IMAGE_PATH or not _IMAGE_PATH.fullmatch(rel):
+        return _error(404, "no such image")
     root = (rt.store.data_dir / "images").resolve()
-    path = (rt.store.data_dir / "images" / request.match_info["path"]).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    try:
+        path = (root / rel).resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
         return _error(404, "no such image")
     return web.FileResponse(path, headers={"Cache-Control": "max-age=86400, immutable"})
 

@@ -5,9 +5,11 @@ Phase 1 saturates the line (every meter polls again as soon as its poll ends)
 and compares polls/s with the wire limit: request + reply bytes at 11 bits per
 byte (8E1) plus the meter's turnaround and our inter-frame gap. Phase 2 makes
 one meter silent and measures what it costs everyone else, against the target
-of at most one timeout per backoff period of that meter.
+of at most one timeout per backoff period of that meter. Phase 3 has a babbling line
+(64 KiB of 0x68, each a plausible frame start, in 1 KiB chunks) before the reply and
+prints the CPU the receive costs: it must grow with the bytes, not with their square.
 
-    .venv/bin/python scripts/bench/bus.py [--seconds 8]
+    .venv/bin/python scripts/bench/bus.py [--seconds 8] [--babble-only]
 """
 
 from __future__ import annotations
@@ -94,7 +96,51 @@ async def phase(seconds: float, dead: str | None) -> dict[str, float]:
         }
 
 
-async def main(seconds: float) -> int:
+BABBLE_BYTES = 64 * 1024
+BABBLE_CHUNK = 1024
+BABBLE_CEILING_CPU_S = 0.5  # 3.2 s before the receive scanned incrementally
+
+
+async def babble() -> float:
+    """CPU seconds of one read whose reply follows 64 KiB of 0x68 in 1 KiB chunks."""
+    address = "000000000161"
+    reply = dlt645.build_data_reply(address, DI, b"\x00\x00\x00\x00", preamble=4)
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(64)
+        for _ in range(BABBLE_BYTES // BABBLE_CHUNK):
+            writer.write(b"\x68" * BABBLE_CHUNK)
+            await writer.drain()
+            await asyncio.sleep(0.001)  # the peer paces its chunks so they arrive apart
+        writer.write(reply)
+        await writer.drain()
+        await reader.read(64)
+        writer.close()
+
+    server = await asyncio.start_server(peer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    bus = SerialBus(
+        SerialBusConfig(
+            id="babble", type="serial", port=f"socket://127.0.0.1:{port}", timeout_s=30.0
+        )
+    )
+    try:
+        cpu = time.process_time()
+        await read_dlt645_values(bus, address, DI, attempts=1)
+        return time.process_time() - cpu
+    finally:
+        await bus.close()
+        server.close()
+
+
+async def main(seconds: float, babble_only: bool) -> int:
+    cpu = await babble()
+    print(
+        f"babbling line: {cpu:.2f} s CPU to receive {BABBLE_BYTES // 1024} KiB of 0x68 in "
+        f"{BABBLE_CHUNK} B chunks before the reply (ceiling {BABBLE_CEILING_CPU_S} s)"
+    )
+    if babble_only:
+        return 0 if cpu <= BABBLE_CEILING_CPU_S else 1
     limit, nbytes = wire_limit()
     print(f"line: {BAUD} baud 8E1, {METERS} meters, {nbytes} bytes per poll (request + reply),")
     print(f"      turnaround {TURNAROUND_S * 1000:.0f} ms + gap {GAP_S * 1000:.0f} ms")
@@ -121,11 +167,13 @@ async def main(seconds: float) -> int:
         f"(one timeout = {TIMEOUT_S:.3f} s; a healthy poll = {per_poll_s:.3f} s) -> "
         f"{'OK' if per_period <= TIMEOUT_S + per_poll_s else 'OVER'}"
     )
-    ok = share >= 0.9 and per_period <= TIMEOUT_S + per_poll_s
+    ok = share >= 0.9 and per_period <= TIMEOUT_S + per_poll_s and cpu <= BABBLE_CEILING_CPU_S
     return 0 if ok else 1
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=8.0)
-    raise SystemExit(asyncio.run(main(parser.parse_args().seconds)))
+    parser.add_argument("--babble-only", action="store_true", help="only phase 3")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.seconds, args.babble_only)))

@@ -84,6 +84,75 @@ def test_modbus_read_decodes_a_float(sensors: str, capsys: pytest.CaptureFixture
     assert 30 < humidity < 80 and 15 < temperature < 35
 
 
+@pytest.fixture(scope="module")
+def rtu_sensors() -> Iterator[str]:
+    yield from _serve(["edge.sim.modbus", "--port", "0", "--rtu"], "socket")
+
+
+def _frames(err: str) -> tuple[bytes, bytes]:
+    """The one request and one reply `-v` printed, as bytes."""
+    sent = [bytes.fromhex(line[2:]) for line in err.splitlines() if line.startswith("→ ")]
+    got = [bytes.fromhex(line[2:]) for line in err.splitlines() if line.startswith("← ")]
+    assert len(sent) == 1 and len(got) == 1, err
+    return sent[0], got[0]
+
+
+def _registers(out: str) -> list[int]:
+    return [int(line.split()[1]) for line in out.splitlines() if line.split()[0].endswith(":")]
+
+
+def test_modbus_read_v_shows_the_real_tcp_adus(
+    sensors: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        ["modbus", "read", "--url", sensors, "--unit", "4", "--register", "0", "--count", "2",
+         "--function", "input_registers", "-v"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0
+    sent, got = _frames(err)
+    # MBAP: transaction id, protocol 0, length, unit; then the PDU (04 = read input registers).
+    assert sent[2:] == bytes.fromhex("0000 0006 04 04 0000 0002")
+    assert got[:2] == sent[:2] and got[2:4] == b"\0\0" and got[6:9] == bytes.fromhex("04 04 04")
+    assert int.from_bytes(got[4:6], "big") == len(got) - 6
+    shown = _registers(out)
+    assert shown == [int.from_bytes(got[9 + 2 * k : 11 + 2 * k], "big") for k in range(2)]
+
+
+def _crc16(data: bytes) -> bytes:
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc.to_bytes(2, "little")
+
+
+def test_modbus_read_v_shows_the_real_rtu_frames(
+    rtu_sensors: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        ["modbus", "read", "--url", rtu_sensors, "--unit", "4", "--register", "0", "--count", "2",
+         "--function", "input_registers", "-v"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0
+    sent, got = _frames(err)
+    assert sent[:-2] == bytes.fromhex("04 04 0000 0002") and sent[-2:] == _crc16(sent[:-2])
+    assert got[:3] == bytes.fromhex("04 04 04") and len(got) == 9
+    assert got[-2:] == _crc16(got[:-2])
+    assert _registers(out) == [int.from_bytes(got[3 + 2 * k : 5 + 2 * k], "big") for k in range(2)]
+
+
+def test_modbus_read_without_v_prints_no_frames(
+    sensors: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(["modbus", "read", "--url", sensors, "--unit", "4", "--register", "0"])
+    out, err = capsys.readouterr()
+    assert rc == 0 and len(_registers(out)) == 1
+    assert "→" not in err and "←" not in err
+
+
 def test_bus_scan_finds_the_meter(meters: str, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["bus", "scan", "--port", meters, "--timeout", "0.05"])
     out, err = capsys.readouterr()
