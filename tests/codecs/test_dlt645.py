@@ -454,3 +454,12 @@ def test_docs_list_every_table_di() -> None:
         if f"| {di:0{version.di_len * 2}X} |" not in doc
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x00", b"\x68\x13"])
+def test_find_frame_counts_every_preamble_byte_from_the_buffer_start(junk: bytes) -> None:
+    """A meter's FE run may be the first bytes read: all of them are the frame's preamble."""
+    wire = dlt645.build_read("000000000161", 0x00010000, preamble=4)
+    frame, junk_end, end, _ = dlt645.LAYOUT.scan_span(junk + wire)
+    assert frame is not None and frame.preamble == 4
+    assert (junk_end, end) == (len(junk), len(junk) + len(wire))
