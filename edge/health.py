@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from edge import __version__
+from edge.redact import redact_data
 from edge.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,8 @@ async def summary(rt: Runtime) -> dict[str, Any]:
         if isinstance(doc[name], dict):
             problems.extend(doc[name].get("problems", []))
     doc["status"] = "degraded" if problems else "ok"
-    return doc
+    redacted: dict[str, Any] = redact_data(doc)  # last_error texts repeat URLs with passwords
+    return redacted
 
 
 def status_line(doc: dict[str, Any]) -> str:

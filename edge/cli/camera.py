@@ -19,12 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from edge.camera.errors import CameraError
-from edge.camera.files import FileSource
 from edge.camera.frame import Frame
-from edge.camera.mjpeg import MjpegSource
+from edge.camera.kinds import CAMERA_KINDS, ProbeTarget, camera_kind
 from edge.camera.redact import redact_url, split_credentials
-from edge.camera.rtsp import RtspSource
-from edge.camera.snapshot import SnapshotSource
 from edge.camera.source import FrameSource, SourceTiming
 
 PASSWORD_ENV = "EDGE_CAMERA_PASSWORD"
@@ -41,7 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     probe.add_argument("url", help="rtsp://, http:// (MJPEG or snapshot), or a file/folder")
     probe.add_argument(
         "--kind",
-        choices=("auto", "rtsp", "mjpeg", "snapshot", "file"),
+        choices=("auto", *CAMERA_KINDS),
         default="auto",
         help="source kind (auto: by scheme; for http, by the reply's Content-Type)",
     )
@@ -129,15 +126,7 @@ async def _open(
 ) -> FrameSource:
     if kind == "auto":
         kind = await _guess_kind(url, user, password, timing)
-    if kind == "rtsp":
-        return RtspSource("probe", url, timing, username=user, password=password, probe_s=1.0)
-    if kind == "mjpeg":
-        return MjpegSource("probe", url, timing, username=user, password=password)
-    if kind == "snapshot":
-        return SnapshotSource(
-            "probe", url, timing, username=user, password=password, poll_interval_s=0.0
-        )
-    return FileSource("probe", Path(url), timing, fps=25.0, loop=False)
+    return camera_kind(kind).for_probe(ProbeTarget(url, user, password), timing)
 
 
 async def _guess_kind(url: str, user: str | None, password: str | None, t: SourceTiming) -> str:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from edge.config.model import EdgeConfig
+from edge.config.model import EdgeConfig, config_model
 from edge.config.types import KeyProblems
 from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.redact import redact_data, scrub
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,13 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
         problems.append(Problem(filename, 1, 1, "", "the file must be a mapping of sections"))
         raise ConfigError(problems)
     try:
-        config = EdgeConfig.model_validate(loaded.data)
+        config = config_model().model_validate(loaded.data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, loaded, filename))
         config = None
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems)
+        raise ConfigError([replace(p, message=scrub(p.message)) for p in problems])
     assert config is not None
     return config
 
@@ -171,5 +172,7 @@ def _suggest(path: Path_, data: Any) -> str:
 
 
 def redacted(config: BaseModel) -> dict[str, Any]:
-    """The config as plain data with every secret shown as '********'."""
-    return config.model_dump(mode="json")
+    """The config as plain data: secret fields shown as '**********', and credentials
+    written inside URLs (`rtsp://admin:pw@…`) masked too."""
+    data: dict[str, Any] = redact_data(config.model_dump(mode="json"))
+    return data

@@ -34,8 +34,10 @@ class AlarmsMixin:
         message: str,
         severity: str = "warning",
         data: dict[str, Any] | None = None,
+        urgent: bool = False,
     ) -> Alarm:
-        """Raise an alarm unless one with this key is already open (no duplicates)."""
+        """Raise an alarm unless one with this key is already open (no duplicates).
+        `urgent`: in a transaction of its own, ahead of queued writes (storage alarms)."""
 
         def op(conn: sqlite3.Connection, tx: Tx) -> Alarm:
             row = conn.execute(
@@ -52,7 +54,8 @@ class AlarmsMixin:
             tx.emit([_alarm_event(alarm_id, key, source, "raised", severity, message, data)])
             return Alarm(alarm_id, True)
 
-        result: Alarm = await self.writer.submit(op)
+        submit = self.writer.submit_urgent if urgent else self.writer.submit
+        result: Alarm = await submit(op)
         return result
 
     async def acknowledge_alarm(self, alarm_id: str, who: str) -> bool:

@@ -15,8 +15,11 @@ from typing import Any
 
 from aiohttp import web
 
+from edge import actions
+from edge.actions import Actor
 from edge.events import Event
 from edge.health import summary
+from edge.payloads import payload_of
 from edge.runtime import Runtime
 from edge.timefmt import parse_since, rfc3339, site_tz
 
@@ -91,10 +94,11 @@ async def post_event(request: web.Request) -> web.Response:
             if extra["ts"].tzinfo is None:
                 raise ValueError("ts needs an offset")
         event = Event(kind=kind, source=source, data=data, **extra)
+        payload_of(event)  # the kind is known and its data fits the kind's payload
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         return _error(400, f"bad event: {exc}")
     try:
-        await rt.store.add_event(event)
+        await rt.flow.emit(event)
     except sqlite3.IntegrityError:
         return _json({"id": event.id, "duplicate": True}, 200)
     except RuntimeError as exc:  # the writer has stopped: the daemon is shutting down
@@ -107,22 +111,54 @@ async def list_alarms(request: web.Request) -> web.Response:
     return _json({"alarms": await rt.store.alarms(state=request.query.get("state") or None)})
 
 
+async def _actor(request: web.Request) -> tuple[Actor, dict[str, Any]] | web.Response:
+    """Who asks, from the body: `by` (a name) and `client` ("cli" when `edge` sends it).
+    The API has no logins yet (it listens on localhost); the page's will replace `by`."""
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    who = str(body.get("by", "")).strip()
+    if not who:
+        return _error(400, 'say who: {"by": "guard name"}')
+    return Actor("cli" if body.get("client") == "cli" else "user", who), body
+
+
 async def alarm_action(request: web.Request) -> web.Response:
     rt = request.app[RT]
     alarm_id, action = request.match_info["alarm_id"], request.match_info["action"]
-    try:
-        who = str((await request.json()).get("by", "")).strip()
-    except json.JSONDecodeError:
-        who = ""
-    if not who:
-        return _error(400, 'say who: {"by": "guard name"}')
-    fn = {"ack": rt.store.acknowledge_alarm, "close": rt.store.close_alarm}.get(action)
+    fn = {"ack": actions.ack_alarm, "close": actions.close_alarm}.get(action)
     if fn is None:
         return _error(404, "action is ack or close")
-    if not await fn(alarm_id, who):
-        return _error(409, f"alarm cannot be {action}ed from its current state (or does not exist)")
-    await rt.store.audit(who, f"alarm.{action}", alarm_id)
-    return _json({"ok": True})
+    asked = await _actor(request)
+    if isinstance(asked, web.Response):
+        return asked
+    actor, body = asked
+    try:
+        result = await fn(rt, alarm_id, actor=actor, note=str(body.get("note", "")))
+    except actions.ActionRefused as exc:
+        return _error(409, str(exc))
+    return _json({"ok": result.ok, "message": result.message})
+
+
+async def open_gate(request: web.Request) -> web.Response:
+    rt = request.app[RT]
+    asked = await _actor(request)
+    if isinstance(asked, web.Response):
+        return asked
+    actor, body = asked
+    reason = str(body.get("reason", "")).strip()
+    if not reason:
+        return _error(400, 'say why: {"reason": "..."}')
+    try:
+        result = await actions.open_gate(
+            rt, request.match_info["gate_id"], actor=actor, reason=reason
+        )
+    except actions.ActionRefused as exc:
+        return _error(409, str(exc))
+    return _json({"ok": result.ok, "message": result.message, "result": result.data})
 
 
 async def devices(request: web.Request) -> web.Response:
@@ -175,5 +211,6 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/api/events/{event_id}", get_event)
     app.router.add_get("/api/alarms", list_alarms)
     app.router.add_post("/api/alarms/{alarm_id}/{action}", alarm_action)
+    app.router.add_post("/api/gates/{gate_id}/open", open_gate)
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/queue", queue)

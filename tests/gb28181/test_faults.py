@@ -1,0 +1,151 @@
+"""Faults a platform causes: wrong password, restart, silence, 404; alarms and catalog changes."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
+from gb_platform import Platform
+
+from edge.app import Daemon
+from edge.uplinks.gb28181.agent import Gb28181Agent
+
+
+def _agent(d: Daemon) -> Gb28181Agent:
+    agent = d.rt.services["uplink.police"]
+    assert isinstance(agent, Gb28181Agent)
+    return agent
+
+
+async def test_wrong_password_is_refused_reported_and_retried(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    p.password = "not-the-one"
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(
+        lambda: [s for s, _, _ in p.register_log].count(403) >= 2,
+        10,
+        "two refused attempts (retried with backoff)",
+    )
+    agent = _agent(d)
+    assert not p.registered(DEVICE)
+    assert agent.state != "registered" and "403" in (agent.last_error or "")
+    assert "12345678" not in str(agent.health())
+    p.password = "12345678"  # the operator fixes the platform side
+    await p.until(lambda: p.registered(DEVICE), 10, "registration once the password matches")
+    await p.until(lambda: agent.state == "registered", 5, "the agent to say so")
+
+
+async def test_qop_challenge(daemon: DaemonFactory, video: Path) -> None:
+    p = Platform("udp", qop=True)
+    await p.start()
+    try:
+        await daemon(p, file_camera("north", video, CHANNELS[0]))
+        await p.until(lambda: p.registered(DEVICE), 10, "registration with qop=auth")
+        assert p.violations == []
+    finally:
+        await p.stop()
+
+
+async def test_platform_restart_loses_state_and_the_device_registers_again(
+    platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    await daemon(platform, file_camera("north", video, CHANNELS[0]), keepalive_s=0.3)
+    await platform.until(lambda: platform.registered(DEVICE), 10, "registration")
+    await platform.restart()
+    assert not platform.registered(DEVICE)
+    # UDP: the next keepalive gets 404 from the amnesic platform; TCP: the connection dropped.
+    await platform.until(lambda: platform.registered(DEVICE), 10, "registration after restart")
+    await platform.until(lambda: len(platform.keepalives) >= 1, 10, "keepalives again")
+    items = await platform.catalog(DEVICE)
+    assert {i["DeviceID"] for i in items} == {DEVICE, CHANNELS[0]}
+    assert platform.violations == []
+
+
+async def test_keepalive_404_triggers_register_with_the_same_call_id(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    await daemon(p, file_camera("north", video, CHANNELS[0]), keepalive_s=0.3)
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    first_call_id = p.registrations[DEVICE].call_id
+    ok_before = len(p.register_log)
+    p.keepalive_status = 404
+    await p.until(lambda: len(p.register_log) > ok_before, 10, "a REGISTER after the 404")
+    p.keepalive_status = 200
+    assert p.registrations[DEVICE].call_id == first_call_id
+    assert p.violations == []
+
+
+async def test_unanswered_keepalives_lead_to_register_again(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    d = await daemon(
+        p,
+        file_camera("north", video, CHANNELS[0]),
+        keepalive_s=0.2,
+        keepalive_max_missed=2,
+        connect_timeout_s=0.3,
+    )
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    before = len(p.register_log)
+    p.answer_keepalives = False
+    await p.until(
+        lambda: len(p.register_log) > before, 15, "a REGISTER after two unanswered keepalives"
+    )
+    assert _agent(d).keepalives_missed >= 2
+    p.answer_keepalives = True
+
+
+async def test_alarm_events_become_alarm_notify(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await d.store.raise_alarm(
+        "watchlist:1:north", "north", "布控人员 at north gate", severity="critical"
+    )
+    await d.store.raise_alarm("meter:tamper", "meter-7", "meter cover opened")
+    await p.until(lambda: len(p.docs("Alarm")) >= 2, 10, "two Alarm notifies")
+    cam, dev = p.docs("Alarm")
+    assert cam.doc.device_id == CHANNELS[0] and cam.doc.text("AlarmPriority") == "1"
+    assert cam.doc.text("AlarmMethod") == "5" and "布控人员" in cam.doc.text("AlarmDescription")
+    assert dev.doc.device_id == DEVICE and dev.doc.text("AlarmPriority") == "3"
+    assert len(cam.doc.text("AlarmTime")) == 19
+    agent = _agent(d)
+    await p.until(lambda: agent.drain.acked >= 2, 5, "the outbox acknowledged")
+    assert p.violations == []
+
+
+async def test_camera_going_offline_is_notified_as_a_catalog_change(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path, tmp_path: Path
+) -> None:
+    p = udp_platform
+    clip = shutil.copy(video, tmp_path / "north.mp4")
+    await daemon(p, file_camera("north", Path(clip), CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await p.until(
+        lambda: any(
+            i["Status"] == "ON"
+            for m in p.docs("Catalog", "Notify")
+            for i in m.doc.items("DeviceList")
+        ),
+        15,
+        "the camera ON",
+    )
+    await asyncio.to_thread(Path(clip).unlink)  # the file camera fails at its next loop
+    await p.until(
+        lambda: any(
+            i.get("Event") == "OFF"
+            for m in p.docs("Catalog", "Notify")
+            for i in m.doc.items("DeviceList")
+        ),
+        20,
+        "an OFF notify",
+    )
+    assert p.violations == []

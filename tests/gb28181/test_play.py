@@ -1,0 +1,93 @@
+"""Live plays: the platform INVITEs a channel and decodes the PS it receives over RTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
+from gb_media import decode_ps
+from gb_platform import Platform
+
+from edge.app import Daemon
+from edge.codecs import ps
+from edge.uplinks.gb28181.agent import Gb28181Agent
+
+
+def _agent(d: Daemon) -> Gb28181Agent:
+    agent = d.rt.services["uplink.police"]
+    assert isinstance(agent, Gb28181Agent)
+    return agent
+
+
+async def _registered(p: Platform, daemon: DaemonFactory, video: Path, **kw: object) -> Daemon:
+    cams = "\n".join(
+        [file_camera("north", video, CHANNELS[0]), file_camera("south", video, CHANNELS[1])]
+    )
+    d = await daemon(p, cams, **kw)
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    return d
+
+
+@pytest.mark.parametrize("media", ["udp", "tcp-passive", "tcp-active"])
+async def test_play_decodes_frames_and_bye_stops_it(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path, media: str
+) -> None:
+    p = udp_platform
+    d = await _registered(p, daemon, video)
+    play = await p.invite(DEVICE, CHANNELS[0], media)  # type: ignore[arg-type]
+    assert play.answer is not None and play.answer.status == 200
+    await p.until(lambda: play.frames_marked >= 12, 15, "a dozen frames")
+    # The stream starts on a keyframe: pack header, system header, PSM first.
+    assert bytes(play.ps[:4]) == ps.PACK_START and bytes(play.ps[14:18]) == ps.SYSTEM_START
+    frames = decode_ps(bytes(play.ps))
+    assert len(frames) >= 10 and frames[0].shape == (240, 320, 3)
+    agent = _agent(d)
+    [sending] = list(agent.plays.plays.values())
+    answer = await p.bye(play)
+    assert answer.status == 200
+    await p.until(
+        lambda: sending.task is not None and sending.task.done(),
+        1.0,
+        "the sender to stop within a second of BYE",
+    )
+    assert agent.plays.plays == {}
+    assert p.violations == []
+
+
+async def test_concurrent_plays_limit_and_unknown_channel(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    await _registered(p, daemon, video, max_plays=2)
+    one = await p.invite(DEVICE, CHANNELS[0], "udp")
+    two = await p.invite(DEVICE, CHANNELS[1], "tcp-passive", ssrc="0100000002")
+    three = await p.invite(DEVICE, CHANNELS[0], "udp", ssrc="0100000003")
+    unknown = await p.invite(DEVICE, "34020000001310009999", "udp")
+    assert [x.answer.status for x in (one, two, three, unknown) if x.answer] == [200, 200, 486, 404]
+    await p.until(
+        lambda: one.frames_marked >= 5 and two.frames_marked >= 5, 15, "both plays to deliver"
+    )
+    assert decode_ps(bytes(one.ps)) and decode_ps(bytes(two.ps))
+    assert {pk.ssrc for pk in two.packets} == {100000002}
+    assert p.violations == []
+
+
+@pytest.mark.parametrize("media", ["udp", "tcp-passive"])
+async def test_a_platform_that_vanishes_without_bye_stops_the_play(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path, media: str
+) -> None:
+    p = udp_platform
+    d = await _registered(p, daemon, video)
+    play = await p.invite(DEVICE, CHANNELS[0], media)  # type: ignore[arg-type]
+    await p.until(lambda: play.frames_marked >= 3, 15, "the play to start")
+    agent = _agent(d)
+    [sending] = list(agent.plays.plays.values())
+    await play.close()  # the media port is gone: ICMP unreachable / TCP closed; no BYE
+    await p.until(
+        lambda: sending.task is not None and sending.task.done(),
+        10,
+        "the sender to notice the platform is gone",
+    )
+    assert agent.plays.plays == {}
+    assert sending.ended and "bye" not in sending.ended
