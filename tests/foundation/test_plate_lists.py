@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import edge.config  # noqa: F401  (see test_gates.py: importing edge.access first is a cycle)
-
-# isort: split
 from edge.access.lists import normalize_plate
 
 
