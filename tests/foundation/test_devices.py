@@ -3,18 +3,23 @@ back, however many polls fail in between (an installer reads the log, not a floo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
 
 from edge.devices import DeviceTracker
+from edge.flow import Flow
+from edge.hub import Hub
 from edge.store import Store
 
 
 async def test_a_down_device_is_logged_and_recorded_once_per_episode(
     store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
-    devices = DeviceTracker(store)
+    flow = Flow(store, Hub())
+    dispatcher = asyncio.create_task(flow.run())
+    devices = DeviceTracker(flow)
     with caplog.at_level(logging.INFO, logger="edge.devices"):
         await devices.success("meter-1")
         for k in range(5):
@@ -34,6 +39,8 @@ async def test_a_down_device_is_logged_and_recorded_once_per_episode(
         (True, None),
         (False, "BusTimeout: again"),
     ]
+    dispatcher.cancel()
+    await asyncio.gather(dispatcher, return_exceptions=True)
     [snap] = devices.snapshot()
     assert snap["available"] is False and snap["failures"] == 1
     assert snap["last_error"] == "BusTimeout: again"
