@@ -233,6 +233,9 @@ def test_addresses_are_normalised_and_wildcards_match() -> None:
     assert dlt645.address_matches(dlt645.WILDCARD_ADDRESS, "000000000161")
     assert dlt645.address_matches("AAAAAAAA0161", "000000000161")  # 缩位寻址
     assert not dlt645.address_matches("AAAAAAAA0162", "000000000161")
+    # every byte counts, the high one too: a meter on another floor is not ours
+    assert not dlt645.address_matches("990000000161", "000000000161")
+    assert not dlt645.address_matches("000000000161", "990000000161")
     assert not dlt645.address_matches("000000000161", dlt645.WILDCARD_ADDRESS)
     for bad in ("1234567890123", "00000000016A", "AB0000000000"):
         with pytest.raises(ValueError):
