@@ -47,8 +47,12 @@ class FrameSubscription:
 
 
 class CameraSession:
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: FrameSource, *, wait_for_consumer: bool = False) -> None:
+        """`wait_for_consumer`: open only once someone subscribed (a file camera whose
+        analysis first loads its models plays its scenes from the start, not into the void).
+        """
         self.source = source
+        self.wait_for_consumer = wait_for_consumer
         self.camera_id = source.camera_id
         self.fanout = PacketFanout(source.camera_id)
         self._frames: dict[str, FrameSubscription] = {}
@@ -114,7 +118,7 @@ class CameraSession:
         if self._running:
             raise CameraError(f"camera {self.camera_id}: session already running")
         self._running = True
-        if self.source.on_demand:
+        if self.wait_for_consumer:
             await self._consumer.wait()
         self.fanout.bind(asyncio.get_running_loop())
         if self.encoded:

@@ -176,3 +176,24 @@ async def test_every_consumer_shares_one_rtsp_session(
     assert played[0].stream.time_base.denominator == 90_000  # RTP's video clock
     pictures = decode(played)
     assert pictures and (pictures[0].width, pictures[0].height) == (640, 360)
+
+
+async def test_a_file_camera_waits_for_its_analysis_but_not_for_nobody(
+    clip: Path, running: Running, wait_until: WaitUntil
+) -> None:
+    from edge.camera.factory import open_session
+    from edge.config.cameras import FileCamera
+
+    idle = open_session(FileCamera(id="idle", kind="file", path=clip, fps=25))
+    analysed = open_session(
+        FileCamera(id="gate", kind="file", path=clip, fps=25, pipelines=["plates"])
+    )
+    start(idle, running)
+    start(analysed, running)
+    # no consumer: a platform still sees the camera online (its catalog status)
+    await wait_until(lambda: idle.state.online, 10, "the unanalysed file camera online")
+    assert analysed.state.connect_attempts == 0  # waits for its analysis
+    frames: list[Frame] = []
+    analysed.subscribe_frames("analysis", frames.append)
+    await wait_until(lambda: bool(frames), 10, "the first frame for the analysis")
+    assert frames[0].seq == 1  # from the start of the file
