@@ -57,6 +57,7 @@ class Daemon:
         sup.spawn("store.writer", self.store.run_writer)
         sup.spawn("flow", rt.flow.run)
         retention = Retention(self.store, self.config.storage)
+        rt.add_health("storage", retention.health)
         sup.spawn("store.retention", retention.run)
         await self.web.start()
         sup.spawn("web", self.web.serve)

@@ -44,7 +44,9 @@ MODELS = "models/ (ONNX models)", "scripts/fetch-models --dest models"
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[Any]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, Any, None]:
     """Under CI=true a skipped test is reported failed, with the skip's own reason."""
     outcome = yield
     report = outcome.get_result()

@@ -48,6 +48,10 @@ async def test_a_burst_reaches_every_reactor_once_in_commit_order(
     plates: list[str] = []
 
     async def first(ev: Event) -> None:
+        if not seen["first"]:  # hold the dispatcher until producers meet back-pressure
+            deadline = asyncio.get_running_loop().time() + 30
+            while flow.stats.waits == 0 and asyncio.get_running_loop().time() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.001)
         seen["first"].append(ev.id)
 
     async def broken(ev: Event) -> None:

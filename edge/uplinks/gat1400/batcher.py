@@ -9,8 +9,8 @@ POSTs wait for their answer at once. The answer's per-object
 
 - StatusCode 0: the future resolves: acknowledged, the record leaves the outbox;
 - 4-8 (invalid), or a transient code repeated `park_after_attempts` times:
-  the record is parked with the StatusString, then resolved (it leaves the
-  outbox, kept in the parking lot);
+  the record is parked in the store's outbox with the StatusString (it stops
+  holding the cursor back, `edge queue` lists it);
 - 1, 2, 3, 9 (busy, rebooting ...): the future fails with `Refused`; the drain
   stops, the uplink waits with backoff and starts over from the stored cursor;
 - a 401, an HTTP error or no answer fails every future of the POST.
@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from edge.codecs import gat1400 as g
 from edge.uplinks.gat1400.encode import Prepared
 from edge.uplinks.gat1400.parking import ParkingLot
+from edge.uplinks.outbox import PeerRefused
 
 log = logging.getLogger(__name__)
 
@@ -207,5 +208,5 @@ class Batcher:
         )
         self.parked += 1
         log.warning("parked event %s (%s %s): %s", p.event_id, p.kind, p.object_id, why)
-        if not fut.done():
-            fut.set_result(None)
+        if not fut.done():  # the drain parks it in the store, with this reason
+            fut.set_exception(PeerRefused(f"{p.object_id}: {why}"))

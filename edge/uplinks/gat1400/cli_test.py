@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import tempfile
 import time
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 import aiohttp
 
 from edge.codecs import gat1400 as g
-from edge.ids import new_id
+from edge.events import Event, ImageRef, ImageRole
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.client import ViidClient, ViidError
@@ -78,19 +79,24 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
     cv2.putText(scene, "compound-edge GA/T 1400 test", (200, 540), 0, 3, (255, 255, 255), 6)
     crop = np.full((48, 160, 3), (200, 80, 20), np.uint8)
     images = []
-    for role, img in (("scene", scene), ("plate_crop", crop)):
+    for role, img in ((ImageRole.SCENE, scene), (ImageRole.PLATE_CROP, crop)):
         ok, buf = cv2.imencode(".jpg", img)
         assert ok
-        (folder / f"{role}.jpg").write_bytes(buf.tobytes())
-        images.append({"role": role, "path": f"{role}.jpg"})
-    event = {
-        "id": new_id(),
-        "ts_ms": int(time.time() * 1000),
-        "kind": "plate",
-        "source": "edge-uplink-test",
-        "data": {"plate": "测试0001", "colour": "blue", "plate_type": "blue", "confidence": 1.0},
-        "images": images,
-    }
+        raw = buf.tobytes()
+        (folder / f"{role}.jpg").write_bytes(raw)
+        images.append(ImageRef(role, f"{role}.jpg", hashlib.sha256(raw).hexdigest(), len(raw)))
+    event = Event(
+        "plate",
+        "edge-uplink-test",
+        {
+            "camera": "edge-uplink-test",
+            "plate": "测试0001",
+            "colour": "blue",
+            "plate_type": "blue",
+            "confidence": 1.0,
+        },
+        tuple(images),
+    )
     p = Encoder(cfg, tz, folder, {}).encode(OutboxItem(0, event, 0))
     if p.refused:
         raise ValueError(p.refused)

@@ -60,7 +60,7 @@ class Gat1400Uplink:
         self.rt = rt
         self.tz = site_tz(rt.config.site.utc_offset)
         self.encoder = Encoder(cfg, self.tz, rt.store.data_dir, ape_ids(rt))
-        self.parking = ParkingLot(rt.store.data_dir, name)
+        self.parking = ParkingLot()
         # A POST may wait for its answer request_timeout_s; beyond twice that with
         # nothing acknowledged the drain gives up on the session.
         self.drain: OutboxDrain[tuple[Prepared, int]] = OutboxDrain(

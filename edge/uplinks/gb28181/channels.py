@@ -9,7 +9,6 @@ a black picture.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from edge.codecs.manscdp import CatalogItem
 from edge.config.cameras import AnyCamera
@@ -20,14 +19,12 @@ OnlineProbe = Callable[[str], bool]
 
 
 def live_state_probe(rt: Runtime) -> OnlineProbe:
-    """Whether a camera delivers frames now, from the camera workers' state."""
+    """Whether a camera delivers frames now, from its shared session's state."""
 
     def online(camera_id: str) -> bool:
-        workers: Any = rt.services.get("cameras") or {}
-        worker = workers.get(camera_id) if isinstance(workers, dict) else None
-        source = getattr(worker, "source", None)
-        state = getattr(source, "state", None)
-        return bool(getattr(state, "online", False))
+        if camera_id not in rt.cameras:
+            return False
+        return bool(rt.cameras.session(camera_id).state.online)
 
     return online
 
