@@ -8,7 +8,7 @@ own drop-oldest queue). Adding a consumer never opens a second connection.
 
     session = rt.cameras.session("gate-north")
     frames = session.subscribe_frames("analysis", sampler.offer)   # called on the loop
-    async with session.subscribe_packets(64, "gb28181:play-1") as packets:
+    with session.packets(64, "gb28181:play-1") as packets:
         async for packet in packets: ...                             # starts on a keyframe
 """
 

@@ -75,3 +75,25 @@ async def test_a_failing_frame_consumer_does_not_stop_the_others(video: Path) ->
     consumers = session.health()["frame_consumers"]
     assert consumers["broken"]["errors"] == consumers["broken"]["frames"] >= 5
     assert consumers["analysis"]["errors"] == 0
+
+
+async def test_after_a_reconnect_a_subscriber_waits_for_a_keyframe() -> None:
+    fan = PacketFanout("cam")
+    fan.bind(asyncio.get_running_loop())
+    sub = fan.subscribe("play", 100)
+    reconnected = StreamInfo("cam", "h264", 640, 360, Fraction(1, 90_000), 25.0, b"", 2)
+    first = [packet(i) for i in range(0, 5)]  # keyframe, then P-frames
+    # the camera came back mid-GOP: P-frames first, then its next IDR
+    second = [
+        Packet(reconnected, b"\x00\x00\x00\x01\x41", i * 3600, i * 3600, i == 3, 100 + i, 0, 0)
+        for i in range(0, 6)
+    ]
+    for p in first + second:
+        fan.put(p)
+    got = []
+    async with asyncio.timeout(5):
+        while len(got) < 8:
+            got.append(await anext(sub))
+    assert [p.seq for p in got] == [0, 1, 2, 3, 4, 103, 104, 105]
+    assert got[5].keyframe and got[5].stream.epoch == 2
+    assert sub.stats().dropped == 3
