@@ -14,14 +14,12 @@ import signal
 import time
 from typing import Any
 
-import drivers
-import edge.uplinks
 from edge import health
 from edge.config import EdgeConfig
 from edge.cpu import CpuPool
-from edge.devices import DeviceTracker
 from edge.hub import Hub
-from edge.runtime import Runtime
+from edge.registry import registry
+from edge.runtime import compose
 from edge.sdnotify import Notifier, watchdog_interval_s
 from edge.store import Store
 from edge.store.retention import Retention
@@ -44,16 +42,10 @@ class Daemon:
             destinations={name: cfg.wants for name, cfg in uplinks.items()},
             synchronous=config.storage.synchronous,
             batch_max=config.storage.batch_max_events,
-            hub=self.hub,
         )
         self.supervisor = Supervisor()
-        self.rt = Runtime(
-            config=config,
-            store=self.store,
-            hub=self.hub,
-            supervisor=self.supervisor,
-            cpu=CpuPool(config.vision.cpu_workers),
-            devices=DeviceTracker(self.store),
+        self.rt = compose(
+            config, self.store, self.hub, self.supervisor, CpuPool(config.vision.cpu_workers)
         )
         self.web = WebServer(self.rt)
         self._stop = asyncio.Event()
@@ -63,11 +55,13 @@ class Daemon:
         sup, rt = self.supervisor, self.rt
         await self.store.open()
         sup.spawn("store.writer", self.store.run_writer)
+        sup.spawn("flow", rt.flow.run)
         retention = Retention(self.store, self.config.storage)
+        rt.add_health("storage", retention.health)
         sup.spawn("store.retention", retention.run)
         await self.web.start()
         sup.spawn("web", self.web.serve)
-        plugins = drivers.registry()
+        plugins = registry().drivers
         for dev in self.config.devices:
             if not getattr(dev, "enabled", True):
                 continue
@@ -78,7 +72,7 @@ class Daemon:
 
         for _name, starter in STARTERS:
             await starter(rt)
-        uplinks = edge.uplinks.registry()
+        uplinks = registry().uplinks
         for name, cfg in self.config.uplinks.items():
             if not cfg.enabled:
                 continue

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from edge.store import Store
+from edge.flow import Flow
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,8 @@ class DeviceStatus:
 
 
 class DeviceTracker:
-    def __init__(self, store: Store) -> None:
-        self.store = store
+    def __init__(self, flow: Flow) -> None:
+        self.flow = flow
         self.devices: dict[str, DeviceStatus] = {}
 
     def status(self, device: str) -> DeviceStatus:
@@ -53,7 +53,7 @@ class DeviceTracker:
         if st.available is not True:
             if st.available is False:
                 log.info("device %s is back after %d failed attempt(s)", device, st.failures)
-            await self.store.set_device_state(device, True, None, st.extra)
+            await self.flow.device_state(device, True, None, st.extra)
             st.available, st.failures, st.last_error = True, 0, None
 
     async def failure(self, device: str, error: str) -> None:
@@ -63,7 +63,7 @@ class DeviceTracker:
         st.last_error = error
         if st.available is not False:
             log.warning("device %s is unavailable: %s", device, error)
-            await self.store.set_device_state(device, False, error, st.extra)
+            await self.flow.device_state(device, False, error, st.extra)
             st.available = False
 
     def snapshot(self) -> list[dict[str, Any]]:

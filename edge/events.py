@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from edge.ids import new_id
@@ -13,11 +14,35 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class EventKind(StrEnum):
+    """The kinds the daemon produces and the uplinks' `kinds` filters name."""
+
+    PLATE = "plate"
+    FACE = "face"
+    ACCESS = "access"
+    ALARM = "alarm"
+    READING = "reading"
+    DEVICE = "device"
+
+
+class ImageRole(StrEnum):
+    """What a picture shows. One list for producers, the uplinks' data policy (which
+    withholds roles such as `face_crop` by name), config validation and the docs: a
+    role spelled differently in one place would slip past a privacy rule."""
+
+    SCENE = "scene"
+    PLATE_CROP = "plate_crop"
+    FACE_CROP = "face_crop"
+    VEHICLE_CROP = "vehicle_crop"
+    OBJECT_CROP = "object_crop"
+    CLIP = "clip"
+
+
 @dataclass(frozen=True, slots=True)
 class ImageRef:
     """A picture saved under the data dir; `path` is relative to it."""
 
-    role: str
+    role: ImageRole
     path: str
     sha256: str
     size_bytes: int
@@ -25,7 +50,7 @@ class ImageRef:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "role": self.role,
+            "role": str(self.role),
             "path": self.path,
             "sha256": self.sha256,
             "size_bytes": self.size_bytes,

@@ -13,6 +13,8 @@ import sys
 import traceback
 from datetime import UTC, datetime
 
+from edge.redact import scrub
+
 task_name: contextvars.ContextVar[str] = contextvars.ContextVar("task_name", default="main")
 
 
@@ -29,20 +31,27 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "task": getattr(record, "task", "main"),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": scrub(record.getMessage()),
         }
         if record.exc_info:
-            doc["exc"] = "".join(traceback.format_exception(*record.exc_info))
+            doc["exc"] = scrub("".join(traceback.format_exception(*record.exc_info)))
         return json.dumps(doc, ensure_ascii=False)
 
 
 HUMAN = "%(asctime)s %(levelname)-7s [%(task)s] %(name)s: %(message)s"
 
 
+class HumanFormatter(logging.Formatter):
+    """Libraries log the URLs they were given, credentials included: scrub every line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return scrub(super().format(record))
+
+
 def setup(fmt: str = "human", level: str = "INFO", levels: dict[str, str] | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_TaskFilter())
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(HUMAN))
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter(HUMAN))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

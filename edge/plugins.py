@@ -1,18 +1,24 @@
-"""Discovery of plugins that declare `CONFIG` (a model with a `type` literal).
+"""What a plugin module declares, and how one is loaded.
 
-Drivers and uplinks are one file each; the YAML union is assembled from
-whatever is present, so adding one never means editing a list somewhere.
+A plugin module defines `CONFIG` (a pydantic model with `type: Literal["name"]`)
+and its implementation under the attribute its kind names (`DRIVER`, `UPLINK`,
+`SOURCE`). A module in a plugin folder without them is an error, not skipped:
+a driver that silently vanished from the `devices:` union would only show as
+"unknown type" in a config that used to work. Which modules are plugins, and
+when they are imported, is `edge.registry`'s job.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
+
+
+class PluginError(TypeError):
+    """A plugin module does not declare what its kind requires."""
 
 
 @dataclass(frozen=True)
@@ -27,25 +33,28 @@ def _type_literal(model: type[BaseModel]) -> str:
     field = model.model_fields.get("type")
     ann = field.annotation if field else None
     if ann is None or get_origin(ann) is not Literal or len(get_args(ann)) != 1:
-        raise TypeError(f"{model.__name__} needs `type: Literal['name']`")
+        raise PluginError(f"{model.__name__} needs `type: Literal['name']`")
     return str(get_args(ann)[0])
 
 
-def discover(package: ModuleType, impl_attr: str) -> dict[str, Plugin]:
+def load_plugin(module_name: str, impl_attr: str) -> Plugin:
+    module = importlib.import_module(module_name)
+    config = getattr(module, "CONFIG", None)
+    if not (isinstance(config, type) and issubclass(config, BaseModel)):
+        raise PluginError(f"plugin module {module_name} defines no CONFIG model")
+    impl = getattr(module, impl_attr, None)
+    if impl is None:
+        raise PluginError(f"plugin module {module_name} defines no {impl_attr}")
+    return Plugin(_type_literal(config), config, impl, module_name)
+
+
+def load_plugins(module_names: list[str], impl_attr: str) -> dict[str, Plugin]:
+    """Plugins by `type`, in the order given; a `type` declared twice is an error."""
     found: dict[str, Plugin] = {}
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        config = getattr(module, "CONFIG", None)
-        if config is None:
-            continue
-        type_name = _type_literal(config)
-        if type_name in found:
-            raise TypeError(
-                f"type {type_name!r} declared twice: {found[type_name].module}, {module}"
-            )
-        found[type_name] = Plugin(
-            type_name, config, getattr(module, impl_attr, None), module.__name__
-        )
+    for name in module_names:
+        plugin = load_plugin(name, impl_attr)
+        if plugin.type_name in found:
+            first = found[plugin.type_name].module
+            raise PluginError(f"type {plugin.type_name!r} declared twice: {first}, {name}")
+        found[plugin.type_name] = plugin
     return found

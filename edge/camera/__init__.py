@@ -1,37 +1,38 @@
-"""Camera sources (RTSP, HTTP MJPEG, HTTP snapshot, file), sampling, motion gate, ROI.
+"""Camera sources (RTSP, HTTP MJPEG, HTTP snapshot, file), one shared session per
+camera, sampling, motion gate, ROI.
 
-source = open_source(cfg)                # cfg: a `cameras:` entry
-sampler = make_sampler(cfg)
-task = asyncio.create_task(sampler.run(source.frames()))
-sample = await sampler.get()             # Sample(frame, image, offset, ...)
-source.state                             # CameraState snapshot for page/uplinks
+    session = CameraSession(open_source(cfg, max_output_fps=cfg.analysis_fps))
+    sampler = make_sampler(cfg)                       # edge.camera.factory
+    session.subscribe_frames("analysis", sampler.offer)
+    packets = session.subscribe_packets(64, "viewer")  # H.264/H.265, from a keyframe
+    supervisor.spawn("camera.x", session.run)
+    sample = await sampler.get()                      # Sample(frame, image, offset, ...)
+    session.state                                     # CameraState for page/uplinks
+
+This package root imports nothing heavy (no PyAV, OpenCV or aiohttp): the runtime holds
+the sessions even on a gateway without cameras. Sources, the sampler and the kinds
+table live in their modules (`edge.camera.kinds`, `edge.camera.factory`, ...).
 """
 
 from edge.camera.errors import CameraAuthError, CameraError, CameraTimeout
-from edge.camera.factory import make_sampler, open_source
 from edge.camera.frame import Frame
-from edge.camera.motion import MotionGate, MotionResult
+from edge.camera.packets import Packet, StreamInfo
 from edge.camera.queues import DropOldestQueue
-from edge.camera.roi import Roi
-from edge.camera.sampler import Sample, Sampler, SamplerStats
+from edge.camera.session import Cameras, CameraSession
 from edge.camera.source import FrameSource, SourceTiming
 from edge.camera.state import CameraState
 
 __all__ = [
     "CameraAuthError",
     "CameraError",
+    "CameraSession",
     "CameraState",
     "CameraTimeout",
+    "Cameras",
     "DropOldestQueue",
     "Frame",
     "FrameSource",
-    "MotionGate",
-    "MotionResult",
-    "Roi",
-    "Sample",
-    "Sampler",
-    "SamplerStats",
+    "Packet",
     "SourceTiming",
-    "make_sampler",
-    "open_source",
+    "StreamInfo",
 ]

@@ -1,21 +1,19 @@
-"""From a `cameras:` entry to a running source and sampler."""
+"""From a `cameras:` entry to its source (via the kinds table), session and sampler."""
 
 from __future__ import annotations
 
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
-from edge.camera.files import FileSource
-from edge.camera.mjpeg import MjpegSource
+from edge.camera.kinds import open_configured
 from edge.camera.motion import MotionGate
 from edge.camera.roi import Roi
-from edge.camera.rtsp import RtspSource
 from edge.camera.sampler import Sampler
-from edge.camera.snapshot import SnapshotSource
+from edge.camera.session import CameraSession
 from edge.camera.source import FrameSource, SourceTiming
 
 if TYPE_CHECKING:  # the camera layer needs the models' shape, not the config package
-    from edge.config.cameras import AnyCamera, MjpegCamera, RtspCamera, SnapshotCamera
+    from edge.config.cameras import AnyCamera
 
 
 def open_source(
@@ -37,37 +35,15 @@ def open_source(
         reconnect_max_s=cfg.reconnect_max_s,
         max_output_fps=max_output_fps,
     )
-    if cfg.kind == "rtsp":
-        return RtspSource(
-            cfg.id,
-            cfg.url,
-            timing,
-            username=cfg.username,
-            password=_secret(cfg),
-            probe_s=cfg.probe_s,
-        )
-    if cfg.kind == "mjpeg":
-        return MjpegSource(
-            cfg.id,
-            cfg.url,
-            timing,
-            username=cfg.username,
-            password=_secret(cfg),
-            executor=executor,
-        )
-    if cfg.kind == "snapshot":
-        return SnapshotSource(
-            cfg.id,
-            cfg.url,
-            timing,
-            username=cfg.username,
-            password=_secret(cfg),
-            poll_interval_s=cfg.poll_interval_s,
-            executor=executor,
-        )
-    if cfg.kind == "file":
-        return FileSource(cfg.id, cfg.path, timing, fps=cfg.fps, loop=cfg.loop, executor=executor)
-    raise TypeError(f"unknown camera kind {type(cfg).__name__}")
+    return open_configured(cfg, timing, executor)
+
+
+def open_session(cfg: AnyCamera, *, executor: Executor | None = None) -> CameraSession:
+    """The shared session of one camera: its source, thinned to the analysis rate. A
+    replayed source (a file) with recognisers waits for the analysis to subscribe; a live
+    camera, or a file nobody analyses, runs at once (its state is what a platform sees)."""
+    source = open_source(cfg, executor=executor, max_output_fps=cfg.analysis_fps)
+    return CameraSession(source, wait_for_consumer=source.on_demand and bool(cfg.pipelines))
 
 
 def make_sampler(cfg: AnyCamera) -> Sampler:
@@ -86,7 +62,3 @@ def make_sampler(cfg: AnyCamera) -> Sampler:
     )
     roi = Roi([p.points for p in cfg.roi], mask_outside=cfg.roi_mask_outside) if cfg.roi else None
     return Sampler(cfg.analysis_fps, motion=motion, roi=roi, queue_frames=cfg.queue_frames)
-
-
-def _secret(cfg: RtspCamera | MjpegCamera | SnapshotCamera) -> str | None:
-    return cfg.password.get_secret_value() if cfg.password is not None else None

@@ -1,4 +1,5 @@
-"""Credentials in camera URLs: inject them for the decoder, hide them everywhere else.
+"""Credentials in camera URLs: inject them for the decoder, hide them everywhere else
+(with `edge.redact`, the one redaction helper; re-exported here for the camera code).
 
 FFmpeg's own error messages repeat the URL it was given, credentials included, so
 every error text that leaves a source goes through `scrub` first.
@@ -6,14 +7,11 @@ every error text that leaves a source goes through `scrub` first.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
-_SECRET_QUERY = re.compile(
-    r"(?i)([?&](?:password|passwd|pass|pwd|loginpas|token|auth|key)=)[^&#]*",
-)
-MASK = "***"
+from edge.redact import MASK, redact_url, scrub
+
+__all__ = ["MASK", "inject_credentials", "redact_url", "scrub", "split_credentials"]
 
 
 def inject_credentials(url: str, username: str | None, password: str | None) -> str:
@@ -37,23 +35,3 @@ def split_credentials(url: str) -> tuple[str, str | None, str | None]:
     user, _, password = userinfo.partition(":")
     bare = urlunsplit(parts._replace(netloc=host))
     return bare, unquote(user) or None, unquote(password) if password else None
-
-
-def redact_url(url: str) -> str:
-    """The URL as it may appear in logs, state and the page."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{MASK}@{netloc.rsplit('@', 1)[-1]}"
-    safe = urlunsplit(parts._replace(netloc=netloc))
-    return _SECRET_QUERY.sub(lambda m: m.group(1) + MASK, safe)
-
-
-def scrub(text: str, secrets: Iterable[str | None]) -> str:
-    """Remove every secret (raw and percent-encoded) and URL userinfo from `text`."""
-    for secret in secrets:
-        if secret:
-            for form in {secret, quote(secret, safe="")}:
-                text = text.replace(form, MASK)
-    text = re.sub(r"([a-z][a-z0-9+.-]*://)[^/\s'\"@]*@", rf"\1{MASK}@", text, flags=re.I)
-    return _SECRET_QUERY.sub(lambda m: m.group(1) + MASK, text)

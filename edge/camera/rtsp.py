@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from edge.camera.avreader import AvJob, stream_av
 from edge.camera.frame import Frame
@@ -15,6 +16,7 @@ _HANDOFF_FRAMES = 2
 
 class RtspSource(FrameSource):
     kind = "rtsp"
+    encoded = True
 
     def __init__(
         self,
@@ -51,6 +53,11 @@ class RtspSource(FrameSource):
             make_frame=self.make_frame,
             scrub=self._scrub,
             max_output_fps=self.max_output_fps,
+            **self.av_job_args(),
         )
-        async for frame in stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped):
-            yield frame
+        # closed explicitly, so its decoder thread is joined now, not when the GC gets to it
+        async with aclosing(
+            stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped)
+        ) as frames:
+            async for frame in frames:
+                yield frame

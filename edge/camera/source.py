@@ -17,12 +17,16 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from contextlib import aclosing, suppress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from edge.backoff import Backoff
 from edge.camera.errors import CameraError, CameraTimeout
 from edge.camera.frame import Frame, Image
 from edge.camera.redact import redact_url, scrub
 from edge.camera.state import CameraState, StateTracker
+
+if TYPE_CHECKING:
+    from edge.camera.avreader import PacketSink
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,11 @@ class SourceTiming:
 
 class FrameSource(ABC):
     kind: str = "?"
+    encoded: bool = False
+    """Whether this kind can hand out the camera's encoded packets (H.264/H.265)."""
+    on_demand: bool = False
+    """A replay (a file), not a live camera: worth starting only once its consumer is
+    there (see `factory.open_session`)."""
 
     def __init__(
         self,
@@ -63,6 +72,11 @@ class FrameSource(ABC):
         self._backoff = Backoff(timing.reconnect_min_s, timing.reconnect_max_s)
         self._closed = asyncio.Event()
         self._seq = itertools.count(1)
+        self._packet_seq = itertools.count(1)
+        self._epochs = itertools.count(1)
+        self.packet_sink: PacketSink | None = None
+        """Set by the camera session before `frames()`: receives every encoded packet on
+        the demux thread (kinds with `encoded` only)."""
 
     @property
     def state(self) -> CameraState:
@@ -157,6 +171,16 @@ class FrameSource(ABC):
     ) -> Frame:
         """Build the next frame (safe from a decoder thread); record it with tracker.frame."""
         return Frame(self.camera_id, next(self._seq), image, mono, wall, pts_s)
+
+    def av_job_args(self) -> dict[str, Any]:
+        """What every PyAV connection of this source shares: the packet fan-out, and a
+        packet numbering and connection epoch that run across reconnects."""
+        return {
+            "packet_sink": self.packet_sink,
+            "camera_id": self.camera_id,
+            "epoch": next(self._epochs),
+            "next_packet_seq": self._packet_seq.__next__,
+        }
 
     @abstractmethod
     def _session(self) -> AsyncGenerator[Frame, None]:

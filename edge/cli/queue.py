@@ -1,9 +1,11 @@
-"""`edge queue`: each destination's backlog, oldest unacknowledged age and send rate."""
+"""`edge queue`: each destination's state, backlog, oldest unacknowledged age, send rate,
+and the records its peer refused for good (parked, with the peer's reason)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import time
 from typing import Any
 
 from edge.cli._common import add_api_args, api_url, err, get_json
@@ -32,9 +34,13 @@ def rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
                 "acked_seq": o["acked_seq"],
                 "next_seq": o["next_seq"],
                 "dropped": o["dropped"],
+                "parked": o.get("parked", 0),
+                "parked_recent": live.get("parked_recent") or [],
+                "since": live.get("since"),
                 "in_flight": live.get("in_flight"),
                 "rate_per_s": live.get("rate_per_s"),
                 "last_error": live.get("last_error"),
+                "time_offset_s": live.get("time_offset_s"),
             }
         )
     return out
@@ -67,14 +73,21 @@ def _queue(args: argparse.Namespace) -> int:
         print("no uplink destinations configured")
         return 0
     print(
-        f"{'DEST':16} {'STATE':12} {'BACKLOG':>9} {'OLDEST':>7} {'ACKED':>9} "
-        f"{'NEXT':>9} {'DROPPED':>7} {'RATE/s':>8}  LAST ERROR"
+        f"{'DEST':16} {'STATE':12} {'FOR':>6} {'BACKLOG':>9} {'OLDEST':>7} {'ACKED':>9} "
+        f"{'NEXT':>9} {'DROPPED':>7} {'PARKED':>6} {'RATE/s':>8}  LAST ERROR"
     )
+    now = time.time()
     for r in table:
         rate = "-" if r["rate_per_s"] is None else f"{r['rate_per_s']:.1f}"
+        held = _age(now - r["since"]) if r["since"] else "-"
         print(
-            f"{r['dest']:16} {r['state']:12} {r['backlog']:>9} "
+            f"{r['dest']:16} {r['state']:12} {held:>6} {r['backlog']:>9} "
             f"{_age(r['oldest_unacked_age_s']):>7} {r['acked_seq']:>9} {r['next_seq'] - 1:>9} "
-            f"{r['dropped']:>7} {rate:>8}  {r['last_error'] or ''}"
+            f"{r['dropped']:>7} {r['parked']:>6} {rate:>8}  {r['last_error'] or ''}"
         )
+        if r["time_offset_s"] is not None:
+            print(f"{'':16} clock offset to the peer: {r['time_offset_s']:+.1f} s")
+    for r in table:
+        for p in r["parked_recent"]:
+            print(f"  parked {r['dest']} seq {p['seq']} {p['kind']} {p['id']}: {p['reason']}")
     return 0

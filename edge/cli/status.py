@@ -60,12 +60,37 @@ def _status(args: argparse.Namespace) -> int:
             avail = {True: "yes", False: "NO", None: "?"}[d["available"]]
             print(f"{d['device']:32} {avail:11} {d['failures']:>8}  {d['last_error'] or ''}")
     for o in doc.get("outbox", []):
-        age = o["oldest_unacked_age_s"]
-        print(
-            f"uplink {o['dest']}: backlog {o['backlog']}, acked seq {o['acked_seq']}"
-            + (f", oldest {age:.0f}s" if age else "")
-        )
+        if not isinstance(o, dict):
+            continue
+        print(uplink_line(o, doc.get(f"uplink.{o['dest']}") or {}))
     return 0 if doc["status"] == "ok" else 1
+
+
+def uplink_line(outbox: dict[str, Any], live: dict[str, Any]) -> str:
+    """`uplink hub: disconnected since 14:02:11 (3 min), backlog 120, oldest 4 min, …`."""
+    state = live.get("state", "not running")
+    since = live.get("since")
+    text = f"uplink {outbox['dest']}: {state}"
+    if since:
+        held = time.time() - since
+        text += f" since {time.strftime('%H:%M:%S', time.localtime(since))} ({_span(held)})"
+    text += f", backlog {outbox['backlog']}"
+    age = outbox.get("oldest_unacked_age_s")
+    if age:
+        text += f", oldest {_span(age)}"
+    if outbox.get("parked"):
+        text += f", parked {outbox['parked']}"
+    if state != "connected" and live.get("last_error"):
+        text += f": {live['last_error']}"
+    return text
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _events(args: argparse.Namespace) -> int:

@@ -26,10 +26,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("uplink", help="check an uplink destination")
     s = p.add_subparsers(dest="uplink_command", metavar="ACTION", required=True)
     t = s.add_parser("test", help="connect, publish a test message and read it back")
-    t.add_argument("type", choices=["mqtt"], help="destination type")
+    t.add_argument("type", choices=["mqtt", "gat1400", "gb28181"], help="destination type")
     t.add_argument("--config", "-c", help="take the destination's settings from this config")
-    t.add_argument("--name", help="which destination in the config (default: the only mqtt one)")
-    t.add_argument("--url", help="broker URL (overrides the config's)")
+    t.add_argument("--name", help="which destination in the config (default: the only one)")
+    t.add_argument("--url", help="broker or 视图库 URL (overrides the config's)")
     t.add_argument("--timeout", type=float, default=10.0, help="seconds per step (default 10)")
     t.set_defaults(handler=_test)
 
@@ -60,6 +60,14 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _test(args: argparse.Namespace) -> int:
+    if args.type == "gat1400":
+        from edge.uplinks.gat1400.cli_test import run
+
+        return run(args)
+    if args.type == "gb28181":
+        from edge.uplinks.gb28181.probe import cli_test
+
+        return cli_test(args)
     try:
         cfg, site, gateway = _settings(args)
     except Exception as exc:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from edge.config.police_ids import ApeId, CameraChannelId
 from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
@@ -92,6 +93,13 @@ class _CameraBase(Section):
     )
     name: str = Field(default="", title="Name", description="Human name, e.g. 'North gate in'.")
     enabled: bool = Field(default=True, title="Enabled", description="Off keeps the entry idle.")
+    ape_id: ApeId | None = Field(
+        default=None,
+        title="GA/T 1400 APE ID",
+        description="20-digit 采集设备 code the police network assigned to this camera "
+        "(type code 119/121/131/132 ... at digits 11-13); prefixes the IDs of its passes "
+        "sent to a 视图库. Without it the uplink's device_id is used.",
+    )
     role: CameraRole = Field(
         default="general",
         title="Role",
@@ -150,6 +158,12 @@ class _CameraBase(Section):
         default=5.0,
         title="Frame timeout (s)",
         description="No frame for this long marks the camera offline and reconnects.",
+    )
+    gb_channel_id: CameraChannelId | None = Field(
+        default=None,
+        title="GB/T 28181 channel ID",
+        description="20-digit channel ID the GB/T 28181 platform lists and plays this camera "
+        "by; type code (digits 11-13) 131 camera or 132 IPC. Omitted: not offered.",
     )
 
     @model_validator(mode="after")

@@ -8,15 +8,23 @@ from __future__ import annotations
 
 import difflib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from edge.config.model import EdgeConfig
+from edge.config.model import EdgeConfig, config_model
 from edge.config.types import KeyProblems
-from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.config.yamlmarks import (
+    MAX_FILE_BYTES,
+    LoadedYaml,
+    Path_,
+    YamlLimitError,
+    YamlSyntaxError,
+    load_yaml,
+)
+from edge.redact import redact_data, scrub
 
 
 @dataclass(frozen=True)
@@ -53,7 +61,12 @@ def dotted(path: Path_) -> str:
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> EdgeConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # not all of /dev/zero or a 10 GB mistake
+        if len(raw) > MAX_FILE_BYTES:
+            limit = f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller"
+            raise ConfigError([Problem(str(path), 1, 1, "", limit)])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigUnreadable(f"{path}: {exc}") from exc
     return parse_config(text, str(path), env)
@@ -64,9 +77,8 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
     try:
         loaded = load_yaml(text, env)
     except YamlSyntaxError as exc:
-        raise ConfigError(
-            [Problem(filename, exc.mark.line, exc.mark.column, "", f"YAML syntax: {exc.message}")]
-        ) from None
+        said = exc.message if isinstance(exc, YamlLimitError) else f"YAML syntax: {exc.message}"
+        raise ConfigError([Problem(filename, exc.mark.line, exc.mark.column, "", said)]) from None
     problems = [
         Problem(filename, m.line, m.column, dotted(p), msg) for p, m, msg in loaded.problems
     ]
@@ -74,13 +86,13 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
         problems.append(Problem(filename, 1, 1, "", "the file must be a mapping of sections"))
         raise ConfigError(problems)
     try:
-        config = EdgeConfig.model_validate(loaded.data)
+        config = config_model().model_validate(loaded.data)
     except ValidationError as exc:
         problems.extend(_problems_from(exc, loaded, filename))
         config = None
     if problems:
         problems.sort(key=lambda p: (p.line, p.column))
-        raise ConfigError(problems)
+        raise ConfigError([replace(p, message=scrub(p.message)) for p in problems])
     assert config is not None
     return config
 
@@ -171,5 +183,7 @@ def _suggest(path: Path_, data: Any) -> str:
 
 
 def redacted(config: BaseModel) -> dict[str, Any]:
-    """The config as plain data with every secret shown as '********'."""
-    return config.model_dump(mode="json")
+    """The config as plain data: secret fields shown as '**********', and credentials
+    written inside URLs (`rtsp://admin:pw@…`) masked too."""
+    data: dict[str, Any] = redact_data(config.model_dump(mode="json"))
+    return data

@@ -6,10 +6,8 @@ import functools
 import operator
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, create_model, model_validator
 
-import drivers
-import edge.uplinks
 from edge.config.access import AccessConfig
 from edge.config.buses import BusConfig
 from edge.config.cameras import CameraConfig
@@ -32,12 +30,13 @@ def _union(plugins: dict[str, Any], what: str) -> Any:
     return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
 
 
-DeviceConfig: Any = _union(drivers.registry(), "device")
-UplinkConfig: Any = _union(edge.uplinks.registry(), "uplink")
-
-
 class EdgeConfig(Section):
-    """compound-edge configuration (one YAML file)."""
+    """compound-edge configuration (one YAML file).
+
+    This class types the sections; `devices` and `uplinks` are validated by the model
+    `config_model()` builds from the plugin registry when called (a subclass of this
+    one, so what it returns is an `EdgeConfig`). Validate with `config_model()`.
+    """
 
     config_version: Literal[1] = Field(
         title="Config version", description="Bumped when the file's shape changes; now 1."
@@ -51,7 +50,7 @@ class EdgeConfig(Section):
         title="Buses",
         description="RS-485 lines and Modbus TCP links; devices name theirs by id.",
     )
-    devices: list[DeviceConfig] = Field(
+    devices: list[Any] = Field(
         default_factory=list,
         title="Devices",
         description="Meters, sensors and gates; `type` picks the driver.",
@@ -67,7 +66,7 @@ class EdgeConfig(Section):
     access: AccessConfig = Field(
         default_factory=AccessConfig, title="Access", description="Who may pass the gates."
     )
-    uplinks: dict[str, UplinkConfig] = Field(
+    uplinks: dict[str, Any] = Field(
         default_factory=dict,
         title="Uplinks",
         description="Upstream destinations by name; `type` picks the protocol.",
@@ -87,6 +86,19 @@ class EdgeConfig(Section):
             *_duplicates("cameras", [c.id for c in self.cameras], "camera id"),
         ]
         bus_ids = [b.id for b in self.buses]
+        channels: dict[str, int] = {}
+        for i, cam in enumerate(self.cameras):
+            if cam.gb_channel_id is None:
+                continue
+            if cam.gb_channel_id in channels:
+                problems.append(
+                    (
+                        ("cameras", i, "gb_channel_id"),
+                        f"duplicate gb_channel_id {cam.gb_channel_id} "
+                        f"(also cameras[{channels[cam.gb_channel_id]}])",
+                    )
+                )
+            channels.setdefault(cam.gb_channel_id, i)
         for i, dev in enumerate(self.devices):
             bus = getattr(dev, "bus", None)
             if bus is not None and bus not in bus_ids:
@@ -96,6 +108,34 @@ class EdgeConfig(Section):
         if problems:
             raise KeyProblems(problems)
         return self
+
+
+@functools.cache
+def config_model() -> type[EdgeConfig]:
+    """The config model with the `devices:` and `uplinks:` unions of the installed plugins."""
+    from edge.registry import registry
+
+    reg = registry()
+    fields: dict[str, Any] = {}
+    for name, plugins, what in (
+        ("devices", reg.drivers, "device"),
+        ("uplinks", reg.uplinks, "uplink"),
+    ):
+        info = EdgeConfig.model_fields[name]
+        union = _union(dict(plugins), what)
+        ann = list[union] if name == "devices" else dict[str, union]  # type: ignore[valid-type]
+        fields[name] = (
+            ann,
+            Field(
+                default_factory=info.default_factory,  # type: ignore[arg-type]
+                title=info.title,
+                description=info.description,
+            ),
+        )
+    model: type[EdgeConfig] = create_model(
+        "EdgeConfig", __base__=EdgeConfig, __doc__=EdgeConfig.__doc__, **fields
+    )
+    return model
 
 
 def _duplicates(section: str, ids: list[str | None], what: str) -> list[tuple[Key, str]]:

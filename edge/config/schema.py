@@ -9,19 +9,19 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel
 
-from edge.config.model import EdgeConfig
+from edge.config.model import config_model
 from edge.config.yamlmarks import Path_
 
 
 def json_schema() -> str:
-    schema = EdgeConfig.model_json_schema(mode="validation")
+    schema = config_model().model_json_schema(mode="validation")
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://compound-edge.local/schema/config-v1.json"
     return json.dumps(schema, ensure_ascii=False, indent=2)
 
 
 def known_keys(path: Path_, data: Any) -> list[str]:
-    model = _model_at(EdgeConfig, path, data)
+    model = _model_at(config_model(), path, data)
     return list(model.model_fields) if model else []
 
 

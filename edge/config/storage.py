@@ -26,7 +26,11 @@ class StorageConfig(Section):
         default=2000, ge=1, le=100_000, title="Writer batch size", description="Max per commit."
     )
     retention_days: float = Field(
-        default=90, gt=0, title="Retention", description="Delivered records older are pruned."
+        default=90,
+        gt=0,
+        le=3660,
+        title="Retention",
+        description="Delivered records older are pruned.",
     )
     max_bytes: Bytes = Field(
         default=8 * 1000**3,
@@ -42,7 +46,9 @@ class StorageConfig(Section):
     min_free_bytes: Bytes = Field(
         default=200 * 1000**2,
         title="Keep free on disk",
-        description="Prune as if over budget when the filesystem has less free space than this.",
+        description="Less free space than this prunes delivered data and raises the "
+        "storage.disk_low alarm; less than half of it prunes undelivered data too. A reserve "
+        "of half of it (at most 32 MiB) is kept for pruning and alarms on a full disk.",
     )
     prune_interval_s: PositiveSeconds = Field(
         default=60, title="Prune interval", description="How often retention runs."

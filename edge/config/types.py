@@ -6,6 +6,7 @@ installers think (`5m`, `2GB`), and are normalised to the unit in the name.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,7 +29,23 @@ _SIZE_UNITS = {
 }
 
 
+# The longest wait any setting needs (a retention pass, a poll of a quarterly meter) is well
+# under a year; past it a typo (`99999999999999999999999999d`) overflows the event loop's clock.
+MAX_SECONDS = 366 * 86400.0
+# SQLite stores sizes as signed 64-bit integers.
+MAX_BYTES = 2**62
+
+
 def _parse_seconds(value: Any) -> Any:
+    seconds = _to_seconds(value)
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValueError(f"a duration must be finite, got {value!r}")
+    if isinstance(seconds, float) and seconds > MAX_SECONDS:
+        raise ValueError(f"a duration is at most 366d, got {value!r}")
+    return seconds
+
+
+def _to_seconds(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("a duration must be a number of seconds or like 500ms, 30s, 5m, 2h, 7d")
     if isinstance(value, int | float):
@@ -56,9 +73,9 @@ def _parse_bytes(value: Any) -> Any:
     return value
 
 
-Seconds = Annotated[float, BeforeValidator(_parse_seconds), Field(ge=0)]
-PositiveSeconds = Annotated[float, BeforeValidator(_parse_seconds), Field(gt=0)]
-Bytes = Annotated[int, BeforeValidator(_parse_bytes), Field(ge=0)]
+Seconds = Annotated[float, BeforeValidator(_parse_seconds), Field(ge=0, le=MAX_SECONDS)]
+PositiveSeconds = Annotated[float, BeforeValidator(_parse_seconds), Field(gt=0, le=MAX_SECONDS)]
+Bytes = Annotated[int, BeforeValidator(_parse_bytes), Field(ge=0, le=MAX_BYTES)]
 
 
 class YamlInt(int):
@@ -76,13 +93,18 @@ class YamlInt(int):
         return obj
 
 
-def _digits(value: Any, what: str) -> str:
-    """The digits of an ID: a string, or an unquoted decimal number read back unchanged."""
+def refuse_yaml_number(value: Any, what: str) -> None:
+    """Raise when `value` is a number YAML read from other text than its digits (`0x161`)."""
     if isinstance(value, YamlInt):
         raise ValueError(
             f"unquoted {value.yaml_text} is read by YAML as the number {int(value)}, "
             f'not as the digits of a {what}; quote it: "{value.yaml_text}"'
         )
+
+
+def _digits(value: Any, what: str) -> str:
+    """The digits of an ID: a string, or an unquoted decimal number read back unchanged."""
+    refuse_yaml_number(value, what)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"a {what} is a string of digits; quote it")
     text = str(value) if isinstance(value, int) else value.strip()

@@ -14,6 +14,25 @@ class WebConfig(Section):
         description="host:port for the local API and page; port 0 picks a free port.",
     )
 
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        title="Allowed host names",
+        description=(
+            "Names the gateway answers to in the HTTP Host header besides loopback names "
+            "(localhost) and IP addresses, e.g. the box's DNS or mDNS name "
+            "(gateway.local). A request naming any other host is refused (403), so a web "
+            "page cannot reach the API through DNS rebinding."
+        ),
+    )
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not name or any(c in name for c in ":/ @[]") or name != name.strip():
+                raise ValueError(f"expected a bare host name (no port or scheme), got {name!r}")
+        return v
+
     @field_validator("listen")
     @classmethod
     def _hostport(cls, v: str) -> str:

@@ -4,7 +4,8 @@ Home Assistant's coordinator, on a shared wire: the next poll is scheduled when
 the current one ends (never a backlog), first polls are spread over the
 interval, a device that stops answering is logged once and retried on its own
 backoff, and what a poll yields is stored, published and checked against the
-device's thresholds. Drivers only say how to attach to the bus and how to poll.
+device's thresholds (a flow reactor, `edge.rules.reactors`). Drivers only say how
+to attach to the bus and how to poll.
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ from edge.rules.thresholds import ThresholdEngine
 log = logging.getLogger(__name__)
 
 
-def reading_topic(device: str) -> str:
-    return f"reading/{device}"
-
-
 class PolledDevice(ABC):
     def __init__(self, config: BusDeviceConfig, runtime: Any) -> None:
         self.config = config
@@ -42,6 +39,7 @@ class PolledDevice(ABC):
         self.rules = ThresholdEngine(
             config.id, config.thresholds, runtime.store, label=config.name or config.id
         )
+        runtime.thresholds.add(self.rules)
         self.polls = 0
         self.failures = 0
 
@@ -79,12 +77,8 @@ class PolledDevice(ABC):
         return True
 
     async def publish(self, readings: list[Reading]) -> None:
-        """Store, publish (one hub item per poll: the list), then evaluate thresholds."""
-        if not readings:
-            return
-        await self.rt.store.add_readings(self.id, readings)
-        self.rt.hub.publish(reading_topic(self.id), readings)
-        await self.rules.evaluate(readings)
+        """Hand the poll to the flow: committed, then the thresholds reactor evaluates it."""
+        await self.rt.flow.emit_readings(self.id, readings)
 
 
 class SerialDevice(PolledDevice):

@@ -95,6 +95,16 @@ if cfg.get("username"):
         "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"
     ))
 server.get_mount_points().add_factory(cfg["path"], factory)
+
+
+# One line per RTSP connection and per RTSP session (SETUP), so a test can count them.
+def on_client(_server, client):
+    print("CLIENT", flush=True)
+    client.connect("new-session", lambda _c, _s: print("SESSION", flush=True))
+    client.connect("closed", lambda _c: print("CLOSED", flush=True))
+
+
+server.connect("client-connected", on_client)
 if not server.attach(None):
     sys.exit("cannot listen on %s:%s" % (cfg["host"], cfg["port"]))
 port = server.get_bound_port()
@@ -206,9 +216,15 @@ def _fitted(path: Path, size: tuple[int, int]) -> Image | None:
 
 
 def build_video(
-    out_path: Path, frames: Sequence[Path], *, fps: int = 10, hold_frames: int = 5
+    out_path: Path,
+    frames: Sequence[Path],
+    *,
+    fps: int = 10,
+    hold_frames: int = 5,
+    crf: int | None = None,
 ) -> Path:
-    """An H.264 MP4 of the stills (each held `hold_frames`), for the file source."""
+    """An H.264 MP4 of the stills (each held `hold_frames`, one keyframe a second), for
+    the file source. `crf` (x264's quality, lower is better) defaults to x264's 23."""
     import av  # local: only the demo and tests make videos
 
     first = read_bgr(frames[0])
@@ -219,6 +235,8 @@ def build_video(
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.options = {"preset": "ultrafast", "g": str(fps)}
+        if crf is not None:
+            stream.options = {**stream.options, "crf": str(crf)}
         for path in frames:
             image = read_bgr(path)
             if image is None or image.shape[:2] != (height, width):
@@ -268,6 +286,12 @@ class RtspServer:
         self.auth = auth
         self._python = python
         self._proc: asyncio.subprocess.Process | None = None
+        self._events: asyncio.Task[None] | None = None
+        self.clients_connected = 0
+        """RTSP (TCP) connections accepted since the server was created."""
+        self.clients_closed = 0
+        self.sessions_created = 0
+        """RTSP sessions (SETUP) since the server was created: one per stream reader."""
         # Server stderr, read back only to explain a failed start; lives as long as self.
         self._log = tempfile.TemporaryFile()  # noqa: SIM115
 
@@ -319,9 +343,29 @@ class RtspServer:
             await self.stop()
             raise RuntimeError(f"RTSP server failed: {self._stderr()}")
         self.port = int(line.split()[1])
+        self._events = asyncio.create_task(self._count(self._proc.stdout))
+
+    @property
+    def clients_open(self) -> int:
+        return self.clients_connected - self.clients_closed
+
+    async def _count(self, stdout: asyncio.StreamReader) -> None:
+        """Read the server's event lines (also keeps its stdout pipe from filling up)."""
+        while line := await stdout.readline():
+            word = line.strip()
+            if word == b"CLIENT":
+                self.clients_connected += 1
+            elif word == b"SESSION":
+                self.sessions_created += 1
+            elif word == b"CLOSED":
+                self.clients_closed += 1
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
+        events, self._events = self._events, None
+        if events is not None:
+            events.cancel()
+            await asyncio.gather(events, return_exceptions=True)
         if proc is None:
             return
         if proc.returncode is None:

@@ -1,5 +1,6 @@
 """The store's public face: what drivers, rules, uplinks and the API call
-(alarms and the outbox live in their own modules, mixed in here).
+(access lists, alarms, processed commands and the outbox live in their own
+modules, mixed in here). All of the daemon's SQL is under `edge/store/`.
 
 Writes go through the single writer (`Writer`), reads through `Reader`. An
 event is committed together with one outbox row per destination that is owed
@@ -20,14 +21,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from edge.events import Event, ImageRef, Reading
-from edge.hub import Hub
+from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
+from edge.payloads import DevicePayload, PointValue, ReadingPayload
+from edge.store.access import AccessMixin
 from edge.store.alarms import AlarmsMixin
+from edge.store.commands import CommandsMixin
 from edge.store.db import connect
 from edge.store.migrations import migrate
 from edge.store.outbox import OutboxMixin
 from edge.store.reader import Reader, event_row, images_for
+from edge.store.space import Space, StorageFull, is_full
 from edge.store.writer import Tx, Wants, Writer, dumps, now_ms
 
 log = logging.getLogger(__name__)
@@ -35,21 +39,25 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-class Store(AlarmsMixin, OutboxMixin):
+class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,
         destinations: dict[str, Wants] | None = None,
         synchronous: str = "NORMAL",
         batch_max: int = 2000,
-        hub: Hub | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.db_path = self.data_dir / DB_NAME
         self.images_dir = self.data_dir / "images"
-        self.hub = hub
+        # Called on the loop with each committed batch's events, in commit order: the
+        # flow's dispatcher (reactors, then the live hub) hangs here.
+        self.on_events: Callable[[list[Event]], None] | None = None
         self.destinations = dict(destinations or {})
-        self.writer = Writer(self.db_path, synchronous, self.destinations, batch_max)
+        self.space = Space(self.data_dir)
+        self.writer = Writer(
+            self.db_path, synchronous, self.destinations, batch_max, space=self.space
+        )
         self.reader = Reader(self.db_path)
         self._signals: dict[str, asyncio.Event] = {d: asyncio.Event() for d in self.destinations}
         self.writer.on_commit = self._committed
@@ -59,6 +67,7 @@ class Store(AlarmsMixin, OutboxMixin):
     async def open(self) -> None:
         """Create the data dir, migrate (with a backup) and open the writer."""
         loop = asyncio.get_running_loop()
+        self.space.bind(loop)
         await loop.run_in_executor(None, self._prepare)
         await self.writer.open()
 
@@ -83,9 +92,23 @@ class Store(AlarmsMixin, OutboxMixin):
     def _committed(self, tx: Tx) -> None:
         for dest in tx.dests_touched:
             self._signals[dest].set()
-        if self.hub is not None:
-            for event in tx.events:
-                self.hub.publish(f"event/{event.kind}", event)
+        if self.on_events is not None and tx.events:
+            self.on_events(tx.events)
+
+    @property
+    def stalled_since(self) -> float | None:
+        """Since when (monotonic) work has waited for a successful commit; None: all done."""
+        return self.writer.stalled_since
+
+    def writer_health(self) -> dict[str, Any]:
+        w = self.writer
+        return {
+            "queue_depth": w.depth,
+            "commits": w.commits,
+            "committed_ops": w.committed_ops,
+            "failed_batches": w.failed_batches,
+            "last_commit_ms": round(w.last_commit_s * 1000, 2),
+        }
 
     def outbox_signal(self, dest: str) -> asyncio.Event:
         """Set whenever something new is owed to `dest`; the uplink clears it."""
@@ -94,25 +117,57 @@ class Store(AlarmsMixin, OutboxMixin):
     # --- events and images --------------------------------------------------
 
     async def add_event(self, event: Event) -> Event:
-        await self.writer.add_event(event)
+        """Commit `event`. Refused for lack of space (`StorageFull`), it takes its image
+        files with it: nothing would ever reference them (a retry saves them again)."""
+        try:
+            await self.writer.add_event(event)
+        except StorageFull:
+            if event.images:
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self.discard_images, [im.path for im in event.images]
+                )
+            raise
         return event
 
-    async def save_image(self, data: bytes, role: str, ext: str = "jpg") -> ImageRef:
-        """Write an image file durably; reference it from an event added afterwards."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._write_image, data, role, ext)
+    def discard_images(self, paths: list[str]) -> None:
+        """Delete image files (blocking) that no committed event references."""
+        for rel in paths:
+            try:
+                (self.data_dir / rel).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("could not delete %s: %s", rel, exc)
 
-    def _write_image(self, data: bytes, role: str, ext: str) -> ImageRef:
+    async def save_image(self, data: bytes, role: ImageRole | str, ext: str = "jpg") -> ImageRef:
+        """Write an image file durably; reference it from an event added afterwards.
+        An unknown role is refused (ValueError) before anything is written; `StorageFull`
+        (leaving no file behind) when the disk has no room."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self._write_image, data, ImageRole(role), ext)
+
+    def _write_image(self, data: bytes, role: ImageRole, ext: str) -> ImageRef:
         day = datetime.now(UTC).strftime("%Y/%m/%d")
         rel = f"images/{day}/{new_id()}-{role}.{ext}"
         path = self.data_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if not is_full(exc):
+                raise
+            self.space.write_failed(exc, f"an image of {len(data)} bytes")
+            raise StorageFull(f"storage full: {exc}") from exc
+        try:
+            self.space.check()
+        except OSError as exc:
+            log.warning("could not measure free space: %s", exc)
         content_type = {"jpg": "image/jpeg", "png": "image/png"}.get(
             ext, "application/octet-stream"
         )
@@ -122,18 +177,9 @@ class Store(AlarmsMixin, OutboxMixin):
         """Store readings for charts, and one `reading` event for the uplinks."""
         if not readings:
             return None
-        event = Event(
-            kind="reading",
-            source=device,
-            ts=max(r.ts for r in readings),
-            data={
-                "device": device,
-                "points": [
-                    {"point": r.point, "value": r.value, "unit": r.unit, "quality": r.quality}
-                    for r in readings
-                ],
-            },
-        )
+        event = ReadingPayload(
+            device, [PointValue(r.point, r.value, r.unit, r.quality) for r in readings]
+        ).event(device, ts=max(r.ts for r in readings))
 
         def op(conn: sqlite3.Connection, tx: Tx) -> None:
             conn.executemany(
@@ -177,15 +223,7 @@ class Store(AlarmsMixin, OutboxMixin):
                 (device, int(available), now, now, error, dumps(state or {})),
             )
             if changed:
-                tx.emit(
-                    [
-                        Event(
-                            kind="device",
-                            source=device,
-                            data={"device": device, "available": available, "error": error},
-                        )
-                    ]
-                )
+                tx.emit([DevicePayload(device, available, error).event(device)])
             return changed
 
         changed: bool = await self.writer.submit(op)
@@ -208,6 +246,21 @@ class Store(AlarmsMixin, OutboxMixin):
             )
 
         await self.writer.submit(op)
+
+    async def audit_entries(
+        self, limit: int = 100, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first: who did what to what, why, and how it went."""
+
+        def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            sql, args = "SELECT * FROM audit", []
+            if action:
+                sql += " WHERE action = ?"
+                args.append(action)
+            rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", [*args, limit])
+            return [{**dict(r), "detail": json.loads(r["detail"])} for r in rows]
+
+        return await self.reader.run(q)
 
     async def bump(self, counter: str, by: int = 1) -> None:
         def op(conn: sqlite3.Connection, tx: Tx) -> None:

@@ -14,6 +14,7 @@ import json
 import logging
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 from edge.events import Event
 from edge.store.db import connect
+from edge.store.space import Space, StorageFull, is_full
 
 log = logging.getLogger(__name__)
 
@@ -70,12 +72,15 @@ class Writer:
         destinations: dict[str, Wants],
         batch_max: int = 2000,
         queue_max: int = 20_000,
+        space: Space | None = None,
     ) -> None:
         self.db_path = db_path
         self.synchronous = synchronous
         self.destinations = destinations
         self.batch_max = batch_max
         self._queue: asyncio.Queue[_Op] = asyncio.Queue(maxsize=queue_max)
+        self._urgent: deque[_Op] = deque()
+        self.space = space
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
         self._conn: sqlite3.Connection | None = None
         self._next_seq: dict[str, int] = {}
@@ -118,6 +123,19 @@ class Writer:
         await self._queue.put(_Op(fn, None, fut))
         return await fut
 
+    async def submit_urgent(self, fn: Callable[[sqlite3.Connection, _Tx], Any]) -> Any:
+        """Run `fn` in a transaction of its own, ahead of queued work. Retention makes room on
+        a full disk this way: in a batch with the inserts it makes room for, a failing insert
+        would roll the pruning back with it."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self._urgent.append(_Op(fn, None, fut))
+        if self._queue.empty():  # wake an idle loop (a busy one looks here before each batch)
+            wake: asyncio.Future[Any] = loop.create_future()
+            self._queue.put_nowait(_Op(None, None, wake))
+        return await fut
+
     async def add_event(self, event: Event) -> None:
         self._check_open()
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -139,15 +157,27 @@ class Writer:
             self.closed = True
             while not self._queue.empty():
                 await self._process(self._queue.get_nowait())
+            while self._urgent:
+                await self._run([self._urgent.popleft()])
             raise
 
     async def _process(self, first: _Op) -> None:
+        while self._urgent:
+            await self._run([self._urgent.popleft()])
         batch = [first]
         while len(batch) < self.batch_max:
             try:
                 batch.append(self._queue.get_nowait())
             except asyncio.QueueEmpty:
                 break
+        for op in batch:
+            if op.fn is None and op.event is None and not op.future.done():
+                op.future.set_result(None)  # a wake-up for urgent work, done above
+        batch = [op for op in batch if op.fn is not None or op.event is not None]
+        if batch:
+            await self._run(batch)
+
+    async def _run(self, batch: list[_Op]) -> None:
         loop = asyncio.get_running_loop()
         self.busy_since = time.monotonic()
         if self.stalled_since is None:
@@ -186,6 +216,18 @@ class Writer:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(marker, timeout_s)
 
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database now (between batches, on the writer's thread), so a
+        database that pruning shrank gives the bytes back to the filesystem at once."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._checkpoint)
+
+    def _checkpoint(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # busy or full: the automatic checkpoint catches up
+                log.warning("checkpoint failed: %s", exc)
+
     def close(self) -> None:
         def _close() -> None:
             if self._conn is not None:
@@ -218,11 +260,13 @@ class Writer:
                     results[i] = op.fn(conn, tx)
                     conn.execute("RELEASE op")
                 except Exception as exc:
+                    if not conn.in_transaction:
+                        raise  # SQLite rolled the whole transaction back (a full disk): all failed
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     self._next_seq, tx.dests_touched = saved[0], saved[2]
                     del tx.events[saved[1] :]
-                    results[i] = exc
+                    results[i] = self._full(exc, "a write") if is_full(exc) else exc
             self._save_seqs(conn, tx)
             conn.execute("COMMIT")
         except Exception as exc:
@@ -230,12 +274,28 @@ class Writer:
                 conn.execute("ROLLBACK")
             self._load_seqs()
             self.failed_batches += 1
-            log.error("store commit failed for %d operations: %s", len(batch), exc)
+            if is_full(exc):
+                exc = self._full(exc, f"a commit of {len(batch)} operations")
+            else:
+                log.error("store commit failed for %d operations: %s", len(batch), exc)
             return _Tx(), [exc] * len(batch)
         self.commits += 1
         self.committed_ops += len(batch)
         self.last_commit_s = time.perf_counter() - started
+        if self.space is not None:
+            try:
+                self.space.after_commit(conn)
+            except (OSError, sqlite3.Error) as exc:
+                log.warning("could not measure free space: %s", exc)
         return tx, results
+
+    def _full(self, exc: Exception, what: str) -> StorageFull:
+        """Count (and log once per episode) a write refused for lack of space."""
+        if self.space is not None:
+            self.space.write_failed(exc, what)
+        else:
+            log.error("store write failed: %s: %s", what, exc)
+        return exc if isinstance(exc, StorageFull) else StorageFull(f"storage full: {exc}")
 
     def _insert_events_isolated(
         self,

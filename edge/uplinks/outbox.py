@@ -11,8 +11,11 @@ out of order are safe. After a reconnect or a crash the loop starts again from
 the stored cursor: whatever was in flight is sent again with the same id and
 seq (at-least-once; receivers de-duplicate on id).
 
-Transports share this loop (MQTT now; GA/T 1400 later), each giving its own
-`prepare` (policy and encoding, off the event loop) and `issue`.
+Transports share this loop through `edge.uplinks.link.Link.deliver`, each giving
+its own `issue`. A record whose future raises `PeerRefused` is parked in the
+store with the peer's reason (it stops holding the cursor back and is listed by
+`edge queue`); any other exception means the connection is suspect: the record
+stays owed and the caller reconnects.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
 from edge.store import OutboxItem, Store
@@ -63,6 +66,11 @@ class DrainError(Exception):
     """A send failed: the connection is suspect and the caller should reconnect."""
 
 
+class PeerRefused(Exception):
+    """The peer refused this record for good (not the connection): it is parked with
+    this message as the reason, and delivery goes on with the next record."""
+
+
 class OutboxDrain(Generic[P]):
     def __init__(
         self,
@@ -82,6 +90,10 @@ class OutboxDrain(Generic[P]):
         self.in_flight: dict[int, asyncio.Future[Any]] = {}
         self.sent = 0
         self.acked = 0
+        self.failed = 0
+        self.parked = 0
+        self.last_refusal: str | None = None
+        self.last_refusal_at: float | None = None  # wall clock
         self.acked_seq = 0
         self.rate = RateMeter()
         self._acks: list[int] = []
@@ -97,6 +109,9 @@ class OutboxDrain(Generic[P]):
             "window": self.window,
             "sent": self.sent,
             "acked": self.acked,
+            "failed": self.failed,
+            "parked_since_start": self.parked,
+            "last_refusal": self.last_refusal,
             "acked_seq": self.acked_seq,
             "rate_per_s": self.rate.rate(),
         }
@@ -152,16 +167,21 @@ class OutboxDrain(Generic[P]):
             if fut.cancelled():
                 return
             exc = fut.exception()
-            if exc is not None:
+            if isinstance(exc, PeerRefused):
+                # Refused for good: kept (parked) with the peer's reason, never acked.
+                self.parked += 1
+                self.last_refusal = str(exc)
+                self.last_refusal_at = time.time()
+                log.warning("%s refused record seq %d for good: %s (parked)", self.dest, seq, exc)
+                self._background_write(self.store.park(self.dest, seq, str(exc)))
+            elif exc is not None:
+                # Not delivered: it stays owed and is sent again after the reconnect.
+                self.failed += 1
                 if self._error is None:
                     self._error = exc
                     self._failed.set()
                     text = f"{type(exc).__name__}: {exc}"
-                    task = asyncio.get_running_loop().create_task(
-                        self.store.record_failure(self.dest, [seq], text)
-                    )
-                    self._background.add(task)
-                    task.add_done_callback(self._background.discard)
+                    self._background_write(self.store.record_failure(self.dest, [seq], text))
             else:
                 self._acks.append(seq)
                 self.rate.add()
@@ -169,6 +189,11 @@ class OutboxDrain(Generic[P]):
             self._room.set()
 
         return done
+
+    def _background_write(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _flush_loop(self) -> None:
         """Write acknowledgements in batches: at most one transaction per
@@ -194,10 +219,13 @@ class OutboxDrain(Generic[P]):
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
-        # What the peer confirmed must reach the store even when we are being
-        # cancelled, or a restart would resend more than it needs to.
+        # What the peer confirmed (or refused for good) must reach the store even when
+        # we are being cancelled, or the next connection would send it again.
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(self._flush())
+        if self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.gather(*self._background, return_exceptions=True))
 
 
 async def _first(*aws: Awaitable[Any], limit_s: float | None = None) -> bool:

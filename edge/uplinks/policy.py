@@ -13,11 +13,13 @@ of a list (`data.people.*.id_number`).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from pydantic import Field, field_validator
 
 from edge.config.types import Section
+from edge.events import Event, ImageRole
 
 
 def _check_path(path: str) -> str:
@@ -65,10 +67,12 @@ class DataPolicy(Section):
         title="Masked fields",
         description="Dotted paths whose values are masked but for their last characters.",
     )
-    drop_image_roles: list[str] = Field(
+    drop_image_roles: list[ImageRole] = Field(
         default_factory=list,
         title="Image roles withheld",
-        description="Images with these roles are neither sent nor referenced (e.g. face_crop).",
+        description="Images with these roles are neither sent nor referenced: "
+        + ", ".join(r.value for r in ImageRole)
+        + " (one vocabulary with the producers, so a misspelt role is a config error).",
     )
 
     @field_validator("drop")
@@ -115,27 +119,28 @@ def _walk(node: Any, parts: list[str], fn: Any) -> None:
 
 
 class Policy:
-    """A compiled `DataPolicy`; `apply` edits the record in place (it must be the
-    caller's own copy, as the store's reads are)."""
+    """A compiled `DataPolicy`. `apply` edits the event's `data` in place: it must be
+    the caller's own copy, as the outbox's reads are (`OutboxItem`)."""
 
     def __init__(self, cfg: DataPolicy) -> None:
         self.cfg = cfg
         self._drop = [p.split(".")[1:] for p in cfg.drop]
         self._mask = [(m.field.split(".")[1:], m.keep_last, m.char) for m in cfg.mask]
-        self._roles = set(cfg.drop_image_roles)
+        self._roles = {ImageRole(r) for r in cfg.drop_image_roles}
         self.empty = not (self._drop or self._mask or self._roles)
 
-    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+    def apply(self, event: Event) -> Event:
         if self.empty:
-            return record
-        data = record.get("data")
+            return event
         for parts in self._drop:
-            _walk(data, parts, _delete)
+            _walk(event.data, parts, _delete)
         for parts, keep, char in self._mask:
-            _walk(data, parts, _masker(keep, char))
-        if self._roles and record.get("images"):
-            record["images"] = [im for im in record["images"] if im["role"] not in self._roles]
-        return record
+            _walk(event.data, parts, _masker(keep, char))
+        if self._roles and event.images:
+            kept = tuple(im for im in event.images if im.role not in self._roles)
+            if len(kept) != len(event.images):
+                event = dataclasses.replace(event, images=kept)
+        return event
 
 
 def _delete(container: Any, key: Any) -> None:

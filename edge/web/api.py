@@ -7,16 +7,20 @@ later wave and will sit in front of the mutating routes.
 from __future__ import annotations
 
 import json
-import sqlite3
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
+from edge import actions
+from edge.actions import Actor
 from edge.events import Event
 from edge.health import summary
+from edge.payloads import payload_of
 from edge.runtime import Runtime
+from edge.store import DuplicateEvent
 from edge.timefmt import parse_since, rfc3339, site_tz
 
 RT = web.AppKey("runtime", Runtime)
@@ -90,11 +94,12 @@ async def post_event(request: web.Request) -> web.Response:
             if extra["ts"].tzinfo is None:
                 raise ValueError("ts needs an offset")
         event = Event(kind=kind, source=source, data=data, **extra)
+        payload_of(event)  # the kind is known and its data fits the kind's payload
     except (ValueError, KeyError, TypeError, json.JSONDecodeError) as exc:
         return _error(400, f"bad event: {exc}")
     try:
-        await rt.store.add_event(event)
-    except sqlite3.IntegrityError:
+        await rt.flow.emit(event)
+    except DuplicateEvent:
         return _json({"id": event.id, "duplicate": True}, 200)
     except RuntimeError as exc:  # the writer has stopped: the daemon is shutting down
         return _error(503, str(exc))
@@ -106,22 +111,54 @@ async def list_alarms(request: web.Request) -> web.Response:
     return _json({"alarms": await rt.store.alarms(state=request.query.get("state") or None)})
 
 
+async def _actor(request: web.Request) -> tuple[Actor, dict[str, Any]] | web.Response:
+    """Who asks, from the body: `by` (a name) and `client` ("cli" when `edge` sends it).
+    The API has no logins yet (it listens on localhost); the page's will replace `by`."""
+    try:
+        body = await request.json()
+    except json.JSONDecodeError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    who = str(body.get("by", "")).strip()
+    if not who:
+        return _error(400, 'say who: {"by": "guard name"}')
+    return Actor("cli" if body.get("client") == "cli" else "user", who), body
+
+
 async def alarm_action(request: web.Request) -> web.Response:
     rt = request.app[RT]
     alarm_id, action = request.match_info["alarm_id"], request.match_info["action"]
-    try:
-        who = str((await request.json()).get("by", "")).strip()
-    except json.JSONDecodeError:
-        who = ""
-    if not who:
-        return _error(400, 'say who: {"by": "guard name"}')
-    fn = {"ack": rt.store.acknowledge_alarm, "close": rt.store.close_alarm}.get(action)
+    fn = {"ack": actions.ack_alarm, "close": actions.close_alarm}.get(action)
     if fn is None:
         return _error(404, "action is ack or close")
-    if not await fn(alarm_id, who):
-        return _error(409, f"alarm cannot be {action}ed from its current state (or does not exist)")
-    await rt.store.audit(who, f"alarm.{action}", alarm_id)
-    return _json({"ok": True})
+    asked = await _actor(request)
+    if isinstance(asked, web.Response):
+        return asked
+    actor, body = asked
+    try:
+        result = await fn(rt, alarm_id, actor=actor, note=str(body.get("note", "")))
+    except actions.ActionRefused as exc:
+        return _error(409, str(exc))
+    return _json({"ok": result.ok, "message": result.message})
+
+
+async def open_gate(request: web.Request) -> web.Response:
+    rt = request.app[RT]
+    asked = await _actor(request)
+    if isinstance(asked, web.Response):
+        return asked
+    actor, body = asked
+    reason = str(body.get("reason", "")).strip()
+    if not reason:
+        return _error(400, 'say why: {"reason": "..."}')
+    try:
+        result = await actions.open_gate(
+            rt, request.match_info["gate_id"], actor=actor, reason=reason
+        )
+    except actions.ActionRefused as exc:
+        return _error(409, str(exc))
+    return _json({"ok": result.ok, "message": result.message, "result": result.data})
 
 
 async def devices(request: web.Request) -> web.Response:
@@ -134,12 +171,29 @@ async def queue(request: web.Request) -> web.Response:
     return _json({"destinations": await rt.store.outbox_stats()})
 
 
+# What the store names images (images/YYYY/MM/DD/<id>-<role>.<ext>): anything else is not one.
+_IMAGE_PATH = re.compile(
+    r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?(?:/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?)*"
+)
+MAX_IMAGE_PATH = 200
+
+
 async def image(request: web.Request) -> web.StreamResponse:
-    """An event's image, by the relative path the event carries (never outside images/)."""
+    """An event's image, by the relative path the event carries (never outside images/).
+
+    The path is checked against the store's naming before it reaches the filesystem, so NUL
+    bytes, dot segments and overlong names are a plain 404, never an exception."""
     rt = request.app[RT]
+    rel = request.match_info["path"]
+    if len(rel) > MAX_IMAGE_PATH or not _IMAGE_PATH.fullmatch(rel):
+        return _error(404, "no such image")
     root = (rt.store.data_dir / "images").resolve()
-    path = (rt.store.data_dir / "images" / request.match_info["path"]).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    try:
+        path = (root / rel).resolve()
+        found = path.is_relative_to(root) and path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
         return _error(404, "no such image")
     return web.FileResponse(path, headers={"Cache-Control": "max-age=86400, immutable"})
 
@@ -157,5 +211,6 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/api/events/{event_id}", get_event)
     app.router.add_get("/api/alarms", list_alarms)
     app.router.add_post("/api/alarms/{alarm_id}/{action}", alarm_action)
+    app.router.add_post("/api/gates/{gate_id}/open", open_gate)
     app.router.add_get("/api/devices", devices)
     app.router.add_get("/api/queue", queue)

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from edge.runtime import Runtime
 from edge.web import api
+from edge.web.hosts import HostCheck
 
 log = logging.getLogger(__name__)
 
@@ -18,7 +19,9 @@ SHUTDOWN_GRACE_S = 3.0
 
 
 def make_app(rt: Runtime) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+    web_cfg = rt.config.web
+    hosts = HostCheck([*web_cfg.allowed_hosts, web_cfg.host])  # the listen name is the box's
+    app = web.Application(client_max_size=1024**2, middlewares=[hosts.middleware])
     app[api.RT] = rt
     api.routes(app)
     for extend in rt.services.get("web.routes", []):

@@ -1,6 +1,7 @@
 """MQTT uplink benchmark: the outbox drained to a local mosquitto at QoS 1.
 
     .venv/bin/python scripts/bench/uplink.py [--backlog 100000] [--live-rate 200] [--inflight 500]
+                                             [--protocol 5|3.1.1]
 
 Runs the real daemon (store, outbox, MQTT uplink) in process against a mosquitto
 started here on an ephemeral port:
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -61,7 +63,7 @@ def plate_event(n: int) -> Event:
     )
 
 
-def config(data_dir: Path, port: int, inflight: int) -> str:
+def config(data_dir: Path, port: int, inflight: int, protocol: str) -> str:
     return f"""
 config_version: 1
 site: {{name: Bench, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
@@ -73,6 +75,7 @@ uplinks:
     type: mqtt
     url: mqtt://127.0.0.1:{port}
     inflight: {inflight}
+    protocol: "{protocol}"
     reconnect_initial_s: 0.05
     reconnect_max_s: 0.1
     health_interval_s: 1h
@@ -128,14 +131,15 @@ async def run(args: argparse.Namespace) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-uplink-"))
     port = free_port()
     broker = Broker(work / "broker", port)
-    cfg = parse_config(config(work / "data", port, args.inflight), "bench.yaml", {})
+    cfg = parse_config(config(work / "data", port, args.inflight, args.protocol), "bench.yaml", {})
     daemon = Daemon(cfg)
     await daemon.start()
     uplink = daemon.rt.services["uplink.hub"]
     try:
         fill_s = await fill(daemon, args.backlog)
         print(f"backlog: {args.backlog} events committed in {fill_s:.1f}s (broker down)")
-        sample = uplink.encoder.encode((await daemon.store.pending("hub", 0, 1))[0])
+        first = (await daemon.store.pending("hub", 0, 1))[0]
+        sample = uplink.encoder.encode(first.seq, first.event)
         payload = sample.messages[-1][1]
         stop, live_count = asyncio.Event(), [0]
         producer = asyncio.create_task(live(daemon, args.live_rate, stop, live_count))
@@ -170,6 +174,9 @@ async def run(args: argparse.Namespace) -> int:
         "caught_up_s": None if caught_up is None else round(caught_up, 2),
         "mosquitto_pub_per_s": round(ceil),
         "ratio_to_ceiling": round(eps / ceil, 2),
+        "protocol": args.protocol,
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     print(json.dumps(result, indent=2))
     checks = [
@@ -187,6 +194,7 @@ def main() -> int:
     ap.add_argument("--backlog", type=int, default=100_000)
     ap.add_argument("--live-rate", type=float, default=200.0, help="new events/s during the drain")
     ap.add_argument("--inflight", type=int, default=500)
+    ap.add_argument("--protocol", choices=["5", "3.1.1"], default="5", help="MQTT version")
     return asyncio.run(run(ap.parse_args()))
 
 

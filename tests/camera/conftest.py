@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from prereqs import require
 
 from edge.sim import rtsp as sim
 
@@ -51,8 +52,8 @@ def stills_720p(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def gst_python() -> str:
     python = sim.system_python()
-    if python is None:
-        pytest.skip(sim.unavailable_reason() or "no RTSP server")
+    require(python is not None, "GStreamer's RTSP server", str(sim.unavailable_reason()))
+    assert python is not None
     return python
 
 

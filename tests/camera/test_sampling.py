@@ -10,9 +10,13 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.camera import DropOldestQueue, Frame, MotionGate, Roi, Sampler, make_sampler
+from edge.camera import DropOldestQueue, Frame
+from edge.camera.factory import make_sampler
 from edge.camera.frame import Image
+from edge.camera.motion import MotionGate
 from edge.camera.rate import RateGate
+from edge.camera.roi import Roi
+from edge.camera.sampler import Sampler
 from edge.config.cameras import RtspCamera
 
 

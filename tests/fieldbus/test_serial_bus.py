@@ -16,6 +16,7 @@ from edge.fieldbus.errors import (
     DeviceErrorReply,
     GarbledReply,
     PortBusy,
+    PortError,
     PortMissing,
 )
 from edge.fieldbus.meters import read_cjt188, read_dlt645_address, read_dlt645_values
@@ -150,14 +151,16 @@ async def test_port_errors_fail_fast_and_the_port_reopens(
         # later ones reopen the port and succeed.
         sock = bus.port._ser._socket
         sock.shutdown(2)
-        errors = 0
+        errors: list[PortError] = []
         for _ in range(40):
             try:
                 await read_dlt645_values(bus, "000000000161", ENERGY)
                 break
-            except Exception:
-                errors += 1
+            except PortError as exc:  # a timeout or any other error would fail the test
+                errors.append(exc)
                 await asyncio.sleep(0.1)
-        assert 1 <= errors < 40
+        assert 1 <= len(errors) < 40
+        assert f"socket://{host}:{port}" in str(errors[0])
+        assert bus.stats.port_errors >= 1 and bus.health()["open"] is True
     finally:
         await bus.close()

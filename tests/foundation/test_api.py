@@ -10,6 +10,7 @@ import pytest
 
 from edge.app import Daemon
 from edge.config import parse_config
+from edge.events import ImageRole
 
 
 @pytest.fixture
@@ -51,8 +52,10 @@ async def test_events_posted_are_listed_with_filters(daemon: tuple[Daemon, str])
     _, url = daemon
     async with aiohttp.ClientSession() as http:
         ids = []
+        plate = {"camera": "door1", "plate": "苏A12345", "confidence": 0.97}
         for i, kind in enumerate(["access", "plate", "access"]):
-            body = {"kind": kind, "source": "door1", "data": {"n": i}}
+            data = plate if kind == "plate" else {"n": i}  # access keeps fields of its own
+            body = {"kind": kind, "source": "door1", "data": data}
             async with http.post(f"{url}/api/events", json=body) as resp:
                 assert resp.status == 201
                 ids.append((await resp.json())["id"])
@@ -66,6 +69,13 @@ async def test_events_posted_are_listed_with_filters(daemon: tuple[Daemon, str])
             assert resp.status == 400
         async with http.post(f"{url}/api/events", json={"kind": "x"}) as resp:
             assert resp.status == 400 and "source" in (await resp.json())["error"]
+        for bad, word in (
+            ({"kind": "plates", "source": "door1", "data": plate}, "unknown event kind"),
+            ({"kind": "plate", "source": "door1", "data": {"n": 1}}, "plate"),
+            ({"kind": "plate", "source": "door1", "data": {**plate, "plate": 7}}, "'plate'"),
+        ):
+            async with http.post(f"{url}/api/events", json=bad) as resp:
+                assert resp.status == 400 and word in (await resp.json())["error"], bad
         body = {"id": ids[0], "kind": "access", "source": "door1", "data": {}}
         async with http.post(f"{url}/api/events", json=body) as resp:
             assert resp.status == 200 and (await resp.json())["duplicate"] is True
@@ -86,17 +96,18 @@ async def test_alarm_acknowledged_through_the_api_is_audited(
         async with http.get(f"{url}/api/alarms") as resp:
             [row] = (await resp.json())["alarms"]
     assert row["state"] == "acknowledged" and row["acked_by"] == "李四"
-    audit = await d.store.reader.run(
-        lambda c: c.execute("SELECT actor, action FROM audit").fetchall()
-    )
-    assert [tuple(r) for r in audit] == [("李四", "alarm.ack")]
+    audit = await d.store.audit_entries()
+    assert [(a["actor"], a["action"], a["detail"]["outcome"]) for a in audit] == [
+        ("user:李四", "alarm.ack", "refused"),
+        ("user:李四", "alarm.ack", "done"),
+    ]
 
 
 async def test_the_status_page_and_event_images_are_served_and_nothing_outside(
     daemon: tuple[Daemon, str],
 ) -> None:
     d, url = daemon
-    ref = await d.store.save_image(b"\xff\xd8crop", "crop")
+    ref = await d.store.save_image(b"\xff\xd8crop", ImageRole.PLATE_CROP)
     assert ref.path.startswith("images/")
     async with aiohttp.ClientSession() as http:
         async with http.get(f"{url}/") as resp:

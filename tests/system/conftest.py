@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prereqs import require
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI box imports numpy/onnx stacks slowly
@@ -46,7 +47,7 @@ storage:
 logging:
   format: json
   level: INFO
-"""
+{sections}"""
 
 
 def wait_for(predicate: Callable[[], Any], timeout_s: float, what: str) -> Any:
@@ -140,11 +141,13 @@ class RunningDaemon:
                 burst.sent += 1
                 try:
                     async with session.post(self.url + "/api/events", json=body) as resp:
-                        doc = await resp.json()
+                        # Only a 201 is parsed: an error page (aiohttp's text/plain 500) is an
+                        # answer to count, not a connection error.
+                        doc = await resp.json() if resp.status == 201 else None
                 except (aiohttp.ClientError, TimeoutError):
                     burst.errors += 1
                     continue
-                if resp.status == 201:
+                if doc is not None:
                     burst.acked.append(doc["id"])
                     if on_ack is not None:
                         on_ack(doc["id"])
@@ -164,15 +167,20 @@ class RunningDaemon:
 class Daemons:
     """Starts daemons for one test and kills any still running when the test ends."""
 
+    wait_for = staticmethod(wait_for)
+
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.data_dir = tmp_path / "data"
         self._started: list[RunningDaemon] = []
 
-    def write_config(self, storage_extra: dict[str, Any] | None = None) -> Path:
+    def write_config(self, storage_extra: dict[str, Any] | None = None, sections: str = "") -> Path:
+        """`sections`: more top-level YAML (e.g. an `uplinks:` block), as written."""
         extra = "".join(f"  {k}: {v}\n" for k, v in (storage_extra or {}).items())
         path = self.tmp_path / "edge.yaml"
-        path.write_text(BASE_CONFIG.format(data_dir=self.data_dir, storage_extra=extra))
+        path.write_text(
+            BASE_CONFIG.format(data_dir=self.data_dir, storage_extra=extra, sections=sections)
+        )
         return path
 
     def start(
@@ -254,6 +262,24 @@ class Daemons:
             conn.close()
 
     @staticmethod
+    def owed(db_path: Path) -> dict[str, tuple[list[int], list[str], int]]:
+        """Per destination: its outbox seqs in commit (rowid) order, the ids of the events
+        they owe, and the destination's next_seq."""
+        conn = sqlite3.connect(db_path)
+        try:
+            out: dict[str, tuple[list[int], list[str], int]] = {}
+            for dest, next_seq in conn.execute("SELECT dest, next_seq FROM destinations"):
+                rows = conn.execute(
+                    "SELECT o.seq, e.id FROM outbox o JOIN events e ON e.rowid_ = o.event_rowid"
+                    " WHERE o.dest = ? ORDER BY e.rowid_",
+                    (dest,),
+                ).fetchall()
+                out[dest] = ([r[0] for r in rows], [r[1] for r in rows], next_seq)
+            return out
+        finally:
+            conn.close()
+
+    @staticmethod
     def integrity(db_path: Path) -> str:
         conn = sqlite3.connect(db_path)
         try:
@@ -282,3 +308,29 @@ def daemons(tmp_path: Path) -> Iterator[Daemons]:
 def edge_daemon(daemons: Daemons) -> RunningDaemon:
     """A ready daemon on the default config (NORMAL durability, no uplinks)."""
     return daemons.start()
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 20 MB filesystem (tmpfs), so "disk full" is the kernel's ENOSPC, not a mock.
+
+    Mounting needs root (or CAP_SYS_ADMIN) and util-linux's `mount`; without them the test
+    skips, and under CI=true fails (tests/prereqs.py)."""
+    where = tmp_path / "disk"
+    where.mkdir()
+    got = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=20m,mode=0755", "tmpfs", str(where)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    require(
+        got.returncode == 0,
+        f"a 20 MB tmpfs mounted by root ({got.stderr.strip()})",
+        "util-linux (mount), and run the suite as root or with CAP_SYS_ADMIN",
+    )
+    try:
+        yield where
+    finally:
+        # A daemon still holding files open would make a plain umount fail: detach lazily.
+        subprocess.run(["umount", "--lazy", str(where)], capture_output=True, check=False)

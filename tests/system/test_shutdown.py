@@ -85,7 +85,7 @@ async def test_sigterm_with_a_stalled_client_still_stops_in_time(daemons: Daemon
     reader, writer = await asyncio.open_connection(host, int(port))
     body = b'{"kind": "access", "source": "stalled", "data": {}}'
     writer.write(
-        b"POST /api/events HTTP/1.1\r\nHost: edge\r\nContent-Type: application/json\r\n"
+        b"POST /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
     )
     await writer.drain()

@@ -24,7 +24,9 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_conf: str = "", max_queued: int = 0
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -39,7 +41,7 @@ class Broker:
             f"persistence_location {workdir}/\n"
             "autosave_interval 0\n"
             "max_inflight_messages 0\n"
-            "max_queued_messages 0\n"
+            f"max_queued_messages {max_queued}\n"
             "log_type error\nlog_type warning\n"
             f"log_dest file {self.log}\n"
             # As root, mosquitto drops to user `mosquitto`, which cannot write here.
@@ -88,6 +90,7 @@ class Broker:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)  # in case a test paused it
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(10)
@@ -100,6 +103,16 @@ class Broker:
 
     async def stop(self) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.stop_sync)
+
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open (the kernel still accepts bytes), but nothing is
+        answered: a peer that stops acknowledging, without closing anything."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
 
     async def restart(self) -> None:
         await self.stop()

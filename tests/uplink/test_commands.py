@@ -43,6 +43,10 @@ def command(
     return json.dumps({"body": body, "signature": sign(secret, body)})
 
 
+def signed(name: str, body: str) -> str:
+    return json.dumps({"body": body, "signature": sign(SECRET, body)})
+
+
 async def send(hub: HubClient, name: str, payload: str, request_id: str) -> dict[str, Any]:
     before = len(hub.on(f"/cmd-reply/{request_id}"))
     await hub.publish(f"{PREFIX}/cmd/{name}", payload)
@@ -77,32 +81,57 @@ async def ready(hub: HubClient, daemon: DaemonFactory, broker: Broker) -> Daemon
     return d
 
 
-async def test_forged_command_is_refused_and_audited(
+def forgeries(genuine: str) -> list[tuple[str, str]]:
+    """Variants of a genuine envelope that must all fail authentication."""
+    env = json.loads(genuine)
+    body, sig = env["body"], env["signature"]
+    flipped = sig[:32] + "".join("0" if c != "0" else "1" for c in sig[32:])
+    return [
+        ("another secret", command("gate_open", GATE_ARGS, "req-forged", secret="x" * 20)),
+        ("unsigned", json.dumps({"body": body})),
+        ("right first half, wrong rest", json.dumps({"body": body, "signature": flipped})),
+        ("first 8 characters only", json.dumps({"body": body, "signature": sig[:8]})),
+        ("one character short", json.dumps({"body": body, "signature": sig[:-1]})),
+        ("one character long", json.dumps({"body": body, "signature": sig + "0"})),
+        (
+            "body altered",
+            json.dumps({"body": body.replace("let me in", "let us in"), "signature": sig}),
+        ),
+        ("not JSON", "garbage"),
+    ]
+
+
+GATE_ARGS = {"gate": "gate-1", "reason": "let me in"}
+
+
+async def test_forged_commands_get_no_reply_and_are_counted_and_audited(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:
     d = await ready(hub, daemon, broker)
     gate = FakeGate()
     d.rt.services["device.gate-1"] = gate
-    args = {"gate": "gate-1", "reason": "let me in"}
-    forged = command("gate_open", args, "req-forged", secret="not-the-shared-secret!")
-    reply = await send(hub, "gate_open", forged, "req-forged")
-    assert reply["ok"] is False and reply["status"] == "rejected"
-    assert reply["error"] == "bad signature"
-    unsigned = json.dumps({"body": json.loads(forged)["body"]})
-    reply = await send(hub, "gate_open", unsigned, "req-forged")
-    assert reply["error"] == "missing signature"
-    assert gate.opened == []
-    # The forged attempts did not burn the request ID: the genuine one still runs.
-    reply = await send(hub, "gate_open", command("gate_open", args, "req-forged"), "req-forged")
+    genuine = command("gate_open", GATE_ARGS, "req-forged")
+    forged = forgeries(genuine)
+    for _what, payload in forged:
+        await hub.publish(f"{PREFIX}/cmd/gate_open", payload)
+    # Commands are screened in arrival order: once the genuine one is answered, every
+    # forgery before it has been seen, and none of them was answered on its request ID.
+    reply = await send(hub, "gate_open", genuine, "req-forged")
     assert reply["ok"] is True and reply["result"] == {"gate": "gate-1", "opened": True}
+    assert [m.body["status"] for m in hub.on("/cmd-reply/req-forged")] == ["done"]
+    assert not hub.on("/cmd-reply/unknown")
     assert gate.opened == [("let me in", "hub:operator-7")]
-    rows = audit_rows(d)
-    assert [(r["action"], json.loads(r["detail"])["status"]) for r in rows] == [
-        ("cmd.gate_open", "rejected"),
-        ("cmd.gate_open", "rejected"),
-        ("cmd.gate_open", "done"),
-    ]
-    assert rows[0]["target"] == "req-forged"
+    counts = d.rt.health_providers["uplink.hub"]()["commands"]
+    assert counts["unauthenticated"] == len(forged), [w for w, _ in forged]
+    rows = [r for r in audit_rows(d) if r["action"].startswith("cmd.")]
+    assert [json.loads(r["detail"])["status"] for r in rows] == ["unauthenticated"] * len(
+        forged
+    ) + ["done"]
+    assert rows[-1]["target"] == "req-forged" and rows[0]["target"] == ""
+    # The gate was opened by the same audited action the page and the CLI call, as the hub.
+    (opened,) = [r for r in audit_rows(d) if r["action"] == "gate.open"]
+    assert (opened["actor"], opened["target"]) == ("hub:operator-7", "gate-1")
+    assert json.loads(opened["detail"])["outcome"] == "done"
 
 
 async def test_bad_schema_stale_and_misrouted_commands_are_refused_clearly(
@@ -114,8 +143,13 @@ async def test_bad_schema_stale_and_misrouted_commands_are_refused_clearly(
         ("diag", "r2", command("diag", {}, "r2", age_s=3600), "command is 3600 s old"),
         ("diag", "r3", command("diag", {}, "r3", site="32010600002160000009"), "is for site"),
         ("diag", "r4", command("diag", {}, "r4", body_name="allowlist"), "arrived on cmd/diag"),
-        ("diag", "unknown", '{"body": "{not json", "signature": "00"}', "bad signature"),
-        ("diag", "unknown", "garbage", "bad envelope"),
+        ("diag", "unknown", signed("diag", "{not json"), "bad command body"),
+        (
+            "diag",
+            "unknown",
+            signed("diag", '{"request_id": "r5", "args": ' + "[" * 5000 + "]" * 5000 + "}"),
+            "bad command body",
+        ),
     ]
     for name, rid, payload, expected in cases:
         reply = await send(hub, name, payload, rid)
@@ -156,15 +190,23 @@ async def test_allowlist_replace_and_patch_are_idempotent_by_request_id(
     reply = await send(hub, "allowlist", command("allowlist", bad, "al-3"), "al-3")
     assert reply["status"] == "failed" and "not a plate number" in reply["error"]
     assert sorted(await lists.entries("plates")) == ["苏B66666", "苏C00001"], "all or nothing"
-    actions = [json.loads(r["detail"])["status"] for r in audit_rows(d)]
-    assert actions == ["done", "done", "duplicate", "failed"]
+    envelope = [
+        json.loads(r["detail"])["status"] for r in audit_rows(d) if r["action"] == "cmd.allowlist"
+    ]
+    assert envelope == ["done", "done", "duplicate", "failed"]
+    # Each run (not the duplicate) went through the audited action, as actor kind `hub`.
+    changes = [r for r in audit_rows(d) if r["action"] == "access.change"]
+    assert [json.loads(r["detail"])["outcome"] for r in changes] == ["done", "done", "refused"]
+    assert {r["actor"] for r in changes} == {"hub:operator-7"}
 
 
 async def test_diag_returns_the_health_summary(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:
-    await ready(hub, daemon, broker)
+    d = await ready(hub, daemon, broker)
     reply = await send(hub, "diag", command("diag", {}, "d-1"), "d-1")
+    (audited,) = [r for r in audit_rows(d) if r["action"] == "diag"]
+    assert audited["actor"] == "hub:operator-7"
     health = reply["result"]["health"]
     assert health["status"] in ("ok", "degraded")
     assert [o["dest"] for o in health["outbox"]] == ["hub"]

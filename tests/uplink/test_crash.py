@@ -102,7 +102,14 @@ async def test_kill9_mid_flight_loses_nothing(
         await daemon.start(session)
         feeder = asyncio.create_task(post_events(session, daemon.api, 4000, committed, 0))
         await wait_until(lambda: len(hub.events()) >= 300, 20, "delivery under way")
+        # Freeze the broker and commit more than the in-flight window (200) so that some
+        # events are certainly unsent when the daemon dies; at low load everything would
+        # otherwise be acknowledged before the kill and the test would prove nothing.
+        broker.pause()
+        frozen_at = len(committed)
+        await wait_until(lambda: len(committed) >= frozen_at + 300, 20, "commits while frozen")
         daemon.kill9()
+        broker.resume()
         await feeder
         delivered_before = {m["id"] for m in hub.events()}
         assert set(committed) - delivered_before, "the kill must leave events owed"

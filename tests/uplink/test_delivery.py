@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Callable, Sized
+from pathlib import Path
 
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
 from uplink_helpers import DaemonFactory, assert_complete_in_order, wait_until
 
-from edge.events import Event
+from edge.config.loader import parse_config
+from edge.events import Event, ImageRole
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_burst_while_broker_down_arrives_complete_and_in_order(
@@ -34,6 +40,10 @@ async def test_burst_while_broker_down_arrives_complete_and_in_order(
     assert d.rt.health_providers["uplink.hub"]()["puback_short_path"] is True
 
 
+def more_than(items: Callable[[], Sized], n: int) -> Callable[[], bool]:
+    return lambda: len(items()) > n
+
+
 async def test_broker_restarting_under_load_loses_nothing(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:
@@ -54,13 +64,12 @@ async def test_broker_restarting_under_load_loses_nothing(
     producer = asyncio.create_task(produce())
     await wait_until(lambda: uplink.connections >= 1, 10, "the first connection")
     for round_ in range(6):
-        seen = len(hub.events())
-        await wait_until(lambda s=seen: len(hub.events()) > s + 100, 10, f"traffic {round_}")
+        await wait_until(more_than(hub.events, len(hub.events()) + 100), 10, f"traffic {round_}")
         # Captured before the restart: the uplink may reconnect before restart() returns,
         # and a count taken after it would wait for a reconnect that already happened.
         before = uplink.connections
         await broker.restart()
-        await wait_until(lambda b=before: uplink.connections > b, 10, f"reconnect {round_}")
+        await wait_until(lambda: uplink.connections > before, 10, f"reconnect {round_}")  # noqa: B023
     stop.set()
     await producer
     await wait_until(lambda: len({m["id"] for m in hub.events()}) >= len(ids), 30, "all events")
@@ -121,3 +130,29 @@ async def test_no_url_keeps_queueing_and_says_so(daemon: DaemonFactory) -> None:
     assert health["state"] == "off"
     assert "no broker url" in health["detail"]
     assert (await d.store.outbox_stats())[0]["backlog"] == 5
+
+
+async def test_the_demo_hub_policy_lets_no_face_image_through_on_the_wire(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    demo = ROOT / "config" / "demo.yaml"
+    cfg = parse_config(demo.read_text("utf-8"), str(demo), {"EDGE_MQTT_URL": broker.url})
+    policy = cfg.uplinks["hub"].policy.model_dump(mode="json")
+    assert policy["drop_image_roles"] == ["face_crop"]
+    d = await daemon(broker.url, f"    images: send\n    policy: {json.dumps(policy)}")
+    images = [
+        await d.store.save_image(b"\xff\xd8" + role.value.encode() + b"\xff\xd9", role)
+        for role in ImageRole
+    ]
+    face = Event(
+        "face", "cam-lobby", {"person": {"id_number": "320106199001011234"}}, images=tuple(images)
+    )
+    await d.store.add_event(face)
+    await wait_until(lambda: len(hub.events()) == 1, 10, "the face event")
+    listed = [im["role"] for im in hub.events()[0]["images"]]
+    sent = [m.body["data"]["role"] for m in hub.on(f"/images/{face.id}")]
+    others = [r.value for r in ImageRole if r is not ImageRole.FACE_CROP]
+    assert listed == others and sent == others, (listed, sent)
+    assert not any(b"face_crop" in json.dumps(m.body).encode() for m in hub.messages)
+    assert hub.events()[0]["data"]["person"]["id_number"].endswith("1234")
+    assert hub.events()[0]["data"]["person"]["id_number"].startswith("*")

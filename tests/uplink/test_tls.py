@@ -21,6 +21,8 @@ OPENSSL = shutil.which("openssl")
 def make_pki(d: Path) -> None:
     """A CA, a server certificate for localhost and a client certificate, all signed by the CA."""
 
+    assert OPENSSL is not None
+
     def run(*args: str) -> None:
         subprocess.run([OPENSSL, *args], cwd=d, check=True, capture_output=True)
 
@@ -125,4 +127,8 @@ async def test_a_broker_demanding_a_client_certificate_refuses_none(
     d = await daemon(f"mqtts://localhost:{tls_port}", f"    tls:\n      ca_file: {pki}/ca.pem")
     uplink = d.rt.services["uplink.hub"]
     await wait_until(lambda: uplink.last_error is not None, 15, "a refused handshake")
+    # Not any error (a timeout or a refused port would also set one): the broker's own
+    # TLS alert, which is what tells an installer the client certificate is missing.
+    assert "certificate required" in uplink.last_error.lower(), uplink.last_error
     assert uplink.connections == 0
+    assert uplink.state in ("connecting", "disconnected")

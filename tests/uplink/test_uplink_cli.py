@@ -59,4 +59,4 @@ async def test_queue_shows_backlog_age_and_rate(daemon: DaemonFactory) -> None:
     assert row["backlog"] == 7 and row["oldest_unacked_age_s"] >= 0
     assert row["rate_per_s"] == 0
     code, out = await edge_cli("queue", "--url", api)
-    assert code == 0 and out.splitlines()[1].split()[:3] == ["hub", "off", "7"]
+    assert code == 0 and out.splitlines()[1].split()[:4] == ["hub", "off", "-", "7"]

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from edge.store import OutboxItem
+from edge.events import Event, ImageRef
 from edge.uplinks.mqtt import schemas
 from edge.uplinks.mqtt.config import MqttUplinkConfig
-from edge.uplinks.mqtt.encode import Encoder
+from edge.uplinks.mqtt.encode import Encoder, LoadImage
 from edge.uplinks.mqtt.wire import EventMessage, ImageMessage
 from edge.uplinks.policy import DataPolicy, Policy, mask_value
 
@@ -21,23 +21,36 @@ SITE = "32010600002160000001"
 CST = timezone(timedelta(hours=8))
 
 
-def item(
-    seq: int, data: dict[str, object], images: list[dict[str, object]] | None = None
-) -> OutboxItem:
-    event = {
-        "id": "0190f6a4-1111-7000-8000-000000000001",
-        "ts_ms": 1_760_000_000_123,
-        "kind": "plate",
-        "source": "cam-gate",
-        "data": data,
-        "images": images or [],
-    }
-    return OutboxItem(seq, event, 0)
+def event(
+    data: dict[str, object], images: list[dict[str, object]] | None = None, kind: str = "plate"
+) -> Event:
+    return Event(
+        kind,
+        "cam-gate",
+        dict(data),
+        tuple(ImageRef(**im) for im in images or ()),  # type: ignore[arg-type]
+        datetime.fromtimestamp(1_760_000_000.123, UTC),
+        "0190f6a4-1111-7000-8000-000000000001",
+    )
+
+
+def loader(data_dir: Path) -> LoadImage:
+    """What the link kit gives the encoder: bytes, or why there are none."""
+
+    def load(ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
+        if ref.size_bytes > max_bytes:
+            return None, "too_large"
+        try:
+            return (data_dir / ref.path).read_bytes(), None
+        except OSError:
+            return None, "missing"
+
+    return load
 
 
 def encoder(tmp_path: Path, **cfg: object) -> Encoder:
     config = MqttUplinkConfig.model_validate({"type": "mqtt", "url": "mqtt://h:1883", **cfg})
-    return Encoder(config, f"compound/{SITE}", SITE, CST, tmp_path)
+    return Encoder(config, f"compound/{SITE}", SITE, CST, loader(tmp_path))
 
 
 def test_schema_files_are_up_to_date() -> None:
@@ -45,7 +58,7 @@ def test_schema_files_are_up_to_date() -> None:
 
 
 def test_event_message_matches_its_schema(tmp_path: Path) -> None:
-    out = encoder(tmp_path).encode(item(7, {"plate": "苏A12345", "color": "blue"}))
+    out = encoder(tmp_path).encode(7, event({"plate": "苏A12345", "colour": "blue"}))
     ((topic, payload),) = out.messages
     assert topic == f"compound/{SITE}/events/plate"
     msg = EventMessage.model_validate_json(payload)
@@ -60,7 +73,7 @@ def test_images_are_sent_before_the_event_or_referenced_when_too_large(tmp_path:
     small.write_bytes(b"\xff\xd8small")
     images = [
         {
-            "role": "plate",
+            "role": "plate_crop",
             "path": "images/a.jpg",
             "sha256": "ab",
             "size_bytes": 7,
@@ -81,35 +94,34 @@ def test_images_are_sent_before_the_event_or_referenced_when_too_large(tmp_path:
             "content_type": "image/jpeg",
         },
     ]
-    out = encoder(tmp_path, images="send").encode(item(3, {"plate": "x"}, images))
+    out = encoder(tmp_path, images="send").encode(3, event({"plate": "x"}, images))
     assert [t.split("/")[2] for t, _ in out.messages] == ["images", "events"]
     image = ImageMessage.model_validate_json(out.messages[0][1])
     assert base64.b64decode(image.data.b64) == b"\xff\xd8small" and image.seq == 3
-    event = EventMessage.model_validate_json(out.messages[1][1])
-    assert [(i.topic is not None, i.omitted) for i in event.images] == [
+    listed = EventMessage.model_validate_json(out.messages[1][1])
+    assert [(i.topic is not None, i.omitted) for i in listed.images] == [
         (True, None),
         (False, "too_large"),
         (False, "missing"),
     ]
-    referenced = encoder(tmp_path, images="reference").encode(item(3, {}, images))
+    referenced = encoder(tmp_path, images="reference").encode(3, event({}, images))
     assert len(referenced.messages) == 1
     assert len(EventMessage.model_validate_json(referenced.messages[0][1]).images) == 3
-    none = encoder(tmp_path, images="none").encode(item(3, {}, images))
+    none = encoder(tmp_path, images="none").encode(3, event({}, images))
     assert EventMessage.model_validate_json(none.messages[0][1]).images == []
 
 
 def test_an_oversized_event_is_truncated_not_stuck(tmp_path: Path) -> None:
     enc = encoder(tmp_path, max_payload_bytes=4096)
-    out = enc.encode(item(9, {"blob": "x" * 10_000}))
+    out = enc.encode(9, event({"blob": "x" * 10_000}))
     msg = EventMessage.model_validate_json(out.messages[0][1])
     assert msg.truncated and msg.data == {"truncated_bytes": 10_011}  # {"blob":"x…x"}
     assert len(out.messages[0][1]) <= 4096 and enc.truncated == 1
 
 
 def test_readings_go_to_their_own_topic(tmp_path: Path) -> None:
-    ev = item(1, {"device": "m1", "points": []})
-    ev.event["kind"] = "reading"
-    assert encoder(tmp_path).encode(ev).messages[0][0] == f"compound/{SITE}/readings"
+    ev = event({"device": "m1", "points": []}, kind="reading")
+    assert encoder(tmp_path).encode(1, ev).messages[0][0] == f"compound/{SITE}/readings"
 
 
 @pytest.mark.parametrize(
@@ -136,16 +148,35 @@ def test_policy_drops_masks_and_withholds_image_roles() -> None:
             }
         )
     )
-    record = {
-        "data": {
+    image = {"path": "images/x.jpg", "sha256": "ab", "size_bytes": 1}
+    record = event(
+        {
             "embedding": [1, 2],
             "people": [{"id_number": "110101198001010011", "photo": "b64"}, {"name": "x"}],
         },
-        "images": [{"role": "face_crop"}, {"role": "scene"}],
-    }
-    policy.apply(record)
-    assert record["data"] == {"people": [{"id_number": "**************0011"}, {"name": "x"}]}
-    assert record["images"] == [{"role": "scene"}]
+        [{"role": "face_crop", **image}, {"role": "scene", **image}],
+    )
+    out = policy.apply(record)
+    assert out.data == {"people": [{"id_number": "**************0011"}, {"name": "x"}]}
+    assert [im.role for im in out.images] == ["scene"]
+
+
+def test_an_unknown_image_role_in_a_policy_is_a_config_error_at_its_line() -> None:
+    from edge.config.loader import ConfigError, parse_config
+
+    text = """config_version: 1
+site: {name: T, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}
+uplinks:
+  hub:
+    type: mqtt
+    policy:
+      drop_image_roles:
+        - scene
+        - crop
+"""
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, "edge.yaml", {})
+    assert "edge.yaml:9" in str(err.value) and "face_crop" in str(err.value)
 
 
 def test_policy_paths_must_start_at_data() -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prereqs import SHARED_MIRROR, require
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -15,8 +16,7 @@ SHARED = REPO.parent / "shared"
 @pytest.fixture(scope="session")
 def models_dir() -> Path:
     """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    if not (SHARED / "models").is_dir():
-        pytest.skip(f"{SHARED / 'models'} absent: no model mirror to fetch from")
+    require((SHARED / "models").is_dir(), *SHARED_MIRROR)
     dest = REPO / "models"
     subprocess.run(
         [

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from prereqs import SHARED_MIRROR, needs
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "fetch-models"
@@ -19,9 +20,7 @@ SHARED_MODELS = REPO.parent / "shared" / "models"
 # The two smallest real models keep the test quick while exercising real checksums.
 SMALL = ("face_detection_yunet_2023mar.onnx", "hyperlpr3_litemodel_cls_96x_r1.onnx")
 
-pytestmark = pytest.mark.skipif(
-    not SHARED_MODELS.is_dir(), reason=f"{SHARED_MODELS} absent: no model mirror to copy from"
-)
+pytestmark = needs(SHARED_MODELS.is_dir(), *SHARED_MIRROR)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import yaml
+from prereqs import SHARED_MIRROR, require
 
 from edge.cli.main import main as edge_main
 from edge.vision.faces.embed import FaceEmbedder
@@ -40,8 +41,7 @@ def entry(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def test_manifest_lists_every_shared_model_with_its_checksum() -> None:
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"{SHARED_MODELS} absent")
+    require(SHARED_MODELS.is_dir(), *SHARED_MIRROR)
     sums = {}
     for line in (SHARED_MODELS / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split()

@@ -161,3 +161,21 @@ def test_one_corrupted_position_is_repaired_when_the_truth_is_an_alternative(
     assert picked is not None
     assert is_valid("".join(c for c, _ in picked))
     assert sum(a != b for a, b in zip("".join(c for c, _ in picked), text, strict=True)) == 0
+
+
+@pytest.mark.parametrize("max_changes", [1, 2, 3])
+def test_best_valid_repairs_exactly_up_to_max_changes(max_changes: int) -> None:
+    """A read needing `max_changes` repairs is repaired; one needing one more is not."""
+    truth = "京A12345"
+    corrupt = {0: "I", 1: "8", 2: "O", 3: "I"}  # each invalid where it stands
+
+    def read(wrong: int) -> list[list[tuple[str, float]]]:
+        positions = _greedy(truth)
+        for pos in list(corrupt)[:wrong]:
+            positions[pos] = [(corrupt[pos], 0.8), (truth[pos], 0.2)]
+        return positions
+
+    picked = best_valid(read(max_changes), max_changes=max_changes)
+    assert picked is not None and "".join(c for c, _ in picked) == truth
+    assert best_valid(read(max_changes + 1), max_changes=max_changes) is None
+    assert best_valid(read(max_changes + 1), max_changes=max_changes + 1) is not None

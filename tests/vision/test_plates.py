@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from prereqs import SHARED_MIRROR, needs
 
 from edge.vision.image import decode_image
 from edge.vision.plates.color import PlateColour, PlateType
@@ -20,9 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 PLATES = REPO.parent / "shared" / "images" / "plates"
 MODELS = REPO.parent / "shared" / "models"
 
-pytestmark = pytest.mark.skipif(
-    not (PLATES.is_dir() and MODELS.is_dir()), reason="needs ../shared images and models"
-)
+pytestmark = needs(PLATES.is_dir() and MODELS.is_dir(), *SHARED_MIRROR)
 
 
 Reads = dict[str, list[PlateRead]]

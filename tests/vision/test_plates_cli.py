@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from prereqs import SHARED_MIRROR, needs
 
 from edge.cli import vision
 
@@ -16,7 +17,7 @@ SHARED = REPO.parent / "shared"
 CROPS = SHARED / "images" / "plates" / "crops"
 SCENES = SHARED / "images" / "plates" / "scenes"
 
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared images and models")
+pytestmark = needs(SHARED.is_dir(), *SHARED_MIRROR)
 
 
 def run(*argv: str) -> int:

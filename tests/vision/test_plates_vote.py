@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from prereqs import SHARED_MIRROR, needs
 
 from edge.vision.image import decode_image
 from edge.vision.plates.color import PlateColour, PlateType
@@ -156,7 +157,7 @@ def test_a_parked_car_keeps_a_bounded_number_of_reads() -> None:
     assert done.vote.reads == 8 and done.text == "京A12345"
 
 
-@pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared images and models")
+@needs(SHARED.is_dir(), *SHARED_MIRROR)
 def test_real_frames_of_a_passing_car_give_one_pass_with_the_right_plate() -> None:
     """A car drives through: the frame is panned and zoomed, some frames are blurred or too
     dark to read, and the voted pass still reads the plate once."""

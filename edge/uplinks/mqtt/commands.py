@@ -1,33 +1,47 @@
 """Downlink commands: authenticate, validate, de-duplicate, run, audit, reply.
 
-Order of checks, each refusing with a reply that says what was wrong:
-envelope JSON → signature (HMAC-SHA256 over the body text, constant-time) →
-body schema → topic name matches → site matches → age within `max_age_s` →
-command allowed → already handled? (then the first reply again, marked
-`duplicate`, nothing rerun) → arguments → run. Every outcome is written to the
-audit log. A request ID is remembered only once the command passed
-authentication, so a forged message cannot burn a genuine request's ID.
+Two stages. `screen` runs on every message as it arrives and awaits nothing:
+size bound → flat envelope (`{"body": "<text>", "signature": "<hex>"}`, parsed
+by pydantic, whose parser has a depth limit) → HMAC-SHA256 over the body's
+exact UTF-8 bytes (constant-time, full length). A message failing it is never
+answered (a reply would land on whatever request ID the forger chose) and
+nothing nested inside it is ever parsed; it is counted, logged once per
+episode, and audited up to `AUDIT_PER_MIN` a minute (the rest counted), so a
+flood costs the gateway an HMAC per message, not a store write and a publish.
+
+`handle` then runs authenticated bodies one at a time, each refusal with a
+reply that says what was wrong: body schema → topic name matches → site
+matches → age within `max_age_s` → command allowed → operator's rate → already
+handled? (then the first reply again, marked `duplicate`, nothing rerun) →
+arguments → run. Every outcome is written to the audit log. A request ID is
+remembered only once the command passed authentication, so a forged message
+cannot burn a genuine request's ID.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
-import json
 import logging
-import sqlite3
-from collections.abc import Awaitable, Callable
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import from_json
 
-from edge.access import AccessLists, ListChange, find_gate
+from edge import actions
+from edge.access import ListChange
+from edge.actions import ActionRefused, Actor
 from edge.runtime import Runtime
-from edge.store.writer import Tx, dumps, now_ms
+from edge.store.writer import now_ms
 from edge.timefmt import rfc3339
 from edge.uplinks.mqtt.config import CommandsConfig
+from edge.uplinks.mqtt.hubhealth import hub_view
 from edge.uplinks.mqtt.wire import (
     ARGS,
     CMD_SCHEMA,
@@ -40,7 +54,9 @@ from edge.uplinks.mqtt.wire import (
 
 log = logging.getLogger(__name__)
 
-HealthFn = Callable[[], Awaitable[dict[str, Any]]]
+AUDIT_PER_MIN = 10  # audit rows for unauthenticated messages; the rest are only counted
+QUIET_S = 60.0  # an unauthenticated episode ends after this long without one
+OPERATORS_MAX = 256  # rate buckets kept (least recently used dropped)
 
 
 class Refused(Exception):
@@ -66,6 +82,25 @@ def _short(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
+class TokenBucket:
+    """`rate_per_min` a minute, bursts of the same size."""
+
+    def __init__(self, rate_per_min: float) -> None:
+        self.capacity = rate_per_min
+        self.per_s = rate_per_min / 60
+        self.tokens = rate_per_min
+        self.at = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
 class CommandProcessor:
     def __init__(
         self,
@@ -74,24 +109,84 @@ class CommandProcessor:
         rt: Runtime,
         site_id: str,
         tz: timezone,
-        health: HealthFn,
     ) -> None:
         self.dest = dest
         self.cfg = cfg
         self.rt = rt
         self.site_id = site_id
         self.tz = tz
-        self.health = health
-        self.lists = AccessLists(rt.store)
-        self.counts = {"done": 0, "rejected": 0, "failed": 0, "duplicate": 0}
+        self.counts = {
+            "done": 0,
+            "rejected": 0,
+            "failed": 0,
+            "duplicate": 0,
+            "unauthenticated": 0,
+            "busy": 0,
+        }
+        self._audit_budget = TokenBucket(AUDIT_PER_MIN)
+        self._operators: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._last_forged = 0.0
+        self._background: set[asyncio.Task[None]] = set()
 
-    async def handle(self, topic_name: str, payload: bytes) -> Reply:
-        request_id, by = "unknown", None
+    # --- stage 1: every message, nothing awaited ---------------------------------------
+
+    def screen(self, topic_name: str, payload: bytes) -> str | None:
+        """The body text of an authenticated message, or None (counted, maybe audited)."""
+        if len(payload) > self.cfg.max_bytes:
+            self._unauthenticated(topic_name, f"{len(payload)} bytes, over the limit")
+            return None
+        try:
+            env = CommandEnvelope.model_validate_json(payload)
+        except ValidationError:
+            self._unauthenticated(topic_name, "bad envelope")
+            return None
+        if self.cfg.auth == "hmac":
+            assert self.cfg.secret is not None
+            if not env.signature:
+                self._unauthenticated(topic_name, "missing signature")
+                return None
+            want = sign(self.cfg.secret.get_secret_value(), env.body)
+            # compare_digest compares every character, and is False for any other length.
+            if not hmac.compare_digest(want.encode(), env.signature.lower().encode()):
+                self._unauthenticated(topic_name, "bad signature")
+                return None
+        return env.body
+
+    def _unauthenticated(self, topic_name: str, why: str) -> None:
+        self.counts["unauthenticated"] += 1
+        now = time.monotonic()
+        if now - self._last_forged > QUIET_S:
+            log.warning(
+                "hub command on cmd/%s failed authentication (%s): not answered; "
+                "more are only counted (commands.unauthenticated in health)",
+                topic_name[:64],
+                why,
+            )
+        self._last_forged = now
+        if self._audit_budget.take():
+            detail = {"status": "unauthenticated", "error": why, "dest": self.dest}
+            self._spawn(
+                self.rt.store.audit(f"hub:{self.dest}", f"cmd.{topic_name[:64]}", "", detail)
+            )
+        return None
+
+    def busy(self, topic_name: str, body_text: str) -> None:
+        """An authenticated command found the worker's queue full: counted, not run (the
+        hub sees no reply and may retry with the same request ID)."""
+        self.counts["busy"] += 1
+        log.warning("hub command on cmd/%s not run: the command queue is full", topic_name)
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # --- stage 2: authenticated bodies, one at a time ------------------------------------
+
+    async def handle(self, topic_name: str, body_text: str) -> Reply:
+        request_id, by = _peek_request_id(body_text) or "unknown", None
         name: str | None = topic_name[:64]  # until the body says (and must agree)
         try:
-            env = _envelope(payload)
-            request_id = _peek_request_id(env.body) or request_id
-            body_text = self._authenticate(env)
             try:
                 body = CommandBody.model_validate_json(body_text)
             except ValidationError as exc:
@@ -118,16 +213,6 @@ class CommandProcessor:
 
     # --- checks -----------------------------------------------------------------
 
-    def _authenticate(self, env: CommandEnvelope) -> str:
-        if self.cfg.auth == "hmac":
-            assert self.cfg.secret is not None
-            if not env.signature:
-                raise Refused("missing signature")
-            want = sign(self.cfg.secret.get_secret_value(), env.body)
-            if not hmac.compare_digest(want, env.signature.lower()):
-                raise Refused("bad signature")
-        return env.body
-
     def _check(self, body: CommandBody, topic_name: str) -> None:
         if body.name != topic_name:
             raise Refused(f"body names {body.name!r} but arrived on cmd/{topic_name}")
@@ -146,18 +231,34 @@ class CommandProcessor:
             )
         if body.name not in self.cfg.allowed:
             raise Refused(f"command {body.name} is not allowed on this gateway")
+        if not self._operator(body.by or "").take():
+            raise Refused(
+                f"more than {self.cfg.per_operator_per_min} commands a minute from "
+                f"{body.by or 'the hub'}: not acted on"
+            )
         try:
             ARGS[body.name].model_validate(body.args)
         except ValidationError as exc:
             raise Refused(f"bad args for {body.name}: {_short(exc)}") from None
 
+    def _operator(self, by: str) -> TokenBucket:
+        bucket = self._operators.pop(by, None) or TokenBucket(self.cfg.per_operator_per_min)
+        self._operators[by] = bucket
+        if len(self._operators) > OPERATORS_MAX:
+            self._operators.popitem(last=False)
+        return bucket
+
     # --- actions ----------------------------------------------------------------
 
     async def _run(self, body: CommandBody) -> tuple[str, str | None, dict[str, Any]]:
-        actor = f"hub:{body.by}" if body.by else f"hub:{self.dest}"
+        """The envelope is done: the action itself is the same audited function the page,
+        the CLI and the GB/T 28181 agent call (it writes its own audit row)."""
+        actor = Actor("hub", body.by or self.dest)
+        reason = f"hub command {body.request_id}"
         try:
             if body.name == "diag":
-                return "done", None, {"health": await self.health()}
+                result = await actions.request_diag(self.rt, actor=actor, reason=reason)
+                return "done", None, {"health": await hub_view(self.rt, result.data["health"])}
             if body.name == "allowlist":
                 a = AllowlistArgs.model_validate(body.args)
                 changes = [
@@ -170,17 +271,20 @@ class CommandProcessor:
                     )
                     for c in a.changes
                 ]
-                results = await self.lists.apply(changes, actor)
-                return "done", None, {"lists": [r.as_dict() for r in results]}
-            g = GateOpenArgs.model_validate(body.args)
-            gate = find_gate(self.rt.services, g.gate)
-            outcome = await gate.open_gate(reason=g.reason, actor=actor)
-            return "done", None, {"gate": g.gate, **outcome}
-        except (LookupError, ValueError) as exc:
+                result = await actions.change_access_lists(
+                    self.rt, changes, actor=actor, reason=reason
+                )
+            else:
+                g = GateOpenArgs.model_validate(body.args)
+                result = await actions.open_gate(self.rt, g.gate, actor=actor, reason=g.reason)
+        except ActionRefused as exc:
             return "failed", str(exc), {}
         except Exception as exc:
             log.exception("hub command %s %s failed", body.name, body.request_id)
             return "failed", f"{type(exc).__name__}: {exc}", {}
+        if not result.ok:
+            return "failed", result.message, result.data
+        return "done", None, result.data
 
     # --- bookkeeping ------------------------------------------------------------
 
@@ -207,26 +311,12 @@ class CommandProcessor:
         }
 
     async def _earlier(self, request_id: str) -> dict[str, Any] | None:
-        def q(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                "SELECT reply FROM processed_commands WHERE dest = ? AND request_id = ?",
-                (self.dest, request_id),
-            ).fetchone()
-            return json.loads(row["reply"]) if row else None
-
-        return await self.rt.store.reader.run(q)
+        return await self.rt.store.command_reply(self.dest, request_id)
 
     async def _remember(
         self, request_id: str, name: str, status: str, reply: dict[str, Any]
     ) -> None:
-        def op(conn: sqlite3.Connection, tx: Tx) -> None:
-            conn.execute(
-                "INSERT OR IGNORE INTO processed_commands"
-                "(request_id, dest, name, received_ms, status, reply) VALUES (?,?,?,?,?,?)",
-                (request_id, self.dest, name, now_ms(), status, dumps(reply)),
-            )
-
-        await self.rt.store.submit(op)
+        await self.rt.store.remember_command(self.dest, request_id, name, status, reply)
 
     async def _audit(
         self,
@@ -245,21 +335,15 @@ class CommandProcessor:
         )
 
 
-def _envelope(payload: bytes) -> CommandEnvelope:
-    try:
-        return CommandEnvelope.model_validate_json(payload)
-    except ValidationError as exc:
-        raise Refused(f"bad envelope: {_short(exc)}") from None
-
-
 def _plain(entry: Any) -> Any:
     return entry.model_dump(exclude_none=True) if isinstance(entry, BaseModel) else entry
 
 
 def _peek_request_id(body_text: str) -> str | None:
-    """The request ID of a body that fails validation, if it is safe as a topic level."""
+    """The request ID of an authenticated body that fails validation, if it is safe as a
+    topic level. pydantic's parser stops at a fixed depth (no RecursionError)."""
     try:
-        rid = json.loads(body_text).get("request_id")
+        rid = from_json(body_text).get("request_id")
     except (ValueError, AttributeError):
         return None
     return rid if isinstance(rid, str) and REQUEST_ID.match(rid) else None

@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from edge.config.types import AtKey, Bytes, PositiveSeconds, Section
-from edge.config.uplinks import UplinkBase
-from edge.uplinks.policy import DataPolicy
+from edge.config.tls import load_tls_files
+from edge.config.topics import check_topic_prefix
+from edge.config.types import AtKey, Bytes, KeyProblems, PositiveSeconds, Section
+from edge.uplinks.linkconfig import LinkConfig
 
 CommandName = Literal["allowlist", "gate_open", "diag"]
 COMMANDS: tuple[CommandName, ...] = ("allowlist", "gate_open", "diag")
@@ -39,10 +40,11 @@ class TlsFiles(Section):
     @model_validator(mode="after")
     def _pair(self) -> TlsFiles:
         if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("give both cert_file and key_file, or neither")
-        for f in (self.ca_file, self.cert_file, self.key_file):
-            if f is not None and not f.is_file():
-                raise ValueError(f"{f}: no such file")
+            missing = "key_file" if self.key_file is None else "cert_file"
+            raise AtKey(missing, "give both cert_file and key_file, or neither")
+        problems = load_tls_files(self.ca_file, self.cert_file, self.key_file)
+        if problems:
+            raise KeyProblems(problems)
         return self
 
 
@@ -70,6 +72,21 @@ class CommandsConfig(Section):
         title="Commands this gateway runs",
         description="Others are refused with a reply (allowlist, gate_open, diag).",
     )
+    max_bytes: Bytes = Field(
+        default=256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        title="Largest command",
+        description="Bigger messages on cmd/ are dropped unread (counted), before any parsing.",
+    )
+    per_operator_per_min: int = Field(
+        default=60,
+        ge=1,
+        le=100000,
+        title="Commands per operator per minute",
+        description="Authenticated commands beyond this rate (per `by`, bursts of the same "
+        "size allowed) are refused with a reply, so one runaway client cannot starve others.",
+    )
     max_age_s: PositiveSeconds = Field(
         default=300,
         title="Command lifetime",
@@ -85,7 +102,7 @@ class CommandsConfig(Section):
         return self
 
 
-class MqttUplinkConfig(UplinkBase):
+class MqttUplinkConfig(LinkConfig):
     """The district hub over MQTT (QoS 1, TLS, retained status with a last will)."""
 
     type: Literal["mqtt"] = Field(title="Type", description="mqtt: the district hub.")
@@ -94,6 +111,13 @@ class MqttUplinkConfig(UplinkBase):
         title="Broker URL",
         description="mqtt://host:1883 or mqtts://host:8883. Empty: the destination keeps "
         "queueing events but does not connect.",
+    )
+    protocol: Literal["5", "3.1.1"] = Field(
+        default="5",
+        title="MQTT version",
+        description="5: a publish the broker refuses (ACL, size) is seen and the record "
+        "parked with the broker's reason; 3.1.1 brokers acknowledge refused publishes "
+        "like accepted ones, so a refusal there is invisible to the gateway.",
     )
     client_id: str | None = Field(
         default=None,
@@ -123,18 +147,6 @@ class MqttUplinkConfig(UplinkBase):
         title="Keep-alive (s)",
         description="MQTT keep-alive; the broker declares the link dead after 1.5 × this.",
     )
-    connect_timeout_s: PositiveSeconds = Field(
-        default=10,
-        title="Connect timeout",
-        description="For CONNACK and single publishes; 3 × this without any PUBACK while "
-        "records are in flight counts as a dead connection.",
-    )
-    reconnect_initial_s: PositiveSeconds = Field(
-        default=1, title="First reconnect delay", description="Doubles per failed attempt."
-    )
-    reconnect_max_s: PositiveSeconds = Field(
-        default=60, title="Longest reconnect delay", description="Cap of the backoff."
-    )
     inflight: int = Field(
         default=500,
         ge=1,
@@ -158,16 +170,21 @@ class MqttUplinkConfig(UplinkBase):
     health_interval_s: PositiveSeconds = Field(
         default=60, title="Health interval", description="How often `health` is published."
     )
-    policy: DataPolicy = Field(
-        default_factory=DataPolicy,
-        title="Data policy",
-        description="Fields dropped or masked and image roles withheld for this destination.",
-    )
     commands: CommandsConfig = Field(
         default_factory=lambda: CommandsConfig(enabled=False),
         title="Downlink commands",
         description="cmd/allowlist, cmd/gate_open, cmd/diag; off unless configured.",
     )
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic_prefix(cls, v: str) -> str:
+        return check_topic_prefix(v)
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol(cls, v: object) -> object:
+        return str(v) if isinstance(v, int | float) else v  # `protocol: 5` unquoted
 
     @field_validator("url")
     @classmethod

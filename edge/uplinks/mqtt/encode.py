@@ -1,7 +1,8 @@
-"""Outbox records to MQTT messages: policy, topic, JSON, images, payload cap.
+"""Policy-applied events to MQTT messages: topic, JSON, images, payload cap.
 
-Runs in a worker thread, a batch at a time (JSON encoding and image reads
-would otherwise hold the event loop). The output is checked against
+Runs in the link's worker thread, a batch at a time (JSON encoding and image
+reads would otherwise hold the event loop); the data policy has already run
+(`edge.uplinks.link`). The output is checked against
 `wire.EventMessage` / `wire.ImageMessage` by the tests; it is built as plain
 dicts here because pydantic per message would cost more than the send.
 """
@@ -12,16 +13,16 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
-from pathlib import Path
 from typing import Any
 
-from edge.store import OutboxItem
-from edge.timefmt import rfc3339
+from edge.events import Event, ImageRef
 from edge.uplinks.mqtt.config import MqttUplinkConfig
 from edge.uplinks.mqtt.wire import SCHEMA
-from edge.uplinks.policy import Policy
+
+LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
 
 log = logging.getLogger(__name__)
 
@@ -52,42 +53,44 @@ class Encoder:
         prefix: str,
         site_id: str,
         tz: timezone,
-        data_dir: Path,
+        load_image: LoadImage,
     ) -> None:
         self.cfg = cfg
         self.prefix = prefix
         self.site_id = site_id
         self.tz = tz
-        self.data_dir = data_dir
-        self.policy = Policy(cfg.policy)
+        self.load_image = load_image
         self.truncated = 0
-        self.images_omitted = 0
 
     def topic_for(self, kind: str) -> str:
         if kind == "reading":
             return f"{self.prefix}/readings"
         return f"{self.prefix}/events/{topic_part(kind)}"
 
-    def encode(self, item: OutboxItem) -> Outgoing:
-        ev = self.policy.apply(item.event)
-        ts = rfc3339(ev["ts_ms"], self.tz)
+    def encode(self, seq: int, ev: Event) -> Outgoing:
+        ts = ev.ts.astimezone(self.tz).isoformat(timespec="milliseconds")
         messages: list[tuple[str, bytes]] = []
         images: list[dict[str, Any]] = []
         if self.cfg.images != "none":
-            for index, im in enumerate(ev["images"]):
-                info = {k: im[k] for k in ("role", "sha256", "size_bytes", "content_type")}
+            for index, im in enumerate(ev.images):
+                info: dict[str, Any] = {
+                    "role": str(im.role),
+                    "sha256": im.sha256,
+                    "size_bytes": im.size_bytes,
+                    "content_type": im.content_type,
+                }
                 if self.cfg.images == "send":
-                    self._attach(ev, item.seq, ts, index, im, info, messages)
+                    self._attach(ev, seq, ts, index, im, info, messages)
                 images.append(info)
         msg: dict[str, Any] = {
             "schema": SCHEMA,
-            "id": ev["id"],
-            "seq": item.seq,
+            "id": ev.id,
+            "seq": seq,
             "site": self.site_id,
             "ts": ts,
-            "kind": ev["kind"],
-            "source": ev["source"],
-            "data": ev["data"],
+            "kind": ev.kind,
+            "source": ev.source,
+            "data": ev.data,
             "images": images,
         }
         payload = dumps(msg)
@@ -95,56 +98,47 @@ class Encoder:
             self.truncated += 1
             log.warning(
                 "event %s is %d bytes, over the %d cap: its data is replaced by a marker",
-                ev["id"],
+                ev.id,
                 len(payload),
                 self.cfg.max_payload_bytes,
             )
-            msg["data"] = {"truncated_bytes": len(dumps(ev["data"]))}
+            msg["data"] = {"truncated_bytes": len(dumps(ev.data))}
             msg["truncated"] = True
             payload = dumps(msg)
-        messages.append((self.topic_for(ev["kind"]), payload))
-        return Outgoing(item.seq, messages)
+        messages.append((self.topic_for(ev.kind), payload))
+        return Outgoing(seq, messages)
 
     def _attach(
         self,
-        ev: dict[str, Any],
+        ev: Event,
         seq: int,
         ts: str,
         index: int,
-        im: dict[str, Any],
+        im: ImageRef,
         info: dict[str, Any],
         messages: list[tuple[str, bytes]],
     ) -> None:
         # base64 grows 4/3, plus the envelope: refuse before reading a file that cannot fit.
-        if im["size_bytes"] * 4 // 3 + 1024 > self.cfg.max_payload_bytes:
-            info["omitted"] = "too_large"
-            self.images_omitted += 1
+        raw, omitted = self.load_image(im, (self.cfg.max_payload_bytes - 1024) * 3 // 4)
+        if raw is None:
+            info["omitted"] = omitted
             return
-        try:
-            raw = (self.data_dir / im["path"]).read_bytes()
-        except OSError:
-            info["omitted"] = "missing"  # pruned by retention, or deleted by hand
-            self.images_omitted += 1
-            return
-        topic = f"{self.prefix}/images/{topic_part(ev['id'])}"
+        topic = f"{self.prefix}/images/{topic_part(ev.id)}"
         body = {
             "schema": SCHEMA,
-            "id": ev["id"],
+            "id": ev.id,
             "seq": seq,
             "site": self.site_id,
             "ts": ts,
             "kind": "image",
             "data": {
-                "role": im["role"],
+                "role": str(im.role),
                 "index": index,
-                "sha256": im["sha256"],
-                "content_type": im["content_type"],
+                "sha256": im.sha256,
+                "content_type": im.content_type,
                 "size_bytes": len(raw),
                 "b64": base64.b64encode(raw).decode("ascii"),
             },
         }
         messages.append((topic, dumps(body)))
         info["topic"] = topic
-
-    def encode_batch(self, items: list[OutboxItem]) -> list[Outgoing]:
-        return [self.encode(i) for i in items]

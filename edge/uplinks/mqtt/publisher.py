@@ -12,11 +12,15 @@ of all outgoing messages per acknowledgement. paho's per-packet debug logging
 is switched off too.
 
 PUBACKs of our own messages take a short path: paho decodes each one into
-reason-code and properties objects (for MQTT 5 only) under two locks before
-calling back, which is half the client's CPU at thousands per second. For an
-MQTT 3.1.1 PUBACK whose ID is one of ours, we drop paho's record of the
-message and complete the future directly; anything else (other packet types,
-IDs aiomqtt is waiting for) goes through paho's own handler unchanged.
+reason-code and properties objects under two locks before calling back, which
+is half the client's CPU at thousands per second. For a two-byte PUBACK (an
+MQTT 3.1.1 PUBACK, or an MQTT 5 one with reason Success, which brokers send
+without reason code or properties) whose ID is one of ours, we drop paho's
+record of the message and complete the future directly; anything else (other
+packet types, IDs aiomqtt is waiting for, MQTT 5 PUBACKs carrying a reason
+code) goes through paho's own handler unchanged. A failure reason code fails
+the future: with `PeerRefused` (the record is parked) when the broker refused
+that message for good, with `PublishFailed` (reconnect and resend) otherwise.
 
 This reaches into `aiomqtt.Client._client` (the paho client) and, for the
 short path, into paho's `_handle_pubackcomp`, `_in_packet`, `_out_messages`
@@ -32,6 +36,18 @@ from typing import Any, Literal
 
 import aiomqtt
 import paho.mqtt.client as paho
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.uplinks.link import PeerRefused
+from edge.uplinks.mqtt.encode import Outgoing
+
+# PUBACK reason codes that refuse this message whatever the connection: not
+# authorized (ACL), topic name invalid, packet too large, payload format invalid.
+REFUSED_FOR_GOOD = frozenset({0x87, 0x90, 0x95, 0x99})
+
+
+class PublishFailed(aiomqtt.MqttError):
+    """The broker did not take the message now (quota, unspecified error): resend later."""
 
 
 class WindowPublisher:
@@ -47,6 +63,7 @@ class WindowPublisher:
         # paho formats a debug line per packet (a third of its time at thousands per
         # second); the uplink logs connection changes itself.
         inner.disable_logger()
+        inner.on_log = None  # (sender.py listens during CONNECT only)
         self.short_path = _can_short_path(inner)
         if self.short_path:
             self._paho_puback = inner._handle_pubackcomp
@@ -64,12 +81,25 @@ class WindowPublisher:
             self._futures[info.mid] = fut
         return fut
 
+    def publish_all(self, out: Outgoing) -> asyncio.Future[Any]:
+        """One outbox record's messages (images, then the event), in order."""
+        futs = [self.publish(topic, payload) for topic, payload in out.messages]
+        return futs[0] if len(futs) == 1 else asyncio.gather(*futs)
+
     def _on_publish(self, client: paho.Client, userdata: Any, mid: int, *rest: Any) -> None:
         fut = self._futures.pop(mid, None)
         if fut is None:
             self._fallback(client, userdata, mid, *rest)
         elif not fut.done():
-            fut.set_result(None)
+            reason = rest[0] if rest else None
+            if isinstance(reason, ReasonCode) and reason.is_failure:
+                text = f"broker refused the publish: {reason} (0x{reason.value:02x})"
+                if reason.value in REFUSED_FOR_GOOD:
+                    fut.set_exception(PeerRefused(text))
+                else:
+                    fut.set_exception(PublishFailed(text))
+            else:
+                fut.set_result(None)
 
     def _puback(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> paho.MQTTErrorCode:
         inner = self._paho
@@ -99,6 +129,6 @@ def _can_short_path(inner: paho.Client) -> bool:
     return (
         all(hasattr(inner, a) for a in needed)
         and isinstance(getattr(inner, "_inflight_messages", None), int)
-        and getattr(inner, "_protocol", None) == paho.MQTTv311
+        and getattr(inner, "_protocol", None) in (paho.MQTTv311, paho.MQTTv5)
         and inner.max_inflight_messages == 0
     )

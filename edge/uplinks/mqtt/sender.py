@@ -1,16 +1,20 @@
-"""The MQTT uplink: one connection to the hub, reconnected with backoff.
+"""The MQTT uplink: only what is MQTT. The link kit (`edge.uplinks.link.Link`) does the
+reconnecting, state, health, policy, images and the outbox.
 
 Per connection: publish `status` online (retained; the broker publishes the
-retained `offline` will if the link dies), subscribe to `cmd/+`, then run
-three tasks until one fails: the outbox drain (edge.uplinks.outbox), the
-command loop (which is also what notices a lost connection first), and the
-periodic `health`. A failure ends the connection; the next one resumes from
-the store's acknowledged `seq`.
+retained `offline` will if the link dies), subscribe to `cmd/+`, then run until
+one fails: the outbox delivery, the command intake (which is also what notices
+a lost connection first), the command worker and the periodic `health`.
 
 Ordering on the wire: the drain calls `issue` for records in seq order and
 `issue` hands each message to paho synchronously (see publisher.py), and
 paho writes in call order, so the broker receives messages in seq order even
 with hundreds in flight.
+
+MQTT 5 (the default) lets the broker refuse one publish (PUBACK reason code,
+e.g. "Not authorized" by an ACL): such a record is parked with that reason
+(`PeerRefused`). MQTT 3.1.1 brokers acknowledge refused publishes like accepted
+ones, so there a refusal cannot be seen at all.
 """
 
 from __future__ import annotations
@@ -19,42 +23,35 @@ import asyncio
 import contextlib
 import logging
 import ssl
-import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import aiomqtt
+import paho.mqtt.client as paho
 
 from edge import __version__
-from edge.backoff import Backoff
+from edge.events import Event
 from edge.ids import new_id
+from edge.redact import redact_url
 from edge.runtime import Runtime
-from edge.store import OutboxItem
 from edge.store.writer import now_ms
 from edge.timefmt import rfc3339, site_tz
+from edge.uplinks.link import Link
 from edge.uplinks.mqtt.commands import CommandProcessor
 from edge.uplinks.mqtt.config import MqttUplinkConfig
 from edge.uplinks.mqtt.encode import Encoder, Outgoing, dumps
 from edge.uplinks.mqtt.hubhealth import health_data
 from edge.uplinks.mqtt.publisher import WindowPublisher
 from edge.uplinks.mqtt.wire import SCHEMA
-from edge.uplinks.outbox import DrainError, OutboxDrain
 
 log = logging.getLogger(__name__)
 
-DOWN_IS_A_PROBLEM_S = 300.0  # a broker gone longer than this makes the gateway "degraded"
-
-INCOMING_MAX = 1000  # commands queued in aiomqtt; beyond it aiomqtt drops (and logs) them
+# Messages aiomqtt would hold for its iterator; commands bypass it (see _command_intake).
+INCOMING_MAX = 1000
+WORK_MAX = 64  # authenticated commands waiting for the worker; beyond: refused "busy"
 
 
 def redacted_url(url: str) -> str:
-    u = urlsplit(url)
-    if u.password is None:
-        return url
-    netloc = f"{u.username}:***@{u.hostname}" + (f":{u.port}" if u.port else "")
-    return urlunsplit(u._replace(netloc=netloc))
+    return redact_url(url)
 
 
 def tls_context(cfg: MqttUplinkConfig) -> ssl.SSLContext:
@@ -67,61 +64,47 @@ def tls_context(cfg: MqttUplinkConfig) -> ssl.SSLContext:
     return ctx
 
 
-class MqttUplink:
+class MqttUplink(Link[Outgoing]):
+    type = "mqtt"
+    transient = (*Link.transient, aiomqtt.MqttError, ssl.SSLError)
+
     def __init__(self, name: str, cfg: MqttUplinkConfig, rt: Runtime) -> None:
-        self.name = name
-        self.cfg = cfg
-        self.rt = rt
+        super().__init__(name, cfg, rt, window=cfg.inflight)
+        self.cfg: MqttUplinkConfig = cfg
         site = rt.config.site
         self.site_id, self.gateway_id = site.site_id, site.gateway_id
         self.tz = site_tz(site.utc_offset)
         self.prefix = cfg.prefix(site.site_id, site.gateway_id)
-        self.encoder = Encoder(cfg, self.prefix, site.site_id, self.tz, rt.store.data_dir)
-        self.drain: OutboxDrain[Outgoing] = OutboxDrain(
-            rt.store,
-            name,
-            window=cfg.inflight,
-            fetch_max=min(cfg.inflight, 500),
-            stall_s=cfg.connect_timeout_s * 3,
-        )
+        self.encoder = Encoder(cfg, self.prefix, site.site_id, self.tz, self.load_image)
         self.commands = (
-            CommandProcessor(name, cfg.commands, rt, site.site_id, self.tz, self.health_data)
+            CommandProcessor(name, cfg.commands, rt, site.site_id, self.tz)
             if cfg.commands.enabled
             else None
         )
-        self.state = "starting"
-        self.connected_since: float | None = None
-        self.down_since: float | None = None
-        self.last_error: str | None = None
-        self.failed_attempts = 0
-        self.connections = 0
         self.puback_short_path: bool | None = None
-        self._encode_thread = ThreadPoolExecutor(1, thread_name_prefix=f"uplink-{name}")
-        rt.add_health(f"uplink.{name}", self.health)
 
-    # --- health -----------------------------------------------------------------
+    # --- the link kit's hooks ----------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
+    @property
+    def endpoint(self) -> str:
+        return redacted_url(self.cfg.url)
+
+    def configured(self) -> bool:
+        return bool(self.cfg.url)
+
+    def encode(self, seq: int, event: Event) -> Outgoing:
+        return self.encoder.encode(seq, event)
+
+    def health_extra(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
-            "type": "mqtt",
-            "state": self.state,
             "url": redacted_url(self.cfg.url),
+            "protocol": self.cfg.protocol,
             "topic_prefix": self.prefix,
-            "connections": self.connections,
-            "connected_since": self.connected_since,
-            "last_error": self.last_error,
-            **self.drain.stats(),
             "puback_short_path": self.puback_short_path,
             "truncated": self.encoder.truncated,
-            "images_omitted": self.encoder.images_omitted,
         }
         if not self.cfg.url:
             doc["detail"] = "no broker url configured: events queue in the outbox, none are sent"
-        elif self.down_since is not None and time.time() - self.down_since > DOWN_IS_A_PROBLEM_S:
-            minutes = (time.time() - self.down_since) / 60
-            doc["problems"] = [
-                f"uplink {self.name} disconnected for {minutes:.0f} min: {self.last_error}"
-            ]
         if self.commands is not None:
             doc["commands"] = dict(self.commands.counts)
         return doc
@@ -129,40 +112,7 @@ class MqttUplink:
     async def health_data(self) -> dict[str, Any]:
         return await health_data(self.rt)
 
-    # --- lifecycle --------------------------------------------------------------
-
-    async def run(self) -> None:
-        if not self.cfg.url:
-            self.state = "off"
-            log.info("uplink %s has no url: its events are kept in the outbox, not sent", self.name)
-            await asyncio.Event().wait()
-        backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
-        try:
-            while True:
-                began = self.connections
-                try:
-                    await self._session()
-                except (aiomqtt.MqttError, DrainError, OSError, ssl.SSLError) as exc:
-                    self._lost(exc)
-                if self.connections != began:
-                    backoff.reset()
-                self.state = "waiting"
-                await asyncio.sleep(backoff.next_delay())
-        finally:
-            self.state = "stopped"
-            self._encode_thread.shutdown(wait=False)
-
-    def _lost(self, exc: BaseException) -> None:
-        text = f"{type(exc).__name__}: {exc}"
-        self.failed_attempts += 1
-        if self.connected_since is not None or self.failed_attempts == 1:
-            log.warning("uplink %s: connection to %s lost: %s", self.name, self.cfg.host, text)
-        else:
-            log.debug("uplink %s: still down: %s", self.name, text)
-        self.connected_since = None
-        if self.down_since is None:
-            self.down_since = time.time()
-        self.last_error = text
+    # --- one connection -------------------------------------------------------------
 
     def _status(self, state: str) -> bytes:
         return dumps(
@@ -178,6 +128,7 @@ class MqttUplink:
 
     def _client(self, ctx: ssl.SSLContext | None) -> aiomqtt.Client:
         cfg = self.cfg
+        v5 = cfg.protocol == "5"
         return aiomqtt.Client(
             cfg.host,
             cfg.port,
@@ -185,7 +136,9 @@ class MqttUplink:
             username=cfg.username,
             password=cfg.password.get_secret_value() if cfg.password else None,
             will=aiomqtt.Will(f"{self.prefix}/status", self._status("offline"), qos=1, retain=True),
-            clean_session=True,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            clean_session=None if v5 else True,
+            clean_start=True,
             keepalive=cfg.keepalive_s,
             timeout=cfg.connect_timeout_s,
             max_inflight_messages=0,  # unlimited in paho: the outbox window bounds it
@@ -194,22 +147,30 @@ class MqttUplink:
             tls_insecure=True if cfg.tls.insecure else None,
         )
 
-    async def _session(self) -> None:
-        self.state = "connecting"
+    async def session(self) -> None:
         loop = asyncio.get_running_loop()
         ctx = await loop.run_in_executor(None, tls_context, self.cfg) if self.cfg.use_tls else None
         client = self._client(ctx)
+        errors = _socket_errors(client)
+        try:
+            await self._connected_session(client)
+        except aiomqtt.MqttError as exc:
+            raise _with_cause(exc, errors) from exc
+
+    async def _connected_session(self, client: aiomqtt.Client) -> None:
         async with client:
-            window = WindowPublisher(client)
+            window = WindowPublisher(client)  # also stops paho's per-packet logging
             self.puback_short_path = window.short_path
             await client.publish(f"{self.prefix}/status", self._status("online"), 1, True)
             if self.commands is not None:
                 await client.subscribe(f"{self.prefix}/cmd/+", qos=1)
-            self._connected()
+            self.connected()
+            work: asyncio.Queue[tuple[str, str]] = asyncio.Queue(WORK_MAX)
             try:
                 await _until_first_failure(
-                    self.drain.run(self._prepare, lambda out: self._issue(window, out)),
-                    self._command_loop(client),
+                    self.deliver(window.publish_all),
+                    self._command_intake(client, work),
+                    self._command_worker(client, work),
                     self._health_loop(client),
                 )
             except asyncio.CancelledError:
@@ -221,45 +182,44 @@ class MqttUplink:
             finally:
                 window.close()
 
-    def _connected(self) -> None:
-        self.connections += 1
-        if self.failed_attempts:
-            log.info(
-                "uplink %s: connected to %s after %d failed attempt(s)",
-                self.name,
-                self.cfg.host,
-                self.failed_attempts,
-            )
-        else:
-            log.info("uplink %s: connected to %s", self.name, redacted_url(self.cfg.url))
-        self.failed_attempts = 0
-        self.state = "connected"
-        self.connected_since = time.time()
-        self.down_since = None
+    # --- commands and health ---------------------------------------------------------
 
-    # --- the three tasks ------------------------------------------------------------
-
-    async def _prepare(self, items: Sequence[OutboxItem]) -> list[Outgoing]:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._encode_thread, self.encoder.encode_batch, list(items)
-        )
-
-    def _issue(self, window: WindowPublisher, out: Outgoing) -> asyncio.Future[Any]:
-        futs = [window.publish(topic, payload) for topic, payload in out.messages]
-        return futs[0] if len(futs) == 1 else asyncio.gather(*futs)
-
-    async def _command_loop(self, client: aiomqtt.Client) -> None:
-        """Handle commands one at a time (so a repeated request ID is seen as one);
-        ends with MqttError when the connection drops, even with no commands."""
+    async def _command_intake(
+        self, client: aiomqtt.Client, work: asyncio.Queue[tuple[str, str]]
+    ) -> None:
+        """Screen every command inside paho's own message callback, as it is read off the
+        socket: a forgery costs a size check, a flat JSON parse and an HMAC, and never
+        reaches a queue (aiomqtt's message iterator needs several loop turns a message,
+        so a flood read in at one a turn would overflow it). Only authenticated commands
+        go on to the worker. The iterator stays only to notice a lost connection."""
         cmd_prefix = f"{self.prefix}/cmd/"
-        async for message in client.messages:
-            topic = str(message.topic)
-            if self.commands is None or not topic.startswith(cmd_prefix):
-                continue
-            raw = message.payload
-            payload = bytes(raw) if isinstance(raw, bytes | bytearray) else str(raw).encode()
-            reply = await self.commands.handle(topic[len(cmd_prefix) :], payload)
+        inner = getattr(client, "_client", None)
+        if self.commands is not None and isinstance(inner, paho.Client):
+            commands = self.commands
+
+            def on_command(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
+                name = message.topic[len(cmd_prefix) :]
+                body = commands.screen(name, bytes(message.payload))
+                if body is None:
+                    return
+                try:
+                    work.put_nowait((name, body))
+                except asyncio.QueueFull:
+                    commands.busy(name, body)
+
+            inner.message_callback_add(f"{cmd_prefix}+", on_command)
+        async for _message in client.messages:
+            pass  # nothing else is subscribed
+
+    async def _command_worker(
+        self, client: aiomqtt.Client, work: asyncio.Queue[tuple[str, str]]
+    ) -> None:
+        """Run authenticated commands one at a time (so a repeated request ID is seen as one)."""
+        assert self.commands is not None or work.empty()
+        while True:
+            name, body = await work.get()
+            assert self.commands is not None
+            reply = await self.commands.handle(name, body)
             await client.publish(
                 f"{self.prefix}/cmd-reply/{reply.request_id}", dumps(reply.body), qos=1
             )
@@ -278,6 +238,30 @@ class MqttUplink:
             await asyncio.sleep(self.cfg.health_interval_s)
 
 
+def _socket_errors(client: aiomqtt.Client) -> list[str]:
+    """Collect paho's socket-level error lines (paho logs them, then reports only
+    "connection lost"). Uses the paho client aiomqtt wraps, as publisher.py does."""
+    errors: list[str] = []
+    inner = getattr(client, "_client", None)
+    if isinstance(inner, paho.Client):
+
+        def on_log(_c: paho.Client, _u: Any, level: int, text: str) -> None:
+            if level == paho.MQTT_LOG_ERR and len(errors) < 5:
+                errors.append(text)
+
+        inner.on_log = on_log
+    return errors
+
+
+def _with_cause(exc: aiomqtt.MqttError, errors: list[str]) -> aiomqtt.MqttError:
+    """aiomqtt reports a connection the broker cut during CONNECT (e.g. the TLS 1.3
+    alert "certificate required", which arrives after the handshake) as "Operation
+    timed out"; paho's own error line says what really happened."""
+    if not errors:
+        return exc
+    return aiomqtt.MqttError(f"{exc} ({errors[-1]})")
+
+
 async def _until_first_failure(*coros: Any) -> None:
     """Run together; the first to raise (or return) stops the others, then re-raise."""
     tasks = [asyncio.ensure_future(c) for c in coros]
@@ -288,6 +272,7 @@ async def _until_first_failure(*coros: Any) -> None:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     for t in done:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            raise exc
     raise aiomqtt.MqttError("uplink task ended unexpectedly")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from edge.config import EdgeConfig
+from edge.config import config_model
 from edge.sim.modbus import ModbusSimulator, SensorSpec
 
 
@@ -123,17 +123,17 @@ def base(devices: list[dict[str, Any]]) -> dict[str, Any]:
 
 def test_config_errors_an_installer_can_act_on() -> None:
     with pytest.raises(ValidationError, match=r"unknown profile 'flood'.*water_level"):
-        EdgeConfig.model_validate(base([sensor("a", "t", 1, "flood")]))
+        config_model().model_validate(base([sensor("a", "t", 1, "flood")]))
     with pytest.raises(ValidationError, match="unknown point 'depth'"):
-        EdgeConfig.model_validate(
+        config_model().model_validate(
             base([sensor("a", "t", 1, "water_level", thresholds=[{"point": "depth", "above": 1}])])
         )
     with pytest.raises(ValidationError, match="no bus with id 'nope'"):
-        EdgeConfig.model_validate(base([sensor("a", "nope", 1, "water_level")]))
+        config_model().model_validate(base([sensor("a", "nope", 1, "water_level")]))
     with pytest.raises(ValidationError, match=r"registers: or a profile"):
-        EdgeConfig.model_validate(base([{"id": "a", "type": "modbus", "bus": "t"}]))
+        config_model().model_validate(base([{"id": "a", "type": "modbus", "bus": "t"}]))
     # A device's own thresholds replace the profile's.
-    cfg = EdgeConfig.model_validate(
+    cfg = config_model().model_validate(
         base([sensor("a", "t", 1, "water_level", thresholds=[{"point": "level", "above": 1}])])
     )
     assert [r.above for r in cfg.devices[0].thresholds] == [1]

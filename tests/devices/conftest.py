@@ -7,12 +7,11 @@ from typing import Any
 
 import pytest
 
-import drivers
-from edge.config import EdgeConfig
+from edge.config import config_model
 from edge.cpu import CpuPool
-from edge.devices import DeviceTracker
 from edge.hub import Hub
-from edge.runtime import Runtime
+from edge.registry import registry
+from edge.runtime import Runtime, compose
 from edge.store import Store
 from edge.supervisor import Supervisor
 
@@ -26,7 +25,7 @@ async def make_runtime(tmp_path: Path) -> AsyncIterator[MakeRuntime]:
     made: list[tuple[Runtime, asyncio.Task[None]]] = []
 
     async def make(buses: list[dict[str, Any]], devices: list[dict[str, Any]]) -> Runtime:
-        config = EdgeConfig.model_validate(
+        config = config_model().model_validate(
             {
                 "config_version": 1,
                 "site": {
@@ -40,19 +39,13 @@ async def make_runtime(tmp_path: Path) -> AsyncIterator[MakeRuntime]:
             }
         )
         hub = Hub()
-        store = Store(config.storage.data_dir, hub=hub)
+        store = Store(config.storage.data_dir)
         await store.open()
         writer = asyncio.create_task(store.run_writer())
-        rt = Runtime(
-            config=config,
-            store=store,
-            hub=hub,
-            supervisor=Supervisor(backoff_initial_s=0.1),
-            cpu=CpuPool(1),
-            devices=DeviceTracker(store),
-        )
+        rt = compose(config, store, hub, Supervisor(backoff_initial_s=0.1), CpuPool(1))
+        rt.supervisor.spawn("flow", rt.flow.run)
         made.append((rt, writer))
-        plugins = drivers.registry()
+        plugins = registry().drivers
         for dev in config.devices:
             driver = plugins[dev.type].impl(dev, rt)
             rt.services[f"device.{dev.id}"] = driver

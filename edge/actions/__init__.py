@@ -1,0 +1,27 @@
+"""Actions: the one audited way to change the world, whoever asks.
+
+The page, the CLI, the MQTT command handler, the GB/T 28181 agent and rules all
+call these functions with an `Actor` and a reason; each writes one audit row
+(actor, action, target, reason, outcome) and returns an `ActionResult` or
+raises `ActionRefused` with a message the caller shows as is. Transports keep
+only their envelope (signatures, schemas, de-duplication).
+"""
+
+from edge.actions.access import change_access_lists
+from edge.actions.alarms import ack_alarm, close_alarm
+from edge.actions.base import ACTOR_KINDS, ActionRefused, ActionResult, Actor, ActorKind
+from edge.actions.diag import request_diag
+from edge.actions.gates import open_gate
+
+__all__ = [
+    "ACTOR_KINDS",
+    "ActionRefused",
+    "ActionResult",
+    "Actor",
+    "ActorKind",
+    "ack_alarm",
+    "change_access_lists",
+    "close_alarm",
+    "open_gate",
+    "request_diag",
+]
