@@ -25,7 +25,7 @@ WRITER_STUCK_S = float(os.environ.get("EDGE_WRITER_STUCK_S", "10"))
 def writer_healthy(rt: Runtime) -> bool:
     """False once queued work has waited WRITER_STUCK_S without a commit succeeding,
     whether the commit hangs (dying SD card) or keeps failing (database locked)."""
-    since = rt.store.writer.stalled_since
+    since = rt.store.stalled_since
     return since is None or time.monotonic() - since < WRITER_STUCK_S
 
 
@@ -36,7 +36,6 @@ async def summary(rt: Runtime) -> dict[str, Any]:
     ]
     if not writer_healthy(rt):
         problems.append("store writer is stuck")
-    w = rt.store.writer
     doc: dict[str, Any] = {
         "status": "degraded" if problems else "ok",
         "problems": problems,
@@ -44,13 +43,7 @@ async def summary(rt: Runtime) -> dict[str, Any]:
         "site": {"name": rt.config.site.name, "site_id": rt.config.site.site_id},
         "uptime_s": round(time.time() - rt.started_at, 1),
         "tasks": tasks,
-        "store": {
-            "queue_depth": w.depth,
-            "commits": w.commits,
-            "committed_ops": w.committed_ops,
-            "failed_batches": w.failed_batches,
-            "last_commit_ms": round(w.last_commit_s * 1000, 2),
-        },
+        "store": rt.store.writer_health(),
         "devices": rt.devices.snapshot(),
     }
     try:

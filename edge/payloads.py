@@ -12,38 +12,67 @@ a local system posting an `access` event with its own fields loses nothing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Self, Union, get_args, get_origin, get_type_hints
 
 from edge.events import Event, EventKind
+
+AlarmState = Literal["raised", "acknowledged", "closed"]
 
 
 class PayloadError(ValueError):
     """`data` does not fit its kind's payload (a missing or mistyped field)."""
 
 
-_SIMPLE = (str, int, float, bool, list, dict)
+Check = Callable[[Any], bool]
 
 
-def _accepts(hint: Any, value: Any) -> bool:
-    """A shallow check of a JSON value against a field's annotation."""
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _checker(hint: Any) -> Check:
+    """A shallow check of a JSON value against a field's annotation, built once per field."""
     origin = get_origin(hint)
     if origin is Literal:
-        return value in get_args(hint)
+        allowed = frozenset(get_args(hint))
+        return lambda v: v in allowed
     if origin in (Union, types.UnionType):
-        return any(_accepts(a, value) for a in get_args(hint))
+        checks = [_checker(a) for a in get_args(hint)]
+        return lambda v: any(c(v) for c in checks)
     if hint is type(None):
-        return value is None
-    if hint is Any:
-        return True
-    if origin is not None:
-        hint = origin
+        return lambda v: v is None
     if hint is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return _is_number
     if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint) if hint in _SIMPLE else True
+        return _is_int
+    base = origin if origin is not None else hint
+    if base in (str, bool, list, dict):
+        return lambda v: isinstance(v, base)
+    return lambda v: True
+
+
+@functools.cache
+def _spec(cls: type) -> tuple[tuple[str, Check, bool], ...]:
+    """(name, annotation, required) per field but `extra`, worked out once per class
+    (`get_type_hints` evaluates string annotations: far too slow for every event)."""
+    hints = get_type_hints(cls)
+    return tuple(
+        (
+            f.name,
+            _checker(hints[f.name]),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
+        for f in dataclasses.fields(cls)
+        if f.name != "extra"
+    )
 
 
 class _Payload:
@@ -56,32 +85,22 @@ class _Payload:
     def from_data(cls, data: dict[str, Any]) -> Self:
         if not isinstance(data, dict):
             raise PayloadError(f"{cls.kind} data must be an object")
-        hints = get_type_hints(cls)
         known: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if f.name == "extra":
-                continue
-            if f.name not in data:
-                required = f.default is dataclasses.MISSING and (
-                    f.default_factory is dataclasses.MISSING
-                )
+        for name, check, required in _spec(cls):  # type: ignore[arg-type]
+            if name not in data:
                 if required:
-                    raise PayloadError(f"{cls.kind} data needs {f.name!r}")
+                    raise PayloadError(f"{cls.kind} data needs {name!r}")
                 continue
-            value = cls._convert(f.name, data[f.name])
-            if not _accepts(hints[f.name], value):
-                raise PayloadError(f"{cls.kind} data: {f.name!r} has the wrong type")
-            known[f.name] = value
-        extra = {k: v for k, v in data.items() if k not in known and k not in cls._fields()}
+            value = cls._convert(name, data[name])
+            if not check(value):
+                raise PayloadError(f"{cls.kind} data: {name!r} has the wrong type")
+            known[name] = value
+        extra = {k: v for k, v in data.items() if k not in known}
         return cls(**known, extra=extra)  # type: ignore[call-arg]
 
     @classmethod
     def _convert(cls, name: str, value: Any) -> Any:
         return value
-
-    @classmethod
-    def _fields(cls) -> set[str]:
-        return {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
 
     def as_data(self) -> dict[str, Any]:
         """The JSON object stored in `Event.data` (optional fields left unset are omitted)."""
@@ -204,7 +223,7 @@ class AlarmPayload(_Payload):
     kind: ClassVar[EventKind] = EventKind.ALARM
     alarm_id: str
     key: str
-    state: Literal["raised", "acknowledged", "closed"]
+    state: AlarmState
     severity: str
     message: str
     data: dict[str, Any] = field(default_factory=dict)

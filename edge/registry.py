@@ -4,7 +4,7 @@ Which modules are plugins is decided here, by folder, without importing them:
   drivers   every module in `drivers/`              (CONFIG + DRIVER)
   uplinks   every package in `edge/uplinks/`        (CONFIG + UPLINK); plain modules there
             (`outbox`, `policy`, the link kit) are what uplinks share, not plugins
-  cameras   the modules in `CAMERA_MODULES`         (CONFIG + SOURCE)
+  cameras   the kinds in `edge.camera.kinds.CAMERA_KINDS`, one table (model + openers)
   cli       every module in `edge/cli/` but `main`  (`register(subparsers)`), imported
             only when asked, so `edge run` does not load the vision tools
 Plugins are imported when the registry is first built (`registry()`), never as a
@@ -26,8 +26,9 @@ from typing import Any
 
 from edge.plugins import Plugin, PluginError, load_plugins
 
-# Camera kinds: the camera fan-out adds its modules (each with CONFIG and SOURCE) here.
-CAMERA_MODULES: tuple[str, ...] = ()
+# Camera kinds come from one table (the daemon and `edge camera probe` dispatch from it);
+# their entries are told apart by `kind:`, not `type:`.
+CAMERA_TABLE = "edge.camera.kinds"
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def plugin_modules() -> dict[str, list[str]]:
     return {
         "drivers": _submodules("drivers"),
         "uplinks": _submodules("edge.uplinks", packages_only=True),
-        "cameras": list(CAMERA_MODULES),
+        "cameras": [CAMERA_TABLE],
         "cli": [m for m in _submodules("edge.cli") if m != "edge.cli.main"],
     }
 
@@ -89,11 +90,20 @@ def build_registry() -> Registry:
     return Registry(
         drivers=MappingProxyType(load_plugins(mods["drivers"], "DRIVER")),
         uplinks=MappingProxyType(load_plugins(mods["uplinks"], "UPLINK")),
-        cameras=MappingProxyType(load_plugins(mods["cameras"], "SOURCE")),
+        cameras=MappingProxyType(_camera_kinds()),
         cli=MappingProxyType(
             {m.rsplit(".", 1)[1]: CliGroup(m.rsplit(".", 1)[1], m) for m in mods["cli"]}
         ),
     )
+
+
+def _camera_kinds() -> dict[str, Plugin]:
+    from edge.camera.kinds import CAMERA_KINDS
+
+    return {
+        name: Plugin(name, kind.config_model(), kind, CAMERA_TABLE)
+        for name, kind in CAMERA_KINDS.items()
+    }
 
 
 @functools.cache

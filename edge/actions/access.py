@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from edge.access.lists import AccessLists, ListChange
 from edge.actions.base import ActionRefused, ActionResult, Actor, audited
 
 if TYPE_CHECKING:
-    from edge.access.lists import ListChange
     from edge.runtime import Runtime
 
 
@@ -15,8 +15,6 @@ async def change_access_lists(
     rt: Runtime, changes: list[ListChange], *, actor: Actor, reason: str
 ) -> ActionResult:
     """Replace or patch lists; a malformed entry refuses the whole change, naming it."""
-
-    from edge.access.lists import AccessLists
 
     async def run() -> ActionResult:
         try:

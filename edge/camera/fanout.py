@@ -4,7 +4,8 @@ The demux thread never waits for a consumer: it appends to a bounded hand-off an
 the loop only when that goes from empty to non-empty. On the loop each subscription has
 its own bounded queue. Drop policy, per subscription: when its queue is full, everything
 queued is dropped and so is every packet up to the next keyframe (a decoder cannot use
-P-frames whose reference is gone), all counted in `dropped`. A new subscription starts
+P-frames whose reference is gone), all counted in `dropped`; after a reconnect (a new
+`StreamInfo`) each subscription also waits for a keyframe. A new subscription starts
 at the most recent keyframe (the current GOP is kept, bounded) so a viewer or a GB/T
 28181 play gets a decodable picture at once, not after the next IDR.
 """
@@ -60,6 +61,7 @@ class PacketSubscription:
         self._ready = asyncio.Event()
         self._closed = False
         self._waiting_keyframe = True
+        self._last_stream: StreamInfo | None = None
         self._on_close = on_close
 
     @property
@@ -75,6 +77,10 @@ class PacketSubscription:
         """Called on the loop by the fan-out, never blocks."""
         if self._closed:
             return
+        if packet.stream is not self._last_stream:
+            # a reconnect: the new connection's P-frames cannot use the old references
+            self._last_stream = packet.stream
+            self._waiting_keyframe = True
         if self._waiting_keyframe:
             if not packet.keyframe:
                 self.dropped += 1
@@ -162,11 +168,18 @@ class PacketFanout:
     # --- demux thread -----------------------------------------------------------------
 
     def put(self, packet: Packet) -> None:
-        """From the demux thread: never blocks; drops the oldest when the loop lags."""
+        """From the demux thread: never blocks; drops the oldest when the loop lags.
+
+        With nobody subscribed the packet only updates the kept GOP, on this thread: the
+        loop is not woken for packets no one reads."""
         loop = self._loop
         if loop is None:
             return
         with self._lock:
+            if not self._subs:
+                self._stream = packet.stream
+                self._keep(packet)
+                return
             wake = not self._handoff
             if len(self._handoff) >= HANDOFF_PACKETS:
                 self._handoff.popleft()
@@ -184,25 +197,25 @@ class PacketFanout:
             batch = list(self._handoff)
             self._handoff.clear()
             lost, self._lost = self._lost, False
+            if lost:
+                self._gop.clear()
+                self._gop_bytes = 0
+            for packet in batch:
+                self._stream = packet.stream
+                self._keep(packet)
         if lost:
-            self._gop.clear()
-            self._gop_bytes = 0
             for sub in self._subs:
                 sub.resync()
         for packet in batch:
-            self._dispatch(packet)
-
-    def _dispatch(self, packet: Packet) -> None:
-        self.packets_in += 1
-        if self._stream is not packet.stream:
-            self._stream = packet.stream
-            self._gop.clear()
-            self._gop_bytes = 0
-        self._keep(packet)
-        for sub in self._subs:
-            sub.offer(packet)
+            for sub in self._subs:
+                sub.offer(packet)
 
     def _keep(self, packet: Packet) -> None:
+        """Keep the GOP for late subscribers (under the lock: thread or loop side)."""
+        self.packets_in += 1
+        if self._gop and self._gop[0].stream is not packet.stream:
+            self._gop.clear()  # a new connection: the old GOP's references are gone
+            self._gop_bytes = 0
         if packet.keyframe:
             self._gop.clear()
             self._gop_bytes = 0
@@ -217,15 +230,18 @@ class PacketFanout:
 
     def subscribe(self, name: str, maxsize: int) -> PacketSubscription:
         sub = PacketSubscription(name, maxsize, self._unsubscribe)
-        if self._gop and len(self._gop) <= maxsize:
-            for packet in self._gop:
-                sub.offer(packet)
-        self._subs.append(sub)
+        with self._lock:
+            # packets already handed off but not drained are newer than the GOP: the
+            # subscription sees them in the next drain, after the GOP, in order
+            gop = list(self._gop) if len(self._gop) <= maxsize else []
+            self._subs = [*self._subs, sub]
+        for packet in gop:
+            sub.offer(packet)
         return sub
 
     def _unsubscribe(self, sub: PacketSubscription) -> None:
-        if sub in self._subs:
-            self._subs.remove(sub)
+        with self._lock:
+            self._subs = [s for s in self._subs if s is not sub]
 
     def close(self) -> None:
         """The session ended: every subscription's iteration ends."""

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator
 from concurrent.futures import Executor
+from contextlib import aclosing
 from pathlib import Path
 from typing import cast
 
@@ -21,6 +22,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp"})
 
 class FileSource(FrameSource):
     kind = "file"
+    on_demand = True
 
     def __init__(
         self,
@@ -89,8 +91,10 @@ class FileSource(FrameSource):
             loop=self.loop,
             **self.av_job_args(),
         )
-        async for frame in stream_av(job, self.camera_id, 2, self.tracker.dropped):
-            yield frame
+        # closed explicitly, so its decoder thread is joined now, not when the GC gets to it
+        async with aclosing(stream_av(job, self.camera_id, 2, self.tracker.dropped)) as frames:
+            async for frame in frames:
+                yield frame
 
 
 def _read(path: Path) -> Image:

@@ -1,5 +1,6 @@
-"""The camera kinds, in ONE table read by the daemon (`factory.open_source`) and by
-`edge camera probe` alike: adding a kind is one entry here and one source module.
+"""The camera kinds, in ONE table read by the daemon (`factory.open_source`), by
+`edge camera probe` and by the plugin registry (`registry().cameras`) alike: adding a
+kind is one entry here, one source module and its config model.
 
 Each kind names its config model (resolved when asked, so this table imports neither
 the config package nor PyAV/aiohttp: the plugin registry can list it cheaply) and two
@@ -14,6 +15,8 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from edge.camera.source import FrameSource, SourceTiming
 
@@ -40,9 +43,9 @@ class CameraKind:
     from_config: Callable[[Any, SourceTiming, Executor | None], FrameSource]
     for_probe: Callable[[ProbeTarget, SourceTiming], FrameSource]
 
-    def config_model(self) -> type:
+    def config_model(self) -> type[BaseModel]:
         module, _, cls = self.config.partition(":")
-        model: type = getattr(importlib.import_module(module), cls)
+        model: type[BaseModel] = getattr(importlib.import_module(module), cls)
         return model
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 
 from edge.camera.avreader import AvJob, stream_av
 from edge.camera.frame import Frame
@@ -54,5 +55,9 @@ class RtspSource(FrameSource):
             max_output_fps=self.max_output_fps,
             **self.av_job_args(),
         )
-        async for frame in stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped):
-            yield frame
+        # closed explicitly, so its decoder thread is joined now, not when the GC gets to it
+        async with aclosing(
+            stream_av(job, self.camera_id, _HANDOFF_FRAMES, self.tracker.dropped)
+        ) as frames:
+            async for frame in frames:
+                yield frame

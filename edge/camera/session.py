@@ -8,7 +8,7 @@ own drop-oldest queue). Adding a consumer never opens a second connection.
 
     session = rt.cameras.session("gate-north")
     frames = session.subscribe_frames("analysis", sampler.offer)   # called on the loop
-    async with session.subscribe_packets(64, "gb28181:play-1") as packets:
+    with session.packets(64, "gb28181:play-1") as packets:
         async for packet in packets: ...                             # starts on a keyframe
 """
 
@@ -47,12 +47,17 @@ class FrameSubscription:
 
 
 class CameraSession:
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: FrameSource, *, wait_for_consumer: bool = False) -> None:
+        """`wait_for_consumer`: open only once someone subscribed (a file camera whose
+        analysis first loads its models plays its scenes from the start, not into the void).
+        """
         self.source = source
+        self.wait_for_consumer = wait_for_consumer
         self.camera_id = source.camera_id
         self.fanout = PacketFanout(source.camera_id)
         self._frames: dict[str, FrameSubscription] = {}
         self._running = False
+        self._consumer = asyncio.Event()
 
     @property
     def kind(self) -> str:
@@ -84,6 +89,7 @@ class CameraSession:
             raise ValueError(f"frame consumer {name!r} already subscribed to {self.camera_id}")
         sub = FrameSubscription(name, fn, self._drop_frames)
         self._frames[name] = sub
+        self._consumer.set()
         return sub
 
     def _drop_frames(self, name: str) -> None:
@@ -95,6 +101,7 @@ class CameraSession:
             raise NoPacketsError(
                 f"camera {self.camera_id} ({self.kind}) has no H.264/H.265 stream to share"
             )
+        self._consumer.set()
         return self.fanout.subscribe(name, maxsize)
 
     @contextmanager
@@ -111,6 +118,8 @@ class CameraSession:
         if self._running:
             raise CameraError(f"camera {self.camera_id}: session already running")
         self._running = True
+        if self.wait_for_consumer:
+            await self._consumer.wait()
         self.fanout.bind(asyncio.get_running_loop())
         if self.encoded:
             self.source.packet_sink = self.fanout.put

@@ -48,6 +48,9 @@ class FrameSource(ABC):
     kind: str = "?"
     encoded: bool = False
     """Whether this kind can hand out the camera's encoded packets (H.264/H.265)."""
+    on_demand: bool = False
+    """A replay (a file), not a live camera: worth starting only once its consumer is
+    there (see `factory.open_session`)."""
 
     def __init__(
         self,

@@ -1,8 +1,12 @@
-"""The demo's simulated cameras: folders of real stills played by `file` sources.
+"""The demo's simulated cameras: real H.264 made from real stills, played by `file`
+sources, so live view and GB/T 28181 plays get a camera's own packets in the demo too.
 
-Vehicle gate: plate scenes from ../shared, each followed by an empty lane so
-every car is one pass. Pedestrian gate: faces, a resident and a watchlist
-person enrolled in the gallery, strangers left unknown. Idempotent.
+Vehicle gate: plate scenes from ../shared, each followed by an empty lane so every car
+is one pass (`camera/vehicle.mp4`, one picture per frame at 2 fps). Pedestrian gate:
+faces, a resident and a watchlist person enrolled in the gallery, strangers left
+unknown (`camera/pedestrian.mp4`, 1 fps). Encoded at high quality (x264 crf 18) so the
+recognisers read the same plates and faces as from the stills. Idempotent: a second
+run reuses what the first built (the demo starts in well under a second then).
 
     python -m edge.sim.demo_camera DATA_DIR [--shared ../shared] [--models models]
 """
@@ -16,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edge.sim.rtsp import build_frames, read_bgr
+from edge.sim.rtsp import build_frames, build_video, read_bgr
 
 ROOT = Path(__file__).resolve().parents[2]
 PLATE_SCENES = [
@@ -30,6 +34,10 @@ PLATE_SCENES = [
 RESIDENT = ("张伟 Zhang Wei (demo resident)", "img1.jpg", ["img2.jpg", "img4.jpg"])
 WATCHLIST = ("布控 Watchlist demo", "img16.jpg", ["img17.jpg"])
 STRANGERS = ["img20.jpg"]
+# Frame rates of the demo's videos: the `fps` of their entries in config/demo.yaml.
+VEHICLE_FPS = 2
+PEDESTRIAN_FPS = 1
+VIDEO_CRF = 18
 
 
 def _with_gaps(images: list[Path], gap: Path) -> list[Path]:
@@ -52,6 +60,13 @@ def build(data_dir: Path, shared: Path, models: Path) -> None:
     probes = [f for _, _, fs in (RESIDENT, WATCHLIST) for f in fs] + STRANGERS
     if not any(pedestrian.glob("*.jpg")):
         build_frames(pedestrian, (1280, 720), _with_gaps([faces / n for n in probes], gap))
+    for folder, fps in ((vehicle, VEHICLE_FPS), (pedestrian, PEDESTRIAN_FPS)):
+        video = folder.with_suffix(".mp4")
+        if not video.exists():
+            partial = video.with_suffix(".part.mp4")
+            stills = sorted(folder.glob("*.jpg"))
+            build_video(partial, stills, fps=fps, hold_frames=1, crf=VIDEO_CRF)
+            partial.replace(video)  # never a half-written video after an interrupted run
     _enroll(data_dir / "faces.db", faces, models)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from edge.events import Event
 from edge.ids import new_id
+from edge.payloads import AlarmPayload, AlarmState
 from edge.store.reader import Reader
 from edge.store.writer import Tx, Writer, dumps, now_ms
 
@@ -73,7 +74,7 @@ class AlarmsMixin:
         return bool(row) and await self.close_alarm(row["id"], who)
 
     async def _alarm_transition(
-        self, alarm_id: str, who: str, to: str, allowed_from: tuple[str, ...]
+        self, alarm_id: str, who: str, to: AlarmState, allowed_from: tuple[str, ...]
     ) -> bool:
         column = "acked" if to == "acknowledged" else "closed"
 
@@ -122,20 +123,10 @@ def _alarm_event(
     alarm_id: str,
     key: str,
     source: str,
-    state: str,
+    state: AlarmState,
     severity: str,
     message: str,
     data: dict[str, Any] | None,
     by: str | None = None,
 ) -> Event:
-    body: dict[str, Any] = {
-        "alarm_id": alarm_id,
-        "key": key,
-        "state": state,
-        "severity": severity,
-        "message": message,
-        "data": data or {},
-    }
-    if by is not None:
-        body["by"] = by
-    return Event(kind="alarm", source=source, data=body)
+    return AlarmPayload(alarm_id, key, state, severity, message, data or {}, by).event(source)

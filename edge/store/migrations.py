@@ -126,6 +126,17 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX processed_commands_received ON processed_commands(received_ms);
         """,
     ),
+    (
+        3,
+        "image roles from the one list: a `crop` becomes `face_crop` or `plate_crop` by its event",
+        # Face crops were stored as `crop`, which a policy withholding `face_crop` let through.
+        """
+        UPDATE event_images SET role = CASE
+            (SELECT kind FROM events WHERE events.rowid_ = event_images.event_rowid)
+            WHEN 'face' THEN 'face_crop' WHEN 'plate' THEN 'plate_crop' ELSE 'object_crop' END
+        WHERE role = 'crop'
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

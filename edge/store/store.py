@@ -1,5 +1,6 @@
 """The store's public face: what drivers, rules, uplinks and the API call
-(alarms and the outbox live in their own modules, mixed in here).
+(access lists, alarms, processed commands and the outbox live in their own
+modules, mixed in here). All of the daemon's SQL is under `edge/store/`.
 
 Writes go through the single writer (`Writer`), reads through `Reader`. An
 event is committed together with one outbox row per destination that is owed
@@ -22,6 +23,8 @@ from typing import Any
 
 from edge.events import Event, ImageRef, ImageRole, Reading
 from edge.ids import new_id
+from edge.payloads import DevicePayload, PointValue, ReadingPayload
+from edge.store.access import AccessMixin
 from edge.store.alarms import AlarmsMixin
 from edge.store.commands import CommandsMixin
 from edge.store.db import connect
@@ -36,7 +39,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
+class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,
@@ -91,6 +94,21 @@ class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
             self._signals[dest].set()
         if self.on_events is not None and tx.events:
             self.on_events(tx.events)
+
+    @property
+    def stalled_since(self) -> float | None:
+        """Since when (monotonic) work has waited for a successful commit; None: all done."""
+        return self.writer.stalled_since
+
+    def writer_health(self) -> dict[str, Any]:
+        w = self.writer
+        return {
+            "queue_depth": w.depth,
+            "commits": w.commits,
+            "committed_ops": w.committed_ops,
+            "failed_batches": w.failed_batches,
+            "last_commit_ms": round(w.last_commit_s * 1000, 2),
+        }
 
     def outbox_signal(self, dest: str) -> asyncio.Event:
         """Set whenever something new is owed to `dest`; the uplink clears it."""
@@ -159,18 +177,9 @@ class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
         """Store readings for charts, and one `reading` event for the uplinks."""
         if not readings:
             return None
-        event = Event(
-            kind="reading",
-            source=device,
-            ts=max(r.ts for r in readings),
-            data={
-                "device": device,
-                "points": [
-                    {"point": r.point, "value": r.value, "unit": r.unit, "quality": r.quality}
-                    for r in readings
-                ],
-            },
-        )
+        event = ReadingPayload(
+            device, [PointValue(r.point, r.value, r.unit, r.quality) for r in readings]
+        ).event(device, ts=max(r.ts for r in readings))
 
         def op(conn: sqlite3.Connection, tx: Tx) -> None:
             conn.executemany(
@@ -214,15 +223,7 @@ class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
                 (device, int(available), now, now, error, dumps(state or {})),
             )
             if changed:
-                tx.emit(
-                    [
-                        Event(
-                            kind="device",
-                            source=device,
-                            data={"device": device, "available": available, "error": error},
-                        )
-                    ]
-                )
+                tx.emit([DevicePayload(device, available, error).event(device)])
             return changed
 
         changed: bool = await self.writer.submit(op)
@@ -267,6 +268,18 @@ class Store(AlarmsMixin, CommandsMixin, OutboxMixin):
                 "INSERT INTO counters(name, value) VALUES (?, ?)"
                 " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
                 (counter, by),
+            )
+
+        await self.writer.submit(op)
+
+    async def set_counter(self, counter: str, value: int) -> None:
+        """A named position that must survive a restart (a controller's last event index)."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> None:
+            conn.execute(
+                "INSERT INTO counters(name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (counter, value),
             )
 
         await self.writer.submit(op)

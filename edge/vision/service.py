@@ -22,12 +22,14 @@ from typing import Any
 from edge.camera.factory import make_sampler, open_session
 from edge.camera.sampler import Sample, Sampler
 from edge.camera.session import CameraSession
+from edge.camera.source import FrameSource
 from edge.config.cameras import CameraConfig
-from edge.events import Event, ImageRef, ImageRole
+from edge.events import ImageRef, ImageRole
+from edge.payloads import FaceMatch, FacePayload, PlatePayload
 from edge.runtime import Runtime
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
 from edge.vision.face_passes import FacePass, FacePasses
-from edge.vision.faces.gallery import Match
+from edge.vision.faces.gallery import Match, watch_gallery
 from edge.vision.plates.vote import PlatePass
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class Engines:
                 self.plates = await self._load("plates", self._plates)
             if "faces" in pipelines and self.faces is None:
                 self.faces = await self._load("faces", self._faces)
+                gallery = self.faces.gallery
+                self.rt.supervisor.spawn("faces.gallery", lambda: watch_gallery(gallery))
 
     async def _load(self, what: str, fn: Any) -> Any:
         began = time.perf_counter()
@@ -102,6 +106,12 @@ class CameraWorker:
         self.events = 0
         self.dropped_reads = 0
         self._offset = (0, 0)
+
+    @property
+    def source(self) -> FrameSource:
+        """The camera's source (kept for readers of `rt.services["cameras"]`; prefer
+        `rt.cameras.session(id).state`)."""
+        return self.session.source
 
     def state(self) -> dict[str, Any]:
         a = self.analyser
@@ -184,50 +194,49 @@ class CameraWorker:
             return
         crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""
         images = await self._images(crop, ImageRole.PLATE_CROP, scene)
-        data = {
-            "camera": self.cfg.id,
-            "track_id": p.track_id,
-            "plate": v.text,
-            "colour": str(v.colour),
-            "plate_type": str(v.plate_type),
-            "valid": v.valid,
-            "double_row": v.double_row,
-            "confidence": round(v.confidence, 4),
-            "reads": v.reads,
-            "box": _in_frame(v.best.box, self._offset),
-            "first_seen": p.first_ts,
-            "last_seen": p.last_ts,
-        }
-        await self.rt.flow.emit(Event("plate", self.cfg.id, data, images))
+        payload = PlatePayload(
+            camera=self.cfg.id,
+            track_id=p.track_id,
+            plate=v.text,
+            colour=str(v.colour),
+            plate_type=str(v.plate_type),
+            valid=v.valid,
+            double_row=v.double_row,
+            confidence=round(v.confidence, 4),
+            reads=v.reads,
+            box=_in_frame(v.best.box, self._offset),
+            first_seen=p.first_ts,
+            last_seen=p.last_ts,
+        )
+        await self.rt.flow.emit(payload.event(self.cfg.id, images=images))
         self.events += 1
 
     async def _emit_face(self, f: FacePass) -> None:
         m = f.match
         if isinstance(m, Match):
-            result = "watchlist" if m.gallery == "watchlist" else "resident"
-            match = {
-                "result": result,
-                "gallery": m.gallery,
-                "name": m.name,
-                "person_id": m.person_id,
-                "distance": round(m.distance, 4),
-            }
+            match = FaceMatch(
+                "watchlist" if m.gallery == "watchlist" else "resident",
+                gallery=m.gallery,
+                name=m.name,
+                person_id=m.person_id,
+                distance=round(m.distance, 4),
+            )
         else:
             nearest = getattr(m, "nearest_distance", None)
-            match = {"result": "unknown", "nearest_distance": nearest and round(nearest, 4)}
+            match = FaceMatch("unknown", nearest_distance=nearest and round(nearest, 4))
         images = await self._images(f.crop_jpeg, ImageRole.FACE_CROP, f.scene_jpeg)
-        data = {
-            "camera": self.cfg.id,
-            "track_id": f.track_id,
-            "match": match,
-            "confidence": round(f.det_score, 4),
-            "quality": round(f.quality, 4),
-            "observations": f.observations,
-            "box": [round(x, 1) for x in f.box],
-            "first_seen": f.first_ts,
-            "last_seen": f.last_ts,
-        }
-        await self.rt.flow.emit(Event("face", self.cfg.id, data, images))
+        payload = FacePayload(
+            camera=self.cfg.id,
+            track_id=f.track_id,
+            match=match,
+            confidence=round(f.det_score, 4),
+            quality=round(f.quality, 4),
+            observations=f.observations,
+            box=[round(x, 1) for x in f.box],
+            first_seen=f.first_ts,
+            last_seen=f.last_ts,
+        )
+        await self.rt.flow.emit(payload.event(self.cfg.id, images=images))
         self.events += 1  # a watchlist match raises its alarm in a reactor (edge.rules)
 
 

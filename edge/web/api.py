@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from edge.events import Event
 from edge.health import summary
 from edge.payloads import payload_of
 from edge.runtime import Runtime
+from edge.store import DuplicateEvent
 from edge.timefmt import parse_since, rfc3339, site_tz
 
 RT = web.AppKey("runtime", Runtime)
@@ -99,7 +99,7 @@ async def post_event(request: web.Request) -> web.Response:
         return _error(400, f"bad event: {exc}")
     try:
         await rt.flow.emit(event)
-    except sqlite3.IntegrityError:
+    except DuplicateEvent:
         return _json({"id": event.id, "duplicate": True}, 200)
     except RuntimeError as exc:  # the writer has stopped: the daemon is shutting down
         return _error(503, str(exc))

@@ -7,6 +7,8 @@ For each durability (`synchronous` NORMAL, the default, and FULL) it drives the 
 `add_event`, which returns after commit) with 1 KB payloads, then measures the ceiling:
 raw sqlite3 inserting the same rows into the same schema, one transaction per batch of
 the size the store itself reached. The gap between the two is the store's own overhead.
+A third run at NORMAL goes through `rt.flow.emit` (commit, then the flow's dispatcher and
+the live hub), the path the daemon's producers take.
 
 Figures: events/s sustained; ack latency (add_event call to return) p50/p99; commit
 latency (one batch's transaction in the writer thread) p50/p99; mean batch size.
@@ -31,10 +33,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from edge.events import Event
-from edge.store import Store
+from edge.flow import Flow
+from edge.hub import Hub
+from edge.store import Store, dumps, now_ms
 from edge.store.db import connect
 from edge.store.migrations import migrate
-from edge.store.writer import dumps, now_ms
 
 TARGET_EPS = 20_000
 TARGET_P99_MS = 50.0
@@ -74,10 +77,19 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def bench_store(
-    data_dir: Path, synchronous: str, seconds: float, conc: int, batch_max: int
+    data_dir: Path,
+    synchronous: str,
+    seconds: float,
+    conc: int,
+    batch_max: int,
+    via_flow: bool = False,
 ) -> Result:
+    """`via_flow`: producers call `flow.emit` as the daemon's do (commit, then the flow's
+    dispatcher, then the live hub), not `store.add_event`."""
     store = Store(data_dir, synchronous=synchronous, batch_max=batch_max)
     await store.open()
+    flow = Flow(store, Hub())
+    add = flow.emit if via_flow else store.add_event
     commit_ms: list[float] = []
     inner = store.writer._commit  # instrumentation only: time each batch's transaction
 
@@ -89,6 +101,7 @@ async def bench_store(
 
     store.writer._commit = timed_commit  # type: ignore[method-assign]
     writer = asyncio.create_task(store.run_writer())
+    dispatcher = asyncio.create_task(flow.run())
     ack_ms: list[float] = []
     done = 0
     deadline = 0.0
@@ -97,7 +110,7 @@ async def bench_store(
         nonlocal done
         while time.perf_counter() < deadline:
             began = time.perf_counter()
-            await store.add_event(Event(kind="plate", source="bench", data=PAYLOAD))
+            await add(Event(kind="plate", source="bench", data=PAYLOAD))
             ack_ms.append((time.perf_counter() - began) * 1000)
             done += 1
 
@@ -109,12 +122,15 @@ async def bench_store(
     began, cpu0 = time.perf_counter(), time.process_time()
     deadline = began + seconds
     await asyncio.gather(*(producer() for _ in range(conc)))
+    await flow.idle()  # the dispatcher's share of the CPU is in the figure
     elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu0
     batches = len(commit_ms)
     writer.cancel()
-    await asyncio.gather(writer, return_exceptions=True)
+    dispatcher.cancel()
+    await asyncio.gather(writer, dispatcher, return_exceptions=True)
     await store.close()
-    return Result(f"store {synchronous}", done, elapsed, ack_ms, commit_ms, batches, cpu)
+    label = f"{'flow' if via_flow else 'store'} {synchronous}"
+    return Result(label, done, elapsed, ack_ms, commit_ms, batches, cpu)
 
 
 def bench_raw(data_dir: Path, synchronous: str, events: int, batch: int) -> Result:
@@ -194,6 +210,19 @@ def main() -> int:
             batch = max(1, round(store.mean_batch))
             raw = bench_raw(run_dir, sync, store.events, batch)
             results += [store, raw]
+            if sync == "NORMAL":  # the daemon's path: the same, through rt.flow
+                results.append(
+                    asyncio.run(
+                        bench_store(
+                            Path(tmp) / "flow",
+                            sync,
+                            args.seconds,
+                            args.concurrency,
+                            args.batch_max,
+                            via_flow=True,
+                        )
+                    )
+                )
     print(
         f"store ingest, 1 KB payloads, {args.concurrency} producers, batch_max {args.batch_max},"
         f" {args.seconds:g}s per run"

@@ -9,10 +9,12 @@ One entry point for every vision figure, printed against the targets:
 - frames per second the box sustains (2 analysis threads, back to back) per pipeline and
   frame size, and how many cameras at `--analysis-fps` that is, with and without the gate;
 - a live run: 16 sub-streams of 640x360 H.264, each a real still with a real plate scene
-  or person sliding in for part of a cycle, played by `edge.camera` file sources, thinned
-  to 5 fps by the real `Sampler` and motion gate and analysed by the plate and face
-  pipelines on a 2-thread executor (as the daemon's camera workers do): analysed fps
-  against demanded, the gate's pass share, queue drops, sample age, whether it keeps up;
+  or person sliding in for part of a cycle, each played by the daemon's own camera
+  session (`edge.camera.session.CameraSession` over a `file` source, packets fanned out
+  as for live view), thinned to 5 fps by the real `Sampler` and motion gate and analysed
+  by the daemon's per-frame code (`edge.vision.analysis.FrameAnalyser.step`, what
+  `CameraWorker` runs) on a 2-thread executor: analysed fps against demanded, the gate's
+  pass share, queue drops, sample age, decode cost, whether it keeps up;
 - RSS with all models loaded and warm, and the run's peak.
 
 The box is shared with other work, so the load average is printed beside each section.
@@ -55,22 +57,22 @@ import numpy as np  # noqa: E402
 import numpy.typing as npt  # noqa: E402
 import vision_plates as vp  # noqa: E402
 
-from edge.camera import Sample, make_sampler, open_source  # noqa: E402
+from edge.camera import CameraSession, Frame  # noqa: E402
+from edge.camera.factory import make_sampler, open_session  # noqa: E402
+from edge.camera.sampler import Sample  # noqa: E402
 from edge.config.cameras import FileCamera  # noqa: E402
+from edge.vision.analysis import FrameAnalyser  # noqa: E402
 from edge.vision.face_passes import FacePasses  # noqa: E402
 from edge.vision.faces.gallery import FaceIndex, MatchResult  # noqa: E402
-from edge.vision.faces.pipeline import FaceObservation, FacePipeline  # noqa: E402
+from edge.vision.faces.pipeline import FacePipeline  # noqa: E402
 from edge.vision.faces.quality import face_quality  # noqa: E402
 from edge.vision.image import BGRImage, decode_image  # noqa: E402
 from edge.vision.plates.pipeline import (  # noqa: E402
     DetectorChoice,
-    PlateRead,
     PlateReader,
     ReaderChoice,
 )
 from edge.vision.plates.sessions import default_registry  # noqa: E402
-from edge.vision.plates.vote import PlatePasses  # noqa: E402
-from edge.vision.service import SCENE_MAX_WIDTH, CameraWorker, jpeg  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "images"
 SUB_STREAM = (640, 360)
@@ -195,29 +197,28 @@ class Engines:
         plates = PlateReader(registry, detector=plate_detector, reader=plate_reader)
         return cls(plates, FacePipeline(registry))
 
-    def analyse(self, image: BGRImage, pipelines: Sequence[str]) -> FrameResult:
-        """One sampled frame as `CameraWorker._analyse_sync` does it: plate reads, faces
-        with their JPEG crops, the scene JPEG when anything was found. Faces are matched
-        once per pass (`FacePasses`), not per frame."""
-        plates = self.plates.read_frame(image) if "plates" in pipelines else []
-        faces = self.faces.analyse(image) if "faces" in pipelines else []
-        boxes = [(o.face.x, o.face.y, o.face.x + o.face.w, o.face.y + o.face.h) for o in faces]
-        crops = [CameraWorker._face_crop(image, b) for b in boxes]
-        scene = jpeg(image, 80, SCENE_MAX_WIDTH) if plates or faces else b""
-        return FrameResult(plates, faces, boxes, crops, scene)
+    def analyser(
+        self, pipelines: Sequence[str], face_passes: FacePasses | None = None
+    ) -> FrameAnalyser:
+        """The daemon's per-frame analysis for one camera (`CameraWorker` builds the same)."""
+        if face_passes is None and "faces" in pipelines and self.index is not None:
+            index, threshold = self.index, self.faces.threshold
+            face_passes = FacePasses(
+                lambda e: index.match(e, threshold), split_distance=threshold + 0.1
+            )
+        return FrameAnalyser(
+            pipelines, plates=self.plates, faces=self.faces, face_passes=face_passes
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class FrameResult:
-    plates: list[PlateRead]
-    faces: list[FaceObservation]
-    boxes: list[tuple[float, float, float, float]]
-    crops: list[bytes]
-    scene: bytes
+_SEQ = iter(range(1, 1 << 62))
 
-    def jpegs(self, i: int) -> tuple[bytes, bytes]:
-        """Face i's crop and the scene, as `FacePasses.feed` asks for them."""
-        return self.crops[i], self.scene
+
+def as_sample(image: BGRImage) -> Sample:
+    """A whole frame handed to the analysis, as the sampler hands it without an ROI."""
+    now = time.monotonic()
+    frame = Frame("bench", next(_SEQ), image, now, time.time())
+    return Sample(frame, image, (0, 0), None, None)
 
 
 def plate_scenes() -> list[BGRImage]:
@@ -383,13 +384,15 @@ def gallery_bench(engines: Engines, photos: list[BGRImage], size: int, runs: int
 
 
 def sustained_fps(
-    fn: Callable[[BGRImage], object], frames: list[BGRImage], seconds: float
+    make: Callable[[], Callable[[BGRImage], object]], frames: list[BGRImage], seconds: float
 ) -> float:
-    """Frames per second with two workers analysing back to back (both cores busy)."""
+    """Frames per second with two workers (one camera's analyser each) analysing back to
+    back (both cores busy)."""
     stop = time.monotonic() + seconds
     counts = [0, 0]
 
     def worker(w: int) -> None:
+        fn = make()
         k = w
         while time.monotonic() < stop:
             fn(frames[k % len(frames)])
@@ -409,13 +412,18 @@ def box_bench(
     for label, size in BOX_SIZES.items():
         out[label] = {
             "plates": sustained_fps(
-                lambda f: engines.analyse(f, ["plates"]), [vp.fit(s, size) for s in scenes], seconds
+                lambda: _stepper(engines, ["plates"]), [vp.fit(s, size) for s in scenes], seconds
             ),
             "faces": sustained_fps(
-                lambda f: engines.analyse(f, ["faces"]), [vp.fit(p, size) for p in photos], seconds
+                lambda: _stepper(engines, ["faces"]), [vp.fit(p, size) for p in photos], seconds
             ),
         }
     return out
+
+
+def _stepper(engines: Engines, pipelines: list[str]) -> Callable[[BGRImage], object]:
+    analyser = engines.analyser(pipelines)
+    return lambda image: analyser.step(as_sample(image))
 
 
 # --- 4. sixteen live sub-streams --------------------------------------------------------
@@ -481,8 +489,7 @@ class Camera:
     cfg: FileCamera
     analysed: int = 0
     ages_ms: list[float] = field(default_factory=list)
-    plates: PlatePasses = field(default_factory=PlatePasses)
-    faces: FacePasses | None = None
+    analyser: FrameAnalyser | None = None
     plate_passes: int = 0
     face_frames: int = 0
     face_passes: int = 0
@@ -525,11 +532,15 @@ def make_cameras(
 async def live_run(
     engines: Engines, cams: list[Camera], seconds: float, warmup_s: float
 ) -> dict[str, Any]:
-    """The daemon's camera loop (source -> sampler -> executor) without the store."""
+    """The daemon's camera path without the store: one `CameraSession` per camera (as
+    `edge.vision.service.start` opens them), the sampler subscribed to its frames, and
+    `FrameAnalyser.step` in a 2-thread pool, one step in flight per camera."""
     loop = asyncio.get_running_loop()
     pool = ThreadPoolExecutor(2, thread_name_prefix="analysis")
-    sources = [open_source(c.cfg, max_output_fps=c.cfg.analysis_fps) for c in cams]
+    sessions: list[CameraSession] = [open_session(c.cfg) for c in cams]
     samplers = [make_sampler(c.cfg) for c in cams]
+    for session, sampler in zip(sessions, samplers, strict=True):
+        session.subscribe_frames("analysis", sampler.offer)
     measuring = False
 
     cpu_s = {"analysis": 0.0}
@@ -544,54 +555,48 @@ async def live_run(
         return out
 
     for cam in cams:
+        passes = None
         if "faces" in cam.cfg.pipelines:
-            cam.faces = FacePasses(match, split_distance=engines.faces.threshold + 0.1)
+            passes = FacePasses(match, split_distance=engines.faces.threshold + 0.1)
+        cam.analyser = engines.analyser(cam.cfg.pipelines, passes)
 
-    def step(cam: Camera, sample: Sample) -> tuple[FrameResult, list[Any], list[Any], float]:
-        """Analysis and pass bookkeeping together in the pool, as `CameraWorker._step_sync`."""
+    def step(cam: Camera, sample: Sample) -> tuple[list[Any], list[Any], bool, float]:
+        """`CameraWorker._step_sync`: the daemon's per-frame analysis and pass bookkeeping."""
         began = time.thread_time()  # CPU this thread got: time stolen by other work excluded
-        r = engines.analyse(sample.image, cam.cfg.pipelines)
-        frame = sample.frame
-        plates = cam.plates.feed(r.plates, frame.seq, frame.wall)
-        faces = (
-            cam.faces.feed(r.faces, r.boxes, frame.seq, frame.wall, r.jpegs)
-            if cam.faces is not None
-            else []
-        )
-        return r, plates, faces, time.thread_time() - began
+        assert cam.analyser is not None
+        plates, faces, result = cam.analyser.step(sample)
+        return plates, faces, bool(result.faces), time.thread_time() - began
 
     async def worker(cam: Camera, sampler: Any) -> None:
         while True:
             sample: Sample = await sampler.get()
-            r, plates, faces, cpu = await loop.run_in_executor(pool, step, cam, sample)
+            plates, faces, saw_faces, cpu = await loop.run_in_executor(pool, step, cam, sample)
             frame = sample.frame
             if measuring:
                 cpu_s["analysis"] += cpu
                 cam.analysed += 1
                 cam.ages_ms.append((time.monotonic() - frame.mono) * 1000)
-                cam.face_frames += bool(r.faces)
-                cam.plate_passes += sum(1 for p in plates if p.vote.valid)
+                cam.face_frames += saw_faces
+                cam.plate_passes += sum(1 for p, _ in plates if p.vote.valid)
                 cam.face_passes += len(faces)
 
-    tasks = [
-        asyncio.create_task(s.run(src.frames())) for s, src in zip(samplers, sources, strict=True)
-    ]
+    tasks = [asyncio.create_task(s.run()) for s in sessions]
     tasks += [asyncio.create_task(worker(c, s)) for c, s in zip(cams, samplers, strict=True)]
     try:
         await asyncio.sleep(warmup_s)  # the cameras' first frames and the pipelines' arenas
         before = [s.stats for s in samplers]
-        dec_before = [src.state.frames_dropped for src in sources]
+        dec_before = [s.state.frames_dropped for s in sessions]
         measuring, t0, load0 = True, time.monotonic(), os.getloadavg()[0]
         proc0 = time.process_time()
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - t0
         process_cores = (time.process_time() - proc0) / elapsed
         after = [s.stats for s in samplers]
-        dec_after = [src.state.frames_dropped for src in sources]
+        dec_after = [s.state.frames_dropped for s in sessions]
         measuring = False
     finally:
-        for src in sources:
-            src.close()
+        for s in sessions:
+            s.close()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -858,9 +863,10 @@ def main() -> int:
     print(f"pinned to core {report['core']}; {report['speed_start']}")
     other = OtherWork()
     engines = Engines.load(args.models_dir, args.plate_detector, args.plate_reader)
+    warm = engines.analyser(["plates", "faces"])
     for path in (SHARED / "plates/scenes/zeusees_3.jpg", SHARED / "faces/deepface/img20.jpg"):
         # every model run once at the largest input, before the bench holds its images
-        engines.analyse(vp.fit(decode_image(path), vp.SIZES["1080p"]), ["plates", "faces"])
+        warm.step(as_sample(vp.fit(decode_image(path), vp.SIZES["1080p"])))
     report["rss_models_mb"] = rss_mb()[0]
     print(f"models loaded and warm: RSS {report['rss_models_mb']:.0f} MB")
     scenes = plate_scenes()

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from prereqs import require
 
 from edge.sim import rtsp as sim
 
@@ -49,19 +49,10 @@ def stills_720p(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def missing(reason: str) -> None:
-    """A prerequisite is not installed: skip on a workstation, FAIL under CI=true (and in
-    scripts/test), so a gap in the test run cannot hide behind a skip."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"missing prerequisite under CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="session")
 def gst_python() -> str:
     python = sim.system_python()
-    if python is None:
-        missing(sim.unavailable_reason() or "no RTSP server")
+    require(python is not None, "GStreamer's RTSP server", str(sim.unavailable_reason()))
     assert python is not None
     return python
 

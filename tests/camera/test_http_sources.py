@@ -1,4 +1,10 @@
-"""MJPEG and snapshot sources against a local aiohttp camera (digest/basic auth)."""
+"""MJPEG and snapshot sources against a local aiohttp camera (digest/basic auth).
+
+The camera here is written in this test: aiohttp serves it over real sockets with real
+JPEGs, but the multipart framing and the digest challenge are this file's own bytes, so
+a misreading of the format shared by this writer and our parser would pass. It is the
+peer for auth and fault cases; `test_mjpeg_real_server.py` checks the parser against a
+stream made by FFmpeg's muxer and served by another HTTP stack."""
 
 from __future__ import annotations
 
@@ -43,7 +49,8 @@ def _basic_ok(request: web.Request) -> bool:
 
 
 class Camera:
-    """A fake-free HTTP camera: real sockets, real JPEGs from the sample images."""
+    """An HTTP camera written for the tests: real sockets and JPEGs from the sample images,
+    hand-written multipart framing and digest challenge."""
 
     def __init__(self, jpegs: list[bytes]) -> None:
         self.jpegs = jpegs

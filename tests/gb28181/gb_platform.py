@@ -34,6 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 from edge.codecs import manscdp, rtp, sdp, sip, sipdigest
@@ -80,7 +81,9 @@ class Platform:
         self.violations: list[str] = []
         self.answer_keepalives = True
         self.keepalive_status = 200
+        self.alarm_status = 200
         self.restarts = 0
+        self.clock_skew = timedelta(0)
         self._reset_state()
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -94,6 +97,10 @@ class Platform:
         self.unregistered: list[str] = []
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
+        self.byes: list[str] = []  # Call-IDs of plays the device hung up
+        self.ok_retransmits = 0
+        self.drop_next_ack = False
+        self._acks: dict[str, sip.SipMessage] = {}
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
         self._changed = asyncio.Event()
         self._cseq = 0
@@ -207,12 +214,20 @@ class Platform:
             fut = self._pending.get(branch)
             if fut is not None and not fut.done() and (msg.status or 0) >= 200:
                 fut.set_result(msg)
+            elif msg.status == 200 and msg.cseq[1] == "INVITE":
+                self.ok_retransmits += 1
+                ack = self._acks.get(msg.call_id)
+                if ack is not None:  # the device did not get our ACK: send it again
+                    self._send(ack, addr, writer)
             return
         self._check_common(msg)
         if msg.method == "REGISTER":
             answer = self._on_register(msg)
         elif msg.method == "MESSAGE":
             answer = self._on_message(msg)
+        elif msg.method == "BYE":
+            self.byes.append(msg.call_id)
+            answer = sip.response_to(msg, 200)
         else:
             answer = sip.response_to(msg, 405)
         if answer is not None:
@@ -303,7 +318,12 @@ class Platform:
                 msg.call_id, cseq, expires, (contact.host, contact.port or 5060)
             )
         self.register_log.append((200, msg.call_id, expires))
-        return sip.response_to(msg, 200, to_tag=_tag(), extra=[("Expires", str(expires))])
+        # GB/T 28181 §9.10: the platform's time in the REGISTER answer (local, no zone).
+        now = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))) + self.clock_skew
+        date = now.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        return sip.response_to(
+            msg, 200, to_tag=_tag(), extra=[("Expires", str(expires)), ("Date", date)]
+        )
 
     def _on_message(self, msg: sip.SipMessage) -> sip.SipMessage | None:
         device = sip.parse_name_addr(msg.require("From")).user
@@ -332,6 +352,8 @@ class Platform:
                 return None
             if self.keepalive_status != 200:
                 return sip.response_to(msg, self.keepalive_status)
+        if doc.cmd_type == "Alarm" and self.alarm_status != 200:
+            return sip.response_to(msg, self.alarm_status)
         self.messages.append(Received(now, device, doc, msg.body))
         return sip.response_to(msg, 200)
 
@@ -398,6 +420,16 @@ class Platform:
         )
         assert answer.status == 200, f"{cmd} query answered {answer.status}"
         assert answer.body == b"", "a MESSAGE answer has no body"
+        return sn
+
+    async def control(self, device: str, target: str, fields: list[manscdp.Node]) -> int:
+        """A DeviceControl MESSAGE; its Response (Result) arrives later with the SN."""
+        sn = secrets.randbelow(900000) + 100000
+        body = manscdp.build("Control", "DeviceControl", sn, target, fields)
+        answer = await self.send_request(
+            self._request("MESSAGE", device, target, body, manscdp.CONTENT_TYPE), device
+        )
+        assert answer.status == 200, f"DeviceControl answered {answer.status}"
         return sn
 
     async def catalog(self, device: str, timeout_s: float = 10.0) -> list[dict[str, str]]:
@@ -478,7 +510,11 @@ class Platform:
         ack.set("CSeq", f"{msg.cseq[0]} ACK")
         ack.set("To", answer.require("To"))
         ack.set("From", msg.require("From"))
-        self._send(ack, self.registrations[device].contact, None)
+        self._acks[play.call_id] = ack
+        if self.drop_next_ack:
+            self.drop_next_ack = False  # "lost" on the way
+        else:
+            self._send(ack, self.registrations[device].contact, None)
         play.invite = msg
         if media == "tcp-active":
             await play.connect_active()

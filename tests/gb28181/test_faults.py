@@ -10,6 +10,7 @@ from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
 from gb_platform import Platform
 
 from edge.app import Daemon
+from edge.codecs import manscdp
 from edge.uplinks.gb28181.agent import Gb28181Agent
 
 
@@ -32,11 +33,17 @@ async def test_wrong_password_is_refused_reported_and_retried(
     )
     agent = _agent(d)
     assert not p.registered(DEVICE)
-    assert agent.state != "registered" and "403" in (agent.last_error or "")
+    assert agent.state != "connected" and "403" in (agent.last_error or "")
     assert "12345678" not in str(agent.health())
+    assert "problems" not in agent.health()  # a short outage is not yet a problem
+    assert agent.disconnected_since is not None
+    agent.disconnected_since -= 301  # as if it had failed for five minutes
+    [problem] = agent.health()["problems"]
+    assert "disconnected since" in problem and "403" in problem
     p.password = "12345678"  # the operator fixes the platform side
     await p.until(lambda: p.registered(DEVICE), 10, "registration once the password matches")
-    await p.until(lambda: agent.state == "registered", 5, "the agent to say so")
+    await p.until(lambda: agent.state == "connected", 5, "the agent to say so")
+    assert "problems" not in agent.health()
 
 
 async def test_qop_challenge(daemon: DaemonFactory, video: Path) -> None:
@@ -129,15 +136,8 @@ async def test_camera_going_offline_is_notified_as_a_catalog_change(
     clip = shutil.copy(video, tmp_path / "north.mp4")
     await daemon(p, file_camera("north", Path(clip), CHANNELS[0]))
     await p.until(lambda: p.registered(DEVICE), 10, "registration")
-    await p.until(
-        lambda: any(
-            i["Status"] == "ON"
-            for m in p.docs("Catalog", "Notify")
-            for i in m.doc.items("DeviceList")
-        ),
-        15,
-        "the camera ON",
-    )
+    [north] = [i for i in await p.catalog(DEVICE) if i["DeviceID"] == CHANNELS[0]]
+    assert north["Status"] == "ON"
     await asyncio.to_thread(Path(clip).unlink)  # the file camera fails at its next loop
     await p.until(
         lambda: any(
@@ -148,4 +148,62 @@ async def test_camera_going_offline_is_notified_as_a_catalog_change(
         20,
         "an OFF notify",
     )
+    assert p.violations == []
+
+
+async def test_an_empty_server_host_keeps_the_entry_idle(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    d = await daemon(udp_platform, file_camera("north", video, CHANNELS[0]), server_host="")
+    agent = _agent(d)
+    await udp_platform.until(lambda: agent.state == "off", 5, "the idle state")
+    assert "no server_host" in agent.health()["detail"]
+    await d.store.raise_alarm("k", "north", "queued, not sent")
+    assert udp_platform.register_log == [] and udp_platform.messages == []
+
+
+async def test_an_alarm_the_platform_refuses_is_parked_with_its_reason(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    p.alarm_status = 488
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await d.store.raise_alarm("refused", "north", "the platform will refuse this one")
+    agent = _agent(d)
+    await p.until(lambda: agent.drain.stats().get("parked_since_start", 0) >= 1, 10, "parked")
+    [parked] = await d.store.parked("police")
+    assert "488" in parked["reason"] and parked["kind"] == "alarm"
+    p.alarm_status = 200
+    await d.store.raise_alarm("accepted", "north", "this one goes through")
+    await p.until(lambda: len(p.docs("Alarm")) == 1, 10, "the next alarm delivered")
+    assert "accepted" not in p.docs("Alarm")[0].doc.text("AlarmDescription")
+    assert p.docs("Alarm")[0].doc.text("AlarmDescription") == "this one goes through"
+
+
+async def test_reset_alarm_acknowledges_the_channels_alarms_as_an_audited_action(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await d.store.raise_alarm("watch:north", "north", "watchlist face at north")
+    await d.store.raise_alarm("meter:tamper", "meter-7", "meter cover opened")
+    sn = await p.control(DEVICE, CHANNELS[0], [manscdp.Node("AlarmCmd", "ResetAlarm")])
+
+    def result(sn: int) -> str | None:
+        found = [m for m in p.docs("DeviceControl", "Response") if m.doc.sn == sn]
+        return found[0].doc.text("Result") if found else None
+
+    await p.until(lambda: result(sn) is not None, 5, "the DeviceControl answer")
+    assert result(sn) == "OK"
+    states = {a["source"]: a for a in await d.store.alarms()}
+    assert states["north"]["state"] == "acknowledged"
+    assert states["north"]["acked_by"] == "34020000002000000001"  # the platform, audited
+    assert states["meter-7"]["state"] == "raised"  # another source's alarm is untouched
+    [audit] = await d.store.audit_entries(action="alarm.ack")
+    assert audit["target"] == states["north"]["id"] and "gb28181" in audit["actor"]
+    reboot = await p.control(DEVICE, DEVICE, [manscdp.Node("TeleBoot", "Boot")])
+    await p.until(lambda: result(reboot) is not None, 5, "the refusal")
+    assert result(reboot) == "ERROR"
     assert p.violations == []

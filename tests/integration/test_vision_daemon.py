@@ -90,6 +90,13 @@ async def test_rtsp_plate_scenes_give_one_event_per_pass_with_the_right_text(
     await d.start()
     try:
         events = await _wait_for(d, "plate", 4, timeout_s=90)
+        # a live viewer / GB/T 28181 play joins the camera the analysis is watching
+        session = d.rt.cameras.session("gate1")
+        with session.packets(64, "viewer") as viewer:
+            first = await asyncio.wait_for(anext(viewer), 10)
+        assert first.keyframe and first.codec == "h264"
+        assert plate_camera.sessions_created == 1, "a consumer opened its own RTSP session"
+        assert session.connections == 1
     finally:
         await d.stop()
     plates = [e["data"]["plate"] for e in events]
@@ -175,3 +182,66 @@ async def test_plate_boxes_found_in_a_roi_are_reported_in_frame_pixels(tmp_path:
     assert event["data"]["plate"] == "粤ZR066港"
     x1, _, x2, _ = event["data"]["box"]
     assert 640 <= x1 < x2 <= 1280, event["data"]["box"]
+
+
+async def test_a_face_enrolled_while_the_daemon_runs_is_matched_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    cam = tmp_path / "cam"
+    cam.mkdir()
+    blank = tmp_path / "blank.jpg"
+    cv2.imwrite(str(blank), np.full((720, 1280, 3), 90, np.uint8))
+    # the same person passing again and again (looped: 0.5 s seen, 3 s gone ends the pass),
+    # nobody enrolled yet
+    sim.build_frames(cam, (1280, 720), [FACES / "img2.jpg", *[blank] * 6])
+    data = tmp_path / "data"
+    text = CONFIG.format(
+        data=data, models=MODELS, kind="file", where=f"path: {cam}\n    fps: 2", pipelines="faces"
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        [first] = (await _wait_for(d, "face", 1, timeout_s=60))[:1]
+        assert first["data"]["match"]["result"] == "unknown"
+        enrol = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "edge",
+                "face",
+                "enroll",
+                "--gallery",
+                "residents",
+                "--name",
+                "Angelina Jolie",
+                "--models-dir",
+                str(MODELS),
+                "--db",
+                str(data / "faces.db"),
+                str(FACES / "img1.jpg"),  # another photo of her
+            ],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=120,
+            check=False,
+        )
+        assert enrol.returncode == 0, enrol.stderr
+        enrolled_at = time.time()
+        deadline = time.monotonic() + 60
+        matched = None
+        while matched is None and time.monotonic() < deadline:
+            for e in await _events(d, "face"):
+                if e["data"]["match"]["result"] == "resident":
+                    matched = e
+            await asyncio.sleep(0.2)
+        assert matched is not None, "the running daemon never matched the enrolled face"
+        assert matched["data"]["match"]["name"] == "Angelina Jolie"
+        # a pass that began after the enrolment (not a restart's doing: same process)
+        assert matched["data"]["first_seen"] >= enrolled_at - 5
+    finally:
+        await d.stop()

@@ -69,7 +69,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
     try:
         t0 = time.perf_counter()
         try:
-            expires = await asyncio.wait_for(agent.register(cfg.expires_s), timeout_s * 3)
+            expires = await asyncio.wait_for(agent.register(cfg.expires_whole_s), timeout_s * 3)
         except (SipTimeout, TimeoutError):
             print("  FAIL  register: no answer (address, port, transport or a firewall)")
             return 1
@@ -91,7 +91,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         items = agent.channels.items()
         print(
             f"  catalog the platform would see ({len(items)} entries, SumNum {len(items)}, "
-            f"{cfg.catalog_page_size} per MESSAGE; status is live only in the daemon):"
+            f"{cfg.page_size} per MESSAGE; status is live only in the daemon):"
         )
         for item in items:
             print(f"        {item.device_id}  {item.name}  parent {item.parent_id}")

@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import builtins
 import logging
-import sqlite3
 import threading
-import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,11 +23,20 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
-from edge.vision.faces import gallery_sql as sql
+from edge.store.faces import GALLERIES, FaceRows
 
 log = logging.getLogger(__name__)
 
-GALLERIES = ("residents", "watchlist")
+__all__ = [
+    "GALLERIES",
+    "FaceGallery",
+    "FaceIndex",
+    "Match",
+    "MatchResult",
+    "PersonEntry",
+    "Unknown",
+    "watch_gallery",
+]
 _GEMV_MAX_QUERIES = 4
 _BLOCK = 8192
 
@@ -371,12 +377,14 @@ class FaceIndex:
 
 
 class FaceGallery:
-    """Residents and watchlist, persisted in SQLite, matched through a FaceIndex snapshot.
+    """Residents and watchlist, persisted by the store (`edge.store.faces`), matched through
+    a FaceIndex snapshot.
 
     Only rows enrolled with `model_key` (the current embedder) are loaded; rows from a
-    previous model stay listed as stale until those people are enrolled again.
-    Thread-safe: writes are serialised, each call opens its own short-lived connection,
-    and `match` reads whichever snapshot is current.
+    previous model stay listed as stale until those people are enrolled again. A change
+    made elsewhere (`edge face enroll` while the daemon runs) is picked up by `refresh()`,
+    which the daemon calls every second: one small read when nothing changed.
+    Thread-safe: `match` reads whichever snapshot is current.
     """
 
     def __init__(
@@ -386,26 +394,33 @@ class FaceGallery:
         self.model_key = model_key
         self.dim = dim
         self.threshold = threshold
-        self._write_lock = threading.Lock()
-        self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(sql.SCHEMA)
-        self._index = self._load()
+        self.rows = FaceRows(self.db_path)
+        self._reload_lock = threading.Lock()
+        self.generation = -1
+        self._index = FaceIndex.empty(dim)
+        self._reload()
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        with closing(sqlite3.connect(self.db_path, timeout=10.0)) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            with db:  # one transaction, committed on success
-                yield db
+    def _reload(self) -> None:
+        with self._reload_lock:
+            generation, rows = self.rows.load(self.model_key, self.dim)
+            if not rows:
+                index = FaceIndex.empty(self.dim)
+            else:
+                emb = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4")
+                index = FaceIndex(
+                    emb.reshape(-1, self.dim),
+                    [r[0] for r in rows],
+                    [r[1] for r in rows],
+                    [r[2] for r in rows],
+                )
+            self._index, self.generation = index, generation
 
-    def _load(self) -> FaceIndex:
-        with self._connect() as db:
-            rows = db.execute(sql.LOAD_FOR_MODEL, (self.model_key, self.dim)).fetchall()
-        if not rows:
-            return FaceIndex.empty(self.dim)
-        emb = np.frombuffer(b"".join(r[3] for r in rows), dtype="<f4").reshape(-1, self.dim)
-        return FaceIndex(emb, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    def refresh(self) -> bool:
+        """Reload if the gallery changed since the snapshot (by any process); True if so."""
+        if self.rows.generation() == self.generation:
+            return False
+        self._reload()
+        return True
 
     @property
     def index(self) -> FaceIndex:
@@ -427,85 +442,46 @@ class FaceGallery:
         Without a person_id, an existing person of that name in the gallery is extended
         (so more photos can be added by name) or a new id is made.
         """
-        _check_gallery(gallery)
-        if not name.strip():
-            raise ValueError("a name is required")
         emb = np.asarray(embeddings, dtype=np.float32).reshape(-1, self.dim)
-        with self._write_lock:
-            with self._connect() as db:
-                person_id = person_id or self._id_for_name(db, gallery, name)
-                row = db.execute(sql.NAME_OF_PERSON, (gallery, person_id)).fetchone()
-                if row is not None and row[0] != name:
-                    raise ValueError(
-                        f"person id {person_id!r} in {gallery} is enrolled as {row[0]!r}, "
-                        f"not {name!r}"
-                    )
-                added = 0
-                dup = (
-                    image_sha is not None
-                    and db.execute(
-                        sql.HAS_IMAGE, (gallery, person_id, self.model_key, image_sha)
-                    ).fetchone()
-                )
-                if not dup:
-                    db.executemany(
-                        sql.INSERT,
-                        [
-                            (
-                                gallery,
-                                person_id,
-                                name,
-                                self.model_key,
-                                self.dim,
-                                e.astype("<f4").tobytes(),
-                                image_sha,
-                            )
-                            for e in emb
-                        ],
-                    )
-                    added = len(emb)
-            self._index = self._load()
-        return person_id, added
-
-    def _id_for_name(self, db: sqlite3.Connection, gallery: str, name: str) -> str:
-        ids = [r[0] for r in db.execute(sql.PERSON_IDS_BY_NAME, (gallery, name))]
-        if len(ids) > 1:
-            raise ValueError(
-                f"{len(ids)} people named {name!r} in {gallery} ({', '.join(ids)}): give --id"
-            )
-        return ids[0] if ids else uuid.uuid4().hex[:12]
+        result = self.rows.enroll(
+            gallery,
+            name,
+            person_id,
+            model=self.model_key,
+            dim=self.dim,
+            embeddings=[e.astype("<f4").tobytes() for e in emb],
+            image_sha=image_sha,
+        )
+        self._reload()
+        return result
 
     def remove(self, gallery: str, person_id: str | None = None, name: str | None = None) -> int:
         """Delete a person (by id, or by a name that is unique in the gallery); rows removed."""
-        _check_gallery(gallery)
-        with self._write_lock:
-            with self._connect() as db:
-                if person_id is None:
-                    if name is None:
-                        raise ValueError("give a person id or a name")
-                    ids = [r[0] for r in db.execute(sql.PERSON_IDS_BY_NAME, (gallery, name))]
-                    if len(ids) != 1:
-                        raise ValueError(
-                            f"{len(ids)} people named {name!r} in {gallery}"
-                            + (f" ({', '.join(ids)}): give --id" if ids else "")
-                        )
-                    person_id = ids[0]
-                removed = db.execute(sql.DELETE_PERSON, (gallery, person_id)).rowcount
-            self._index = self._load()
-        return int(removed)
+        removed = self.rows.remove(gallery, person_id, name)
+        self._reload()
+        return removed
 
     def list(self, gallery: str | None = None) -> builtins.list[PersonEntry]:
-        if gallery is not None:
-            _check_gallery(gallery)
-        with self._connect() as db:
-            rows = db.execute(sql.LIST_PEOPLE, {"gallery": gallery}).fetchall()
-        return [PersonEntry(*r) for r in rows]
+        return [PersonEntry(*r) for r in self.rows.people(gallery)]
 
     def match(self, embeddings: npt.ArrayLike) -> builtins.list[MatchResult]:
         """One vectorised lookup for all faces of a frame."""
         return self._index.match(embeddings, self.threshold)
 
 
-def _check_gallery(gallery: str) -> None:
-    if gallery not in GALLERIES:
-        raise ValueError(f"unknown gallery {gallery!r}: use one of {', '.join(GALLERIES)}")
+GALLERY_POLL_S = 1.0
+
+
+async def watch_gallery(gallery: FaceGallery, interval_s: float = GALLERY_POLL_S) -> None:
+    """Keep a running daemon's gallery current: a person enrolled or removed with
+    `edge face enroll|remove` is matched (or no longer) within about `interval_s`."""
+    import asyncio
+
+    while True:
+        if await asyncio.to_thread(gallery.refresh):
+            log.info(
+                "face gallery changed (generation %d): %d embeddings loaded",
+                gallery.generation,
+                len(gallery),
+            )
+        await asyncio.sleep(interval_s)  # the poll period, not a wait for a condition
