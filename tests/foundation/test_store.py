@@ -189,6 +189,41 @@ async def test_an_image_role_outside_the_one_list_is_refused(store: Store) -> No
     assert not any(p.is_file() for p in (store.data_dir / "images").rglob("*"))
 
 
+async def test_crops_stored_before_the_role_list_are_named_by_their_event(
+    tmp_path: Path,
+) -> None:
+    s = Store(tmp_path)
+    await s.open()
+    await s.close()
+    conn = sqlite3.connect(tmp_path / "edge.db")
+    with conn:
+        for rowid, kind in ((1, "face"), (2, "plate")):
+            conn.execute(
+                "INSERT INTO events(rowid_, id, ts_ms, kind, source, data, created_ms)"
+                " VALUES (?, ?, 0, ?, 'cam', '{}', 0)",
+                (rowid, f"e{rowid}", kind),
+            )
+            for role in ("crop", "scene"):
+                conn.execute(
+                    "INSERT INTO event_images"
+                    "(event_rowid, role, path, sha256, size_bytes, content_type)"
+                    " VALUES (?, ?, ?, 'x', 1, 'image/jpeg')",
+                    (rowid, role, f"images/{rowid}-{role}.jpg"),
+                )
+        conn.execute("PRAGMA user_version = 2")  # as the first wave left it
+    conn.close()
+    s = Store(tmp_path)
+    await s.open()
+    task = asyncio.create_task(s.run_writer())
+    try:
+        roles = {e["kind"]: {im["role"] for im in e["images"]} for e in await s.events()}
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await s.close()
+    assert roles == {"face": {"face_crop", "scene"}, "plate": {"plate_crop", "scene"}}
+
+
 async def test_urgent_work_runs_ahead_of_queued_writes_in_a_transaction_of_its_own(
     store: Store,
 ) -> None:
@@ -256,38 +291,3 @@ async def test_a_write_that_fills_the_database_fails_its_batch_as_storage_full(
         await store.submit(big)
     await store.submit(lambda conn, tx: conn.execute("PRAGMA max_page_count = 1073741823"))
     await store.submit(big)
-
-
-async def test_crops_stored_before_the_role_list_are_named_by_their_event(
-    tmp_path: Path,
-) -> None:
-    s = Store(tmp_path)
-    await s.open()
-    await s.close()
-    conn = sqlite3.connect(tmp_path / "edge.db")
-    with conn:
-        for rowid, kind in ((1, "face"), (2, "plate")):
-            conn.execute(
-                "INSERT INTO events(rowid_, id, ts_ms, kind, source, data, created_ms)"
-                " VALUES (?, ?, 0, ?, 'cam', '{}', 0)",
-                (rowid, f"e{rowid}", kind),
-            )
-            for role in ("crop", "scene"):
-                conn.execute(
-                    "INSERT INTO event_images"
-                    "(event_rowid, role, path, sha256, size_bytes, content_type)"
-                    " VALUES (?, ?, ?, 'x', 1, 'image/jpeg')",
-                    (rowid, role, f"images/{rowid}-{role}.jpg"),
-                )
-        conn.execute("PRAGMA user_version = 2")  # as the first wave left it
-    conn.close()
-    s = Store(tmp_path)
-    await s.open()
-    task = asyncio.create_task(s.run_writer())
-    try:
-        roles = {e["kind"]: {im["role"] for im in e["images"]} for e in await s.events()}
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        await s.close()
-    assert roles == {"face": {"face_crop", "scene"}, "plate": {"plate_crop", "scene"}}
