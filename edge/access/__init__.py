@@ -27,7 +27,6 @@ async def start(rt: Runtime) -> None:
         log.info("access lists seeded from the config: %s", ", ".join(seeded))
 
 
-
 __all__ = [
     "LISTS",
     "AccessLists",
