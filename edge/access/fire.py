@@ -39,7 +39,9 @@ class FireControl:
         self.reason = ""
         self.failures: dict[str, str] = {}
         self.input_value: bool | None = None
+        self.closing: set[str] = set()  # barriers to lower once clear of vehicles
         self._changed = asyncio.Event()
+        self._lock = asyncio.Lock()
 
     def gates(self) -> list[tuple[str, str]]:
         return [(g.id, g.device) for g in self.rt.config.access.gates if g.fire_open]
@@ -50,7 +52,12 @@ class FireControl:
             await self.set(True, "system:restart", "fire mode was on when the daemon stopped")
 
     async def set(self, on: bool, by: str, reason: str) -> bool:
-        """Change the mode; False when it already was so (nothing done)."""
+        """Change the mode; False when it already was so (nothing done). Changes are taken
+        one at a time, in the order asked (the input's on then off stay in that order)."""
+        async with self._lock:
+            return await self._set(on, by, reason)
+
+    async def _set(self, on: bool, by: str, reason: str) -> bool:
         if on == self.on:
             return False
         self.on, self.by, self.reason = on, by, reason
@@ -74,7 +81,9 @@ class FireControl:
 
     async def apply(self) -> None:
         """Tell every fire door what the mode says; a door that does not answer is noted
-        (and retried at the next `hold_s`), never stops the others."""
+        (and retried at the next `hold_s`), never stops the others. When cleared, a barrier
+        that can be lowered is, but never over a vehicle: its driver refuses while the loop
+        input says one is there, and it is tried again every `hold_s` until it is clear."""
         for gate_id, device in self.gates():
             try:
                 driver: Any = find_gate(self.rt.services, device)
@@ -82,19 +91,44 @@ class FireControl:
                     await driver.hold_open(self.on, reason="fire mode", actor=self.by or "fire")
                 elif self.on:
                     await driver.open_gate(reason="fire mode", actor=self.by or "fire")
+                if self.on:
+                    self.closing.discard(gate_id)
+                elif _can_close(driver):
+                    self.closing.add(gate_id)
             except (GateError, LookupError, OSError, TimeoutError) as exc:
-                if gate_id not in self.failures:
-                    log.error("fire mode: gate %s did not answer: %s", gate_id, exc)
-                self.failures[gate_id] = str(exc) or type(exc).__name__
+                self._failed(gate_id, exc)
             else:
                 self.failures.pop(gate_id, None)
+        await self._lower()
+
+    async def _lower(self) -> None:
+        for gate_id, device in self.gates():
+            if gate_id not in self.closing or self.on:
+                continue
+            try:
+                await find_gate(self.rt.services, device).close_gate(  # type: ignore[attr-defined]
+                    reason="fire mode cleared", actor=self.by or "fire"
+                )
+            except (GateError, LookupError, OSError, TimeoutError) as exc:
+                self._failed(gate_id, exc)
+            else:
+                self.closing.discard(gate_id)
+                self.failures.pop(gate_id, None)
+
+    def _failed(self, gate_id: str, exc: BaseException) -> None:
+        if gate_id not in self.failures:
+            log.error("fire mode: gate %s: %s", gate_id, exc)
+        self.failures[gate_id] = str(exc) or type(exc).__name__
 
     async def run(self) -> None:
-        """Supervised: while on, remind the doors every `hold_s`."""
+        """Supervised: while on, remind the doors every `hold_s`; after, lower the barriers
+        still waiting for their loop to clear."""
         while True:
             self._changed.clear()
             if self.on:
                 await self.apply()
+            elif self.closing:
+                await self._lower()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), self.cfg.hold_s)
 
@@ -123,6 +157,14 @@ class FireControl:
         }
         if self.failures:
             doc["not_answering"] = dict(self.failures)
+        if self.closing:
+            doc["waiting_to_close"] = sorted(self.closing)
         if self.on:
             doc["problems"] = [f"FIRE MODE: doors held open since {time.ctime(self.since)}"]
         return doc
+
+
+def _can_close(driver: Any) -> bool:
+    """A barrier with a close contact (the others fall by themselves when released)."""
+    config = getattr(driver, "config", None)
+    return hasattr(driver, "close_gate") and getattr(config, "close_coil", None) is not None

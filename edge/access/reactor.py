@@ -75,6 +75,7 @@ class Gatekeeper:
             visitor_gallery=cfg.visitor_gallery,
         )
         self._generation: int | None = None
+        self._fire_wanted: bool | None = None
         self._reloading: asyncio.Lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
@@ -351,8 +352,10 @@ class Gatekeeper:
 
     async def _reading(self, event: Event) -> None:
         value = self.fire.input_changed(event)
-        if value is None:
-            return
+        wanted = self.fire.on if self._fire_wanted is None else self._fire_wanted
+        if value is None or value == wanted:
+            return  # not a change of the input, or the mode already says (or will say) so
+        self._fire_wanted = value  # before the action runs: a quick on-off keeps its off
         from edge import actions
 
         device = self.cfg.fire.input_device or "fire"
