@@ -266,3 +266,36 @@ async def test_manual_open_maps_the_gate_to_its_device_and_is_audited(
     assert audit["actor"] == "cli:li" and audit["detail"]["reason"] == "ambulance"
     status, reply = await api(d, "POST", "/api/gates/no-such/open", {"by": "li", "reason": "test"})
     assert status == 409
+
+
+async def test_a_visitor_pass_added_from_the_cli_opens_and_a_bad_one_is_refused(
+    make_daemon: Any, controller: UhppoteSimulator
+) -> None:
+    import asyncio
+    import json
+
+    from edge.cli.main import main as cli
+
+    d = await make_daemon(access(), [uhppote_device(controller)])
+    url = f"http://127.0.0.1:{d.web.port}"
+    now = datetime.now(UTC)
+    visitor = {
+        "id": "v-9",
+        "plate": "湘A99999",
+        "host": "5-101",
+        "valid_from": (now - timedelta(minutes=5)).isoformat(),
+        "valid_until": (now + timedelta(hours=2)).isoformat(),
+    }
+    argv = ["access", "add", "visitors", json.dumps(visitor), "--reason", "party", "--url", url]
+    assert await asyncio.to_thread(cli, [*argv, "--by", "li"]) == 0
+    [rec] = await access_for(d, (await plate_pass(d, "cam-east", "湘A99999")).id)
+    assert rec["decision"] == "granted" and rec["visitor_id"] == "v-9"
+    bad = {**visitor, "id": "v-10", "valid_until": visitor["valid_from"]}
+    argv = ["access", "add", "visitors", json.dumps(bad), "--reason", "x", "--url", url]
+    assert await asyncio.to_thread(cli, [*argv, "--by", "li"]) == 1
+    entries = await d.rt.store.access_entries("visitors")
+    assert set(entries) == {"v-9"}
+    outcomes = [
+        a["detail"]["outcome"] for a in await d.rt.store.audit_entries(action="access.change")
+    ]
+    assert outcomes == ["refused", "done"]
