@@ -40,3 +40,24 @@ def test_the_device_examples_validate() -> None:
     config = config_model().model_validate(doc)
     assert isinstance(config, EdgeConfig)
     assert [d.type for d in config.devices] == ["uhppote", "modbus_relay"]
+
+
+def test_the_demo_resident_drives_past_in_the_demo_video() -> None:
+    """config/demo.yaml's resident plate is the label of a scene the demo video shows, so
+    the demo's barrier opens by itself (the e2e test reads that scene through the daemon)."""
+    import csv
+
+    from edge.config import load_config
+    from edge.sim import demo_camera
+
+    root = DOC.parents[1]
+    config = load_config(root / "config" / "demo.yaml")
+    labels_csv = root.parent / "shared" / "images" / "plates" / "scenes" / "labels.csv"
+    with labels_csv.open(encoding="utf-8") as f:
+        labels = {row["file"]: row["plate"] for row in csv.DictReader(f)}
+    shown = {labels[name] for name in demo_camera.PLATE_SCENES if name in labels}
+    assert config.access.plate_allowlist and set(config.access.plate_allowlist) <= shown
+    [gate] = config.access.gates
+    cameras = {c.id: c for c in config.cameras}
+    assert gate.cameras == ["gate-north-vehicle"] and "plates" in cameras[gate.cameras[0]].pipelines
+    assert gate.device in {d.id for d in config.devices}

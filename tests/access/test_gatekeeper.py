@@ -299,3 +299,48 @@ async def test_a_visitor_pass_added_from_the_cli_opens_and_a_bad_one_is_refused(
         a["detail"]["outcome"] for a in await d.rt.store.audit_entries(action="access.change")
     ]
     assert outcomes == ["refused", "done"]
+
+
+async def test_edge_gate_open_from_the_cli_opens_by_gate_id_audited_with_the_user(
+    make_daemon: Any, controller: UhppoteSimulator
+) -> None:
+    import asyncio
+
+    from edge.cli.main import main as cli
+
+    d = await make_daemon(access(), [uhppote_device(controller)])
+    url = f"http://127.0.0.1:{d.web.port}"
+    argv = ["gate", "open", "east-in", "--reason", "fire brigade", "--by", "zhao", "--url", url]
+    assert await asyncio.to_thread(cli, argv) == 0
+    assert controller.opened == [1]
+    [audit] = await d.rt.store.audit_entries(action="gate.open")
+    assert (audit["actor"], audit["target"]) == ("cli:zhao", "east-in")
+    assert audit["detail"]["reason"] == "fire brigade"
+
+
+async def test_a_visitor_face_pass_opens_a_door_and_anti_passback_refuses_a_second_entry(
+    make_daemon: Any, controller: UhppoteSimulator
+) -> None:
+    now = datetime.now(UTC)
+    door = {"id": "door-1", "cameras": ["cam-door"], "passes": ["face"], "passback_group": "b3"}
+    visitors = [
+        {
+            "id": "v-face",
+            "face": "王五",
+            "valid_from": (now - timedelta(hours=1)).isoformat(),
+            "valid_until": (now + timedelta(hours=1)).isoformat(),
+            "entries": None,
+        }
+    ]
+    d = await make_daemon(access(gate=door, visitors=visitors), [uhppote_device(controller)])
+    first = await face_pass(d, "cam-door", "王五", gallery="visitors", ts=now)
+    [rec] = await access_for(d, first.id)
+    assert rec["rule"] == "visitor_pass" and rec["opened"] is True
+    resident = await face_pass(d, "cam-door", "张三", ts=now)
+    assert (await access_for(d, resident.id))[0]["opened"] is True
+    # Half an hour later (past the repeat window) without leaving through an out door: refused.
+    later = now + timedelta(minutes=30)
+    again = await face_pass(d, "cam-door", "王五", gallery="visitors", ts=later)
+    [rec] = await access_for(d, again.id)
+    assert rec["decision"] == "denied" and rec["rule"] == "anti_passback"
+    assert controller.opened == [1, 1]
