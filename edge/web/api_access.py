@@ -39,7 +39,7 @@ async def overview(request: web.Request) -> web.Response:
         }
         for g in rt.config.access.gates
     ]
-    return _json({"gates": gates, **keeper.health()})
+    return _json({**keeper.health(), "gates": gates})
 
 
 async def pending(request: web.Request) -> web.Response:

@@ -240,6 +240,9 @@ async def test_an_ask_gate_puts_a_stranger_to_the_guard_who_approves_or_denies(
     assert denied["decision"] == "denied" and denied["decided_by"] == "user:li"
     status, body = await api(d, "GET", "/api/access/pending")
     assert body["pending"] == []
+    status, body = await api(d, "GET", "/api/access")
+    assert status == 200 and body["gates"][0]["mode"] == "ask"
+    assert (body["granted"], body["denied"], body["pending"]) == (1, 1, 2)
     # Answered once: a second guard's click is refused, and audited as such.
     status, reply = await api(
         d, "POST", f"/api/access/pending/{rec1['pending_id']}/approve", {"by": "wang"}
