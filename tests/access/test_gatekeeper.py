@@ -347,3 +347,31 @@ async def test_a_visitor_face_pass_opens_a_door_and_anti_passback_refuses_a_seco
     [rec] = await access_for(d, again.id)
     assert rec["decision"] == "denied" and rec["rule"] == "anti_passback"
     assert controller.opened == [1, 1]
+
+
+async def test_the_guard_works_from_the_cli_too(
+    make_daemon: Any, controller: UhppoteSimulator, capsys: Any
+) -> None:
+    import asyncio
+
+    from edge.cli.main import main as cli
+
+    d = await make_daemon(access(gate={"mode": "ask"}), [uhppote_device(controller)])
+    url = f"http://127.0.0.1:{d.web.port}"
+
+    async def run(*argv: str) -> tuple[int, str]:
+        code = await asyncio.to_thread(cli, [*argv, "--url", url])
+        return code, capsys.readouterr().out
+
+    code, out = await run("access", "list", "plates")
+    assert code == 0 and RESIDENT in out and "1 entries" in out
+    [rec] = await access_for(d, (await plate_pass(d, "cam-east", "苏A00001")).id)
+    code, out = await run("access", "pending")
+    assert code == 0 and rec["pending_id"] in out and "苏A00001" in out
+    code, out = await run("access", "approve", rec["pending_id"], "--by", "li", "--reason", "ok")
+    assert code == 0 and "opened" in out
+    assert controller.opened == [1]
+    code, out = await run("access", "pending")
+    assert "nothing waiting" in out
+    code, _ = await run("access", "deny", rec["pending_id"], "--by", "li")
+    assert code == 1  # answered already
