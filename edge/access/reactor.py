@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STOP_GRACE_S = 2.0
 DECISIONS = {"open": "granted", "deny": "denied", "ask": "pending", "none": "ignored"}
 
 
@@ -226,6 +227,17 @@ class Gatekeeper:
             log.error("access: acting on a pass failed", exc_info=task.exception())
         if not self._tasks:
             self._idle.set()
+
+    async def run(self) -> None:
+        """Supervised: at stop, the passes being acted on get a moment to finish (an opening
+        on the wire is recorded), then the rest are cancelled, before the writer stops."""
+        try:
+            await asyncio.Event().wait()
+        finally:
+            if self._tasks:
+                _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
+                for task in late:
+                    task.cancel()
 
     async def idle(self, timeout_s: float | None = None) -> None:
         """Wait until every pass decided so far has been acted on (tests, the bench)."""
@@ -458,6 +470,7 @@ async def start(rt: Runtime) -> Gatekeeper:
     rt.flow.add_reactor("access.gates", keeper, kinds=kinds)
     await keeper.current_lists()
     await keeper.fire.restore()
+    rt.supervisor.spawn("access.gates", keeper.run)
     rt.supervisor.spawn("access.fire", keeper.fire.run)
     if keeper.parking.parks:
         rt.supervisor.spawn("access.parking", keeper.parking.run)
