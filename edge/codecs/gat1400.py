@@ -17,6 +17,7 @@ Conventions a real 视图库 relies on:
 from __future__ import annotations
 
 import base64
+import json
 import struct
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -379,7 +380,8 @@ class SubImage:
     file_format: str = "Jpeg"
     event_sort: int | None = None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, data: str | None = None) -> dict[str, Any]:
+        """`data` replaces the base64 (a placeholder for `dumps_object`)."""
         out: dict[str, Any] = {"ImageID": self.image_id}
         if self.event_sort is not None:
             out["EventSort"] = self.event_sort
@@ -392,14 +394,34 @@ class SubImage:
                 "Width": self.width,
                 "Height": self.height,
                 "FileSize": len(self.data),
-                "Data": base64.b64encode(self.data).decode("ascii"),
+                "Data": base64.b64encode(self.data).decode("ascii") if data is None else data,
             }
         )
         return out
 
 
-def _sub_image_list(images: list[SubImage]) -> dict[str, Any]:
-    return {"SubImageInfoObject": [i.to_json() for i in images]}
+def _sub_image_list(images: list[SubImage], placeholders: bool = False) -> dict[str, Any]:
+    return {
+        "SubImageInfoObject": [
+            i.to_json(_PLACEHOLDER % n if placeholders else None) for n, i in enumerate(images)
+        ]
+    }
+
+
+_PLACEHOLDER = "@@viid-data-%d@@"
+
+
+def dumps_object(obj: MotorVehicle | Face) -> bytes:
+    """The object's JSON, with each image's base64 spliced in as bytes.
+
+    json.dumps scans every character of a string for escapes: for a 1080p scene
+    that is 400 kB per image, twice the cost of the base64 itself. Base64 needs
+    no escaping, so the images go in after the (small) rest is encoded."""
+    doc = obj.to_json(placeholders=True)
+    out = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    for n, im in enumerate(obj.images):
+        out = out.replace((_PLACEHOLDER % n).encode(), base64.b64encode(im.data), 1)
+    return out
 
 
 Box = tuple[int, int, int, int]
@@ -426,7 +448,7 @@ class MotorVehicle:
     def id(self) -> str:
         return self.motor_vehicle_id
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, placeholders: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "MotorVehicleID": self.motor_vehicle_id,
             "InfoKind": INFO_KIND_AUTO,
@@ -452,7 +474,7 @@ class MotorVehicle:
         )
         if self.plate_reliability is not None:
             out["PlateReliability"] = str(self.plate_reliability)
-        out["SubImageList"] = _sub_image_list(self.images)
+        out["SubImageList"] = _sub_image_list(self.images, placeholders)
         return out
 
 
@@ -470,7 +492,7 @@ class Face:
     def id(self) -> str:
         return self.face_id
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, placeholders: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {
             "FaceID": self.face_id,
             "InfoKind": INFO_KIND_AUTO,
@@ -491,7 +513,7 @@ class Face:
                 "IsDetainees": 0,
                 "IsVictim": 0,
                 "IsSuspiciousPerson": 0,
-                "SubImageList": _sub_image_list(self.images),
+                "SubImageList": _sub_image_list(self.images, placeholders),
             }
         )
         return out

@@ -16,7 +16,14 @@ from pydantic import BaseModel, ValidationError
 
 from edge.config.model import EdgeConfig, config_model
 from edge.config.types import KeyProblems
-from edge.config.yamlmarks import LoadedYaml, Path_, YamlSyntaxError, load_yaml
+from edge.config.yamlmarks import (
+    MAX_FILE_BYTES,
+    LoadedYaml,
+    Path_,
+    YamlLimitError,
+    YamlSyntaxError,
+    load_yaml,
+)
 from edge.redact import redact_data, scrub
 
 
@@ -54,7 +61,12 @@ def dotted(path: Path_) -> str:
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> EdgeConfig:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)  # not all of /dev/zero or a 10 GB mistake
+        if len(raw) > MAX_FILE_BYTES:
+            limit = f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller"
+            raise ConfigError([Problem(str(path), 1, 1, "", limit)])
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigUnreadable(f"{path}: {exc}") from exc
     return parse_config(text, str(path), env)
@@ -65,9 +77,8 @@ def parse_config(text: str, filename: str, env: dict[str, str] | None = None) ->
     try:
         loaded = load_yaml(text, env)
     except YamlSyntaxError as exc:
-        raise ConfigError(
-            [Problem(filename, exc.mark.line, exc.mark.column, "", f"YAML syntax: {exc.message}")]
-        ) from None
+        said = exc.message if isinstance(exc, YamlLimitError) else f"YAML syntax: {exc.message}"
+        raise ConfigError([Problem(filename, exc.mark.line, exc.mark.column, "", said)]) from None
     problems = [
         Problem(filename, m.line, m.column, dotted(p), msg) for p, m, msg in loaded.problems
     ]

@@ -93,13 +93,18 @@ class YamlInt(int):
         return obj
 
 
-def _digits(value: Any, what: str) -> str:
-    """The digits of an ID: a string, or an unquoted decimal number read back unchanged."""
+def refuse_yaml_number(value: Any, what: str) -> None:
+    """Raise when `value` is a number YAML read from other text than its digits (`0x161`)."""
     if isinstance(value, YamlInt):
         raise ValueError(
             f"unquoted {value.yaml_text} is read by YAML as the number {int(value)}, "
             f'not as the digits of a {what}; quote it: "{value.yaml_text}"'
         )
+
+
+def _digits(value: Any, what: str) -> str:
+    """The digits of an ID: a string, or an unquoted decimal number read back unchanged."""
+    refuse_yaml_number(value, what)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"a {what} is a string of digits; quote it")
     text = str(value) if isinstance(value, int) else value.strip()

@@ -67,6 +67,10 @@ class YamlSyntaxError(Exception):
         self.mark = mark
 
 
+class YamlLimitError(YamlSyntaxError):
+    """Valid YAML that is too big to be a config (size, aliases, expanded values)."""
+
+
 def _mark(node: yaml.Node) -> Mark:
     return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -95,11 +99,10 @@ class _CountingLoader(yaml.SafeLoader):
         if self.check_event(yaml.AliasEvent):
             self.aliases += 1
             if self.aliases > MAX_ALIASES:
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
+                m = self.peek_event().start_mark
+                raise YamlLimitError(
                     f"more than {MAX_ALIASES} aliases (*name); write the values out",
-                    self.peek_event().start_mark,
+                    Mark(m.line + 1, m.column + 1),
                 )
         return super().compose_node(parent, index)
 
@@ -126,7 +129,7 @@ def _number_problem(node: yaml.ScalarNode, value: Any) -> str | None:
 def load_yaml(text: str, env: dict[str, str] | None = None) -> LoadedYaml:
     env = dict(os.environ) if env is None else env
     if len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
-        raise YamlSyntaxError(
+        raise YamlLimitError(
             f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller",
             Mark(1, 1),
         )
@@ -147,7 +150,7 @@ def load_yaml(text: str, env: dict[str, str] | None = None) -> LoadedYaml:
         nonlocal built
         built += 1
         if built > MAX_VALUES:
-            raise YamlSyntaxError(
+            raise YamlLimitError(
                 f"the file expands to more than {MAX_VALUES} values (aliases repeat "
                 "their anchor's contents); write the values out",
                 _mark(node),

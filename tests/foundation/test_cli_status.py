@@ -141,7 +141,7 @@ async def test_events_lists_filters_and_prints_json(
 ) -> None:
     _, url = daemon
     first = await post(url, "access", "door1", {"card": "0001"})
-    await post(url, "plate", "gate1", {"plate": "京A12345"})
+    await post(url, "plate", "gate1", {"plate": "京A12345", "confidence": 0.96})
     capsys.readouterr()
     assert await run("events", "--url", url, "--kind", "plate") == 0
     out = capsys.readouterr().out.splitlines()
@@ -162,7 +162,7 @@ async def test_events_finds_the_api_from_the_config_file(
 ) -> None:
     """An installer passes the config; a wildcard listen address is reached on loopback."""
     d, url = daemon
-    await post(url, "plate", "gate1", {"plate": "苏E99999"})
+    await post(url, "plate", "gate1", {"plate": "苏E99999", "confidence": 0.91})
     capsys.readouterr()
     config = tmp_path / "edge.yaml"
     config.write_text(

@@ -82,3 +82,10 @@ def test_digit_string_and_gb_id_types_for_other_sections() -> None:
     with pytest.raises(ValidationError, match=r"type code \(131, 132\), got 118"):
         channel.validate_python("34020000001180000001")
     assert TypeAdapter(GbId).json_schema()["pattern"] == r"^\d{20}$"
+
+
+@pytest.mark.parametrize("written", ["0x161", "1_61"])
+def test_unquoted_non_decimal_meter_address_is_refused(minimal_yaml: str, written: str) -> None:
+    got = problems(minimal_yaml + BUS + meter(written))
+    assert len(got) == 1, got
+    assert "devices[0].address" in got[0] and f'quote it: "{written}"' in got[0], got

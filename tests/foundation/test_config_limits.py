@@ -51,3 +51,8 @@ def test_oversized_file_is_refused() -> None:
     text = "config_version: 1\n" + "# padding\n" * (MAX_FILE_BYTES // 10 + 1)
     with pytest.raises(ConfigError, match="larger than 1024 KiB"):
         parse_config(text, "edge.yaml", {})
+
+
+def test_an_endless_file_is_not_read_to_its_end(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "check", "/dev/zero"]) == 1
+    assert "larger than 1024 KiB" in capsys.readouterr().out

@@ -100,7 +100,12 @@ async def add_plate(d: Daemon, n: int = 0, source: str = "gate-in", **data: Any)
 async def add_face(d: Daemon, source: str = "gate-in") -> Event:
     scene = await d.store.save_image(scene_jpeg(), "scene")
     crop = await d.store.save_image(face_jpeg(), "face_crop")
-    body = {"camera": source, "match": {"result": "unknown"}, "box": [10, 20, 110, 140]}
+    body = {
+        "camera": source,
+        "match": {"result": "unknown"},
+        "confidence": 0.91,
+        "box": [10, 20, 110, 140],
+    }
     return await d.store.add_event(Event("face", source, body, (crop, scene)))
 
 

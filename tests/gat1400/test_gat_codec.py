@@ -136,3 +136,22 @@ def test_code_tables() -> None:
     assert g.plate_class("hk_macao", "粤Z1234澳") == "27"
     assert g.image_type("plate", "scene") == "01" and g.image_type("face", "scene") == "14"
     assert g.image_type("plate", "plate_crop") == "02" and g.image_type("face", "crop") == "11"
+
+
+def test_dumps_object_equals_plain_json_encoding() -> None:
+    import json
+
+    _, buf = cv2.imencode(".jpg", np.full((40, 60, 3), 7, np.uint8))
+    img = g.SubImage(
+        APE + "02" + "20261206090203" + "00001", APE, "14", "20261206090203", buf.tobytes(), 60, 40
+    )
+    face = g.Face(
+        img.image_id + "0600001",
+        img.image_id,
+        APE,
+        "20261206090203",
+        "20261206090203",
+        (1, 2, 3, 4),
+        [img, img],
+    )
+    assert json.loads(g.dumps_object(face)) == face.to_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -262,3 +263,49 @@ async def test_edge_queue_shows_parked_objects_and_the_clock_offset(
     assert row.split()[1] == "registered" and row.split()[8] == "1"  # PARKED
     assert "clock offset to the peer: " in out.stdout
     assert "StatusCode 4 (invalid_operation) 无效操作" in out.stdout
+
+
+async def test_a_register_refused_with_a_status_code_is_retried(
+    peer: ViidPeer, daemon: DaemonFactory
+) -> None:
+    peer.register_code = 9  # rebooting
+    d = await daemon(peer.url)
+    await add_plate(d, 1)
+    await wait_for(lambda: health(d)["failed_attempts"] >= 2, 10, "refused registrations")
+    assert "StatusCode 9 (rebooting)" in health(d)["last_error"]
+    peer.register_code = 0
+    await wait_backlog(d, 0, 10)
+    assert health(d)["state"] == "registered"
+
+
+async def test_a_keepalive_answered_with_a_status_code_re_registers(
+    peer: ViidPeer, daemon: DaemonFactory
+) -> None:
+    d = await daemon(peer.url, "    keepalive_s: 0.1\n")
+    await wait_for(lambda: health(d)["keepalives"] >= 1, 10, "a keepalive")
+    peer.keepalive_code = 4
+    await wait_for(lambda: health(d)["failed_attempts"] >= 1, 10, "the keepalive failure")
+    peer.keepalive_code = 0
+    await wait_for(lambda: health(d)["registrations"] >= 2, 10, "a second registration")
+
+
+async def test_the_clock_alarm_closes_when_the_clocks_agree_again(
+    peer: ViidPeer, daemon: DaemonFactory
+) -> None:
+    peer.skew_s = 60
+    d = await daemon(peer.url, "    time_sync_interval_s: 0.1\n")
+
+    async def open_clock_alarms() -> int:
+        return sum(a["key"] == "gat1400:viid:clock" for a in await d.store.alarms(state="raised"))
+
+    await wait_for(lambda: (health(d)["time_offset_s"] or 0) > 58, 10, "the offset measured")
+    deadline = asyncio.get_running_loop().time() + 10
+    while await open_clock_alarms() != 1:
+        assert asyncio.get_running_loop().time() < deadline, "no clock alarm"
+        await asyncio.sleep(0.05)
+    peer.skew_s = 0
+    await wait_for(lambda: abs(health(d)["time_offset_s"]) < 2, 10, "the offset back to 0")
+    while await open_clock_alarms() != 0:
+        assert asyncio.get_running_loop().time() < deadline + 10, "the clock alarm stayed open"
+        await asyncio.sleep(0.05)
+    assert "problems" not in health(d)

@@ -75,6 +75,9 @@ class ViidPeer:
     unregistered: list[str] = field(default_factory=list)
     batches: list[tuple[str, int, int]] = field(default_factory=list)  # path, objects, bytes
     busy: bool = False  # answer StatusCode 2 for every valid object
+    register_code: int = 0  # StatusCode answered to a correct Register
+    keepalive_code: int = 0  # StatusCode answered to a Keepalive of a registered device
+    decode_images: bool = True  # the bench turns it off to measure the client, not OpenCV
     last_body_bytes: int = 0
     _runner: web.AppRunner | None = None
 
@@ -206,6 +209,8 @@ class ViidPeer:
             return self._challenge()
         if device is None:
             return self._answer(request, 8, "DeviceID invalid", "")
+        if self.register_code:
+            return self._answer(request, self.register_code, "重启中", device)
         self.registered.add(device)
         return self._answer(request, 0, "注册成功", device)
 
@@ -214,6 +219,9 @@ class ViidPeer:
         device = self._system_device(body, "KeepaliveObject", ident, request.path)
         if device not in self.registered:
             return self._challenge()
+        if self.keepalive_code:
+            self.registered.discard(device or "")
+            return self._answer(request, self.keepalive_code, "设备未注册", device or "")
         return self._answer(request, 0, "正常", device or "")
 
     async def _unregister(self, request: web.Request) -> web.Response:
@@ -256,18 +264,18 @@ class ViidPeer:
         statuses = []
         for i, obj in enumerate(objects):
             obj_id = str(obj.get(id_key, "")) if isinstance(obj, dict) else ""
-            problems = check(obj, f"{inner}[{i}]")
+            problems = check(obj, f"{inner}[{i}]", data=self.decode_images)
             code, text = 0, "正常"
             if problems:
                 self.violations.extend(problems)
                 code, text = 8, "; ".join(problems)[:200]
             elif _future_shot(obj, horizon):
                 code, text = 8, "ShotTime is in the future of the 视图库's clock"
-            elif self.busy:
-                code, text = 2, "设备忙"
             elif self.next_codes:
                 code = self.next_codes.pop(0)
-                text = {2: "设备忙", 4: "无效操作"}.get(code, "错误")
+                text = {0: "正常", 2: "设备忙", 4: "无效操作"}.get(code, "错误")
+            elif self.busy:
+                code, text = 2, "设备忙"
             elif obj_id in self.codes:
                 code = self.codes[obj_id]
                 text = {2: "设备忙", 4: "无效操作"}.get(code, "错误")

@@ -54,14 +54,24 @@ def encode(
     gop: int = 10,
     container: str = "h264",
     images: int = 4,
+    codec: str = "libx264",
 ) -> Clip:
     """Encode `frames` frames (each still held a few frames) and demux them back."""
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "bf": "0"}
+        if codec == "libx265":
+            params = f"keyint={gop}:min-keyint={gop}:bframes=0:log-level=error"
+            stream.options = {"preset": "ultrafast", "x265-params": params}
+        else:
+            stream.options = {
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "g": str(gop),
+                "bf": "0",
+            }
         pics = stills(size, images)
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(pics[(i * len(pics)) // frames], format="bgr24")

@@ -34,6 +34,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
 from edge.codecs import manscdp, rtp, sdp, sip, sipdigest
@@ -80,7 +81,9 @@ class Platform:
         self.violations: list[str] = []
         self.answer_keepalives = True
         self.keepalive_status = 200
+        self.alarm_status = 200
         self.restarts = 0
+        self.clock_skew = timedelta(0)
         self._reset_state()
         self._udp: asyncio.DatagramTransport | None = None
         self._server: asyncio.Server | None = None
@@ -94,6 +97,7 @@ class Platform:
         self.unregistered: list[str] = []
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
+        self.byes: list[str] = []  # Call-IDs of plays the device hung up
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
         self._changed = asyncio.Event()
         self._cseq = 0
@@ -213,6 +217,9 @@ class Platform:
             answer = self._on_register(msg)
         elif msg.method == "MESSAGE":
             answer = self._on_message(msg)
+        elif msg.method == "BYE":
+            self.byes.append(msg.call_id)
+            answer = sip.response_to(msg, 200)
         else:
             answer = sip.response_to(msg, 405)
         if answer is not None:
@@ -303,7 +310,12 @@ class Platform:
                 msg.call_id, cseq, expires, (contact.host, contact.port or 5060)
             )
         self.register_log.append((200, msg.call_id, expires))
-        return sip.response_to(msg, 200, to_tag=_tag(), extra=[("Expires", str(expires))])
+        # GB/T 28181 §9.10: the platform's time in the REGISTER answer (local, no zone).
+        now = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))) + self.clock_skew
+        date = now.replace(tzinfo=None).isoformat(timespec="milliseconds")
+        return sip.response_to(
+            msg, 200, to_tag=_tag(), extra=[("Expires", str(expires)), ("Date", date)]
+        )
 
     def _on_message(self, msg: sip.SipMessage) -> sip.SipMessage | None:
         device = sip.parse_name_addr(msg.require("From")).user
@@ -332,6 +344,8 @@ class Platform:
                 return None
             if self.keepalive_status != 200:
                 return sip.response_to(msg, self.keepalive_status)
+        if doc.cmd_type == "Alarm" and self.alarm_status != 200:
+            return sip.response_to(msg, self.alarm_status)
         self.messages.append(Received(now, device, doc, msg.body))
         return sip.response_to(msg, 200)
 

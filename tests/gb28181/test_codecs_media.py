@@ -160,3 +160,16 @@ def test_rfc4571_framing_round_trip() -> None:
 def test_bad_rtp(raw: bytes) -> None:
     with pytest.raises(rtp.RtpError):
         rtp.parse(raw)
+
+
+def test_h265_in_ps_decodes() -> None:
+    clip = encode(container="mp4", codec="libx265", frames=12, gop=6)
+    assert not psnal.is_annexb(clip.packets[0].data)  # hvcC: parameter sets out of band
+    units = psnal.AccessUnits(clip.extradata, hevc=True)
+    muxer = ps.PsMuxer(hevc=True)
+    out = b"".join(
+        muxer.frame(units.annexb(p.data, p.keyframe), p.pts, p.keyframe) for p in clip.packets
+    )
+    assert ps_codec(out) == "hevc"
+    assert units.injected == sum(p.keyframe for p in clip.packets)
+    assert len(decode_ps(out)) == len(clip.packets)

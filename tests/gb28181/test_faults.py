@@ -32,11 +32,17 @@ async def test_wrong_password_is_refused_reported_and_retried(
     )
     agent = _agent(d)
     assert not p.registered(DEVICE)
-    assert agent.state != "registered" and "403" in (agent.last_error or "")
+    assert agent.state != "connected" and "403" in (agent.last_error or "")
     assert "12345678" not in str(agent.health())
+    assert "problems" not in agent.health()  # a short outage is not yet a problem
+    assert agent.disconnected_since is not None
+    agent.disconnected_since -= 301  # as if it had failed for five minutes
+    [problem] = agent.health()["problems"]
+    assert "disconnected since" in problem and "403" in problem
     p.password = "12345678"  # the operator fixes the platform side
     await p.until(lambda: p.registered(DEVICE), 10, "registration once the password matches")
-    await p.until(lambda: agent.state == "registered", 5, "the agent to say so")
+    await p.until(lambda: agent.state == "connected", 5, "the agent to say so")
+    assert "problems" not in agent.health()
 
 
 async def test_qop_challenge(daemon: DaemonFactory, video: Path) -> None:
@@ -149,3 +155,33 @@ async def test_camera_going_offline_is_notified_as_a_catalog_change(
         "an OFF notify",
     )
     assert p.violations == []
+
+
+async def test_an_empty_server_host_keeps_the_entry_idle(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    d = await daemon(udp_platform, file_camera("north", video, CHANNELS[0]), server_host="")
+    agent = _agent(d)
+    await udp_platform.until(lambda: agent.state == "off", 5, "the idle state")
+    assert "no server_host" in agent.health()["detail"]
+    await d.store.raise_alarm("k", "north", "queued, not sent")
+    assert udp_platform.register_log == [] and udp_platform.messages == []
+
+
+async def test_an_alarm_the_platform_refuses_is_parked_with_its_reason(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    p.alarm_status = 488
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await d.store.raise_alarm("refused", "north", "the platform will refuse this one")
+    agent = _agent(d)
+    await p.until(lambda: agent.drain.stats().get("parked_since_start", 0) >= 1, 10, "parked")
+    [parked] = await d.store.parked("police")
+    assert "488" in parked["reason"] and parked["kind"] == "alarm"
+    p.alarm_status = 200
+    await d.store.raise_alarm("accepted", "north", "this one goes through")
+    await p.until(lambda: len(p.docs("Alarm")) == 1, 10, "the next alarm delivered")
+    assert "accepted" not in p.docs("Alarm")[0].doc.text("AlarmDescription")
+    assert p.docs("Alarm")[0].doc.text("AlarmDescription") == "this one goes through"

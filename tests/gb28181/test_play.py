@@ -42,6 +42,10 @@ async def test_play_decodes_frames_and_bye_stops_it(
     assert bytes(play.ps[:4]) == ps.PACK_START and bytes(play.ps[14:18]) == ps.SYSTEM_START
     frames = decode_ps(bytes(play.ps))
     assert len(frames) >= 10 and frames[0].shape == (240, 320, 3)
+    # The play is one more consumer of the camera's shared session, not a second session.
+    session = d.rt.cameras.session("north")
+    consumers = [c["name"] for c in session.health()["packet_consumers"]]
+    assert consumers == ["gb28181.north"] and session.connections == 1
     agent = _agent(d)
     [sending] = list(agent.plays.plays.values())
     answer = await p.bye(play)
@@ -52,6 +56,7 @@ async def test_play_decodes_frames_and_bye_stops_it(
         "the sender to stop within a second of BYE",
     )
     assert agent.plays.plays == {}
+    await p.until(lambda: not session.health()["packet_consumers"], 2, "unsubscribed")
     assert p.violations == []
 
 
@@ -91,3 +96,18 @@ async def test_a_platform_that_vanishes_without_bye_stops_the_play(
     )
     assert agent.plays.plays == {}
     assert sending.ended and "bye" not in sending.ended
+    # The device closes the dialog too, so the platform does not keep a dead session.
+    await p.until(lambda: play.call_id in p.byes, 5, "the device's BYE")
+    assert p.violations == []
+
+
+async def test_shutdown_hangs_up_plays_then_unregisters(
+    platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    d = await _registered(platform, daemon, video)
+    play = await platform.invite(DEVICE, CHANNELS[0], "udp")
+    await platform.until(lambda: play.frames_marked >= 3, 15, "the play to start")
+    await daemon.stop(d)
+    assert platform.byes == [play.call_id]
+    assert platform.unregistered == [DEVICE]
+    assert platform.violations == []

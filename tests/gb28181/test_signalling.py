@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
@@ -24,6 +25,7 @@ def _cameras(video: Path, tmp_path: Path) -> str:
 async def test_registers_keeps_alive_and_answers_a_paged_catalog(
     platform: Platform, daemon: DaemonFactory, video: Path, tmp_path: Path
 ) -> None:
+    platform.keepalive_s = 0.3  # the platform flags keepalives faster than half of this
     await daemon(platform, _cameras(video, tmp_path), keepalive_s=0.3)
     await platform.until(lambda: platform.registered(DEVICE), 10, "registration")
     assert [s for s, _, _ in platform.register_log[:2]] == [401, 200]
@@ -42,8 +44,13 @@ async def test_status_is_the_cameras_real_state_and_queries_are_answered(
     udp_platform: Platform, daemon: DaemonFactory, video: Path, tmp_path: Path
 ) -> None:
     p = udp_platform
-    await daemon(p, _cameras(video, tmp_path))
+    p.clock_skew = timedelta(seconds=90)  # the platform's clock runs 90 s ahead
+    d = await daemon(p, _cameras(video, tmp_path))
     await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    agent = d.rt.services["uplink.police"]
+    await p.until(lambda: agent.state == "connected", 5, "the agent to take the answer")
+    offset = agent.health()["time_offset_s"]
+    assert 85 < offset < 95  # from the Date of the REGISTER answer (校时)
 
     async def statuses() -> dict[str, str]:
         return {i["DeviceID"]: i["Status"] for i in await p.catalog(DEVICE)}
@@ -59,6 +66,10 @@ async def test_status_is_the_cameras_real_state_and_queries_are_answered(
     assert info.text("Result") == "OK" and info.text("Channel") == "3"
     status = await p.answer_to(DEVICE, "DeviceStatus")
     assert status.text("Online") == "ONLINE" and len(status.text("DeviceTime")) == 19
+    dead = await p.answer_to(DEVICE, "DeviceStatus", target=CHANNELS[2])
+    assert dead.device_id == CHANNELS[2] and dead.text("Online") == "OFFLINE"
+    records = await p.answer_to(DEVICE, "RecordInfo", target=CHANNELS[0])
+    assert records.text("SumNum") == "0" and records.list_num("RecordList") == 0
     conf = await p.answer_to(
         DEVICE, "ConfigDownload", extra=[manscdp.Node("ConfigType", "BasicParam")]
     )

@@ -88,7 +88,13 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
     event = Event(
         "plate",
         "edge-uplink-test",
-        {"plate": "测试0001", "colour": "blue", "plate_type": "blue", "confidence": 1.0},
+        {
+            "camera": "edge-uplink-test",
+            "plate": "测试0001",
+            "colour": "blue",
+            "plate_type": "blue",
+            "confidence": 1.0,
+        },
         tuple(images),
     )
     p = Encoder(cfg, tz, folder, {}).encode(OutboxItem(0, event, 0))

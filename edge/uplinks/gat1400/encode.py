@@ -11,7 +11,6 @@ ShotTime and the pass times are corrected by the measured offset to the
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -21,7 +20,8 @@ from typing import Any
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
-from edge.events import Event
+from edge.events import Event, ImageRole
+from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
 from edge.uplinks.policy import Policy
@@ -69,67 +69,65 @@ class Encoder:
         return [self.encode(i) for i in items]
 
     def encode(self, item: OutboxItem) -> Prepared:
-        ev = _record(self.policy.apply(item.event))
-        kind = ev["kind"]
-        endpoint = ENDPOINTS.get(kind)
-        if endpoint is None:
-            return Prepared(
-                item.seq, ev["id"], kind, None, "", b"", 0, f"no GA/T 1400 object for kind {kind!r}"
-            )
-        try:
-            obj = self._object(ev, endpoint)
-        except (ProtocolError, ValueError, KeyError, TypeError) as exc:
-            return Prepared(item.seq, ev["id"], kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
-        body = json.dumps(obj.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-        return Prepared(item.seq, ev["id"], kind, endpoint, obj.id, body, len(obj.images))
+        """A stored record: the data policy, then `encode_event`."""
+        return self.encode_event(item.seq, self.policy.apply(item.event))
 
-    def _object(self, ev: dict[str, Any], endpoint: str) -> g.MotorVehicle | g.Face:
-        kind, data = ev["kind"], ev["data"]
-        device = self.device_for(ev["source"])
-        ts = datetime.fromtimestamp(ev["ts_ms"] / 1000, UTC)
+    def encode_event(self, seq: int, ev: Event) -> Prepared:
+        """One policy-applied event to its list object (or why it has none)."""
+        endpoint = ENDPOINTS.get(ev.kind)
+        if endpoint is None:
+            why = f"no GA/T 1400 object for kind {ev.kind!r}"
+            return Prepared(seq, ev.id, ev.kind, None, "", b"", 0, why)
+        try:
+            obj = self._object(ev)
+        except (ProtocolError, ValueError, KeyError, TypeError) as exc:
+            return Prepared(seq, ev.id, ev.kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
+        return Prepared(seq, ev.id, ev.kind, endpoint, obj.id, g.dumps_object(obj), len(obj.images))
+
+    def _object(self, ev: Event) -> g.MotorVehicle | g.Face:
+        payload = PlatePayload.from_data(ev.data) if ev.kind == "plate" else None
+        face = FacePayload.from_data(ev.data) if ev.kind == "face" else None
+        seen = payload or face
+        assert seen is not None
+        device = self.device_for(ev.source)
+        ts = ev.ts.astimezone(UTC)
+        ts_ms = round(ts.timestamp() * 1000)
         shift = timedelta(seconds=self.offset_s)
-        loaded = self._images(ev)
+        ordered = sorted(ev.images, key=lambda i: i.role != ImageRole.SCENE)
         ids = record_ids(
             device_id=device,
-            event_id=ev["id"],
-            ts_ms=ev["ts_ms"],
+            event_id=ev.id,
+            ts_ms=ts_ms,
             local_time=ts.astimezone(self.tz),
-            semantic=SEMANTIC[kind],
-            n_images=len(loaded),
+            semantic=SEMANTIC[ev.kind],
+            n_images=len(ordered),
         )
         shot = g.format_time(ts + shift, self.tz)
-        images = [
-            g.SubImage(
-                image_id=image_id,
-                device_id=device,
-                type=g.image_type(kind, role),
-                shot_time=shot,
-                data=raw,
-                width=w,
-                height=h,
-            )
-            for image_id, (role, raw, w, h) in zip(ids.image_ids, loaded, strict=True)
-        ]
-        appear = g.format_time(_wall(data.get("first_seen"), ts) + shift, self.tz)
-        disappear = g.format_time(_wall(data.get("last_seen"), ts) + shift, self.tz)
-        box = _box(data.get("box"))
-        if endpoint == g.MOTOR_VEHICLES:
-            plate = str(data.get("plate") or "")
-            conf = data.get("confidence")
+        images = []
+        # IDs by position in the event's own list, so one image pruned from disk
+        # does not shift the IDs of the others on a resend.
+        for image_id, im in zip(ids.image_ids, ordered, strict=True):
+            loaded = self._load(ev.id, im.path)
+            if loaded is not None:
+                raw, w, h = loaded
+                kind_type = g.image_type(ev.kind, im.role)
+                images.append(g.SubImage(image_id, device, kind_type, shot, raw, w, h))
+        appear = g.format_time(_wall(seen.first_seen, ts) + shift, self.tz)
+        disappear = g.format_time(_wall(seen.last_seen, ts) + shift, self.tz)
+        box = _box(seen.box)
+        if payload is not None:
             return g.MotorVehicle(
                 motor_vehicle_id=ids.object_id,
                 source_id=ids.source_id,
                 device_id=device,
-                plate_no=plate,
-                plate_color=g.plate_color(data.get("colour")),
-                plate_class=g.plate_class(data.get("plate_type"), plate),
+                plate_no=payload.plate,
+                plate_color=g.plate_color(payload.colour),
+                plate_class=g.plate_class(payload.plate_type, payload.plate),
                 pass_time=shot,
                 appear_time=appear,
                 disappear_time=disappear,
                 box=box,
-                plate_reliability=round(float(conf) * 100)
-                if isinstance(conf, int | float)
-                else None,
+                plate_reliability=round(payload.confidence * 100),
                 tollgate_id=self.cfg.tollgate_id,
                 images=images,
             )
@@ -143,19 +141,15 @@ class Encoder:
             images=images,
         )
 
-    def _images(self, ev: dict[str, Any]) -> list[tuple[str, bytes, int, int]]:
-        """(role, bytes, width, height), the scene first: its ImageID is the SourceID."""
-        out = []
-        for im in sorted(ev["images"], key=lambda i: i["role"] != "scene"):
-            try:
-                raw = (self.data_dir / im["path"]).read_bytes()
-                w, h = g.jpeg_size(raw)
-            except (OSError, ProtocolError) as exc:
-                self.images_missing += 1
-                log.debug("event %s: image %s not sent: %s", ev["id"], im["path"], exc)
-                continue
-            out.append((im["role"], raw, w, h))
-        return out
+    def _load(self, event_id: str, path: str) -> tuple[bytes, int, int] | None:
+        try:
+            raw = (self.data_dir / path).read_bytes()
+            w, h = g.jpeg_size(raw)
+        except (OSError, ProtocolError) as exc:
+            self.images_missing += 1
+            log.debug("event %s: image %s not sent: %s", event_id, path, exc)
+            return None
+        return raw, w, h
 
 
 def _wall(value: Any, fallback: datetime) -> datetime:
@@ -173,15 +167,3 @@ def _box(value: Any) -> g.Box | None:
             return None
         return x1, y1, x2, y2
     return None
-
-
-def _record(event: Event) -> dict[str, Any]:
-    """The event as the object builders read it (ids, epoch milliseconds, image dicts)."""
-    return {
-        "id": event.id,
-        "kind": event.kind,
-        "source": event.source,
-        "ts_ms": int(event.ts.timestamp() * 1000),
-        "data": event.data,
-        "images": [im.as_dict() for im in event.images],
-    }

@@ -24,31 +24,32 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 import uuid
-from collections.abc import Awaitable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge import __version__
-from edge.backoff import Backoff
 from edge.codecs import manscdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
+from edge.events import Event
+from edge.payloads import AlarmPayload, PayloadError
 from edge.runtime import Runtime
-from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gb28181.channels import Channels, OnlineProbe, live_state_probe
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
-from edge.uplinks.gb28181.media import PlayManager
+from edge.uplinks.gb28181.media import Play, PlayManager
 from edge.uplinks.gb28181.source import SourceProvider
 from edge.uplinks.gb28181.transport import SipTimeout, SipTransport, TransportClosed
-from edge.uplinks.outbox import DrainError, OutboxDrain
+from edge.uplinks.link import Link
+from edge.uplinks.outbox import PeerRefused
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
+IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
 
@@ -68,7 +69,12 @@ def _tag() -> str:
     return uuid.uuid4().hex[:10]
 
 
-class Gb28181Agent:
+class Gb28181Agent(Link[bytes | None]):
+    """One GB/T 28181 device on the link kit: a session is one transport and registration."""
+
+    type = "gb28181"
+    transient = (*Link.transient, RegisterRefused, ProtocolError, ReRegister)
+
     def __init__(
         self,
         name: str,
@@ -77,11 +83,12 @@ class Gb28181Agent:
         *,
         sources: SourceProvider | None = None,
         online: OnlineProbe | None = None,
-        playable: Any = None,
+        playable: Callable[[str], bool] | None = None,
     ) -> None:
-        self.name = name
-        self.cfg = cfg
-        self.rt = rt
+        # Alarms go one MESSAGE each, answered in a few ms: a small window is plenty and
+        # keeps a UDP platform from being flooded after an outage.
+        super().__init__(name, cfg, rt, window=8)
+        self.cfg: Gb28181UplinkConfig = cfg
         self.tz = site_tz(rt.config.site.utc_offset)
         self.channels = Channels(rt, cfg, online or live_state_probe(rt))
         self.call_id_part = uuid.uuid4().hex
@@ -96,76 +103,60 @@ class Gb28181Agent:
             max_plays=cfg.max_plays,
             camera_of=lambda ch: c.id if (c := self.channels.camera(ch)) else None,
             sources=sources,
+            hangup=self.hangup,
             **({"playable": playable} if playable is not None else {}),
         )
-        self.state = "starting"
-        self.registered_since: float | None = None
         self.granted_expires_s: int | None = None
-        self.last_error: str | None = None
         self.registrations = 0
+        self.reregistrations = 0
+        self.clock_offset_s: float | None = None
+        """Platform clock minus ours, from the Date of the REGISTER answer (GB/T 28181
+        §9.10 校时); shown, not applied: the gateway's clock is NTP's business."""
         self.keepalives_ok = 0
         self.keepalives_missed = 0
         self.alarms_sent = 0
-        self.alarms_rejected = 0
         self.catalog_notifies = 0
         self.queries: dict[str, int] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._stopping = False
-        self.drain: OutboxDrain[bytes | None] = OutboxDrain(rt.store, name, window=8)
-        rt.add_health(f"uplink.{name}", self.health)
 
-    # --- health ------------------------------------------------------------------
+    # --- link kit ------------------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
-        return {
-            "type": "gb28181",
-            "state": self.state,
-            "server": f"{self.cfg.server_id}@{self.cfg.server_host}:{self.cfg.server_port}"
-            f"/{self.cfg.transport}",
+    @property
+    def endpoint(self) -> str:
+        return (
+            f"sip:{self.cfg.server_id}@{self.cfg.server_host}:{self.cfg.server_port}"
+            f";transport={self.cfg.transport}"
+        )
+
+    def configured(self) -> bool:
+        return bool(self.cfg.server_host)
+
+    def health_extra(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {
             "device_id": self.cfg.device_id,
-            "registered_since": self.registered_since,
             "expires_s": self.granted_expires_s,
             "registrations": self.registrations,
+            "reregistrations": self.reregistrations,
+            "time_offset_s": self.clock_offset_s,
             "keepalives_ok": self.keepalives_ok,
             "keepalives_missed": self.keepalives_missed,
             "alarms_sent": self.alarms_sent,
-            "alarms_rejected": self.alarms_rejected,
             "catalog_notifies": self.catalog_notifies,
+            "queries": dict(self.queries),
             "plays": self.plays.describe(),
             "plays_refused_busy": self.plays.refused_busy,
-            "last_error": self.last_error,
-            **self.drain.stats(),
+            "plays_ended": dict(self.plays.ended),
         }
+        if not self.configured():
+            extra["detail"] = IDLE_DETAIL
+        return extra
+
+    def encode(self, seq: int, event: Event) -> bytes | None:
+        return self.alarm_body(seq, event)
 
     # --- lifecycle -----------------------------------------------------------------
 
-    async def run(self) -> None:
-        backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
-        failing = False
-        try:
-            while True:
-                try:
-                    await self.session(backoff)
-                except ReRegister as exc:
-                    self.last_error = str(exc)
-                    log.warning("%s: %s; registering again", self.name, exc)
-                    self.state = "reregistering"
-                    continue
-                except (OSError, SipTimeout, RegisterRefused, DrainError, ProtocolError) as exc:
-                    self.state = "disconnected"
-                    self.registered_since = None
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    if not failing:
-                        log.warning("%s: %s", self.name, self.last_error)
-                        failing = True
-                    await asyncio.sleep(backoff.next_delay())
-                    continue
-                failing = False
-        finally:
-            self.state = "stopped"
-
-    async def session(self, backoff: Backoff) -> None:
-        self.state = "connecting"
+    async def session(self) -> None:
         transport = SipTransport(
             self.cfg.transport,
             (self.cfg.server_host, self.cfg.server_port),
@@ -181,19 +172,26 @@ class Gb28181Agent:
         try:
             expires = await self.register(self.cfg.expires_s)
             registered = True
-            backoff.reset()
-            self.state = "registered"
-            self.registered_since = time.time()
-            log.info("%s: registered to %s (expires %d s)", self.name, self.cfg.server_id, expires)
-            await _first_failure(
-                self._refresh_loop(expires),
-                self._keepalive_loop(),
-                self._catalog_watch(),
-                self.drain.run(self._prepare, self._issue),
-                self._closed(transport),
-            )
+            self.connected()
+            while True:
+                try:
+                    await _first_failure(
+                        self._refresh_loop(expires),
+                        self._keepalive_loop(),
+                        self._catalog_watch(),
+                        self.deliver(self._issue),
+                        self._closed(transport),
+                    )
+                except ReRegister as exc:
+                    # The platform forgot us: register again at once on the same
+                    # transport (same Call-ID); a refusal ends the session.
+                    log.warning("uplink %s: %s; registering again", self.name, exc)
+                    self.reregistrations += 1
+                    expires = await self.register(self.cfg.expires_s)
         except asyncio.CancelledError:
             if registered:
+                with contextlib.suppress(Exception):
+                    await self.plays.stop_all(hangup=True)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(self.register(0), min(2.0, self.cfg.connect_timeout_s))
             raise
@@ -286,6 +284,7 @@ class Gb28181Agent:
         if expires == 0:
             return 0
         self.registrations += 1
+        self.clock_offset_s = _clock_offset(answer, self.tz)
         granted = _granted(answer, expires)
         self.granted_expires_s = granted
         return granted
@@ -298,6 +297,37 @@ class Gb28181Agent:
         msg.add("Content-Type", manscdp.CONTENT_TYPE)
         msg.body = body
         return await self.transport.request(msg, timeout_s or self.cfg.connect_timeout_s)
+
+    async def hangup(self, play: Play) -> None:
+        """Our BYE for a play that ended on our side; the platform's answer is not awaited
+        for long (it may be the reason the play ended)."""
+        if self.transport is None:
+            return
+        via = sip.Via(
+            self.transport.via_transport, self._host, self._port, {"rport": "", "branch": _branch()}
+        )
+        to_ours = (
+            play.remote_to
+            if "tag=" in play.remote_to
+            else (f"{play.remote_to};tag={play.local_tag}")
+        )
+        msg = sip.SipMessage(
+            method="BYE",
+            uri=play.remote_target,
+            headers=[
+                ("Via", via.encode()),
+                ("From", to_ours),
+                ("To", play.remote_from),
+                ("Call-ID", play.call_id),
+                ("CSeq", "1 BYE"),
+                ("Max-Forwards", "70"),
+                ("User-Agent", USER_AGENT),
+            ],
+        )
+        try:
+            await self.transport.request(msg, min(2.0, self.cfg.connect_timeout_s))
+        except (SipTimeout, TransportClosed, OSError) as exc:
+            log.info("%s: BYE for %s not answered: %s", self.name, play.channel_id, exc)
 
     def next_sn(self) -> int:
         self.sn += 1
@@ -344,7 +374,12 @@ class Gb28181Agent:
                 self.channels.camera_item(c, event="ON" if now[c.id] else "OFF") for c in changed
             ]
             body = manscdp.catalog_notify(self.cfg.device_id, self.next_sn(), items)
-            answer = await self.message(body)
+            try:
+                answer = await self.message(body)
+            except SipTimeout:
+                # Liveness is the keepalive's business; the next catalog query corrects it.
+                log.info("%s: catalog change notify not answered", self.name)
+                continue
             if answer.status == 200:
                 self.catalog_notifies += 1
 
@@ -392,9 +427,7 @@ class Gb28181Agent:
     async def _answer(self, doc: manscdp.Manscdp) -> None:
         device = self.cfg.device_id
         if doc.cmd_type == "Catalog":
-            pages = manscdp.catalog_pages(
-                device, doc.sn, self.channels.items(), self.cfg.catalog_page_size
-            )
+            pages = manscdp.catalog_pages(device, doc.sn, self.channels.items(), self.cfg.page_size)
             for page in pages:
                 await self.message(page)
         elif doc.cmd_type == "DeviceInfo":
@@ -421,6 +454,21 @@ class Gb28181Agent:
                     status_ok=online,
                 )
             )
+        elif doc.cmd_type == "RecordInfo":
+            # No recordings on the gateway: an empty list, so the platform stops waiting.
+            await self.message(
+                manscdp.build(
+                    "Response",
+                    "RecordInfo",
+                    doc.sn,
+                    doc.device_id,
+                    [
+                        manscdp.Node("Name", self.cfg.device_name),
+                        manscdp.Node("SumNum", 0),
+                        manscdp.Node("RecordList", [], {"Num": "0"}),
+                    ],
+                )
+            )
         elif doc.cmd_type == "ConfigDownload":
             if "BasicParam" in doc.text("ConfigType"):
                 await self.message(
@@ -438,25 +486,28 @@ class Gb28181Agent:
 
     # --- alarms --------------------------------------------------------------------
 
-    async def _prepare(self, items: Sequence[OutboxItem]) -> list[bytes | None]:
-        return [self.alarm_body(item) for item in items]
-
-    def alarm_body(self, item: OutboxItem) -> bytes | None:
-        """The Alarm NOTIFY for a raised alarm; None for what is not sent (owed, acked)."""
-        ev = _event_fields(item)
-        data = ev["data"]
-        if ev["kind"] != "alarm" or data.get("state", "raised") != "raised":
+    def alarm_body(self, seq: int, event: Event) -> bytes | None:
+        """The Alarm NOTIFY for a raised alarm; None for what is not sent (acknowledged
+        at once: acknowledged/closed transitions, other kinds, undecodable data)."""
+        if event.kind != "alarm":
             return None
-        cam = next((c for c in self.channels.cameras if c.id == ev["source"]), None)
+        try:
+            alarm = AlarmPayload.from_data(event.data)
+        except PayloadError as exc:
+            log.warning("uplink %s: alarm seq %d not sendable: %s", self.name, seq, exc)
+            return None
+        if alarm.state != "raised":
+            return None
+        cam = next((c for c in self.channels.cameras if c.id == event.source), None)
         device = str(cam.gb_channel_id) if cam is not None else self.cfg.device_id
-        ts = ev["ts"].astimezone(self.tz).replace(tzinfo=None)
+        ts = event.ts.astimezone(self.tz).replace(tzinfo=None)
         return manscdp.alarm_notify(
             device,
             self.next_sn(),
-            priority=SEVERITY_PRIORITY.get(str(data.get("severity", "warning")), 3),
+            priority=SEVERITY_PRIORITY.get(alarm.severity, 3),
             method=5 if cam is not None else 2,  # 5 video alarm, 2 device alarm
             time=ts,
-            description=str(data.get("message", ""))[:200],
+            description=alarm.message[:200],
         )
 
     def _issue(self, body: bytes | None) -> asyncio.Future[Any]:
@@ -471,14 +522,25 @@ class Gb28181Agent:
         answer = await self.message(body)
         if answer.status == 200:
             self.alarms_sent += 1
-        elif answer.status in (404, 403):
+        elif answer.status in (404, 403, 401):
             raise ReRegister(f"the platform answered {answer.status} to an alarm")
         else:
-            # Refused for good: counted and logged, not resent forever.
-            self.alarms_rejected += 1
-            log.warning(
-                "%s: alarm refused by the platform: %s %s", self.name, answer.status, answer.reason
-            )
+            # Refused for good: parked with the platform's reason (see `edge queue`).
+            raise PeerRefused(f"platform answered {answer.status} {answer.reason}")
+
+
+def _clock_offset(answer: sip.SipMessage, tz: tzinfo) -> float | None:
+    """`Date: 2024-05-17T14:24:54.123` (local time, as GB/T 28181 platforms send it)."""
+    text = answer.get("Date")
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=tz)
+    return round((when - datetime.now(UTC)).total_seconds(), 3)
 
 
 def _granted(answer: sip.SipMessage, asked: int) -> int:
@@ -491,23 +553,6 @@ def _granted(answer: sip.SipMessage, asked: int) -> int:
         return int(text) if text is not None else asked
     except ValueError:
         return asked
-
-
-def _event_fields(item: OutboxItem) -> dict[str, Any]:
-    ev: Any = item.event
-    if isinstance(ev, dict):
-        ts = ev.get("ts", ev.get("ts_ms"))
-        if isinstance(ts, str):
-            ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-        elif isinstance(ts, int | float):
-            ts = datetime.fromtimestamp(ts / 1000 if ts > 1e11 else ts, UTC)
-        return {
-            "kind": ev.get("kind"),
-            "source": ev.get("source"),
-            "data": ev.get("data") or {},
-            "ts": ts or datetime.now(UTC),
-        }
-    return {"kind": ev.kind, "source": ev.source, "data": ev.data, "ts": ev.ts}
 
 
 async def _first_failure(*coros: Awaitable[None]) -> None:

@@ -10,17 +10,17 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
-from edge.config.types import GbIdOf, PositiveSeconds
-from edge.config.uplinks import UplinkBase
+from edge.config.types import GbIdOf, PositiveSeconds, _parse_seconds
+from edge.uplinks.linkconfig import LinkConfig
 
 if TYPE_CHECKING:
     PlatformId = str
     DeviceId = str
 else:
     PlatformId = GbIdOf(range(200, 300), what="platform SIP server code")
-    DeviceId = GbIdOf(range(111, 200), what="device code")
+    DeviceId = GbIdOf(range(111, 300), what="device code")
 
 
 def _not_wildcard(host: str | None, what: str) -> str | None:
@@ -38,7 +38,7 @@ def _not_wildcard(host: str | None, what: str) -> str | None:
     return host
 
 
-class Gb28181UplinkConfig(UplinkBase):
+class Gb28181UplinkConfig(LinkConfig):
     """A GB/T 28181 platform (公安视频专网, 雪亮工程, wvp-style) this gateway registers to."""
 
     type: Literal["gb28181"] = Field(title="Type", description="GB/T 28181 device agent.")
@@ -50,7 +50,11 @@ class Gb28181UplinkConfig(UplinkBase):
     server_id: PlatformId = Field(
         title="Platform SIP ID", description="20-digit ID of the platform's SIP server."
     )
-    server_host: str = Field(title="Platform host", description="IP or name of the SIP server.")
+    server_host: str = Field(
+        title="Platform host",
+        description="IP or name of the SIP server; empty keeps the entry idle (alarms queue "
+        "in its outbox, nothing is sent).",
+    )
     server_port: int = Field(
         default=5060, ge=1, le=65535, title="Platform SIP port", description="Usually 5060."
     )
@@ -80,7 +84,8 @@ class Gb28181UplinkConfig(UplinkBase):
         ge=10,
         le=86400,
         title="Registration lifetime (s)",
-        description="Expires asked for; refreshed at 80 % of what the platform granted.",
+        description="Expires asked for (seconds, or like 1h); refreshed at 80 % of what the "
+        "platform granted.",
     )
     keepalive_s: PositiveSeconds = Field(
         default=60,
@@ -120,13 +125,14 @@ class Gb28181UplinkConfig(UplinkBase):
         description="Plays beyond this are answered 486 Busy Here (each costs uplink "
         "bandwidth: one camera's bit rate).",
     )
-    catalog_page_size: int = Field(
-        default=20,
+    catalog_page_size: int | None = Field(
+        default=None,
         ge=1,
         le=100,
         title="Catalog items per MESSAGE",
-        description="The catalog is sent in pages of this many items (UDP datagrams stay "
-        "well under the MTU-friendly size with the default).",
+        description="The catalog is sent in pages of this many items; omitted: 1 over UDP "
+        "(an item is ~0.5 kB, so each datagram stays under the MTU, as cameras do) and 20 "
+        "over TCP.",
     )
     device_name: str = Field(
         default="compound-edge gateway",
@@ -139,28 +145,23 @@ class Gb28181UplinkConfig(UplinkBase):
         title="Civil code",
         description="行政区划 code of the channels; omitted: the first 6 digits of device_id.",
     )
-    connect_timeout_s: PositiveSeconds = Field(
-        default=5,
-        title="Request timeout (s)",
-        description="How long a request (REGISTER, MESSAGE) waits for its final answer.",
-    )
-    reconnect_initial_s: PositiveSeconds = Field(
-        default=1, title="First retry delay (s)", description="Doubles per failure, jittered."
-    )
-    reconnect_max_s: PositiveSeconds = Field(
-        default=60, title="Longest retry delay (s)", description="Cap of the backoff."
-    )
+
+    @field_validator("expires_s", mode="before")
+    @classmethod
+    def _whole_seconds(cls, value: object) -> object:
+        seconds = _parse_seconds(value)
+        return int(seconds) if isinstance(seconds, float) and seconds.is_integer() else seconds
 
     @field_validator("local_host", "media_host")
     @classmethod
     def _advertisable(cls, host: str | None) -> str | None:
         return _not_wildcard(host, "address")
 
-    @model_validator(mode="after")
-    def _backoff(self) -> Gb28181UplinkConfig:
-        if self.reconnect_max_s < self.reconnect_initial_s:
-            raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
-        return self
+    @property
+    def page_size(self) -> int:
+        if self.catalog_page_size is not None:
+            return self.catalog_page_size
+        return 1 if self.transport == "udp" else 20
 
     @property
     def realm(self) -> str:

@@ -21,7 +21,7 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 ACK_TIMEOUT_S = 10.0
 TCP_CONNECT_TIMEOUT_S = 5.0
+BURST_PACKETS = 32  # ~45 kB of RTP
+BURST_GAP_S = 0.002  # a 500 kB IDR leaves in ~30 ms, inside one frame interval at 25 fps
 UDP_BUFFER_HIGH = 4 * 1024 * 1024  # bytes queued in the UDP transport before we drop
 
 
@@ -60,6 +62,13 @@ class Play:
     server: asyncio.Server | None = None
     accepted: asyncio.Future[tuple[asyncio.StreamReader, asyncio.StreamWriter]] | None = None
     task: asyncio.Task[None] | None = None
+    local_tag: str = ""
+    remote_from: str = ""
+    """The INVITE's From (the platform's end of the dialog, with its tag)."""
+    remote_to: str = ""
+    """The INVITE's To: ours, tagged `local_tag` in answers and in our BYE's From."""
+    remote_target: str = ""
+    """Where in-dialog requests (our BYE) go: the INVITE's Contact URI."""
     invited_at: float = field(default_factory=time.monotonic)
     stats: PlayStats = field(default_factory=PlayStats)
     ended: str | None = None
@@ -77,6 +86,8 @@ class Play:
 
 
 CameraLookup = Callable[[str], "str | None"]  # channel id → camera id
+Hangup = Callable[[Play], Awaitable[None]]
+"""Sends our BYE for a play that ended on our side (source gone, platform gone, shutdown)."""
 
 
 class PlayManager:
@@ -89,6 +100,7 @@ class PlayManager:
         camera_of: CameraLookup,
         sources: SourceProvider | None,
         playable: Callable[[str], bool] = lambda camera_id: True,
+        hangup: Hangup | None = None,
     ) -> None:
         self.device_id = device_id
         self.media_host = media_host
@@ -96,6 +108,8 @@ class PlayManager:
         self.camera_of = camera_of
         self.sources = sources
         self.playable = playable
+        self.hangup = hangup
+        self._hangups: set[asyncio.Task[None]] = set()
         self.plays: dict[str, Play] = {}
         self.refused_busy = 0
         self.ended: dict[str, int] = {}
@@ -122,7 +136,15 @@ class PlayManager:
             return sip.response_to(msg, 488, to_tag=_tag())
         if offer.session.lower() not in ("play", ""):
             return sip.response_to(msg, 488, "Only Live Play", to_tag=_tag())
-        play = Play(call_id, channel, camera_id, offer, self.media_host)
+        play = Play(call_id, channel, camera_id, offer, self.media_host, local_tag=_tag())
+        play.remote_from = msg.require("From")
+        play.remote_to = msg.require("To")
+        contact_in = msg.get("Contact")
+        play.remote_target = (
+            sip.parse_name_addr(contact_in).uri
+            if contact_in
+            else sip.parse_name_addr(play.remote_from).uri
+        )
         await self._prepare(play)
         self.plays[call_id] = play
         loop = asyncio.get_running_loop()
@@ -137,7 +159,7 @@ class PlayManager:
         return sip.response_to(
             msg,
             200,
-            to_tag=_tag(),
+            to_tag=play.local_tag,
             extra=[("Contact", contact), ("Content-Type", "application/sdp")],
             body=answer,
         )
@@ -163,13 +185,20 @@ class PlayManager:
             self.plays.pop(call_id, None)
             self._stop(play, "no ACK")
 
-    async def stop_all(self) -> None:
+    async def stop_all(self, *, hangup: bool = False) -> None:
+        """End every play; with `hangup` (shutdown) also tell the platform (BYE)."""
         plays, self.plays = list(self.plays.values()), {}
         for play in plays:
             self._stop(play, "stopped")
         tasks = [p.task for p in plays if p.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=2)
+        if hangup and self.hangup is not None:
+            byes = [asyncio.ensure_future(self.hangup(p)) for p in plays if p.task is not None]
+            if byes:
+                await asyncio.wait(byes, timeout=2)
+                for bye in byes:
+                    bye.cancel()
 
     def _stop(self, play: Play, why: str) -> None:
         play.ended = play.ended or why
@@ -243,9 +272,14 @@ class PlayManager:
                     await source.aclose()
             _close_sockets(play)
             if self.plays.get(play.call_id) is play:
+                # Ended on our side (source or platform gone): close the dialog too.
                 del self.plays[play.call_id]
                 why = play.ended or "ended"
                 self.ended[why] = self.ended.get(why, 0) + 1
+                if self.hangup is not None:
+                    bye = asyncio.ensure_future(self.hangup(play))
+                    self._hangups.add(bye)
+                    bye.add_done_callback(self._hangups.discard)
 
     async def _open_sink(self, play: Play) -> _Sink:
         offer = play.offer
@@ -292,6 +326,8 @@ def _close_sockets(play: Play) -> None:
 
 
 class _Sink:
+    gap_s = 0.0  # pause between bursts of a large frame (UDP only: TCP has flow control)
+
     def send(self, packets: list[bytes]) -> None:
         raise NotImplementedError
 
@@ -312,6 +348,8 @@ class _UdpSink(asyncio.DatagramProtocol):
 
 
 class _UdpSinkHandle(_Sink):
+    gap_s = BURST_GAP_S
+
     def __init__(self, transport: asyncio.DatagramTransport, proto: _UdpSink) -> None:
         self.transport = transport
         self.proto = proto
@@ -375,7 +413,15 @@ async def _send(play: Play, source: PacketSource, sink: _Sink) -> None:
             started = True
         frame = muxer.frame(units.annexb(pkt.data, pkt.keyframe), pkt.pts_90k, pkt.keyframe)
         packets = packetiser.packetise(frame, pkt.pts_90k)
-        sink.send(packets)
+        if sink.gap_s and len(packets) > BURST_PACKETS:
+            # An IDR is hundreds of packets: sent at once it overflows a receive
+            # buffer of the usual size (Linux: 208 kB), so it leaves in bursts.
+            for i in range(0, len(packets), BURST_PACKETS):
+                if i:
+                    await asyncio.sleep(sink.gap_s)
+                sink.send(packets[i : i + BURST_PACKETS])
+        else:
+            sink.send(packets)
         await sink.drain()
         _count(play, pkt, packets)
 

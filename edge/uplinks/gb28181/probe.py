@@ -91,7 +91,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         items = agent.channels.items()
         print(
             f"  catalog the platform would see ({len(items)} entries, SumNum {len(items)}, "
-            f"{cfg.catalog_page_size} per MESSAGE; status is live only in the daemon):"
+            f"{cfg.page_size} per MESSAGE; status is live only in the daemon):"
         )
         for item in items:
             print(f"        {item.device_id}  {item.name}  parent {item.parent_id}")

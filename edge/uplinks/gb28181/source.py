@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 QUEUE_PACKETS = 64  # a play that cannot keep up drops to the next keyframe
 
@@ -114,3 +114,34 @@ class AvFileSource:
     async def aclose(self) -> None:
         self._stop.set()
         await asyncio.to_thread(self._thread.join, 5)
+
+
+class FanoutSource:
+    """A camera session's packet subscription (edge.camera.fanout) as a play's source.
+
+    The fan-out's packets are Annex B with the stream's out-of-band parameter
+    sets beside them; the PS muxer injects those before IDRs that lack them.
+    """
+
+    def __init__(self, subscription: Any) -> None:
+        self.subscription = subscription
+
+    def __aiter__(self) -> AsyncIterator[MediaPacket]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[MediaPacket]:
+        async for packet in self.subscription:
+            ticks = packet.ticks(90000)
+            if ticks is None:
+                continue
+            stream = packet.stream
+            yield MediaPacket(
+                packet.data,
+                int(ticks),
+                bool(packet.keyframe),
+                stream.codec,
+                stream.parameter_sets,
+            )
+
+    async def aclose(self) -> None:
+        self.subscription.close()

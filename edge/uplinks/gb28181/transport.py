@@ -124,13 +124,7 @@ class SipTransport:
     def send(self, msg: sip.SipMessage) -> None:
         if self.trace is not None:
             self.trace("out", msg)
-        data = msg.encode()
-        if self._udp is not None:
-            self._udp.sendto(data)
-        elif self._writer is not None and not self._writer.is_closing():
-            self._writer.write(data)
-        else:
-            raise TransportClosed("not connected")
+        self._send_raw(msg.encode())
 
     async def request(self, msg: sip.SipMessage, timeout_s: float) -> sip.SipMessage:
         """Send and wait for the final answer (retransmitting over UDP)."""
@@ -197,6 +191,8 @@ class SipTransport:
             self._send_raw(data)
 
     def _send_raw(self, data: bytes) -> None:
+        if self.closed.is_set():
+            raise TransportClosed("the connection to the platform is closed")
         if self._udp is not None:
             self._udp.sendto(data)
         elif self._writer is not None and not self._writer.is_closing():

@@ -1,10 +1,11 @@
 """The daemon's entry point for `type: gb28181`: the agent with the daemon's packet sources.
 
-Plays take their packets from the camera fan-out (one RTSP session per
-camera, shared). A `file` camera pointing at a video file is demuxed directly
-(no camera session is involved). Until the fan-out is present, an RTSP
-camera cannot be played: its INVITE is answered 503 rather than opening a
-second session to the camera.
+Plays take their packets from the camera fan-out (`rt.cameras`: one session
+per camera shared by analysis, live view and plays; a subscription starts on
+a keyframe and drops to the next keyframe when the play falls behind). A
+camera without an encoded stream is answered 503. A runtime without camera
+sessions (the CLI probe, a bare test runtime) can still play a `file`
+camera's video file, demuxed directly.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 from edge.runtime import Runtime
 from edge.uplinks.gb28181.agent import Gb28181Agent
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
-from edge.uplinks.gb28181.source import AvFileSource, PacketSource
+from edge.uplinks.gb28181.source import AvFileSource, FanoutSource, PacketSource
 
+FANOUT_QUEUE = 128  # packets: ~5 s at 25 fps before the play drops to the next keyframe
 VIDEO_SUFFIXES = {".mp4", ".mkv", ".mov", ".h264", ".264", ".h265", ".265", ".ts", ".flv"}
 
 
@@ -33,10 +35,24 @@ class DaemonSources:
         path = Path(path)
         return path if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES else None
 
+    def _session(self, camera_id: str) -> Any:
+        cameras: Any = getattr(self.rt, "cameras", None)
+        if cameras is None or camera_id not in cameras:
+            return None
+        session = cameras.session(camera_id)
+        return session if getattr(session, "encoded", False) else None
+
     def playable(self, camera_id: str) -> bool:
+        if getattr(self.rt, "cameras", None) is not None:
+            return self._session(camera_id) is not None
         return self._video_file(camera_id) is not None
 
     async def open(self, camera_id: str) -> PacketSource:
+        session = self._session(camera_id)
+        if session is not None:
+            return FanoutSource(
+                session.subscribe_packets(maxsize=FANOUT_QUEUE, name=f"gb28181.{camera_id}")
+            )
         path = self._video_file(camera_id)
         if path is None:
             raise LookupError(f"camera {camera_id} has no packet source")
