@@ -10,6 +10,11 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 
 
+class GateError(Exception):
+    """The gate did not do what it was told (no answer, refused, not verified): the message
+    says why, for the decision event and the guard."""
+
+
 @runtime_checkable
 class GateOpener(Protocol):
     async def open_gate(self, *, reason: str, actor: str) -> dict[str, Any]:

@@ -39,8 +39,11 @@ def open_source(
 
 
 def open_session(cfg: AnyCamera, *, executor: Executor | None = None) -> CameraSession:
-    """The shared session of one camera: its source, thinned to the analysis rate."""
-    return CameraSession(open_source(cfg, executor=executor, max_output_fps=cfg.analysis_fps))
+    """The shared session of one camera: its source, thinned to the analysis rate. A
+    replayed source (a file) with recognisers waits for the analysis to subscribe; a live
+    camera, or a file nobody analyses, runs at once (its state is what a platform sees)."""
+    source = open_source(cfg, executor=executor, max_output_fps=cfg.analysis_fps)
+    return CameraSession(source, wait_for_consumer=source.on_demand and bool(cfg.pipelines))
 
 
 def make_sampler(cfg: AnyCamera) -> Sampler:

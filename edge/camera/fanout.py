@@ -4,7 +4,8 @@ The demux thread never waits for a consumer: it appends to a bounded hand-off an
 the loop only when that goes from empty to non-empty. On the loop each subscription has
 its own bounded queue. Drop policy, per subscription: when its queue is full, everything
 queued is dropped and so is every packet up to the next keyframe (a decoder cannot use
-P-frames whose reference is gone), all counted in `dropped`. A new subscription starts
+P-frames whose reference is gone), all counted in `dropped`; after a reconnect (a new
+`StreamInfo`) each subscription also waits for a keyframe. A new subscription starts
 at the most recent keyframe (the current GOP is kept, bounded) so a viewer or a GB/T
 28181 play gets a decodable picture at once, not after the next IDR.
 """
@@ -60,6 +61,7 @@ class PacketSubscription:
         self._ready = asyncio.Event()
         self._closed = False
         self._waiting_keyframe = True
+        self._last_stream: StreamInfo | None = None
         self._on_close = on_close
 
     @property
@@ -75,6 +77,10 @@ class PacketSubscription:
         """Called on the loop by the fan-out, never blocks."""
         if self._closed:
             return
+        if packet.stream is not self._last_stream:
+            # a reconnect: the new connection's P-frames cannot use the old references
+            self._last_stream = packet.stream
+            self._waiting_keyframe = True
         if self._waiting_keyframe:
             if not packet.keyframe:
                 self.dropped += 1

@@ -8,7 +8,7 @@ own drop-oldest queue). Adding a consumer never opens a second connection.
 
     session = rt.cameras.session("gate-north")
     frames = session.subscribe_frames("analysis", sampler.offer)   # called on the loop
-    async with session.subscribe_packets(64, "gb28181:play-1") as packets:
+    with session.packets(64, "gb28181:play-1") as packets:
         async for packet in packets: ...                             # starts on a keyframe
 """
 
@@ -47,8 +47,12 @@ class FrameSubscription:
 
 
 class CameraSession:
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: FrameSource, *, wait_for_consumer: bool = False) -> None:
+        """`wait_for_consumer`: open only once someone subscribed (a file camera whose
+        analysis first loads its models plays its scenes from the start, not into the void).
+        """
         self.source = source
+        self.wait_for_consumer = wait_for_consumer
         self.camera_id = source.camera_id
         self.fanout = PacketFanout(source.camera_id)
         self._frames: dict[str, FrameSubscription] = {}
@@ -114,7 +118,7 @@ class CameraSession:
         if self._running:
             raise CameraError(f"camera {self.camera_id}: session already running")
         self._running = True
-        if self.source.on_demand:
+        if self.wait_for_consumer:
             await self._consumer.wait()
         self.fanout.bind(asyncio.get_running_loop())
         if self.encoded:

@@ -49,8 +49,8 @@ class FrameSource(ABC):
     encoded: bool = False
     """Whether this kind can hand out the camera's encoded packets (H.264/H.265)."""
     on_demand: bool = False
-    """Open only once a consumer subscribed (files: play from the start for the first
-    consumer, e.g. once the analysis has loaded its models, not into the void)."""
+    """A replay (a file), not a live camera: worth starting only once its consumer is
+    there (see `factory.open_session`)."""
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import sys
@@ -20,7 +21,9 @@ from typing import Any
 
 from edge.camera.errors import CameraError
 from edge.camera.frame import Frame
+from edge.camera.h26x import has_parameter_sets
 from edge.camera.kinds import CAMERA_KINDS, ProbeTarget, camera_kind
+from edge.camera.packets import Packet
 from edge.camera.redact import redact_url, split_credentials
 from edge.camera.source import FrameSource, SourceTiming
 
@@ -89,6 +92,9 @@ async def _run(
         open_timeout_s=args.timeout, read_timeout_s=min(args.timeout, 5.0), reconnect_min_s=1
     )
     source = await _open(args.kind, url, user, password, timing)
+    packets: list[Packet] = []
+    if source.encoded:
+        source.packet_sink = packets.append  # called on the demux thread; append is atomic
     started = time.monotonic()
     frames: list[Frame] = []
     state = source.state
@@ -116,9 +122,32 @@ async def _run(
         "frames": len(frames),
         "frames_dropped": state.frames_dropped,
     }
+    if packets:
+        result.update(_packet_facts(packets))
     if args.snapshot is not None:
         result["snapshot"] = await asyncio.to_thread(_save, args.snapshot, frames[-1])
     return result
+
+
+def _packet_facts(packets: list[Packet]) -> dict[str, Any]:
+    """What live view and GB/T 28181 plays will get: where the SPS/PPS travel and how
+    often a viewer can start (a platform waits up to one keyframe interval)."""
+    stream = packets[-1].stream
+    keys = [p for p in packets if p.keyframe]
+    in_band = bool(keys) and all(has_parameter_sets(p.data, p.codec) for p in keys)
+    where = {
+        (True, True): "in band and out of band",
+        (True, False): "in band",
+        (False, True): "out of band only (added before each IDR for plays)",
+        (False, False): "none seen",
+    }[(in_band, bool(stream.parameter_sets))]
+    times = [t for p in keys if (t := p.pts_s) is not None]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    return {
+        "packets": len(packets),
+        "parameter_sets": where,
+        "keyframe_interval_s": round(max(gaps), 2) if gaps else None,
+    }
 
 
 async def _open(

@@ -78,7 +78,7 @@ def parse_offer(body: bytes) -> SdpOffer:
                 media_c = parts[2]
         elif key == "t":
             bits = value.split()
-            if len(bits) == 2 and all(b.isdigit() for b in bits):
+            if len(bits) == 2 and all(_digits(b) for b in bits):
                 times = (int(bits[0]), int(bits[1]))
         elif key == "m":
             if media is not None:
@@ -108,7 +108,7 @@ def parse_offer(body: bytes) -> SdpOffer:
     address = media_c or session_c
     if not address:
         raise SdpError("no c= connection address")
-    if ssrc is not None and (not ssrc.isdigit() or len(ssrc) > 10 or int(ssrc) >= 2**32):
+    if ssrc is not None and (not _digits(ssrc) or len(ssrc) > 10 or int(ssrc) >= 2**32):
         raise SdpError(f"bad y= SSRC {ssrc!r}")
     direction = next(
         (d for d in ("recvonly", "sendrecv", "sendonly", "inactive") if d in attrs), None
@@ -194,3 +194,8 @@ def build_offer(
         lines += [f"a=setup:{setup}", "a=connection:new"]
     lines.append(f"y={ssrc}")
     return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only (`str.isdigit` accepts "²", which `int` refuses)."""
+    return text.isascii() and text.isdigit()

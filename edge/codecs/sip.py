@@ -292,7 +292,7 @@ def split_list(value: str) -> list[str]:
 
 def parse_cseq(value: str) -> tuple[int, str]:
     parts = value.split()
-    if len(parts) != 2 or not parts[0].isdigit():
+    if len(parts) != 2 or not _digits(parts[0]):
         raise SipError(f"bad CSeq {value!r}")
     number = int(parts[0])
     if number >= 2**31:
@@ -372,7 +372,7 @@ def parse_uri(uri: str) -> SipUri:
     if not at:
         user, hostport = "", rest
     host, colon, port = hostport.partition(":")
-    if colon and not port.isdigit():
+    if colon and not _digits(port):
         raise SipError(f"bad port in {uri[:60]!r}")
     return SipUri(user, host, int(port) if colon else None, parse_params(params))
 
@@ -401,7 +401,7 @@ def parse_via(value: str) -> Via:
         raise SipError(f"bad Via {value[:60]!r}")
     sent_by, _, params = rest.strip().partition(";")
     host, colon, port = sent_by.strip().partition(":")
-    if colon and not port.isdigit():
+    if colon and not _digits(port):
         raise SipError(f"bad Via port in {value[:60]!r}")
     return Via(bits[2].upper(), host, int(port) if colon else None, parse_params(params))
 
@@ -482,3 +482,8 @@ def _content_length(head: bytes) -> int:
     if value < 0:
         raise SipError("negative Content-Length")
     return value
+
+
+def _digits(text: str) -> bool:
+    """ASCII digits only (`str.isdigit` accepts "²", which `int` refuses)."""
+    return text.isascii() and text.isdigit()

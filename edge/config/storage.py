@@ -46,9 +46,9 @@ class StorageConfig(Section):
     min_free_bytes: Bytes = Field(
         default=200 * 1000**2,
         title="Keep free on disk",
-        description="Prune (delivered data first) and raise the storage.disk_low alarm when "
-        "the filesystem has less free space than this; a reserve of half of it (at most "
-        "32 MiB) is kept for pruning and alarms on a full disk.",
+        description="Less free space than this prunes delivered data and raises the "
+        "storage.disk_low alarm; less than half of it prunes undelivered data too. A reserve "
+        "of half of it (at most 32 MiB) is kept for pruning and alarms on a full disk.",
     )
     prune_interval_s: PositiveSeconds = Field(
         default=60, title="Prune interval", description="How often retention runs."

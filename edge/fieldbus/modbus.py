@@ -17,15 +17,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from pymodbus.client import AsyncModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 from pymodbus.framer.rtu import FramerRTU
 from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
-from pymodbus.pdu.bit_message import ReadCoilsRequest, ReadDiscreteInputsRequest
-from pymodbus.pdu.register_message import ReadHoldingRegistersRequest, ReadInputRegistersRequest
+from pymodbus.pdu.bit_message import (
+    ReadCoilsRequest,
+    ReadDiscreteInputsRequest,
+    WriteMultipleCoilsRequest,
+    WriteSingleCoilRequest,
+)
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+    WriteMultipleRegistersRequest,
+    WriteSingleRegisterRequest,
+)
 
 from edge.codecs.errors import FrameError
 from edge.config.buses import ModbusTcpBusConfig
@@ -60,10 +71,11 @@ _REQUESTS: dict[str, type[ModbusPDU]] = {
 }
 
 Data = list[int] | list[bool]
+WritableTable = Literal["coils", "holding_registers"]
 
 
 class ModbusLink(Protocol):
-    """What a Modbus driver needs: read a table range of one unit."""
+    """What a Modbus driver needs: read a table range of one unit, write coils or registers."""
 
     id: str
 
@@ -78,6 +90,17 @@ class ModbusLink(Protocol):
         trace: Trace | None = None,
     ) -> Data: ...
 
+    async def write(
+        self,
+        table: WritableTable,
+        address: int,
+        values: Sequence[int] | Sequence[bool],
+        unit: int,
+        *,
+        attempts: int | None = None,
+        trace: Trace | None = None,
+    ) -> None: ...
+
     async def close(self) -> None: ...
 
     def health(self) -> dict[str, Any]: ...
@@ -85,6 +108,26 @@ class ModbusLink(Protocol):
 
 def _request(function: Function, address: int, count: int, unit: int) -> ModbusPDU:
     return _REQUESTS[function](dev_id=unit, address=address, count=count)
+
+
+def write_request(
+    table: WritableTable, address: int, values: Sequence[int] | Sequence[bool], unit: int
+) -> ModbusPDU:
+    """Function 05/15 for coils, 06/16 for registers: the single forms where one value is
+    written, since some relay boards implement only those."""
+    if not values:
+        raise ValueError("nothing to write")
+    if table == "coils":
+        bits = [bool(v) for v in values]
+        if len(bits) == 1:
+            return WriteSingleCoilRequest(dev_id=unit, address=address, bits=bits)
+        return WriteMultipleCoilsRequest(dev_id=unit, address=address, bits=bits)
+    regs = [int(v) for v in values]
+    if any(not 0 <= r <= 0xFFFF for r in regs):
+        raise ValueError("register values are 0..65535")
+    if len(regs) == 1:
+        return WriteSingleRegisterRequest(dev_id=unit, address=address, registers=regs)
+    return WriteMultipleRegistersRequest(dev_id=unit, address=address, registers=regs)
 
 
 def exception_error(unit: int, code: int) -> DeviceErrorReply:
@@ -154,7 +197,11 @@ class RtuMatcher(Matcher[ModbusPDU]):
 
 
 def build_rtu_request(function: Function, address: int, count: int, unit: int) -> bytes:
-    return FramerRTU(DecodePDU(False)).buildFrame(_request(function, address, count, unit))
+    return rtu_frame(_request(function, address, count, unit))
+
+
+def rtu_frame(pdu: ModbusPDU) -> bytes:
+    return FramerRTU(DecodePDU(False)).buildFrame(pdu)
 
 
 class ModbusRtuLink:
@@ -174,12 +221,30 @@ class ModbusRtuLink:
         attempts: int | None = None,
         trace: Trace | None = None,
     ) -> Data:
-        request = build_rtu_request(function, address, count, unit)
-        ex = await self.bus.transact(request, RtuMatcher(unit), attempts=attempts, trace=trace)
-        pdu = ex.value
+        pdu = await self._execute(_request(function, address, count, unit), unit, attempts, trace)
+        return _values(function, pdu, count)
+
+    async def write(
+        self,
+        table: WritableTable,
+        address: int,
+        values: Sequence[int] | Sequence[bool],
+        unit: int,
+        *,
+        attempts: int | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._execute(write_request(table, address, values, unit), unit, attempts, trace)
+
+    async def _execute(
+        self, request: ModbusPDU, unit: int, attempts: int | None, trace: Trace | None
+    ) -> ModbusPDU:
+        frame = rtu_frame(request)
+        ex = await self.bus.transact(frame, RtuMatcher(unit), attempts=attempts, trace=trace)
+        pdu: ModbusPDU = ex.value
         if isinstance(pdu, ExceptionResponse) or pdu.isError():
             raise exception_error(unit, pdu.exception_code)
-        return _values(function, pdu, count)
+        return pdu
 
     async def close(self) -> None:
         await self.bus.close()
@@ -276,6 +341,24 @@ class ModbusTcpLink:
         attempts: int | None = None,
         trace: Trace | None = None,
     ) -> Data:
+        pdu = await self._execute(_request(function, address, count, unit), unit, attempts, trace)
+        return _values(function, pdu, count)
+
+    async def write(
+        self,
+        table: WritableTable,
+        address: int,
+        values: Sequence[int] | Sequence[bool],
+        unit: int,
+        *,
+        attempts: int | None = None,
+        trace: Trace | None = None,
+    ) -> None:
+        await self._execute(write_request(table, address, values, unit), unit, attempts, trace)
+
+    async def _execute(
+        self, request: ModbusPDU, unit: int, attempts: int | None, trace: Trace | None
+    ) -> ModbusPDU:
         tries = max(attempts if attempts is not None else 1 + self.config.retries, 1)
         last: BusError | None = None
         for attempt in range(tries):
@@ -286,7 +369,7 @@ class ModbusTcpLink:
                 self.stats.transactions += 1
                 self._trace, self._rx = trace, b""
                 try:
-                    pdu = await self.client.execute(False, _request(function, address, count, unit))
+                    pdu = await self.client.execute(False, request)
                 except ConnectionException as exc:
                     self.stats.port_errors += 1
                     raise PortError(f"{self.config.host}:{self.config.port}: {exc}") from None
@@ -304,7 +387,7 @@ class ModbusTcpLink:
                 self.stats.exceptions += 1
                 raise exception_error(unit, pdu.exception_code)
             self.stats.answered += 1
-            return _values(function, pdu, count)
+            return pdu
         assert last is not None
         raise last
 

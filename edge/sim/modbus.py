@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import logging
 import math
 import random
@@ -166,6 +167,67 @@ class SimSensor:
                 registers[at : at + len(encoded)] = [int(w) for w in encoded]
 
 
+@dataclass
+class RelaySpec:
+    """A Modbus relay board driving barriers or doors: coil i pulses relay i; discrete input i
+    says barrier i is open (it follows its relay unless stuck), input `relays + i` is the
+    vehicle loop under barrier i."""
+
+    unit: int
+    relays: int = 4
+    auto_close_s: float = 2.0
+    """A barrier arm stays up this long after its open contact is released."""
+    fault: Fault = field(default_factory=Fault)
+
+
+class SimRelayBoard:
+    def __init__(self, spec: RelaySpec, clock: Callable[[], float]) -> None:
+        self.spec = spec
+        self.clock = clock
+        self.coils = [False] * spec.relays
+        self.stuck: set[int] = set()
+        self.vehicle: set[int] = set()
+        self.writes: list[tuple[float, int, bool]] = []
+        self.released_at: dict[int, float] = {}
+        self.reads = 0
+
+    def position_open(self, relay: int) -> bool:
+        if relay in self.stuck:
+            return False
+        released = self.released_at.get(relay)
+        recent = released is not None and self.clock() - released < self.spec.auto_close_s
+        return self.coils[relay] or recent
+
+    def pulses(self, relay: int) -> int:
+        """Completed on-then-off cycles of a relay."""
+        states = [on for _t, r, on in self.writes if r == relay]
+        return sum(1 for a, b in itertools.pairwise(states) if a and not b)
+
+    def blocks(self) -> tuple[list[SimData], list[SimData], list[SimData], list[SimData]]:
+        bits = math.ceil(2 * self.spec.relays / 16) * 16
+        return (
+            [SimData(0, count=bits, values=False, datatype=DataType.BITS)],
+            [SimData(0, count=bits, values=False, datatype=DataType.BITS)],
+            [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
+            [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
+        )
+
+    def written(self, address: int, values: list[bool]) -> None:
+        for i, on in enumerate(values):
+            relay = address + i
+            if relay < self.spec.relays:
+                if self.coils[relay] and not on:
+                    self.released_at[relay] = self.clock()
+                self.coils[relay] = bool(on)
+                self.writes.append((self.clock(), relay, bool(on)))
+
+    def fill_inputs(self, start: int, registers: list[int]) -> None:
+        n = self.spec.relays
+        for relay in range(n):
+            _set_bit(registers, relay - start * 16, self.position_open(relay))
+            _set_bit(registers, n + relay - start * 16, relay in self.vehicle)
+
+
 def _set_bit(registers: list[int], bit: int, on: bool) -> None:
     word, pos = divmod(bit, 16)
     if on:
@@ -178,15 +240,22 @@ class ModbusSimulator:
     """Sensors behind one pymodbus server. Use as ``async with ModbusSimulator(specs)``."""
 
     def __init__(
-        self, sensors: list[SensorSpec], *, seed: int = 0, clock: Callable[[], float] | None = None
+        self,
+        sensors: list[SensorSpec],
+        *,
+        relays: list[RelaySpec] | None = None,
+        seed: int = 0,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        units = [s.unit for s in sensors]
+        relays = relays or []
+        units = [s.unit for s in sensors] + [r.unit for r in relays]
         if len(set(units)) != len(units):
             raise ValueError("unit IDs must be unique")
         self.sensors = {
             s.unit: SimSensor(s, load_profile(s.profile), seed + s.unit) for s in sensors
         }
         self.clock = clock or time.monotonic
+        self.relays = {r.unit: SimRelayBoard(r, self.clock) for r in relays}
         self._t0 = self.clock()
         self._rng = random.Random(seed)
         self._servers: list[ModbusTcpServer] = []
@@ -204,7 +273,7 @@ class ModbusSimulator:
     def set_fault(
         self, unit: int, kind: FaultKind | str = FaultKind.NONE, *, delay_s: float | None = None
     ) -> None:
-        fault = self.sensors[unit].spec.fault
+        fault = self._unit(unit).spec.fault
         fault.kind = FaultKind(kind)
         if delay_s is not None:
             fault.delay_s = delay_s
@@ -218,7 +287,36 @@ class ModbusSimulator:
             sensor.forced[point] = value
 
     def reads(self, unit: int) -> int:
-        return self.sensors[unit].reads
+        return self._unit(unit).reads
+
+    def relay(self, unit: int) -> SimRelayBoard:
+        return self.relays[unit]
+
+    def _unit(self, unit: int) -> SimSensor | SimRelayBoard:
+        return self.sensors.get(unit) or self.relays[unit]
+
+    def _relay_device(self, board: SimRelayBoard) -> SimDevice:
+        async def action(
+            function_code: int,
+            start_address: int,
+            address: int,
+            count: int,
+            registers: list[int],
+            set_values: list[int] | list[bool] | None,
+        ) -> ExcCodes | None:
+            board.reads += 1
+            fault = board.spec.fault
+            if fault.kind is FaultKind.ERROR_REPLY:
+                return ExcCodes(fault.exception_code)
+            if fault.kind is FaultKind.LATE:
+                await asyncio.sleep(fault.delay_s)
+            if set_values is not None and function_code in (5, 15):
+                board.written(address, [bool(v) for v in set_values])
+            elif function_code == 2:
+                board.fill_inputs(start_address, registers)
+            return None
+
+        return SimDevice(id=board.spec.unit, simdata=board.blocks(), action=action)
 
     def _device(self, sensor: SimSensor) -> SimDevice:
         async def action(
@@ -247,7 +345,7 @@ class ModbusSimulator:
             if not sending or not data:
                 return data
             unit = data[0] if framer is FramerType.RTU else (data[6] if len(data) > 6 else -1)
-            sensor = self.sensors.get(unit)
+            sensor = self.sensors.get(unit) or self.relays.get(unit)
             if sensor is None:
                 # Nobody at that address: silence on a line; a TCP gateway says so (0x0B).
                 if framer is FramerType.RTU:
@@ -276,8 +374,10 @@ class ModbusSimulator:
     ) -> tuple[str, int]:
         """Listen for Modbus TCP (or RTU frames over TCP with `rtu=True`)."""
         framer = FramerType.RTU if rtu else FramerType.SOCKET
+        devices = [self._device(s) for s in self.sensors.values()]
+        devices += [self._relay_device(r) for r in self.relays.values()]
         server = ModbusTcpServer(
-            [self._device(s) for s in self.sensors.values()],
+            devices,
             address=(host, port),
             framer=framer,
             ignore_missing_devices=True,
@@ -345,6 +445,7 @@ __all__ = [
     "FaultKind",
     "ModbusSimulator",
     "RegisterPoint",
+    "RelaySpec",
     "SensorSpec",
     "demo_sensors",
 ]

@@ -8,8 +8,9 @@ Every drop is counted in `counters`; each over-budget episode is logged once
 when it starts and once when it ends.
 
 Room on the disk (`min_free_bytes`, see `edge.store.space`) counts apart from the
-budget: less room than that prunes in the same order, whatever `max_bytes` says,
-and raises the `storage.disk_low` alarm until a pass finds the room back. A pass
+budget: less room than that prunes delivered data in the same order, whatever
+`max_bytes` says, and raises the `storage.disk_low` alarm until a pass finds the
+room back; less than half of it is the disk's hard cap, and owed data goes too. A pass
 runs every `prune_interval_s`, and at once when a write finds the room short.
 It prunes in steps of its own transaction, ahead of queued writes, each step's
 files deleted after it commits; on a full disk it first gives back the reserve.
@@ -91,9 +92,11 @@ def prune(
     free_deficit: int = 0,
     now: int | None = None,
     max_rows: int | None = None,
+    owed_deficit: int = 0,
 ) -> PruneResult:
-    """Delete rows to fit the budget and to free `free_deficit` bytes; returns what went and
-    the image files to unlink. Stops (with `more`) once `max_rows` rows went."""
+    """Delete rows to fit the budget and to free `free_deficit` bytes of delivered data, or
+    `owed_deficit` bytes (the disk nearly full) in all; returns what went and the image files
+    to unlink. Stops (with `more`) once `max_rows` rows went."""
     res = PruneResult()
     now = now_ms() if now is None else now
     cutoff = now - int(cfg.retention_days * 86_400_000)
@@ -108,9 +111,9 @@ def prune(
     res.files += _delete_events(conn, aged)
     res.aged = len(aged)
 
-    def over(limit: int) -> int:
+    def over(limit: int, deficit: int) -> int:
         used = used_bytes(conn)
-        return max(used - limit, free_deficit - (res.bytes_before - used))
+        return max(used - limit, deficit - (res.bytes_before - used))
 
     def step_full() -> bool:
         if max_rows is not None and res.aged + res.images + res.delivered + res.owed >= max_rows:
@@ -118,9 +121,12 @@ def prune(
         return res.more
 
     hard = cfg.hard_max_bytes or cfg.max_bytes
-    for owed, limit in ((False, cfg.max_bytes), (True, hard)):
+    for owed, limit, deficit in (
+        (False, cfg.max_bytes, free_deficit),
+        (True, hard, owed_deficit),
+    ):
         cond = _OWED if owed else f"NOT {_OWED}"
-        while not step_full() and (excess := over(limit)) > 0:
+        while not step_full() and (excess := over(limit, deficit)) > 0:
             rows = _prefix_covering(
                 conn.execute(
                     "SELECT i.event_rowid, i.path, i.size_bytes FROM event_images i"
@@ -138,7 +144,7 @@ def prune(
             )
             res.files += [r[1] for r in rows]
             res.images += len(rows)
-        while not step_full() and (excess := over(limit)) > 0:
+        while not step_full() and (excess := over(limit, deficit)) > 0:
             victims = [
                 r[0]
                 for r in conn.execute(
@@ -259,19 +265,23 @@ class Retention:
         loop = asyncio.get_running_loop()
         self.space.pressure.clear()
         failures = self.space.take_pass_failures()
-        deficit = 0
+        deficit = owed_deficit = 0
         if self.cfg.min_free_bytes:
             room = await loop.run_in_executor(None, self._room)
-            target = self.cfg.min_free_bytes + self.reserve.size_bytes
-            if room < target:  # make half again the room asked, not one write's worth
-                deficit = target + self.cfg.min_free_bytes // 2 - room
+            low, reserve = self.cfg.min_free_bytes, self.reserve.size_bytes
+            if room < low + reserve:  # make half again the room asked, not one write's worth
+                deficit = low + reserve + low // 2 - room
+            # Data still owed upstream goes only when the disk is nearly full (half the mark):
+            # a low disk costs delivered data, a full one would cost the newest events.
+            if room < low // 2 + reserve:
+                owed_deficit = low // 2 + reserve + low // 4 - room
         if deficit or failures:
             # SQLite needs room to delete (the WAL), and the alarm needs room to be stored.
             await loop.run_in_executor(None, self.reserve.release)
         self._quiet_passes = 0 if deficit or failures else self._quiet_passes + 1
         res = PruneResult(deficit=deficit)
         try:
-            await self._prune(res, deficit)
+            await self._prune(res, deficit, owed_deficit)
             await self._alarm(res, failures)
         except StorageFull:
             pass  # counted and logged once by the store; the next pass tries again
@@ -286,13 +296,15 @@ class Retention:
         self.last = res
         return res
 
-    async def _prune(self, res: PruneResult, deficit: int) -> None:
+    async def _prune(self, res: PruneResult, deficit: int, owed_deficit: int) -> None:
         loop = asyncio.get_running_loop()
-        left = deficit
+        left, owed_left = deficit, owed_deficit
         while True:
 
-            def op(conn: sqlite3.Connection, tx: Tx, left: int = left) -> PruneResult:
-                return prune(conn, self.cfg, left, max_rows=STEP_ROWS)
+            def op(
+                conn: sqlite3.Connection, tx: Tx, left: int = left, owed_left: int = owed_left
+            ) -> PruneResult:
+                return prune(conn, self.cfg, left, max_rows=STEP_ROWS, owed_deficit=owed_left)
 
             step: PruneResult = await self.store.writer.submit_urgent(op)
             if step.files:
@@ -302,6 +314,7 @@ class Retention:
             res.add(step)
             res.files += step.files
             left = max(0, left - step.freed)
+            owed_left = max(0, owed_left - step.freed)
             if not step.more:
                 return
 

@@ -272,6 +272,18 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
 
         await self.writer.submit(op)
 
+    async def set_counter(self, counter: str, value: int) -> None:
+        """A named position that must survive a restart (a controller's last event index)."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> None:
+            conn.execute(
+                "INSERT INTO counters(name, value) VALUES (?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                (counter, value),
+            )
+
+        await self.writer.submit(op)
+
     async def submit(self, fn: Callable[[sqlite3.Connection, Tx], Any]) -> Any:
         """Run a custom write in the writer's next transaction (for subsystems' own tables)."""
         return await self.writer.submit(fn)

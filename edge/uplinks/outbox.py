@@ -219,10 +219,13 @@ class OutboxDrain(Generic[P]):
         flusher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await flusher
-        # What the peer confirmed must reach the store even when we are being
-        # cancelled, or a restart would resend more than it needs to.
+        # What the peer confirmed (or refused for good) must reach the store even when
+        # we are being cancelled, or the next connection would send it again.
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.shield(self._flush())
+        if self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(asyncio.gather(*self._background, return_exceptions=True))
 
 
 async def _first(*aws: Awaitable[Any], limit_s: float | None = None) -> bool:

@@ -3,8 +3,8 @@
 A page on an attacker's site can make a browser resolve the attacker's name to 127.0.0.1 (or
 the gateway's LAN address) and then read the API as if same-origin. The browser still sends the
 attacker's name in `Host`, so only requests naming the box are answered: loopback names, any
-IP literal (a literal cannot be rebound), and the names the installer lists in
-`web.allowed_hosts`. Everything else gets 403 before any handler runs.
+IP literal (a literal cannot be rebound), the host name in `web.listen`, and the names the
+installer lists in `web.allowed_hosts`. Everything else gets 403 before any handler runs.
 """
 
 from __future__ import annotations

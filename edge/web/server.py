@@ -19,7 +19,8 @@ SHUTDOWN_GRACE_S = 3.0
 
 
 def make_app(rt: Runtime) -> web.Application:
-    hosts = HostCheck(rt.config.web.allowed_hosts)
+    web_cfg = rt.config.web
+    hosts = HostCheck([*web_cfg.allowed_hosts, web_cfg.host])  # the listen name is the box's
     app = web.Application(client_max_size=1024**2, middlewares=[hosts.middleware])
     app[api.RT] = rt
     api.routes(app)

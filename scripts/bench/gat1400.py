@@ -39,7 +39,7 @@ from gat_helpers import APE, GATEWAY_DEVICE, config_text, jpeg, plate_jpeg  # no
 from edge.app import Daemon  # noqa: E402
 from edge.codecs import gat1400 as g  # noqa: E402
 from edge.config.loader import parse_config  # noqa: E402
-from edge.events import Event  # noqa: E402
+from edge.events import Event, ImageRef  # noqa: E402
 from edge.store import OutboxItem  # noqa: E402
 
 SCENE = ROOT.parent / "shared" / "images" / "objects" / "coco_000000000036.jpg"
@@ -192,21 +192,22 @@ async def run(args: argparse.Namespace, peer: PeerProcess) -> int:
 async def _one_object(scene: bytes, crop: bytes, folder: Path) -> bytes:
     """One encoded MotorVehicleObject, as the uplink encodes it (for the baseline's bodies)."""
     from edge.timefmt import site_tz
-    from edge.uplinks.gat1400.encode import Encoder
+    from edge.uplinks.gat1400.encode import Encoder, files_in
 
     (folder / "s.jpg").write_bytes(scene)
     (folder / "c.jpg").write_bytes(crop)
     cfg = parse_config(config_text(folder, "http://127.0.0.1:1"), "x.yaml", {}).uplinks["viid"]
 
-    event = {
-        "id": "bench-0001",
-        "ts_ms": int(time.time() * 1000),
-        "kind": "plate",
-        "source": "gate-in",
-        "data": {"camera": "gate-in", "plate": "苏A00001", "confidence": 0.9, "colour": "blue"},
-        "images": [{"role": "scene", "path": "s.jpg"}, {"role": "plate_crop", "path": "c.jpg"}],
-    }
-    enc = Encoder(cfg, site_tz("+08:00"), folder, {"gate-in": APE})
+    event = Event(
+        "plate",
+        "gate-in",
+        {"camera": "gate-in", "plate": "苏A00001", "confidence": 0.9, "colour": "blue"},
+        (
+            ImageRef("scene", "s.jpg", "", len(scene)),
+            ImageRef("plate_crop", "c.jpg", "", len(crop)),
+        ),
+    )
+    enc = Encoder(cfg, site_tz("+08:00"), files_in(folder), {"gate-in": APE})
     return enc.encode(OutboxItem(1, event, 0)).body
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import cv2
@@ -72,6 +73,9 @@ async def test_probe_cli_against_rtsp(
         out = capsys.readouterr()
         assert code == 0, out.err
         assert "h264" in out.out and "640x360" in out.out and "fps_measured" in out.out
+        # what GB/T 28181 and live view will get: the simulator repeats SPS/PPS in band
+        assert "parameter_sets: in band" in out.out
+        assert "keyframe_interval_s: 0.2" in out.out  # gop_frames=2 at 10 fps
         assert "Zz9" not in out.out + out.err
         image = cv2.imread(str(snap))
         assert image is not None and image.shape == (360, 640, 3)
@@ -81,6 +85,16 @@ async def test_probe_cli_against_rtsp(
         out = capsys.readouterr()
         assert code == 1
         assert "401" in out.err and "wrong" not in out.err
+
+
+def test_probe_tells_where_an_mp4s_parameter_sets_travel(
+    video: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["camera", "probe", str(video), "--frames", "12", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["parameter_sets"].startswith("out of band only")  # in the avcC box
+    assert result["packets"] >= 12
+    assert result["keyframe_interval_s"] is None or result["keyframe_interval_s"] > 0
 
 
 def test_probe_cli_bad_usage(capsys: pytest.CaptureFixture[str]) -> None:

@@ -176,3 +176,46 @@ async def test_every_consumer_shares_one_rtsp_session(
     assert played[0].stream.time_base.denominator == 90_000  # RTP's video clock
     pictures = decode(played)
     assert pictures and (pictures[0].width, pictures[0].height) == (640, 360)
+
+
+async def test_a_file_camera_waits_for_its_analysis_but_not_for_nobody(
+    clip: Path, running: Running, wait_until: WaitUntil
+) -> None:
+    from edge.camera.factory import open_session
+    from edge.config.cameras import FileCamera
+
+    idle = open_session(FileCamera(id="idle", kind="file", path=clip, fps=25))
+    analysed = open_session(
+        FileCamera(id="gate", kind="file", path=clip, fps=25, pipelines=["plates"])
+    )
+    start(idle, running)
+    start(analysed, running)
+    # no consumer: a platform still sees the camera online (its catalog status)
+    await wait_until(lambda: idle.state.online, 10, "the unanalysed file camera online")
+    assert analysed.state.connect_attempts == 0  # waits for its analysis
+    frames: list[Frame] = []
+    analysed.subscribe_frames("analysis", frames.append)
+    await wait_until(lambda: bool(frames), 10, "the first frame for the analysis")
+    assert frames[0].seq == 1  # from the start of the file
+
+
+async def test_packets_resume_on_a_keyframe_after_the_camera_comes_back(
+    rtsp_server: sim.RtspServer, running: Running
+) -> None:
+    session = CameraSession(RtspSource("gate", rtsp_server.url, FAST, probe_s=0.2))
+    play = session.subscribe_packets(256, "gb28181")
+    start(session, running)
+    before = await take(play, 3)
+    await rtsp_server.stop()  # a power cut, no TEARDOWN
+    await rtsp_server.start()  # same port
+    after: list[Packet] = []
+    async with asyncio.timeout(30):
+        async for packet in play:
+            if packet.stream.epoch != before[0].stream.epoch:
+                after.append(packet)
+                if len(after) >= 5:
+                    break
+    assert after[0].keyframe  # nothing from the new connection before its first IDR
+    assert decode(after)
+    # one RTSP session per connection attempt at most, never one per consumer
+    assert 2 <= rtsp_server.sessions_created <= session.connections

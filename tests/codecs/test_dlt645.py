@@ -233,6 +233,9 @@ def test_addresses_are_normalised_and_wildcards_match() -> None:
     assert dlt645.address_matches(dlt645.WILDCARD_ADDRESS, "000000000161")
     assert dlt645.address_matches("AAAAAAAA0161", "000000000161")  # 缩位寻址
     assert not dlt645.address_matches("AAAAAAAA0162", "000000000161")
+    # every byte counts, the high one too: a meter on another floor is not ours
+    assert not dlt645.address_matches("990000000161", "000000000161")
+    assert not dlt645.address_matches("000000000161", "990000000161")
     assert not dlt645.address_matches("000000000161", dlt645.WILDCARD_ADDRESS)
     for bad in ("1234567890123", "00000000016A", "AB0000000000"):
         with pytest.raises(ValueError):
@@ -454,3 +457,12 @@ def test_docs_list_every_table_di() -> None:
         if f"| {di:0{version.di_len * 2}X} |" not in doc
     ]
     assert missing == []
+
+
+@pytest.mark.parametrize("junk", [b"", b"\x00", b"\x68\x13"])
+def test_find_frame_counts_every_preamble_byte_from_the_buffer_start(junk: bytes) -> None:
+    """A meter's FE run may be the first bytes read: all of them are the frame's preamble."""
+    wire = dlt645.build_read("000000000161", 0x00010000, preamble=4)
+    frame, junk_end, end, _ = dlt645.LAYOUT.scan_span(junk + wire)
+    assert frame is not None and frame.preamble == 4
+    assert (junk_end, end) == (len(junk), len(junk) + len(wire))

@@ -144,6 +144,56 @@ def test_modbus_read_v_shows_the_real_rtu_frames(
     assert _registers(out) == [int.from_bytes(got[3 + 2 * k : 5 + 2 * k], "big") for k in range(2)]
 
 
+@pytest.fixture
+def rtu_pty(rtu_sensors: str) -> Iterator[str]:
+    """A pty whose other end is relayed to pymodbus's RTU server: a serial port for the CLI."""
+    import select
+    import socket
+    import threading
+    import tty
+
+    host, _, port = rtu_sensors.removeprefix("socket://").rpartition(":")
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    sock = socket.create_connection((host, int(port)))
+    stop = threading.Event()
+
+    def relay() -> None:
+        while not stop.is_set():
+            ready, _, _ = select.select([master, sock], [], [], 0.05)
+            if master in ready:
+                sock.sendall(os.read(master, 4096))
+            if sock in ready:
+                data = sock.recv(4096)
+                if not data:
+                    return
+                os.write(master, data)
+
+    thread = threading.Thread(target=relay, daemon=True)
+    thread.start()
+    yield os.ttyname(slave)
+    stop.set()
+    thread.join(5)
+    sock.close()
+    os.close(master)
+    os.close(slave)
+
+
+def test_modbus_read_v_over_a_serial_port_shows_the_rtu_frames(
+    rtu_pty: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc = main(
+        ["modbus", "read", "--url", rtu_pty, "--unit", "4", "--register", "0", "--count", "2",
+         "--function", "input_registers", "--baud", "9600", "-v"]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert rc == 0, err
+    sent, got = _frames(err)
+    assert sent == bytes.fromhex("04 04 0000 0002") + _crc16(bytes.fromhex("04 04 0000 0002"))
+    assert got[:3] == bytes.fromhex("04 04 04") and got[-2:] == _crc16(got[:-2])
+    assert _registers(out) == [int.from_bytes(got[3 + 2 * k : 5 + 2 * k], "big") for k in range(2)]
+
+
 def test_modbus_read_without_v_prints_no_frames(
     sensors: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,6 +26,8 @@ def test_float32_in_the_four_orders_vendors_use() -> None:
 def test_signed_scaled_and_offset_values() -> None:
     assert decode_point(point(type="int16", scale=0.1), [0xFF9C]) == pytest.approx(-10.0)
     assert decode_point(point(type="uint16", scale=0.1, offset=-40), [500]) == pytest.approx(10.0)
+    # an offset alone (a sensor reporting °C + 40 in whole degrees) still applies
+    assert decode_point(point(type="uint16", offset=-40), [65]) == pytest.approx(25.0)
     assert decode_point(point(type="int32"), [0xFFFF, 0xFFFE]) == -2
     assert decode_point(point(type="uint32"), [0x0001, 0x0000]) == 65536
     assert decode_point(point(type="bool", bit=3), [0b1000]) is True

@@ -95,8 +95,10 @@ async def test_status_shows_tasks_devices_and_the_uplink_backlog(
     assert rows["meter-ok"][1] == "yes" and rows["meter-ok"][2] == "0"
     assert rows["meter-gone"][1] == "NO" and int(rows["meter-gone"][2]) >= 1
     assert " ".join(rows["meter-gone"][3:]).startswith("BusTimeout: no answer within 0.30s")
-    (backlog,) = [line for line in lines if line.startswith("uplink hub: backlog ")]
-    assert int(backlog.split()[3].rstrip(",")) >= 1 and "acked seq 0" in backlog
+    # the destination has no broker URL: it is not running and its backlog only grows
+    (uplink,) = [line for line in lines if line.startswith("uplink hub: ")]
+    backlog = int(uplink.partition(", backlog ")[2].split(",")[0])
+    assert backlog >= 1
 
 
 async def test_status_json_is_the_health_document_and_sets_the_exit_code(
@@ -141,7 +143,7 @@ async def test_events_lists_filters_and_prints_json(
 ) -> None:
     _, url = daemon
     first = await post(url, "access", "door1", {"card": "0001"})
-    await post(url, "plate", "gate1", {"plate": "京A12345", "confidence": 0.96})
+    await post(url, "plate", "gate1", {"camera": "gate1", "plate": "京A12345", "confidence": 0.9})
     capsys.readouterr()
     assert await run("events", "--url", url, "--kind", "plate") == 0
     out = capsys.readouterr().out.splitlines()
@@ -162,7 +164,7 @@ async def test_events_finds_the_api_from_the_config_file(
 ) -> None:
     """An installer passes the config; a wildcard listen address is reached on loopback."""
     d, url = daemon
-    await post(url, "plate", "gate1", {"plate": "苏E99999", "confidence": 0.91})
+    await post(url, "plate", "gate1", {"camera": "gate1", "plate": "苏E99999", "confidence": 0.9})
     capsys.readouterr()
     config = tmp_path / "edge.yaml"
     config.write_text(

@@ -6,12 +6,6 @@ from typing import Any
 
 import pytest
 
-# `import edge.access` alone is an import cycle today (config -> uplink registry built at import
-# -> mqtt.commands -> edge.access); importing edge.config first avoids it until the registry
-# is built on demand.
-import edge.config  # noqa: F401
-
-# isort: split
 from edge.access.gates import GateOpener, find_gate
 
 

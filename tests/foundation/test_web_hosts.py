@@ -11,12 +11,14 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
 
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.config.web import WebConfig
 from edge.web.hosts import HostCheck, host_name
+from edge.web.server import make_app
 
 
 @pytest.fixture
@@ -111,3 +113,21 @@ def test_host_names_are_read_without_port_or_case() -> None:
 def test_allowed_hosts_takes_bare_names_only(name: str) -> None:
     with pytest.raises(ValidationError, match="bare host name"):
         WebConfig(allowed_hosts=[name])
+
+
+async def test_the_listen_host_name_is_the_gateways_own(minimal_yaml: str) -> None:
+    """An installer who listens on a name reaches the API by that name without listing it.
+
+    The app is served on loopback by aiohttp's test server (the name need not resolve here);
+    what matters is which Host the app built from that config answers."""
+    text = minimal_yaml.replace('listen: "127.0.0.1:0"', 'listen: "edge-gw.lan:8080"')
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    async with TestServer(make_app(d.rt), host="127.0.0.1") as server:
+        assert server.port is not None
+        assert (await raw_get(server.port, "/", "edge-gw.lan:8080"))[0] == 200
+        assert (await raw_get(server.port, "/", "gateway.local"))[0] == 403
+
+
+def test_a_configured_listen_name_is_allowed() -> None:
+    check = HostCheck(["edge-gw.lan"])
+    assert check.accepts("EDGE-GW.lan:8080") and not check.accepts("edge-gw.lan.evil")

@@ -47,9 +47,9 @@ uplinks:
     device_id: "{GATEWAY_DEVICE}"
     username: hik
     password: "{password}"
-    request_timeout_s: 2
-    retry_min_s: 0.05
-    retry_max_s: 0.3
+    connect_timeout_s: 2
+    reconnect_initial_s: 0.05
+    reconnect_max_s: 0.3
 {extra}
 """
 

@@ -50,8 +50,8 @@ uplinks:
     device_id: "32010600001200000001"
     username: hik
     password: hik12345
-    retry_min_s: 0.05
-    retry_max_s: 0.5
+    reconnect_initial_s: 0.05
+    reconnect_max_s: 0.5
 """
 
 

@@ -30,6 +30,6 @@ async def test_registers_and_delivers_plates_and_faces_with_images(
     # The outbox for the destination is empty once everything is acknowledged.
     await wait_backlog(d, 0, 10)
     health = d.rt.health_providers["uplink.viid"]()
-    assert health["state"] == "registered" and health["time_offset_s"] is not None
+    assert health["state"] == "connected" and health["time_offset_s"] is not None
     assert abs(health["time_offset_s"]) < 2
     assert peer.calls["/VIID/System/Register"] == 2  # challenge, then digest

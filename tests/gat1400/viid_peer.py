@@ -75,6 +75,7 @@ class ViidPeer:
     unregistered: list[str] = field(default_factory=list)
     batches: list[tuple[str, int, int]] = field(default_factory=list)  # path, objects, bytes
     busy: bool = False  # answer StatusCode 2 for every valid object
+    basic_too: bool = False  # offer Basic after Digest in a second WWW-Authenticate
     register_code: int = 0  # StatusCode answered to a correct Register
     keepalive_code: int = 0  # StatusCode answered to a Keepalive of a registered device
     decode_images: bool = True  # the bench turns it off to measure the client, not OpenCV
@@ -137,7 +138,11 @@ class ViidPeer:
         nonce = os.urandom(16).hex()
         self.nonces[nonce] = False
         ch = hd.Challenge(REALM, nonce, ("auth",) if self.qop else (), os.urandom(8).hex())
-        return web.Response(status=401, headers={"WWW-Authenticate": ch.header()})
+        resp = web.Response(status=401)
+        resp.headers.add("WWW-Authenticate", ch.header())
+        if self.basic_too:  # some servers offer Basic as well, in a header of its own
+            resp.headers.add("WWW-Authenticate", f'Basic realm="{REALM}"')
+        return resp
 
     def _status(self, request: web.Request, code: int, text: str, obj_id: str) -> dict[str, Any]:
         return {

@@ -118,15 +118,29 @@ def ps_codec(ps: bytes) -> str | None:
 
 
 def write_video(
-    path: Path, size: tuple[int, int] = (320, 240), frames: int = 40, fps: int = 10, gop: int = 10
+    path: Path,
+    size: tuple[int, int] = (320, 240),
+    frames: int = 40,
+    fps: int = 10,
+    gop: int = 10,
+    codec: str = "libx264",
 ) -> Path:
-    """An MP4 of real stills (SPS/PPS only in the avcC box, as cameras' files have them)."""
+    """An MP4 of real stills (parameter sets only in the avcC/hvcC box, as in camera files)."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(gop), "bf": "0"}
+        if codec == "libx265":
+            params = f"keyint={gop}:min-keyint={gop}:bframes=0:log-level=error"
+            stream.options = {"preset": "ultrafast", "x265-params": params}
+        else:
+            stream.options = {
+                "preset": "ultrafast",
+                "tune": "zerolatency",
+                "g": str(gop),
+                "bf": "0",
+            }
         pics = stills(size, 4)
         for i in range(frames):
             frame = av.VideoFrame.from_ndarray(pics[(i * len(pics)) // frames], format="bgr24")

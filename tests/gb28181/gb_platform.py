@@ -98,6 +98,9 @@ class Platform:
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
         self.byes: list[str] = []  # Call-IDs of plays the device hung up
+        self.ok_retransmits = 0
+        self.drop_next_ack = False
+        self._acks: dict[str, sip.SipMessage] = {}
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
         self._changed = asyncio.Event()
         self._cseq = 0
@@ -211,6 +214,11 @@ class Platform:
             fut = self._pending.get(branch)
             if fut is not None and not fut.done() and (msg.status or 0) >= 200:
                 fut.set_result(msg)
+            elif msg.status == 200 and msg.cseq[1] == "INVITE":
+                self.ok_retransmits += 1
+                ack = self._acks.get(msg.call_id)
+                if ack is not None:  # the device did not get our ACK: send it again
+                    self._send(ack, addr, writer)
             return
         self._check_common(msg)
         if msg.method == "REGISTER":
@@ -414,6 +422,16 @@ class Platform:
         assert answer.body == b"", "a MESSAGE answer has no body"
         return sn
 
+    async def control(self, device: str, target: str, fields: list[manscdp.Node]) -> int:
+        """A DeviceControl MESSAGE; its Response (Result) arrives later with the SN."""
+        sn = secrets.randbelow(900000) + 100000
+        body = manscdp.build("Control", "DeviceControl", sn, target, fields)
+        answer = await self.send_request(
+            self._request("MESSAGE", device, target, body, manscdp.CONTENT_TYPE), device
+        )
+        assert answer.status == 200, f"DeviceControl answered {answer.status}"
+        return sn
+
     async def catalog(self, device: str, timeout_s: float = 10.0) -> list[dict[str, str]]:
         """Query the catalog and collect its pages until `SumNum` items arrived."""
         sn = await self.query(device, "Catalog")
@@ -492,7 +510,11 @@ class Platform:
         ack.set("CSeq", f"{msg.cseq[0]} ACK")
         ack.set("To", answer.require("To"))
         ack.set("From", msg.require("From"))
-        self._send(ack, self.registrations[device].contact, None)
+        self._acks[play.call_id] = ack
+        if self.drop_next_ack:
+            self.drop_next_ack = False  # "lost" on the way
+        else:
+            self._send(ack, self.registrations[device].contact, None)
         play.invite = msg
         if media == "tcp-active":
             await play.connect_active()

@@ -420,3 +420,19 @@ def test_sdp_offer_udp() -> None:
 def test_bad_offers(body: str) -> None:
     with pytest.raises(sdp.SdpError):
         sdp.parse_offer(body.encode())
+
+
+def test_unicode_digits_are_protocol_errors() -> None:
+    # "²".isdigit() is True but int("²") fails: numbers must be ASCII digits.
+    with pytest.raises(ProtocolError):
+        sip.parse_cseq("\u00b2 REGISTER")
+    with pytest.raises(ProtocolError):
+        sip.parse_via("SIP/2.0/UDP h:\u00b2;branch=z9hG4bK1")
+    with pytest.raises(ProtocolError):
+        sip.parse_uri("sip:a@b:\u00b2")
+
+
+def test_unicode_digit_ssrc_is_refused() -> None:
+    body = "v=0\r\nm=video 5000 RTP/AVP 96\r\nc=IN IP4 1.2.3.4\r\ny=\u00b2\r\n".encode()
+    with pytest.raises(sdp.SdpError):
+        sdp.parse_offer(body)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+from gb_media import decode_ps
 from gb_platform import Platform
 
 from edge.app import Daemon
@@ -13,9 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 DEMO_DEVICE = "32010600001180000001"
 
 
-async def test_the_demo_registers_keeps_alive_and_lists_its_cameras(
-    tmp_path: Path,
+async def test_the_demo_registers_keeps_alive_lists_and_plays_its_cameras(
+    tmp_path: Path, video: Path
 ) -> None:
+    # The demo's vehicle camera plays camera/vehicle.mp4 (built by scripts/demo from the
+    # plate stills); a short clip of the same stills stands in for it here.
+    (tmp_path / "camera").mkdir()
+    shutil.copy(video, tmp_path / "camera" / "vehicle.mp4")
     p = Platform("udp", keepalive_s=0.5)
     await p.start()
     env = {
@@ -46,6 +52,10 @@ async def test_the_demo_registers_keeps_alive_and_lists_its_cameras(
         assert names[DEMO_DEVICE] == "compound-edge gateway"
         assert names["32010600001310000001"].startswith("北门车行道")
         assert names["32010600001310000002"].startswith("北门人行道")
+        play = await p.invite(DEMO_DEVICE, "32010600001310000001", "tcp-passive")
+        assert play.answer is not None and play.answer.status == 200
+        await p.until(lambda: play.frames_marked >= 5, 15, "the vehicle camera's frames")
+        assert decode_ps(bytes(play.ps))
         assert p.violations == []
     finally:
         await d.stop()

@@ -10,6 +10,7 @@ from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
 from gb_platform import Platform
 
 from edge.app import Daemon
+from edge.codecs import manscdp
 from edge.uplinks.gb28181.agent import Gb28181Agent
 
 
@@ -135,15 +136,8 @@ async def test_camera_going_offline_is_notified_as_a_catalog_change(
     clip = shutil.copy(video, tmp_path / "north.mp4")
     await daemon(p, file_camera("north", Path(clip), CHANNELS[0]))
     await p.until(lambda: p.registered(DEVICE), 10, "registration")
-    await p.until(
-        lambda: any(
-            i["Status"] == "ON"
-            for m in p.docs("Catalog", "Notify")
-            for i in m.doc.items("DeviceList")
-        ),
-        15,
-        "the camera ON",
-    )
+    [north] = [i for i in await p.catalog(DEVICE) if i["DeviceID"] == CHANNELS[0]]
+    assert north["Status"] == "ON"
     await asyncio.to_thread(Path(clip).unlink)  # the file camera fails at its next loop
     await p.until(
         lambda: any(
@@ -185,3 +179,31 @@ async def test_an_alarm_the_platform_refuses_is_parked_with_its_reason(
     await p.until(lambda: len(p.docs("Alarm")) == 1, 10, "the next alarm delivered")
     assert "accepted" not in p.docs("Alarm")[0].doc.text("AlarmDescription")
     assert p.docs("Alarm")[0].doc.text("AlarmDescription") == "this one goes through"
+
+
+async def test_reset_alarm_acknowledges_the_channels_alarms_as_an_audited_action(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    d = await daemon(p, file_camera("north", video, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    await d.store.raise_alarm("watch:north", "north", "watchlist face at north")
+    await d.store.raise_alarm("meter:tamper", "meter-7", "meter cover opened")
+    sn = await p.control(DEVICE, CHANNELS[0], [manscdp.Node("AlarmCmd", "ResetAlarm")])
+
+    def result(sn: int) -> str | None:
+        found = [m for m in p.docs("DeviceControl", "Response") if m.doc.sn == sn]
+        return found[0].doc.text("Result") if found else None
+
+    await p.until(lambda: result(sn) is not None, 5, "the DeviceControl answer")
+    assert result(sn) == "OK"
+    states = {a["source"]: a for a in await d.store.alarms()}
+    assert states["north"]["state"] == "acknowledged"
+    assert states["north"]["acked_by"] == "34020000002000000001"  # the platform, audited
+    assert states["meter-7"]["state"] == "raised"  # another source's alarm is untouched
+    [audit] = await d.store.audit_entries(action="alarm.ack")
+    assert audit["target"] == states["north"]["id"] and "gb28181" in audit["actor"]
+    reboot = await p.control(DEVICE, DEVICE, [manscdp.Node("TeleBoot", "Boot")])
+    await p.until(lambda: result(reboot) is not None, 5, "the refusal")
+    assert result(reboot) == "ERROR"
+    assert p.violations == []

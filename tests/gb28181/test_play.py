@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera
-from gb_media import decode_ps
+from gb_media import decode_ps, ps_codec, write_video
 from gb_platform import Platform
 
 from edge.app import Daemon
@@ -96,6 +96,7 @@ async def test_a_platform_that_vanishes_without_bye_stops_the_play(
     )
     assert agent.plays.plays == {}
     assert sending.ended and "bye" not in sending.ended
+    assert agent.health()["plays_ended"] == {"platform gone": 1}
     # The device closes the dialog too, so the platform does not keep a dead session.
     await p.until(lambda: play.call_id in p.byes, 5, "the device's BYE")
     assert p.violations == []
@@ -111,3 +112,31 @@ async def test_shutdown_hangs_up_plays_then_unregisters(
     assert platform.byes == [play.call_id]
     assert platform.unregistered == [DEVICE]
     assert platform.violations == []
+
+
+async def test_a_lost_ack_is_recovered_by_the_retransmitted_200(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    p = udp_platform
+    await _registered(p, daemon, video)
+    p.drop_next_ack = True
+    play = await p.invite(DEVICE, CHANNELS[0], "udp")
+    assert play.answer is not None and play.answer.status == 200
+    await p.until(lambda: play.frames_marked >= 3, 15, "frames after the ACK got through")
+    assert p.ok_retransmits >= 1
+    assert p.violations == []
+
+
+async def test_an_h265_camera_is_played_as_h265(
+    udp_platform: Platform, daemon: DaemonFactory, tmp_path: Path
+) -> None:
+    p = udp_platform
+    clip = write_video(tmp_path / "h265.mp4", codec="libx265")
+    d = await daemon(p, file_camera("north", clip, CHANNELS[0]))
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    play = await p.invite(DEVICE, CHANNELS[0], "udp")
+    await p.until(lambda: play.frames_marked >= 8, 15, "frames")
+    assert ps_codec(bytes(play.ps)) == "hevc"  # the PSM says 0x24: nothing was transcoded
+    assert len(decode_ps(bytes(play.ps))) >= 6
+    assert d.rt.cameras.session("north").stream.codec == "hevc"
+    assert p.violations == []

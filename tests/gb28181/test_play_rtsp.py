@@ -42,7 +42,8 @@ async def test_rtsp_camera_is_played_without_a_second_session(
 ) -> None:
     p = udp_platform
     cams = (
-        f"  - id: gate\n    kind: rtsp\n    url: {camera.url}\n    name: 北门\n"
+        "  - id: gate\n    kind: rtsp\n    read_timeout_s: 1\n"
+        f"    url: {camera.url}\n    name: 北门\n"
         f'    gb_channel_id: "{CHANNELS[0]}"'
     )
     d = await daemon(p, cams)
@@ -55,4 +56,15 @@ async def test_rtsp_camera_is_played_without_a_second_session(
     assert len(frames) >= 10 and frames[0].shape == (360, 640, 3)
     assert camera.sessions_created == 1  # analysis and the play share one RTSP session
     assert (await p.bye(play)).status == 200
+    # The camera dies: the platform hears of it as a catalog change.
+    await camera.stop()
+
+    def off_notified() -> bool:
+        return any(
+            i.get("Event") == "OFF" and i["DeviceID"] == CHANNELS[0]
+            for m in p.docs("Catalog", "Notify")
+            for i in m.doc.items("DeviceList")
+        )
+
+    await p.until(off_notified, 20, "an OFF catalog notify")
     assert p.violations == []

@@ -27,6 +27,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from prereqs import require
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI box imports numpy/onnx stacks slowly
@@ -314,7 +315,7 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A real 20 MB filesystem (tmpfs), so "disk full" is the kernel's ENOSPC, not a mock.
 
     Mounting needs root (or CAP_SYS_ADMIN) and util-linux's `mount`; without them the test
-    skips, except under CI=true, where a missing prerequisite must fail."""
+    skips, and under CI=true fails (tests/prereqs.py)."""
     where = tmp_path / "disk"
     where.mkdir()
     got = subprocess.run(
@@ -323,11 +324,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         text=True,
         check=False,
     )
-    if got.returncode != 0:
-        why = f"cannot mount a 20 MB tmpfs (needs root and util-linux `mount`): {got.stderr}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
+    require(
+        got.returncode == 0,
+        f"a 20 MB tmpfs mounted by root ({got.stderr.strip()})",
+        "util-linux (mount), and run the suite as root or with CAP_SYS_ADMIN",
+    )
     try:
         yield where
     finally:

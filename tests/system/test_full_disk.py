@@ -135,6 +135,7 @@ async def test_camera_events_on_a_small_disk_prune_ahead_and_leave_no_orphans(
                 pending = await store.pending("hub", 0, 1000)
                 acked = await store.ack("hub", [i.seq for i in pending])
         assert acked > 0
+        print(f"{refused} of 600 camera passes refused, {retention.health()}")
         assert refused <= 600 // 10, f"{refused} of 600 passes refused"
         pruner.cancel()
         assert not [p for p in store.data_dir.rglob("*.tmp")], "no half-written image is left"
@@ -232,5 +233,41 @@ async def test_retention_frees_a_disk_full_of_delivered_records(small_disk: Path
         assert res.delivered > 0 and res.owed == 0
         await store.add_event(Event("access", "door", {"n": n, "pad": "x" * 16_000}))
         assert store.space.fs_free() >= 4_000_000, "pruned records gave their bytes back"
+    finally:
+        await _close(store, writer)
+
+
+async def test_a_low_disk_costs_delivered_data_and_only_a_full_one_owed_data(
+    small_disk: Path,
+) -> None:
+    """The hub is offline, so everything is owed. Below `min_free_bytes` nothing owed goes
+    (the alarm says so); below half of it the disk is about to fill, and then the oldest owed
+    records go (counted per destination, a gap in seq) rather than every new event."""
+    store, writer = await _open(small_disk / "data")
+    retention = Retention(store, _cfg(store.data_dir, min_free=8_000_000))
+    await retention.run_once()  # takes its 4 MB reserve
+
+    def room() -> int:
+        return store.space.fs_free() + store.space.db_free_bytes + retention.reserve.size_bytes
+
+    try:
+        n = 0
+        while room() > 10_000_000:  # short of the 12 MB mark (8 MB + the reserve), above 8 MB
+            await store.add_event(Event("access", "door", {"n": n, "pad": "x" * 16_000}))
+            n += 1
+        res = await retention.run_once()
+        assert res.deficit > 0 and (res.images, res.delivered, res.owed) == (0, 0, 0)
+        assert [a["state"] for a in await store.alarms() if a["key"] == ALARM] == ["raised"]
+
+        with contextlib.suppress(StorageFull):
+            while room() > 6_000_000:
+                await store.add_event(Event("access", "door", {"n": n, "pad": "x" * 16_000}))
+                n += 1
+        res = await retention.run_once()
+        assert res.owed > 0 and room() >= 8_000_000
+        hub = {s["dest"]: s for s in await store.outbox_stats()}["hub"]
+        assert hub["dropped"] == res.owed
+        oldest = (await store.pending("hub", 0, 1))[0]
+        assert oldest.seq == res.owed + 1, "the oldest owed went, the hub sees the gap"
     finally:
         await _close(store, writer)

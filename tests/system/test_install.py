@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from prereqs import needs
 
 REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "scripts" / "install"
@@ -140,10 +140,11 @@ def test_unit_has_the_promised_settings() -> None:
     assert svc["WatchdogSec"]
 
 
-@pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None
-    or not Path("/usr/lib/systemd/system/sysinit.target").exists(),
-    reason="systemd-analyze (apt: systemd) is not installed",
+@needs(
+    shutil.which("systemd-analyze") is not None
+    and Path("/usr/lib/systemd/system/sysinit.target").exists(),
+    "systemd-analyze and the distro's units",
+    "apt-get install systemd",
 )
 def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     """`systemd-analyze verify` on a root holding the staged install and the distro's units

@@ -106,6 +106,6 @@ async def test_a_flood_of_forgeries_does_not_drown_a_genuine_command(
         for r in await d.store.reader.run(
             lambda c: c.execute("SELECT detail FROM audit").fetchall()
         )
-        if json.loads(r["detail"])["status"] == "unauthenticated"
+        if json.loads(r["detail"]).get("status") == "unauthenticated"
     ]
     assert 0 < len(audited) <= 10, "forgeries audited within a budget, not one row each"

@@ -123,11 +123,15 @@ async def test_forged_commands_get_no_reply_and_are_counted_and_audited(
     assert gate.opened == [("let me in", "hub:operator-7")]
     counts = d.rt.health_providers["uplink.hub"]()["commands"]
     assert counts["unauthenticated"] == len(forged), [w for w, _ in forged]
-    rows = audit_rows(d)
+    rows = [r for r in audit_rows(d) if r["action"].startswith("cmd.")]
     assert [json.loads(r["detail"])["status"] for r in rows] == ["unauthenticated"] * len(
         forged
     ) + ["done"]
     assert rows[-1]["target"] == "req-forged" and rows[0]["target"] == ""
+    # The gate was opened by the same audited action the page and the CLI call, as the hub.
+    (opened,) = [r for r in audit_rows(d) if r["action"] == "gate.open"]
+    assert (opened["actor"], opened["target"]) == ("hub:operator-7", "gate-1")
+    assert json.loads(opened["detail"])["outcome"] == "done"
 
 
 async def test_bad_schema_stale_and_misrouted_commands_are_refused_clearly(
@@ -186,15 +190,23 @@ async def test_allowlist_replace_and_patch_are_idempotent_by_request_id(
     reply = await send(hub, "allowlist", command("allowlist", bad, "al-3"), "al-3")
     assert reply["status"] == "failed" and "not a plate number" in reply["error"]
     assert sorted(await lists.entries("plates")) == ["苏B66666", "苏C00001"], "all or nothing"
-    actions = [json.loads(r["detail"])["status"] for r in audit_rows(d)]
-    assert actions == ["done", "done", "duplicate", "failed"]
+    envelope = [
+        json.loads(r["detail"])["status"] for r in audit_rows(d) if r["action"] == "cmd.allowlist"
+    ]
+    assert envelope == ["done", "done", "duplicate", "failed"]
+    # Each run (not the duplicate) went through the audited action, as actor kind `hub`.
+    changes = [r for r in audit_rows(d) if r["action"] == "access.change"]
+    assert [json.loads(r["detail"])["outcome"] for r in changes] == ["done", "done", "refused"]
+    assert {r["actor"] for r in changes} == {"hub:operator-7"}
 
 
 async def test_diag_returns_the_health_summary(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:
-    await ready(hub, daemon, broker)
+    d = await ready(hub, daemon, broker)
     reply = await send(hub, "diag", command("diag", {}, "d-1"), "d-1")
+    (audited,) = [r for r in audit_rows(d) if r["action"] == "diag"]
+    assert audited["actor"] == "hub:operator-7"
     health = reply["result"]["health"]
     assert health["status"] in ("ok", "degraded")
     assert [o["dest"] for o in health["outbox"]] == ["hub"]

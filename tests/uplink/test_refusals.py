@@ -32,8 +32,8 @@ async def acl_broker(tmp_path: Path) -> Broker:
         "\n"
         "pattern read compound/#\n"
     )
-    # mosquitto 2.0.11 with an unlimited queue (max_queued_messages 0) drops an MQTT 5
-    # client right after refusing its publish; a bounded queue, its default, does not.
+    # mosquitto 2.0.11 with an unlimited queue (max_queued_messages 0) always drops an
+    # MQTT 5 client right after refusing its publish; with a bounded one, rarely.
     b = Broker(
         work, extra_conf=f"password_file {work}/passwd\nacl_file {work}/acl\n", max_queued=1000
     )
@@ -67,7 +67,11 @@ async def test_a_publish_the_broker_refuses_is_parked_with_its_reason_not_acked(
         stats = (await d.store.outbox_stats())[0]
         assert (stats["backlog"], stats["parked"]) == (0, 1)
         assert uplink.drain.acked == 2, "a refused publish counted as acknowledged"
-        assert uplink.state == "connected" and uplink.connections == 1
+        # A refusal is not a connection failure. (mosquitto 2.0.11 itself sometimes drops
+        # an MQTT 5 client right after refusing its publish; the record stays parked once
+        # and is not sent again on the next connection.)
+        assert "refused" not in (uplink.last_error or "")
+        assert uplink.drain.parked == 1
         await uplink._refresh_stats()
         code, out = await edge_cli("queue", "--url", f"http://127.0.0.1:{d.web.port}")
         assert code == 0, out

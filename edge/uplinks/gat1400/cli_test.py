@@ -26,7 +26,7 @@ from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.client import ViidClient, ViidError
 from edge.uplinks.gat1400.config import Gat1400Config
-from edge.uplinks.gat1400.encode import Encoder
+from edge.uplinks.gat1400.encode import Encoder, files_in
 
 
 def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:
@@ -97,7 +97,7 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
         },
         tuple(images),
     )
-    p = Encoder(cfg, tz, folder, {}).encode(OutboxItem(0, event, 0))
+    p = Encoder(cfg, tz, files_in(folder), {}).encode(OutboxItem(0, event, 0))
     if p.refused:
         raise ValueError(p.refused)
     return p.object_id, g.list_body_bytes(g.MOTOR_VEHICLES, [p.body])

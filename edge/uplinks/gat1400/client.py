@@ -92,7 +92,13 @@ class ViidClient:
                 raw = await resp.read()
                 answer = Answer(resp.status, _json(raw), raw.decode("utf-8", "replace"))
                 self.last_answer = answer
-                return answer, {k.lower(): v for k, v in resp.headers.items()}
+                hdrs = {k.lower(): v for k, v in resp.headers.items()}
+                # A server may offer Basic and Digest in two headers: keep the Digest one.
+                offers = resp.headers.getall("WWW-Authenticate", [])
+                digest = [o for o in offers if o.strip().lower().startswith("digest")]
+                if digest:
+                    hdrs["www-authenticate"] = digest[0]
+                return answer, hdrs
         except TimeoutError:
             raise ViidError(f"{method} {path}: no answer in {self.timeout.total:.0f} s") from None
         except aiohttp.ClientError as exc:

@@ -9,13 +9,12 @@ from pydantic import Field, SecretStr, field_validator
 
 from edge.config.police_ids import ViidSenderId
 from edge.config.types import Bytes, PositiveSeconds
-from edge.config.uplinks import UplinkBase
-from edge.uplinks.policy import DataPolicy
+from edge.uplinks.linkconfig import LinkConfig
 
 KINDS = ("plate", "face")  # what GA/T 1400 has objects for: MotorVehicle, Face
 
 
-class Gat1400Config(UplinkBase):
+class Gat1400Config(LinkConfig):
     """Face and vehicle passes with their images to a 视图库 over GA/T 1400 (HTTP + digest)."""
 
     type: Literal["gat1400"] = Field(title="Type", description="gat1400: a 视图库 (VIID).")
@@ -41,17 +40,18 @@ class Gat1400Config(UplinkBase):
         title="Keepalive interval (s)",
         description="POST /VIID/System/Keepalive this often; a failed one re-registers.",
     )
-    request_timeout_s: PositiveSeconds = Field(
+    connect_timeout_s: PositiveSeconds = Field(
         default=15,
         title="Request timeout (s)",
-        description="A request not answered in this time counts as failed.",
+        description="A request not answered in this time counts as failed; 3 × this without "
+        "any acknowledgement while records are in flight ends the session.",
     )
-    retry_min_s: PositiveSeconds = Field(
+    reconnect_initial_s: PositiveSeconds = Field(
         default=5,
         title="First retry delay (s)",
         description="After a failed registration or a lost session; doubles with jitter.",
     )
-    retry_max_s: PositiveSeconds = Field(
+    reconnect_max_s: PositiveSeconds = Field(
         default=300,
         title="Longest retry delay (s)",
         description="Cap of the backoff (the standard suggests up to 300 s).",
@@ -108,11 +108,6 @@ class Gat1400Config(UplinkBase):
         default=None,
         title="Tollgate ID",
         description="TollgateID put on vehicle objects, when the 视图库 assigned one.",
-    )
-    policy: DataPolicy = Field(
-        default_factory=DataPolicy,
-        title="Data policy",
-        description="Fields dropped or masked and image roles withheld for this destination.",
     )
     kinds: list[str] | None = Field(
         default_factory=lambda: list(KINDS),

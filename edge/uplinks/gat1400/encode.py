@@ -12,6 +12,7 @@ ShotTime and the pass times are corrected by the measured offset to the
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
-from edge.events import Event, ImageRole
+from edge.events import Event, ImageRef, ImageRole
 from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
@@ -28,6 +29,7 @@ from edge.uplinks.policy import Policy
 
 log = logging.getLogger(__name__)
 
+LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
 ENDPOINTS = {"plate": g.MOTOR_VEHICLES, "face": g.FACES}
 SEMANTIC: dict[str, SemanticType] = {"plate": "02", "face": "06"}
 
@@ -51,16 +53,16 @@ class Encoder:
         self,
         cfg: Gat1400Config,
         tz: timezone,
-        data_dir: Path,
+        load_image: LoadImage,
         ape_ids: dict[str, str],
     ) -> None:
         self.cfg = cfg
         self.tz = tz
-        self.data_dir = data_dir
+        self.load_image = load_image
         self.ape_ids = ape_ids
         self.policy = Policy(cfg.policy)
         self.offset_s = 0.0
-        self.images_missing = 0
+        self.images_omitted = 0
 
     def device_for(self, source: str) -> str:
         return self.ape_ids.get(source) or self.cfg.device_id
@@ -107,7 +109,7 @@ class Encoder:
         # IDs by position in the event's own list, so one image pruned from disk
         # does not shift the IDs of the others on a resend.
         for image_id, im in zip(ids.image_ids, ordered, strict=True):
-            loaded = self._load(ev.id, im.path)
+            loaded = self._load(ev.id, im)
             if loaded is not None:
                 raw, w, h = loaded
                 kind_type = g.image_type(ev.kind, im.role)
@@ -141,15 +143,32 @@ class Encoder:
             images=images,
         )
 
-    def _load(self, event_id: str, path: str) -> tuple[bytes, int, int] | None:
+    def _load(self, event_id: str, ref: ImageRef) -> tuple[bytes, int, int] | None:
+        raw, why = self.load_image(ref, self.cfg.batch_max_bytes)
+        if raw is not None:
+            try:
+                w, h = g.jpeg_size(raw)
+            except ProtocolError as exc:
+                why = str(exc)
+            else:
+                return raw, w, h
+        self.images_omitted += 1
+        log.debug("event %s: image %s not sent: %s", event_id, ref.path, why)
+        return None
+
+
+def files_in(data_dir: Path) -> LoadImage:
+    """An image loader reading under `data_dir` (the CLI's and the bench's, without a link)."""
+
+    def load(ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
+        if ref.size_bytes > max_bytes:
+            return None, "too_large"
         try:
-            raw = (self.data_dir / path).read_bytes()
-            w, h = g.jpeg_size(raw)
-        except (OSError, ProtocolError) as exc:
-            self.images_missing += 1
-            log.debug("event %s: image %s not sent: %s", event_id, path, exc)
-            return None
-        return raw, w, h
+            return (data_dir / ref.path).read_bytes(), None
+        except OSError:
+            return None, "missing"
+
+    return load
 
 
 def _wall(value: Any, fallback: datetime) -> datetime:

@@ -1,139 +1,113 @@
-"""The GA/T 1400 uplink: register, keep alive, sync time, push the outbox.
+"""The GA/T 1400 uplink on the link kit: register, keep alive, sync time, push the outbox.
 
-Lifecycle (one "session" per successful registration):
-    register (digest) → time sync → [keepalive loop · time sync loop · outbox drain]
+One link session is one registration:
+    register (digest) → connected() → time sync →
+        [keepalive loop · time sync loop · outbox drain through the batcher]
 A failed keepalive, a 401 or a non-zero StatusCode on any system call, or a
-POST without an answer ends the session; the next registration waits a
-jittered backoff (retry_min_s doubling up to retry_max_s). A busy/rebooting
-answer for an object only pauses the drain (same backoff), the registration
-stays. On shutdown the uplink unregisters (a 403 there is logged, it means the
-视图库 had already dropped us).
+POST without an answer ends the session; the kit reconnects (registers again)
+after its jittered backoff (`reconnect_initial_s` doubling to
+`reconnect_max_s`). An object answered busy/rebooting only pauses the drain
+(the same backoff); the registration stays. A record refused for good is
+parked by the shared drain with the 视图库's StatusString. On shutdown the
+uplink unregisters (a 403 there is logged: the 视图库 had already dropped us).
 
-Structured like the link kit of SEAMS.md (state, since, last_error, counters,
-health section, policy before encoding, the shared outbox drain) so that moving
-onto `edge.uplinks.link.Link` replaces `run`/health plumbing only.
+The kit (`edge.uplinks.link.Link`) owns the state, backoff, policy, worker
+thread and the `uplink.<name>` health section; this module only speaks GA/T 1400.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import aiohttp
 
 from edge.backoff import Backoff
+from edge.events import Event
 from edge.runtime import Runtime
-from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.batcher import Batcher, Refused
-from edge.uplinks.gat1400.client import RegisterRefused, SessionLost, ViidClient, ViidError
+from edge.uplinks.gat1400.client import SessionLost, ViidClient, ViidError
 from edge.uplinks.gat1400.config import Gat1400Config
 from edge.uplinks.gat1400.encode import Encoder, Prepared
-from edge.uplinks.gat1400.parking import ParkingLot
-from edge.uplinks.outbox import DrainError, OutboxDrain
+from edge.uplinks.link import Link
+from edge.uplinks.outbox import DrainError
 
 log = logging.getLogger(__name__)
 
-DOWN_IS_A_PROBLEM_S = 600.0
 UNREGISTER_TIMEOUT_S = 3.0
 
 
 def ape_ids(rt: Runtime) -> dict[str, str]:
     """Camera id -> its GA/T 1400 APE ID, for the cameras that have one."""
-    out = {}
-    for cam in rt.config.cameras:
-        ape = getattr(cam, "ape_id", None)
-        if ape:
-            out[cam.id] = ape
-    return out
+    return {c.id: str(c.ape_id) for c in rt.config.cameras if getattr(c, "ape_id", None)}
 
 
-class Gat1400Uplink:
+class Gat1400Uplink(Link[Prepared]):
+    type = "gat1400"
+    transient = (*Link.transient, ViidError, aiohttp.ClientError)
+
     def __init__(self, name: str, cfg: Gat1400Config, rt: Runtime) -> None:
-        self.name = name
-        self.cfg = cfg
-        self.rt = rt
+        super().__init__(name, cfg, rt, window=cfg.batch_max_objects * cfg.posts_in_flight * 4)
+        self.cfg: Gat1400Config = cfg
         self.tz = site_tz(rt.config.site.utc_offset)
-        self.encoder = Encoder(cfg, self.tz, rt.store.data_dir, ape_ids(rt))
-        self.parking = ParkingLot()
-        # A POST may wait for its answer request_timeout_s; beyond twice that with
-        # nothing acknowledged the drain gives up on the session.
-        self.drain: OutboxDrain[tuple[Prepared, int]] = OutboxDrain(
-            rt.store,
-            name,
-            window=cfg.batch_max_objects * cfg.posts_in_flight * 4,
-            fetch_max=cfg.batch_max_objects * cfg.posts_in_flight * 2,
-            stall_s=cfg.request_timeout_s * 2 + 1,
+        self.encoder = Encoder(cfg, self.tz, self.load_image, ape_ids(rt))
+        self.batcher = Batcher(
+            max_objects=cfg.batch_max_objects,
+            max_bytes=cfg.batch_max_bytes,
+            posts_in_flight=cfg.posts_in_flight,
+            rate_per_s=cfg.rate_limit_per_s,
+            park_after_attempts=cfg.park_after_attempts,
         )
-        self.batcher: Batcher | None = None
-        self.state = "starting"
-        self.since = time.time()
-        self.connected_since: float | None = None
-        self.down_since: float | None = None
-        self.last_error: str | None = None
         self.registrations = 0
         self.keepalives = 0
-        self.failed_attempts = 0
+        self.server_id: str | None = None
         self.time_offset_s: float | None = None
         self.time_synced_at: float | None = None
-        self.server_id: str | None = None
-        self.counts = {"posts": 0, "acked": 0, "refused": 0, "parked": 0}
-        self._encode_thread = ThreadPoolExecutor(1, thread_name_prefix=f"uplink-{name}")
-        self._backoff = Backoff(cfg.retry_min_s, cfg.retry_max_s)
-        rt.add_health(f"uplink.{name}", self.health)
 
-    # --- health -------------------------------------------------------------------
+    # --- the link kit's hooks ----------------------------------------------------------
 
-    def health(self) -> dict[str, Any]:
+    @property
+    def endpoint(self) -> str:
+        return self.cfg.url
+
+    def encode(self, seq: int, event: Event) -> Prepared:
+        return self.encoder.encode_event(seq, event)
+
+    def health_extra(self) -> dict[str, Any]:
         b = self.batcher
-        if b is not None:
-            self.counts.update(
-                posts=b.posts, acked=b.objects_ok, refused=b.refused, parked=b.parked
-            )
-        doc: dict[str, Any] = {
-            "type": "gat1400",
-            "state": self.state,
-            "since": self.since,
+        return {
             "url": self.cfg.url,
             "device_id": self.cfg.device_id,
             "server_id": self.server_id,
             "registrations": self.registrations,
-            "failed_attempts": self.failed_attempts,
             "keepalives": self.keepalives,
-            "connected_since": self.connected_since,
-            "last_error": self.last_error,
+            "failed_attempts": self.failed_attempts,
             "time_offset_s": self.time_offset_s,
             "time_synced_at": self.time_synced_at,
-            **self.drain.stats(),
-            **self.counts,
-            **self.parking.health(),
-            "images_missing": self.encoder.images_missing,
+            "posts": b.posts,
+            "objects_acked": b.objects_ok,
+            "objects_refused": b.refused,
+            "objects_parked": b.parked,
+            "last_object_refusal": b.last_refusal,
+            "images_omitted": self.images_omitted + self.encoder.images_omitted,
         }
-        problems = []
-        if self.down_since is not None and time.time() - self.down_since > DOWN_IS_A_PROBLEM_S:
-            minutes = (time.time() - self.down_since) / 60
-            problems.append(
-                f"视图库 {self.name} unreachable for {minutes:.0f} min: {self.last_error}"
+
+    def health(self) -> dict[str, Any]:
+        doc = super().health()
+        off = self.time_offset_s
+        if off is not None and abs(off) > self.cfg.max_time_offset_s:
+            doc.setdefault("problems", []).append(
+                f"uplink {self.name}: clock differs from the 视图库 by {off:+.1f} s"
+                f" (limit {self.cfg.max_time_offset_s:.0f} s)"
             )
-        if self.time_offset_s is not None and abs(self.time_offset_s) > self.cfg.max_time_offset_s:
-            problems.append(f"clock differs from 视图库 {self.name} by {self.time_offset_s:+.1f} s")
-        if problems:
-            doc["problems"] = problems
         return doc
 
-    def _set_state(self, state: str) -> None:
-        if state != self.state:
-            self.state = state
-            self.since = time.time()
+    # --- one registration ------------------------------------------------------------
 
-    # --- lifecycle ------------------------------------------------------------------
-
-    async def run(self) -> None:
+    async def session(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.cfg.posts_in_flight + 2)
         async with aiohttp.ClientSession(connector=connector) as http:
             client = ViidClient(
@@ -142,23 +116,26 @@ class Gat1400Uplink:
                 self.cfg.device_id,
                 self.cfg.user,
                 self.cfg.password.get_secret_value(),
-                self.cfg.request_timeout_s,
+                self.cfg.connect_timeout_s,
             )
+            status = await client.register()
+            self.registrations += 1
+            self.server_id = status.id or None
+            self.connected()
             try:
-                while True:
-                    try:
-                        await self._session(client)
-                    except (ViidError, DrainError, aiohttp.ClientError, OSError) as exc:
-                        self._lost(exc)
-                    self._set_state("waiting")
-                    await asyncio.sleep(self._backoff.next_delay())
-            finally:
-                registered = self.connected_since is not None
-                self._set_state("stopped")
-                self._encode_thread.shutdown(wait=False)
-                if registered:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await asyncio.shield(self._unregister(client))
+                if self.cfg.time_sync:
+                    await self._sync_time(client)
+                tasks = [
+                    self._keepalive_loop(client),
+                    self._push(),
+                    self.batcher.run(client.post_list),
+                ]
+                if self.cfg.time_sync:
+                    tasks.append(self._time_loop(client))
+                await _until_first_failure(*tasks)
+            except asyncio.CancelledError:
+                await asyncio.shield(self._unregister(client))
+                raise
 
     async def _unregister(self, client: ViidClient) -> None:
         try:
@@ -175,58 +152,6 @@ class Gat1400Uplink:
             log.warning("uplink %s: unregister: %s", self.name, answer.summary())
         else:
             log.info("uplink %s: unregistered from %s", self.name, self.cfg.url)
-
-    def _lost(self, exc: BaseException) -> None:
-        cause = exc.__cause__ if isinstance(exc, DrainError) and exc.__cause__ else exc
-        text = f"{type(cause).__name__}: {cause}"
-        self.failed_attempts += 1
-        if self.connected_since is not None or self.failed_attempts == 1:
-            log.warning("uplink %s: %s", self.name, text)
-        else:
-            log.debug("uplink %s: still failing: %s", self.name, text)
-        self.connected_since = None
-        if self.down_since is None:
-            self.down_since = time.time()
-        self.last_error = text
-
-    async def _session(self, client: ViidClient) -> None:
-        self._set_state("registering")
-        status = await client.register()
-        self.registrations += 1
-        self.server_id = status.id or None
-        self._registered()
-        if self.cfg.time_sync:
-            await self._sync_time(client)
-        self.batcher = Batcher(
-            client.post_list,
-            self.parking,
-            max_objects=self.cfg.batch_max_objects,
-            max_bytes=self.cfg.batch_max_bytes,
-            posts_in_flight=self.cfg.posts_in_flight,
-            rate_per_s=self.cfg.rate_limit_per_s,
-            park_after_attempts=self.cfg.park_after_attempts,
-        )
-        tasks = [self._keepalive_loop(client), self._push(self.batcher), self.batcher.run()]
-        if self.cfg.time_sync:
-            tasks.append(self._time_loop(client))
-        await _until_first_failure(*tasks)
-
-    def _registered(self) -> None:
-        if self.failed_attempts:
-            log.info(
-                "uplink %s: registered with %s after %d failed attempt(s)",
-                self.name,
-                self.cfg.url,
-                self.failed_attempts,
-            )
-        else:
-            log.info("uplink %s: registered with %s", self.name, self.cfg.url)
-        self.failed_attempts = 0
-        self._backoff.reset()
-        self._set_state("registered")
-        self.connected_since = time.time()
-        self.down_since = None
-        self.last_error = None
 
     async def _keepalive_loop(self, client: ViidClient) -> None:
         while True:
@@ -264,27 +189,21 @@ class Gat1400Uplink:
         else:
             await self.rt.store.close_alarm_by_key(key, "system")
 
-    async def _push(self, batcher: Batcher) -> None:
+    async def _push(self) -> None:
         """The outbox drain; an object refused as busy pauses it (backoff), nothing more."""
-        pause = Backoff(self.cfg.retry_min_s, self.cfg.retry_max_s)
+        pause = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
         while True:
+            acked = self.drain.acked
             try:
-                await self.drain.run(self._prepare, lambda pa: batcher.add(*pa))
+                await self.deliver(self.batcher.add)
             except DrainError as exc:
                 if not isinstance(exc.__cause__, Refused):
                     raise
+                if self.drain.acked > acked:
+                    pause.reset()  # it took records since the last pause: a new episode
                 self.last_error = str(exc.__cause__)
-                self._set_state("paused")
                 log.info("uplink %s: %s; pausing", self.name, exc.__cause__)
                 await asyncio.sleep(pause.next_delay())
-                self._set_state("registered")
-
-    async def _prepare(self, items: Sequence[OutboxItem]) -> list[tuple[Prepared, int]]:
-        loop = asyncio.get_running_loop()
-        prepared = await loop.run_in_executor(
-            self._encode_thread, self.encoder.encode_batch, list(items)
-        )
-        return [(p, i.attempts) for p, i in zip(prepared, items, strict=True)]
 
 
 async def _until_first_failure(*coros: Any) -> None:
@@ -300,6 +219,3 @@ async def _until_first_failure(*coros: Any) -> None:
         if not t.cancelled() and t.exception() is not None:
             raise t.exception()
     raise ViidError("uplink task ended unexpectedly")
-
-
-__all__ = ["Gat1400Uplink", "RegisterRefused"]

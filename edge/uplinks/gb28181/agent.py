@@ -8,12 +8,15 @@ registration:
   as a new device registration), refreshed at 80 % of the granted Expires;
   `Expires: 0` on shutdown.
 - A Keepalive MESSAGE every `keepalive_s`; `keepalive_max_missed` unanswered,
-  or a 404/403 answer (a platform that forgot us, e.g. after its restart),
-  ends the session and the next one registers again at once.
-- Platform queries (Catalog, DeviceInfo, DeviceStatus, ConfigDownload) get
-  `200 OK` at once and the answer later as new MESSAGEs with the query's SN.
-- Alarm events from this destination's outbox become Alarm NOTIFY MESSAGEs,
-  acknowledged in the outbox when the platform answers 200.
+  or a 404/403 answer (a platform that forgot us, e.g. after its restart):
+  register again at once on the same transport. A refused registration or a
+  lost TCP connection ends the session; the link kit retries with backoff.
+- Platform queries (Catalog, DeviceInfo, DeviceStatus, ConfigDownload,
+  RecordInfo) get `200 OK` at once and the answer later as new MESSAGEs with
+  the query's SN.
+- Alarm events from this destination's outbox (the link kit's drain) become
+  Alarm NOTIFY MESSAGEs, acknowledged when the platform answers 200, parked
+  when it refuses one for good.
 - A camera going offline or coming back is notified as a catalog change.
 - INVITE/ACK/BYE are handed to `media.PlayManager`.
 """
@@ -30,6 +33,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from edge import __version__
+from edge.actions import ActionRefused, Actor, ack_alarm
 from edge.codecs import manscdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
 from edge.events import Event
@@ -38,9 +42,9 @@ from edge.runtime import Runtime
 from edge.timefmt import site_tz
 from edge.uplinks.gb28181.channels import Channels, OnlineProbe, live_state_probe
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
-from edge.uplinks.gb28181.media import Play, PlayManager
+from edge.uplinks.gb28181.media import ACK_TIMEOUT_S, Play, PlayManager
 from edge.uplinks.gb28181.source import SourceProvider
-from edge.uplinks.gb28181.transport import SipTimeout, SipTransport, TransportClosed
+from edge.uplinks.gb28181.transport import T1_S, T2_S, SipTimeout, SipTransport, TransportClosed
 from edge.uplinks.link import Link
 from edge.uplinks.outbox import PeerRefused
 
@@ -50,6 +54,7 @@ USER_AGENT = f"compound-edge/{__version__}"
 REFRESH_AT = 0.8  # of the granted Expires
 CATALOG_POLL_S = 1.0
 IDLE_DETAIL = "no server_host configured: alarms queue in the outbox, nothing is sent"
+ANSWERED = ("Catalog", "DeviceInfo", "DeviceStatus", "RecordInfo", "ConfigDownload")
 SEVERITY_PRIORITY = {"critical": 1, "major": 2, "warning": 3, "minor": 3, "info": 4}
 
 
@@ -170,7 +175,7 @@ class Gb28181Agent(Link[bytes | None]):
             self.plays.media_host = transport.local_host
         registered = False
         try:
-            expires = await self.register(self.cfg.expires_s)
+            expires = await self.register(self.cfg.expires_whole_s)
             registered = True
             self.connected()
             while True:
@@ -187,7 +192,7 @@ class Gb28181Agent(Link[bytes | None]):
                     # transport (same Call-ID); a refusal ends the session.
                     log.warning("uplink %s: %s; registering again", self.name, exc)
                     self.reregistrations += 1
-                    expires = await self.register(self.cfg.expires_s)
+                    expires = await self.register(self.cfg.expires_whole_s)
         except asyncio.CancelledError:
             if registered:
                 with contextlib.suppress(Exception):
@@ -338,7 +343,7 @@ class Gb28181Agent(Link[bytes | None]):
     async def _refresh_loop(self, expires: int) -> None:
         while True:
             await asyncio.sleep(max(1.0, expires * REFRESH_AT))
-            expires = await self.register(self.cfg.expires_s)
+            expires = await self.register(self.cfg.expires_whole_s)
 
     async def keepalive(self) -> sip.SipMessage:
         body = manscdp.keepalive(self.cfg.device_id, self.next_sn())
@@ -390,7 +395,10 @@ class Gb28181Agent(Link[bytes | None]):
         if method == "MESSAGE":
             return self._on_message(msg)
         if method == "INVITE":
-            return await self.plays.invite(msg, self.contact)
+            answer = await self.plays.invite(msg, self.contact)
+            if answer.status == 200 and self.cfg.transport == "udp":
+                self._spawn(self._resend_until_ack(msg.call_id, answer))
+            return answer
         if method == "ACK":
             self.plays.ack(msg)
             return None
@@ -409,9 +417,44 @@ class Gb28181Agent(Link[bytes | None]):
             log.info("%s: MESSAGE body refused: %s", self.name, exc)
             return sip.response_to(msg, 400, to_tag=_tag())
         if doc.root == "Query":
-            self.queries[doc.cmd_type] = self.queries.get(doc.cmd_type, 0) + 1
+            kind = doc.cmd_type if doc.cmd_type in ANSWERED else "other"
+            self.queries[kind] = self.queries.get(kind, 0) + 1
             self._spawn(self._answer(doc))
+        elif doc.root == "Control" and doc.cmd_type == "DeviceControl":
+            self._spawn(self._control(doc))
         return sip.response_to(msg, 200, to_tag=_tag())
+
+    async def _control(self, doc: manscdp.Manscdp) -> None:
+        """DeviceControl: `AlarmCmd ResetAlarm` acknowledges the target's raised alarms (an
+        audited action by the platform); anything else (reboot, PTZ, recording, guard) is
+        answered Result ERROR, so the platform shows a refusal instead of waiting."""
+        ok = False
+        if doc.text("AlarmCmd") == "ResetAlarm":
+            cam = self.channels.camera(doc.device_id)
+            if cam is not None or doc.device_id == self.cfg.device_id:
+                ok = True
+                actor = Actor("gb28181", self.cfg.server_id)
+                for alarm in await self.rt.store.alarms(state="raised", limit=1000):
+                    if cam is None or alarm["source"] == cam.id:
+                        with contextlib.suppress(ActionRefused):
+                            await ack_alarm(
+                                self.rt, alarm["id"], actor=actor, note="platform ResetAlarm"
+                            )
+        await self.message(manscdp.response_result("DeviceControl", doc.sn, doc.device_id, ok))
+
+    async def _resend_until_ack(self, call_id: str, answer: sip.SipMessage) -> None:
+        """RFC 3261 §13.3.1.4: over UDP the 200 to an INVITE is sent again (0.5 s, doubling
+        to 4 s) until the ACK arrives, so a lost ACK or 200 does not lose the play."""
+        interval = T1_S
+        waited = 0.0
+        while waited < ACK_TIMEOUT_S:
+            await asyncio.sleep(interval)
+            waited += interval
+            play = self.plays.plays.get(call_id)
+            if play is None or play.task is not None or self.transport is None:
+                return
+            self.transport.send(answer)
+            interval = min(interval * 2, T2_S)
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         async def guarded() -> None:
@@ -476,7 +519,7 @@ class Gb28181Agent(Link[bytes | None]):
                         device,
                         doc.sn,
                         name=self.cfg.device_name,
-                        expires_s=self.cfg.expires_s,
+                        expires_s=self.cfg.expires_whole_s,
                         heartbeat_s=int(self.cfg.keepalive_s),
                         heartbeat_count=self.cfg.keepalive_max_missed,
                     )

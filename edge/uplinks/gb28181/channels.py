@@ -9,6 +9,8 @@ a black picture.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 from edge.codecs.manscdp import CatalogItem
 from edge.config.cameras import AnyCamera
@@ -19,12 +21,25 @@ OnlineProbe = Callable[[str], bool]
 
 
 def live_state_probe(rt: Runtime) -> OnlineProbe:
-    """Whether a camera delivers frames now, from its shared session's state."""
+    """Whether a camera delivers frames now, from its shared session's state.
+
+    An on-demand source (a `file` camera nobody analyses) idles until a consumer, such
+    as a play, subscribes: it is playable, so ON, while its file is there and it has
+    not failed; a missing file is OFF.
+    """
 
     def online(camera_id: str) -> bool:
         if camera_id not in rt.cameras:
             return False
-        return bool(rt.cameras.session(camera_id).state.online)
+        session = rt.cameras.session(camera_id)
+        state = session.state
+        if state.online:
+            return True
+        source: Any = session.source
+        if getattr(source, "on_demand", False) and state.last_error is None:
+            path = getattr(source, "path", None)
+            return path is not None and Path(path).exists()
+        return False
 
     return online
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from edge.config.types import GbIdOf, PositiveSeconds, _parse_seconds
+from edge.config.types import GbIdOf, PositiveSeconds
 from edge.uplinks.linkconfig import LinkConfig
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class Gb28181UplinkConfig(LinkConfig):
         title="SIP transport",
         description="UDP, or one persistent TCP connection framed by Content-Length.",
     )
-    expires_s: int = Field(
+    expires_s: PositiveSeconds = Field(
         default=3600,
         ge=10,
         le=86400,
@@ -146,16 +146,15 @@ class Gb28181UplinkConfig(LinkConfig):
         description="行政区划 code of the channels; omitted: the first 6 digits of device_id.",
     )
 
-    @field_validator("expires_s", mode="before")
-    @classmethod
-    def _whole_seconds(cls, value: object) -> object:
-        seconds = _parse_seconds(value)
-        return int(seconds) if isinstance(seconds, float) and seconds.is_integer() else seconds
-
     @field_validator("local_host", "media_host")
     @classmethod
     def _advertisable(cls, host: str | None) -> str | None:
         return _not_wildcard(host, "address")
+
+    @property
+    def expires_whole_s(self) -> int:
+        """The SIP Expires header takes whole seconds."""
+        return round(self.expires_s)
 
     @property
     def page_size(self) -> int:

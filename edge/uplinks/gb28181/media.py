@@ -261,7 +261,7 @@ class PlayManager:
         except asyncio.CancelledError:
             pass
         except (PlayEnded, OSError) as exc:
-            play.ended = play.ended or f"{type(exc).__name__}: {exc}"
+            play.ended = play.ended or f"{type(exc).__name__}: {exc}"  # "platform gone"
             log.info("play of %s ended: %s", play.channel_id, play.ended)
         except Exception:
             play.ended = play.ended or "error"
@@ -274,7 +274,7 @@ class PlayManager:
             if self.plays.get(play.call_id) is play:
                 # Ended on our side (source or platform gone): close the dialog too.
                 del self.plays[play.call_id]
-                why = play.ended or "ended"
+                why = _category(play.ended)
                 self.ended[why] = self.ended.get(why, 0) + 1
                 if self.hangup is not None:
                     bye = asyncio.ensure_future(self.hangup(play))
@@ -300,6 +300,15 @@ class PlayManager:
             )
             reader, writer = await asyncio.open_connection(sock=sock)
         return _TcpSinkHandle(reader, writer)
+
+
+def _category(ended: str | None) -> str:
+    """A bounded set of keys for the `plays_ended` counters (the text is logged)."""
+    if ended in ("source ended", "error"):
+        return ended
+    if ended and ("PlayEnded" in ended or "Error" in ended):
+        return "platform gone"
+    return "ended"
 
 
 def _channel_of(msg: sip.SipMessage) -> str:

@@ -69,7 +69,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
     try:
         t0 = time.perf_counter()
         try:
-            expires = await asyncio.wait_for(agent.register(cfg.expires_s), timeout_s * 3)
+            expires = await asyncio.wait_for(agent.register(cfg.expires_whole_s), timeout_s * 3)
         except (SipTimeout, TimeoutError):
             print("  FAIL  register: no answer (address, port, transport or a firewall)")
             return 1

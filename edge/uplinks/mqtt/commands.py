@@ -23,12 +23,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
-import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timezone
 from typing import Any
@@ -36,11 +34,14 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from pydantic_core import from_json
 
-from edge.access import AccessLists, ListChange, find_gate
+from edge import actions
+from edge.access import ListChange
+from edge.actions import ActionRefused, Actor
 from edge.runtime import Runtime
-from edge.store.writer import Tx, dumps, now_ms
+from edge.store.writer import now_ms
 from edge.timefmt import rfc3339
 from edge.uplinks.mqtt.config import CommandsConfig
+from edge.uplinks.mqtt.hubhealth import hub_view
 from edge.uplinks.mqtt.wire import (
     ARGS,
     CMD_SCHEMA,
@@ -52,8 +53,6 @@ from edge.uplinks.mqtt.wire import (
 )
 
 log = logging.getLogger(__name__)
-
-HealthFn = Callable[[], Awaitable[dict[str, Any]]]
 
 AUDIT_PER_MIN = 10  # audit rows for unauthenticated messages; the rest are only counted
 QUIET_S = 60.0  # an unauthenticated episode ends after this long without one
@@ -110,15 +109,12 @@ class CommandProcessor:
         rt: Runtime,
         site_id: str,
         tz: timezone,
-        health: HealthFn,
     ) -> None:
         self.dest = dest
         self.cfg = cfg
         self.rt = rt
         self.site_id = site_id
         self.tz = tz
-        self.health = health
-        self.lists = AccessLists(rt.store)
         self.counts = {
             "done": 0,
             "rejected": 0,
@@ -255,10 +251,14 @@ class CommandProcessor:
     # --- actions ----------------------------------------------------------------
 
     async def _run(self, body: CommandBody) -> tuple[str, str | None, dict[str, Any]]:
-        actor = f"hub:{body.by}" if body.by else f"hub:{self.dest}"
+        """The envelope is done: the action itself is the same audited function the page,
+        the CLI and the GB/T 28181 agent call (it writes its own audit row)."""
+        actor = Actor("hub", body.by or self.dest)
+        reason = f"hub command {body.request_id}"
         try:
             if body.name == "diag":
-                return "done", None, {"health": await self.health()}
+                result = await actions.request_diag(self.rt, actor=actor, reason=reason)
+                return "done", None, {"health": await hub_view(self.rt, result.data["health"])}
             if body.name == "allowlist":
                 a = AllowlistArgs.model_validate(body.args)
                 changes = [
@@ -271,17 +271,20 @@ class CommandProcessor:
                     )
                     for c in a.changes
                 ]
-                results = await self.lists.apply(changes, actor)
-                return "done", None, {"lists": [r.as_dict() for r in results]}
-            g = GateOpenArgs.model_validate(body.args)
-            gate = find_gate(self.rt.services, g.gate)
-            outcome = await gate.open_gate(reason=g.reason, actor=actor)
-            return "done", None, {"gate": g.gate, **outcome}
-        except (LookupError, ValueError) as exc:
+                result = await actions.change_access_lists(
+                    self.rt, changes, actor=actor, reason=reason
+                )
+            else:
+                g = GateOpenArgs.model_validate(body.args)
+                result = await actions.open_gate(self.rt, g.gate, actor=actor, reason=g.reason)
+        except ActionRefused as exc:
             return "failed", str(exc), {}
         except Exception as exc:
             log.exception("hub command %s %s failed", body.name, body.request_id)
             return "failed", f"{type(exc).__name__}: {exc}", {}
+        if not result.ok:
+            return "failed", result.message, result.data
+        return "done", None, result.data
 
     # --- bookkeeping ------------------------------------------------------------
 
@@ -308,26 +311,12 @@ class CommandProcessor:
         }
 
     async def _earlier(self, request_id: str) -> dict[str, Any] | None:
-        def q(conn: sqlite3.Connection) -> dict[str, Any] | None:
-            row = conn.execute(
-                "SELECT reply FROM processed_commands WHERE dest = ? AND request_id = ?",
-                (self.dest, request_id),
-            ).fetchone()
-            return json.loads(row["reply"]) if row else None
-
-        return await self.rt.store.reader.run(q)
+        return await self.rt.store.command_reply(self.dest, request_id)
 
     async def _remember(
         self, request_id: str, name: str, status: str, reply: dict[str, Any]
     ) -> None:
-        def op(conn: sqlite3.Connection, tx: Tx) -> None:
-            conn.execute(
-                "INSERT OR IGNORE INTO processed_commands"
-                "(request_id, dest, name, received_ms, status, reply) VALUES (?,?,?,?,?,?)",
-                (request_id, self.dest, name, now_ms(), status, dumps(reply)),
-            )
-
-        await self.rt.store.submit(op)
+        await self.rt.store.remember_command(self.dest, request_id, name, status, reply)
 
     async def _audit(
         self,

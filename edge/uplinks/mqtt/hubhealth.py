@@ -11,7 +11,11 @@ from edge.runtime import Runtime
 
 
 async def health_data(rt: Runtime) -> dict[str, Any]:
-    doc = await health.summary(rt)
+    return await hub_view(rt, await health.summary(rt))
+
+
+async def hub_view(rt: Runtime, doc: dict[str, Any]) -> dict[str, Any]:
+    """The hub's view of a health summary (`edge.health.summary`)."""
     devices = doc.get("devices") or []
     offline = [d["device"] for d in devices if d.get("available") is False]
     outbox = doc.get("outbox") if isinstance(doc.get("outbox"), list) else []

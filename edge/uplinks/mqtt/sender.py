@@ -77,7 +77,7 @@ class MqttUplink(Link[Outgoing]):
         self.prefix = cfg.prefix(site.site_id, site.gateway_id)
         self.encoder = Encoder(cfg, self.prefix, site.site_id, self.tz, self.load_image)
         self.commands = (
-            CommandProcessor(name, cfg.commands, rt, site.site_id, self.tz, self.health_data)
+            CommandProcessor(name, cfg.commands, rt, site.site_id, self.tz)
             if cfg.commands.enabled
             else None
         )

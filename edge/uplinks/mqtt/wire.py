@@ -14,6 +14,8 @@ from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from edge.events import ImageRole
+
 SCHEMA: Final = "compound-edge/uplink/1"
 CMD_SCHEMA: Final = "compound-edge/cmd/1"
 
@@ -27,7 +29,7 @@ class _Msg(BaseModel):
 class ImageInfo(_Msg):
     """An image of the event: always described, sent only by configuration."""
 
-    role: str = Field(description="What the image shows: plate, scene, face_crop, ...")
+    role: ImageRole = Field(description="What the image shows (edge.events.ImageRole).")
     sha256: str = Field(description="SHA-256 of the image bytes, lower-case hex.")
     size_bytes: int
     content_type: str = Field(description="MIME type, e.g. image/jpeg.")
@@ -51,7 +53,10 @@ class EventMessage(_Msg):
     ts: str = Field(description="Event time, RFC 3339 with the site's UTC offset.")
     kind: str = Field(description="plate, face, access, alarm, device, reading, ...")
     source: str = Field(description="The device, camera or subsystem that produced it.")
-    data: dict[str, Any] = Field(description="Kind-specific body, after the data policy.")
+    data: dict[str, Any] = Field(
+        description="Kind-specific body (data-{kind}.json for the kinds the gateway "
+        "produces), after this destination's data policy."
+    )
     images: list[ImageInfo] = Field(default_factory=list)
     truncated: bool = Field(
         default=False,
@@ -63,7 +68,7 @@ class EventMessage(_Msg):
 
 
 class ImageData(_Msg):
-    role: str
+    role: ImageRole
     index: int = Field(ge=0, description="Position in the event's `images` list.")
     sha256: str
     content_type: str
