@@ -119,19 +119,19 @@ class _Payload:
         return Event(kind=str(self.kind), source=source, data=self.as_data(), **kw)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)  # kw_only: fields in the stored order
 class PlatePayload(_Payload):
     """One vehicle pass: the voted read of a plate track."""
 
     kind: ClassVar[EventKind] = EventKind.PLATE
-    camera: str
-    plate: str
-    confidence: float
+    camera: str | None = None  # our cameras always say; a bridge posting a pass may not
     track_id: int | None = None
+    plate: str
     colour: str | None = None
     plate_type: str | None = None
     valid: bool | None = None
     double_row: bool | None = None
+    confidence: float  # of the voted read, 0..1
     reads: int | None = None
     box: list[float] | None = None  # x1, y1, x2, y2 in the camera frame's pixels
     first_seen: float | None = None  # epoch seconds
@@ -179,17 +179,17 @@ class FaceMatch:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FacePayload(_Payload):
     """One person's pass in front of a camera, with the gallery match."""
 
     kind: ClassVar[EventKind] = EventKind.FACE
-    camera: str
+    camera: str | None = None
+    track_id: int | None = None
     match: FaceMatch
-    confidence: float
+    confidence: float | None = None
     quality: float | None = None
     observations: int | None = None
-    track_id: int | None = None
     box: list[float] | None = None
     first_seen: float | None = None
     last_seen: float | None = None

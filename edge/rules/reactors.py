@@ -49,10 +49,11 @@ class WatchlistAlarm:
         m = face.match
         if m.result != "watchlist":
             return
-        cam = next((c for c in self.rt.config.cameras if c.id == face.camera), None)
-        where = (cam.name if cam is not None else "") or face.camera
+        camera = face.camera or event.source
+        cam = next((c for c in self.rt.config.cameras if c.id == camera), None)
+        where = (cam.name if cam is not None else "") or camera
         await self.rt.store.raise_alarm(
-            f"watchlist:{m.person_id}:{face.camera}",
+            f"watchlist:{m.person_id}:{camera}",
             event.source,
             f"布控人员 watchlist face: {m.name} at {where}",
             severity="critical",

@@ -98,11 +98,13 @@ async def test_an_alarm_is_acknowledged_then_closed_and_not_closed_twice(
     status, doc = await call(http, "GET", f"{url}/api/alarms?state=closed")
     assert [(a["id"], a["closed_by"]) for a in doc["alarms"]] == [(alarm.id, "王五")]
     assert (await call(http, "GET", f"{url}/api/alarms?state=raised"))[1] == {"alarms": []}
-    audit = await d.store.reader.run(
-        lambda c: c.execute("SELECT actor, action, target FROM audit ORDER BY ts_ms").fetchall()
-    )
-    done = [(r["action"], r["target"]) for r in audit if "王五" in r["actor"]]
-    assert done[:2] == [("alarm.ack", alarm.id), ("alarm.close", alarm.id)]
+    audit = reversed(await d.store.audit_entries())
+    assert [(a["actor"], a["action"], a["target"], a["detail"]["outcome"]) for a in audit] == [
+        ("user:王五", "alarm.ack", alarm.id, "done"),
+        ("user:王五", "alarm.close", alarm.id, "done"),
+        ("user:王五", "alarm.close", alarm.id, "refused"),  # refusals are audited too
+        ("user:王五", "alarm.ack", "nope", "refused"),
+    ]
 
 
 async def test_devices_lists_recorded_and_live_state(

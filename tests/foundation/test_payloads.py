@@ -92,6 +92,7 @@ def test_fields_are_typed_and_unknown_keys_kept() -> None:
     [
         ("plate", {**STORED["plate"], "confidence": "high"}, "'confidence'"),
         ("plate", {"camera": "c"}, "'plate'"),
+        ("face", {"camera": "c"}, "'match'"),
         ("face", {**STORED["face"], "match": {"result": "maybe"}}, "match.result"),
         ("alarm", {**STORED["alarm"], "state": "snoozed"}, "'state'"),
         ("device", {"device": "m1", "available": "yes"}, "'available'"),
