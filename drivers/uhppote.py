@@ -303,7 +303,7 @@ class UhppoteGate:
         }
         ts = record.timestamp.replace(tzinfo=self.tz) if record.timestamp else None
         event = Event("access", self.config.id, data, ts=ts) if ts else None
-        await self.rt.store.add_event(event or Event("access", self.config.id, data))
+        await self.rt.flow.emit(event or Event("access", self.config.id, data))
 
 
 def _describe(exc: BaseException) -> str:
