@@ -52,6 +52,7 @@ class Engines:
         self._lock = asyncio.Lock()
         self.plates: Any = None
         self.faces: Any = None
+        self.objects: Any = None
         self.load_s: dict[str, float] = {}
 
     async def need(self, pipelines: Sequence[str]) -> None:
@@ -62,6 +63,8 @@ class Engines:
                 self.faces = await self._load("faces", self._faces)
                 gallery = self.faces.gallery
                 self.rt.supervisor.spawn("faces.gallery", lambda: watch_gallery(gallery))
+            if "objects" in pipelines and self.objects is None:
+                self.objects = await self._load("objects", self._objects)
 
     async def _load(self, what: str, fn: Any) -> Any:
         began = time.perf_counter()
@@ -81,6 +84,18 @@ class Engines:
 
         p = self.rt.config.vision.plates
         return PlateReader(self._registry(), detector=p.detector, reader=p.reader)
+
+    def _objects(self) -> Any:
+        from edge.vision.objects.detect import ObjectDetector
+
+        reg = self._registry()
+        spec = reg.pick("object_detector")
+        return ObjectDetector(
+            reg.session(spec.name),
+            spec.param("labels"),
+            conf=spec.param("conf_threshold", 0.3),
+            nms_iou=spec.param("nms_iou", 0.45),
+        )
 
     def _faces(self) -> Any:
         from edge.vision.faces.pipeline import FacePipeline, FaceRecognizer
@@ -145,6 +160,8 @@ class CameraWorker:
             plates=self.engines.plates,
             faces=recognizer.pipeline if recognizer is not None else None,
             face_passes=face_passes,
+            objects=self.engines.objects,
+            object_classes=self.cfg.object_classes,
         )
         self.sampler = sampler = make_sampler(self.cfg)
         frames = self.session.subscribe_frames("analysis", sampler.offer)
