@@ -11,7 +11,7 @@ from edge.actions.access import change_access_lists
 from edge.actions.alarms import ack_alarm, close_alarm
 from edge.actions.base import ACTOR_KINDS, ActionRefused, ActionResult, Actor, ActorKind
 from edge.actions.diag import request_diag
-from edge.actions.gates import open_gate
+from edge.actions.gates import hold_gate, open_gate
 
 __all__ = [
     "ACTOR_KINDS",
@@ -22,6 +22,7 @@ __all__ = [
     "ack_alarm",
     "change_access_lists",
     "close_alarm",
+    "hold_gate",
     "open_gate",
     "request_diag",
 ]

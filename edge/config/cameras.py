@@ -182,7 +182,13 @@ class _CameraBase(Section):
     def _backoff_order(self) -> _CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
-        check_scene(self.pipelines, self.object_classes, self.rules)
+        gate = self.motion_gate
+        check_scene(
+            self.pipelines,
+            self.object_classes,
+            self.rules,
+            gate.keepalive_s if gate.enabled else None,
+        )
         return self
 
 

@@ -210,6 +210,9 @@ SceneRule = Annotated[
     Field(discriminator="type"),
 ]
 
+MAX_KEEPALIVE_S = 1.5
+"""Below the 2 s after which a camera without samples ends its tracks."""
+
 OBJECT_RULES = ("ebike_in_lift", "fire_lane", "loitering")
 
 COCO_NAMES = frozenset(
@@ -299,9 +302,15 @@ COCO_NAMES = frozenset(
 
 
 def check_scene(
-    pipelines: Sequence[str], object_classes: Sequence[str], rules: Sequence[SceneRule]
+    pipelines: Sequence[str],
+    object_classes: Sequence[str],
+    rules: Sequence[SceneRule],
+    keepalive_s: float | None = None,
 ) -> None:
-    """Cross-field checks of a camera's scene rules, each at its own key."""
+    """Cross-field checks of a camera's scene rules, each at its own key.
+
+    `keepalive_s`: the motion gate's keep-alive (None: no gate). A dwell rule must keep
+    seeing a parked car or a still person, which the gate would otherwise skip."""
     for i, name in enumerate(object_classes):
         if name.replace(" ", "_") not in COCO_NAMES:
             raise AtKey(("object_classes", i), f"{name!r} is not a COCO class")
@@ -311,6 +320,12 @@ def check_scene(
             continue
         if "objects" not in pipelines:
             raise AtKey(("rules", i, "type"), f"{rule.type} needs 'objects' in pipelines")
+        if keepalive_s is not None and not 0 < keepalive_s <= MAX_KEEPALIVE_S:
+            raise AtKey(
+                ("motion_gate", "keepalive_s"),
+                f"{rule.type} watches still objects: set keepalive_s to 0 < s <= "
+                f"{MAX_KEEPALIVE_S} (or disable the motion gate)",
+            )
         classes = ["person"] if rule.type == "loitering" else list(rule.classes)
         missing = [c for c in classes if c not in wanted]
         if missing:

@@ -27,6 +27,8 @@ from edge.config.cameras import CameraConfig
 from edge.events import ImageRef, ImageRole
 from edge.payloads import FaceMatch, FacePayload, PlatePayload
 from edge.runtime import Runtime
+from edge.scene.runner import Outcome, SceneActions, SceneRules
+from edge.scene.worker import FallingWorker
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
 from edge.vision.face_passes import FacePass, FacePasses
 from edge.vision.faces.gallery import Match, watch_gallery
@@ -121,6 +123,10 @@ class CameraWorker:
         self.events = 0
         self.dropped_reads = 0
         self._offset = (0, 0)
+        self.scene = SceneRules(cfg.rules)
+        self.scene_actions = SceneActions(rt, cfg.id, cfg.rules)
+        self._scene_out: list[Outcome] = []
+        self.falling = FallingWorker(rt, session, cfg.rules, self.scene_actions)
 
     @property
     def source(self) -> FrameSource:
@@ -144,6 +150,12 @@ class CameraWorker:
         }
         if self.sampler is not None:
             doc["sampler"] = dataclasses.asdict(self.sampler.stats)
+        if self.cfg.rules:
+            doc["scene"] = {
+                "raised": self.scene_actions.raised,
+                "cleared": self.scene_actions.cleared,
+                **({"falling": self.falling.stats()} if self.falling.detectors else {}),
+            }
         return doc
 
     async def run(self) -> None:
@@ -171,19 +183,30 @@ class CameraWorker:
                     sample = await asyncio.wait_for(sampler.get(), IDLE_FLUSH_S)
                 except TimeoutError:
                     await self._emit(*await self.rt.cpu.run(self._flush_sync))
+                    await self.scene_actions.apply(self._take_scene())
                     continue
                 await self._emit(*await self.rt.cpu.run(self._step_sync, sample))
+                await self.scene_actions.apply(self._take_scene())
         finally:
             frames.close()
 
     def _flush_sync(self) -> tuple[PlateEnded, list[FacePass]]:
         assert self.analyser is not None
-        return self.analyser.flush()
+        out = self.analyser.flush()
+        self._scene_out += self.scene.observe([], time.time(), None)
+        return out
+
+    def _take_scene(self) -> list[Outcome]:
+        out, self._scene_out = self._scene_out, []
+        return out
 
     def _step_sync(self, sample: Sample) -> tuple[PlateEnded, list[FacePass]]:
         assert self.analyser is not None
         plates, faces, _ = self.analyser.step(sample)
         self._offset = sample.offset
+        if self.scene.rules:
+            live = self.analyser.object_tracks.live.values()
+            self._scene_out += self.scene.observe(live, sample.frame.wall, sample.frame.image)
         return plates, faces
 
     async def _images(
@@ -227,6 +250,7 @@ class CameraWorker:
         )
         await self.rt.flow.emit(payload.event(self.cfg.id, images=images))
         self.events += 1
+        self.scene_actions.saw_plate(v.text, p.last_ts)
 
     async def _emit_face(self, f: FacePass) -> None:
         m = f.match
@@ -272,6 +296,8 @@ async def start(rt: Runtime) -> None:
         workers[cfg.id] = CameraWorker(cfg, rt, engines, session)
         if cfg.pipelines:
             rt.supervisor.spawn(f"vision.{cfg.id}", workers[cfg.id].run)
+        if workers[cfg.id].falling.detectors:
+            rt.supervisor.spawn(f"scene.{cfg.id}.falling", workers[cfg.id].falling.run)
     rt.services["cameras"] = workers
     rt.add_health("cameras", lambda: {cid: w.state() for cid, w in workers.items()})
     rt.add_health("models", lambda: {"load_s": engines.load_s})
