@@ -5,7 +5,8 @@ the loop.
 each analysed sample; `SceneActions.apply` turns its outcomes into alarms through the
 store (whose alarm transitions are events in the flow, with the crop and the scene on
 the raised one) and into audited relay holds (`actions.hold_gate`). One open alarm per
-rule and camera: key `scene:<camera>:<rule>`.
+rule and camera: key `scene:<camera>:<rule>` (a falling object: one per fall, the key
+followed by `:<id>`, closed by the guards).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from edge.config.scene import SceneRule
 from edge.events import ImageRef, ImageRole
+from edge.ids import new_id
 from edge.scene.rules import Clear, Raise, Transition, build
 from edge.vision.analysis import SCENE_MAX_WIDTH, jpeg
 from edge.vision.objects.tracks import ObjectTrack
@@ -109,8 +111,13 @@ class SceneActions:
             images.append(await self.rt.store.save_image(o.crop, role))
         if o.scene:
             images.append(await self.rt.store.save_image(o.scene, ImageRole.SCENE))
+        key = self.key(tr.rule)
+        if tr.type == "falling_object":
+            # each fall is its own incident (no "clear"): a second one while guards still
+            # look at the first must not be folded into it
+            key = f"{key}:{new_id()}"
         await self.rt.store.raise_alarm(
-            self.key(tr.rule),
+            key,
             self.camera_id,
             tr.message,
             severity=self.severity.get(tr.rule, "warning"),

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import videos
-from harness import LIFT
+from harness import FACADE, LIFT
 from prereqs import MODELS as MODELS_NEEDED
 from prereqs import SHARED_MIRROR, needs
 
@@ -115,3 +115,62 @@ async def test_ebike_in_lift_alarm_and_relay(tmp_path: Path) -> None:
 
 async def _true(v: bool) -> bool:
     return v
+
+
+FACADES = """\
+config_version: 1
+site: {{name: 测试小区, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {data}}}
+web: {{listen: "127.0.0.1:0"}}
+cameras:
+{cameras}
+"""
+
+FACADE_CAMERA = """\
+  - id: {id}
+    kind: file
+    path: {video}
+    fps: 25
+    loop: false
+    rules:
+      - type: falling_object
+        zone: {{name: tower A, points: {zone}}}
+        metres_per_px: 0.05
+"""
+
+
+async def test_falling_object_alarm_with_a_frame_strip_and_the_bird_ignored(
+    tmp_path: Path,
+) -> None:
+    cams = []
+    for cid, frames in (("tower-a", videos.drop()), ("tower-b", videos.bird())):
+        video = tmp_path / f"{cid}.mp4"
+        videos.write_mp4(frames, video, 25.0)
+        cams.append(FACADE_CAMERA.format(id=cid, video=video, zone=FACADE))
+    text = FACADES.format(data=tmp_path / "data", cameras="".join(cams))
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+
+        async def raised() -> list[dict[str, Any]]:
+            return [
+                e
+                for e in await d.store.events(kind="alarm", limit=50)
+                if e["data"]["state"] == "raised"
+            ]
+
+        (alarm,) = await until(raised, 60, "falling-object alarm")
+
+        async def played() -> bool:
+            health = d.rt.services["cameras"]
+            return all(w.falling.frames + w.falling.dropped >= 40 for w in health.values())
+
+        await until(played, 60, "both façades played")
+        alarms = await raised()
+    finally:
+        await d.stop()
+    assert len(alarms) == 1, alarms
+    assert alarm["source"] == "tower-a"
+    assert alarm["data"]["key"].startswith("scene:tower-a:falling_object:")
+    assert 4.9 <= alarm["data"]["data"]["accel_m_s2"] <= 14.7
+    assert {im["role"] for im in alarm["images"]} == {"object_crop", "scene"}
