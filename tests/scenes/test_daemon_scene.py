@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import videos
-from harness import FACADE, LIFT
+from harness import FACADE, LANE, LIFT
 from prereqs import MODELS as MODELS_NEEDED
 from prereqs import SHARED_MIRROR, needs
 
@@ -174,3 +174,55 @@ async def test_falling_object_alarm_with_a_frame_strip_and_the_bird_ignored(
     assert alarm["data"]["key"].startswith("scene:tower-a:falling_object:")
     assert 4.9 <= alarm["data"]["data"]["accel_m_s2"] <= 14.7
     assert {im["role"] for im in alarm["images"]} == {"object_crop", "scene"}
+
+
+DWELL_CAMERA = """\
+  - id: {id}
+    kind: file
+    path: {video}
+    fps: 2
+    loop: false
+    analysis_fps: 2
+    pipelines: [objects]
+    motion_gate: {{enabled: false}}
+    rules:
+      - type: {rule}
+        zone: {{name: {zone_name}, points: {zone}}}
+        min_s: 4
+        clear_s: 2
+"""
+
+
+async def test_fire_lane_and_loitering_raise_and_clear(tmp_path: Path) -> None:
+    cams = []
+    for cid, rule, frames, zone in (
+        ("lane-n", "fire_lane", videos.stands("car", "lane", seconds=8.0), LANE),
+        ("stair-2", "loitering", videos.stands("person", "lift", seconds=8.0), LIFT),
+    ):
+        video = tmp_path / f"{cid}.mp4"
+        videos.write_mp4(frames, video, 2.0)
+        cams.append(DWELL_CAMERA.format(id=cid, video=video, rule=rule, zone_name=rule, zone=zone))
+    text = FACADES.format(data=tmp_path / "data", cameras="".join(cams)).replace(
+        "storage:", f"vision: {{models_dir: {MODELS}, manifest: {MODELS}/manifest.yaml}}\nstorage:"
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+
+        async def both_closed() -> list[dict[str, Any]]:
+            events = await d.store.events(kind="alarm", limit=50)
+            closed = {e["data"]["key"] for e in events if e["data"]["state"] == "closed"}
+            return events if len(closed) == 2 else []
+
+        events = await until(both_closed, 90, "both alarms raised and cleared")
+    finally:
+        await d.stop()
+    steps = sorted((e["data"]["key"], e["data"]["state"]) for e in events)
+    assert steps == [
+        ("scene:lane-n:fire_lane", "closed"),
+        ("scene:lane-n:fire_lane", "raised"),
+        ("scene:stair-2:loitering", "closed"),
+        ("scene:stair-2:loitering", "raised"),
+    ]
+    lane = next(e for e in events if e["source"] == "lane-n" and e["data"]["state"] == "raised")
+    assert {im["role"] for im in lane["images"]} == {"vehicle_crop", "scene"}
