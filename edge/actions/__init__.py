@@ -17,7 +17,7 @@ from edge.actions.gatekeeping import (
     deny_pass,
     set_fire_mode,
 )
-from edge.actions.gates import open_gate
+from edge.actions.gates import hold_gate, open_gate
 
 __all__ = [
     "ACTOR_KINDS",
@@ -31,6 +31,7 @@ __all__ = [
     "close_alarm",
     "correct_parking_count",
     "deny_pass",
+    "hold_gate",
     "open_gate",
     "request_diag",
     "set_fire_mode",

@@ -32,3 +32,26 @@ async def open_gate(rt: Runtime, gate_id: str, *, actor: Actor, reason: str) -> 
         return ActionResult(True, f"gate {gate_id} opened", {"gate": gate_id, **outcome})
 
     return await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
+
+
+async def hold_gate(
+    rt: Runtime, gate_id: str, on: bool, *, actor: Actor, reason: str
+) -> ActionResult:
+    """Hold `gate_id`'s relay closed (on) or release it: a lift kept open while an e-bike
+    is inside, for instance. Refused when the gate has no hold (a pulse-only opener)."""
+
+    async def run() -> ActionResult:
+        try:
+            gate = find_gate(rt.services, gate_id)
+        except LookupError as exc:
+            raise ActionRefused(str(exc.args[0])) from None
+        hold = getattr(gate, "hold_open", None)
+        if hold is None:
+            raise ActionRefused(f"gate {gate_id} cannot be held open")
+        outcome = await hold(on, reason=reason, actor=str(actor))
+        word = "held" if on else "released"
+        return ActionResult(True, f"gate {gate_id} {word}", {"gate": gate_id, **outcome})
+
+    return await audited(
+        rt, "gate.hold" if on else "gate.release", gate_id, actor=actor, reason=reason, run=run
+    )

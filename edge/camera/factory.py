@@ -42,8 +42,12 @@ def open_session(cfg: AnyCamera, *, executor: Executor | None = None) -> CameraS
     """The shared session of one camera: its source, thinned to the analysis rate. A
     replayed source (a file) with recognisers waits for the analysis to subscribe; a live
     camera, or a file nobody analyses, runs at once (its state is what a platform sees)."""
-    source = open_source(cfg, executor=executor, max_output_fps=cfg.analysis_fps)
-    return CameraSession(source, wait_for_consumer=source.on_demand and bool(cfg.pipelines))
+    # a falling-object rule needs every frame (a dropped object crosses a floor in 0.3 s)
+    full_rate = any(r.type == "falling_object" for r in cfg.rules)
+    fps = None if full_rate else cfg.analysis_fps
+    source = open_source(cfg, executor=executor, max_output_fps=fps)
+    wait = bool(cfg.pipelines) or full_rate
+    return CameraSession(source, wait_for_consumer=source.on_demand and wait)
 
 
 def make_sampler(cfg: AnyCamera) -> Sampler:

@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from edge.config.police_ids import ApeId, CameraChannelId
+from edge.config.scene import SceneRule, check_scene
 from edge.config.types import AtKey, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
-Pipeline = Literal["plates", "faces"]
+Pipeline = Literal["plates", "faces", "objects"]
 
 
 class MotionGateConfig(Section):
@@ -108,7 +109,18 @@ class _CameraBase(Section):
     pipelines: list[Pipeline] = Field(
         default_factory=list,
         title="Recognisers",
-        description="Which recognisers look at this camera's frames: plates, faces.",
+        description="Which recognisers look at this camera's frames: plates, faces, objects.",
+    )
+    object_classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        title="Object classes",
+        description="COCO classes the objects pipeline keeps on this camera (others ignored).",
+    )
+    rules: list[SceneRule] = Field(
+        default_factory=list,
+        title="Scene rules",
+        description="ebike_in_lift, fire_lane, loitering (need the objects pipeline) and "
+        "falling_object (runs on every frame in its zone); see docs/scene-rules.md.",
     )
     analysis_fps: float = Field(
         default=4.0,
@@ -170,6 +182,13 @@ class _CameraBase(Section):
     def _backoff_order(self) -> _CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
+        gate = self.motion_gate
+        check_scene(
+            self.pipelines,
+            self.object_classes,
+            self.rules,
+            gate.keepalive_s if gate.enabled else None,
+        )
         return self
 
 

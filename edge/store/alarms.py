@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from edge.events import Event
+from edge.events import Event, ImageRef
 from edge.ids import new_id
 from edge.payloads import AlarmPayload, AlarmState
 from edge.store.reader import Reader
@@ -36,9 +36,11 @@ class AlarmsMixin:
         severity: str = "warning",
         data: dict[str, Any] | None = None,
         urgent: bool = False,
+        images: tuple[ImageRef, ...] = (),
     ) -> Alarm:
         """Raise an alarm unless one with this key is already open (no duplicates).
-        `urgent`: in a transaction of its own, ahead of queued writes (storage alarms)."""
+        `urgent`: in a transaction of its own, ahead of queued writes (storage alarms).
+        `images` (saved with `save_image`) travel on the raised event: the evidence."""
 
         def op(conn: sqlite3.Connection, tx: Tx) -> Alarm:
             row = conn.execute(
@@ -52,7 +54,13 @@ class AlarmsMixin:
                 " VALUES (?,?,?,?,?,?, 'raised', ?)",
                 (alarm_id, key, source, severity, message, dumps(data or {}), now_ms()),
             )
-            tx.emit([_alarm_event(alarm_id, key, source, "raised", severity, message, data)])
+            tx.emit(
+                [
+                    _alarm_event(
+                        alarm_id, key, source, "raised", severity, message, data, images=images
+                    )
+                ]
+            )
             return Alarm(alarm_id, True)
 
         submit = self.writer.submit_urgent if urgent else self.writer.submit
@@ -128,5 +136,7 @@ def _alarm_event(
     message: str,
     data: dict[str, Any] | None,
     by: str | None = None,
+    images: tuple[ImageRef, ...] = (),
 ) -> Event:
-    return AlarmPayload(alarm_id, key, state, severity, message, data or {}, by).event(source)
+    payload = AlarmPayload(alarm_id, key, state, severity, message, data or {}, by)
+    return payload.event(source, images=images)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import cv2
@@ -21,6 +21,7 @@ import numpy as np
 
 from edge.camera.sampler import Sample
 from edge.vision.face_passes import FacePass, FacePasses
+from edge.vision.objects.tracks import ObjectTrack, ObjectTracks
 from edge.vision.plates.vote import PlatePass, PlatePasses, crop_score
 
 SCENE_MAX_WIDTH = 1280
@@ -70,6 +71,8 @@ class Analysis:
     plates: list[Any] = field(default_factory=list)
     faces: list[Any] = field(default_factory=list)
     """(observation, box in the frame, box in the sample image) per face."""
+    objects: list[Any] = field(default_factory=list)
+    """`ObjectDetection`s with boxes in frame pixels."""
     ms: float = 0.0
 
 
@@ -86,8 +89,17 @@ class FrameAnalyser:
         plates: Any = None,
         faces: Any = None,
         face_passes: FacePasses | None = None,
+        objects: Any = None,
+        object_classes: Sequence[str] = (),
     ) -> None:
         self.pipelines = tuple(pipelines)
+        self.objects = objects if "objects" in self.pipelines else None
+        self.object_classes = (
+            objects.label_ids(object_classes) if self.objects and object_classes else None
+        )
+        self.object_tracks = ObjectTracks()
+        self.objects_ended: list[ObjectTrack] = []
+        """Object tracks that ended with the last `step` or `flush`."""
         self.plates = plates if "plates" in self.pipelines else None
         self.faces = faces if "faces" in self.pipelines else None
         self.plate_passes = PlatePasses()
@@ -110,6 +122,11 @@ class FrameAnalyser:
                 f = obs.face
                 x1, y1, x2, y2 = float(f.x), float(f.y), float(f.x + f.w), float(f.y + f.h)
                 out.faces.append((obs, (x1 + ox, y1 + oy, x2 + ox, y2 + oy), (x1, y1, x2, y2)))
+        if self.objects is not None:
+            out.objects = [
+                replace(d, box=(d.box[0] + ox, d.box[1] + oy, d.box[2] + ox, d.box[3] + oy))
+                for d in self.objects.detect(image, self.object_classes)
+            ]
         out.ms = (time.perf_counter() - began) * 1000
         return out
 
@@ -136,11 +153,16 @@ class FrameAnalyser:
                 frame.wall,
                 lambda i: (face_crop(sample.image, faces[i][2]), scene.jpeg()),
             )
+        if self.objects is not None:
+            self.objects_ended = self.object_tracks.feed(
+                result.objects, frame.seq, frame.wall, sample.image, sample.offset
+            )
         return plate_passes, face_passes, result
 
     def flush(self) -> tuple[PlateEnded, list[FacePass]]:
         """End the passes of a camera that went quiet (no sample for a while)."""
         faces = self.face_passes.flush() if self.face_passes else []
+        self.objects_ended = self.object_tracks.flush()
         return self._with_scenes(self.plate_passes.flush()), faces
 
     def _keep_scene(self, tid: int, read: Any, scene: _Scene) -> None:

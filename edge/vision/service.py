@@ -27,6 +27,8 @@ from edge.config.cameras import CameraConfig
 from edge.events import ImageRef, ImageRole
 from edge.payloads import FaceMatch, FacePayload, PlatePayload
 from edge.runtime import Runtime
+from edge.scene.runner import Outcome, SceneActions, SceneRules
+from edge.scene.worker import FallingWorker
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
 from edge.vision.face_passes import FacePass, FacePasses
 from edge.vision.faces.gallery import Match, watch_gallery
@@ -52,6 +54,7 @@ class Engines:
         self._lock = asyncio.Lock()
         self.plates: Any = None
         self.faces: Any = None
+        self.objects: Any = None
         self.load_s: dict[str, float] = {}
 
     async def need(self, pipelines: Sequence[str]) -> None:
@@ -62,6 +65,8 @@ class Engines:
                 self.faces = await self._load("faces", self._faces)
                 gallery = self.faces.gallery
                 self.rt.supervisor.spawn("faces.gallery", lambda: watch_gallery(gallery))
+            if "objects" in pipelines and self.objects is None:
+                self.objects = await self._load("objects", self._objects)
 
     async def _load(self, what: str, fn: Any) -> Any:
         began = time.perf_counter()
@@ -81,6 +86,18 @@ class Engines:
 
         p = self.rt.config.vision.plates
         return PlateReader(self._registry(), detector=p.detector, reader=p.reader)
+
+    def _objects(self) -> Any:
+        from edge.vision.objects.detect import ObjectDetector
+
+        reg = self._registry()
+        spec = reg.pick("object_detector")
+        return ObjectDetector(
+            reg.session(spec.name),
+            spec.param("labels"),
+            conf=spec.param("conf_threshold", 0.3),
+            nms_iou=spec.param("nms_iou", 0.45),
+        )
 
     def _faces(self) -> Any:
         from edge.vision.faces.pipeline import FacePipeline, FaceRecognizer
@@ -106,6 +123,10 @@ class CameraWorker:
         self.events = 0
         self.dropped_reads = 0
         self._offset = (0, 0)
+        self.scene = SceneRules(cfg.rules)
+        self.scene_actions = SceneActions(rt, cfg.id, cfg.rules)
+        self._scene_out: list[Outcome] = []
+        self.falling = FallingWorker(rt, session, cfg.rules, self.scene_actions)
 
     @property
     def source(self) -> FrameSource:
@@ -129,6 +150,12 @@ class CameraWorker:
         }
         if self.sampler is not None:
             doc["sampler"] = dataclasses.asdict(self.sampler.stats)
+        if self.cfg.rules:
+            doc["scene"] = {
+                "raised": self.scene_actions.raised,
+                "cleared": self.scene_actions.cleared,
+                **({"falling": self.falling.stats()} if self.falling.detectors else {}),
+            }
         return doc
 
     async def run(self) -> None:
@@ -145,6 +172,8 @@ class CameraWorker:
             plates=self.engines.plates,
             faces=recognizer.pipeline if recognizer is not None else None,
             face_passes=face_passes,
+            objects=self.engines.objects,
+            object_classes=self.cfg.object_classes,
         )
         self.sampler = sampler = make_sampler(self.cfg)
         frames = self.session.subscribe_frames("analysis", sampler.offer)
@@ -154,19 +183,30 @@ class CameraWorker:
                     sample = await asyncio.wait_for(sampler.get(), IDLE_FLUSH_S)
                 except TimeoutError:
                     await self._emit(*await self.rt.cpu.run(self._flush_sync))
+                    await self.scene_actions.apply(self._take_scene())
                     continue
                 await self._emit(*await self.rt.cpu.run(self._step_sync, sample))
+                await self.scene_actions.apply(self._take_scene())
         finally:
             frames.close()
 
     def _flush_sync(self) -> tuple[PlateEnded, list[FacePass]]:
         assert self.analyser is not None
-        return self.analyser.flush()
+        out = self.analyser.flush()
+        self._scene_out += self.scene.observe([], time.time(), None)
+        return out
+
+    def _take_scene(self) -> list[Outcome]:
+        out, self._scene_out = self._scene_out, []
+        return out
 
     def _step_sync(self, sample: Sample) -> tuple[PlateEnded, list[FacePass]]:
         assert self.analyser is not None
         plates, faces, _ = self.analyser.step(sample)
         self._offset = sample.offset
+        if self.scene.rules:
+            live = self.analyser.object_tracks.live.values()
+            self._scene_out += self.scene.observe(live, sample.frame.wall, sample.frame.image)
         return plates, faces
 
     async def _images(
@@ -210,6 +250,7 @@ class CameraWorker:
         )
         await self.rt.flow.emit(payload.event(self.cfg.id, images=images))
         self.events += 1
+        self.scene_actions.saw_plate(v.text, p.last_ts)
 
     async def _emit_face(self, f: FacePass) -> None:
         m = f.match
@@ -255,6 +296,8 @@ async def start(rt: Runtime) -> None:
         workers[cfg.id] = CameraWorker(cfg, rt, engines, session)
         if cfg.pipelines:
             rt.supervisor.spawn(f"vision.{cfg.id}", workers[cfg.id].run)
+        if workers[cfg.id].falling.detectors:
+            rt.supervisor.spawn(f"scene.{cfg.id}.falling", workers[cfg.id].falling.run)
     rt.services["cameras"] = workers
     rt.add_health("cameras", lambda: {cid: w.state() for cid, w in workers.items()})
     rt.add_health("models", lambda: {"load_s": engines.load_s})

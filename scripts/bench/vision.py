@@ -78,7 +78,7 @@ SHARED = REPO.parent / "shared" / "images"
 SUB_STREAM = (640, 360)
 BOX_SIZES = {"640x360": SUB_STREAM, **vp.SIZES}
 ALL_CPUS = frozenset(os.sched_getaffinity(0))
-SECTIONS = ("plates", "faces", "gallery", "box", "live")
+SECTIONS = ("plates", "faces", "gallery", "box", "live", "objects")
 Samples = dict[str, list[float]]
 
 
@@ -721,6 +721,58 @@ def targets(report: dict[str, Any], analysis_fps: float) -> list[tuple[str, str,
     return rows
 
 
+def object_latency(models_dir: Path | None, reps: int, analysis_fps: float) -> dict[str, Any]:
+    """The objects pipeline (YOLOX-Nano + tracks, `FrameAnalyser.step`) on COCO photos
+    fitted to a 640x360 sub-stream, on one core: wall and CPU ms per frame (CPU time is
+    what the box pays; wall time also holds what other jobs took from this core), and the
+    falling-object detector's cost per full-rate frame on a decimated façade ROI."""
+    from edge.config.scene import FallingObjectRule
+    from edge.scene.falling import FallingObjects
+    from edge.vision.objects.detect import ObjectDetector
+
+    registry = default_registry(models_dir, None, 1)
+    spec = registry.pick("object_detector")
+    detector = ObjectDetector(registry.session(spec.name), spec.param("labels"))
+    analyser = FrameAnalyser(
+        ["objects"],
+        objects=detector,
+        object_classes=["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+    )
+    frames = [
+        vp.fit(decode_image(p), SUB_STREAM) for p in sorted((SHARED / "objects").glob("*.jpg"))
+    ]
+    analyser.step(as_sample(frames[0]))
+    wall: list[float] = []
+    cpu: list[float] = []
+    for _ in range(max(1, reps)):
+        for f in frames:
+            t0, c0 = time.perf_counter(), time.thread_time()
+            analyser.step(as_sample(f))
+            wall.append((time.perf_counter() - t0) * 1000)
+            cpu.append((time.thread_time() - c0) * 1000)
+    rule = FallingObjectRule.model_validate(
+        {"type": "falling_object", "zone": {"points": [[160, 0], [480, 0], [480, 359], [160, 359]]}}
+    )
+    falling = FallingObjects(rule)
+    still = frames[0]
+    fall_ms: list[float] = []
+    for i in range(200):
+        img = still.copy()
+        cv2.circle(img, (320, (i * 7) % 360), 4, (20, 20, 20), -1)
+        c0 = time.thread_time()
+        falling.feed(img, i / 25)
+        fall_ms.append((time.thread_time() - c0) * 1000)
+    cpu_med = summary(cpu)["median"]
+    return {
+        "frames": len(wall),
+        "wall_ms": summary(wall),
+        "cpu_ms": summary(cpu),
+        "falling_cpu_ms_per_frame": summary(fall_ms[20:]),
+        "cameras_per_core": math.floor(1000 / (cpu_med * analysis_fps)) if cpu_med else 0,
+        "load": load(),
+    }
+
+
 def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
     if "plates" in report:
         print_stages("plate frame", report["plates"])
@@ -739,6 +791,19 @@ def print_report(report: dict[str, Any], args: argparse.Namespace) -> None:
             f"{'yes' if g['same_nearest'] else 'NO'}, same match/unknown decisions "
             f"{'yes' if g['same_decisions'] else 'NO'}, "
             f"distances within {g['max_distance_diff']:.0e}"
+        )
+    obj = report.get("objects")
+    if obj:
+        w, c, f = obj["wall_ms"], obj["cpu_ms"], obj["falling_cpu_ms_per_frame"]
+        print(
+            f"\nobjects (YOLOX-Nano 416 + tracks), 640x360, 1 core, {obj['frames']} frames "
+            f"({obj['load']})\n"
+            f"  CPU ms/frame median {c['median']:.1f} p95 {c['p95']:.1f}; "
+            f"wall median {w['median']:.1f} p95 {w['p95']:.1f}\n"
+            f"  object cameras per core at {args.analysis_fps:g} fps without the gate: "
+            f"{obj['cameras_per_core']}\n"
+            f"  falling object (MOG2 on a 320 px ROI, every frame): CPU ms/frame median "
+            f"{f['median']:.2f} p95 {f['p95']:.2f} (25 fps: {f['median'] * 2.5:.0f} % of a core)"
         )
     box = report.get("box")
     if box:
@@ -901,6 +966,11 @@ def main() -> int:
                 cycle_s=args.cycle_s,
             )
             report["live"] = asyncio.run(live_run(engines, cams, args.live_s, warmup_s=3.0))
+    if "objects" in args.only:
+        with other.section("objects, 1 core"):
+            one_core()
+            report["objects"] = object_latency(args.models_dir, args.reps, args.analysis_fps)
+            all_cores()
     if "box" in args.only:
         with other.section("box fps, 2 cores"):
             report["box"] = box_bench(engines, scenes, photos, args.box_s)

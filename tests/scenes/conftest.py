@@ -1,0 +1,54 @@
+"""Fixtures for the scene tests: the real object detector and the COCO images."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prereqs import SHARED_MIRROR, require
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
+    require((SHARED / "models").is_dir(), *SHARED_MIRROR)
+    dest = REPO / "models"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "fetch-models"),
+            "--mirror",
+            str(SHARED / "models"),
+            "--dest",
+            str(dest),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return dest
+
+
+OBJECTS = SHARED / "images" / "objects"  # the test modules spell it out too
+
+
+@pytest.fixture(scope="session")
+def detector(models_dir: Path):  # type: ignore[no-untyped-def]
+    """The real YOLOX-Nano from the manifest."""
+    from edge.vision.models import ModelRegistry
+    from edge.vision.objects.detect import ObjectDetector
+
+    require(OBJECTS.is_dir(), *SHARED_MIRROR)
+    reg = ModelRegistry.from_dir(models_dir)
+    spec = reg.spec("yolox_nano_416")
+    return ObjectDetector(
+        reg.session("yolox_nano_416"),
+        spec.param("labels"),
+        conf=spec.param("conf_threshold", 0.3),
+        nms_iou=spec.param("nms_iou", 0.45),
+    )

@@ -1,0 +1,115 @@
+"""Each scene rule on composed videos of real COCO objects: the true case raises (with
+its evidence) and clears, the near miss stays silent."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import videos
+from harness import FACADE, LANE, LIFT, Raise, fall, kinds, play, rules
+
+EBIKE = {
+    "type": "ebike_in_lift",
+    "zone": {"name": "lift car", "points": LIFT},
+    "min_s": 2,
+    "clear_s": 2,
+    "relay": "lift1",
+}
+ALL = ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+
+
+def test_ebike_in_lift_raises_with_crop_and_relay_then_clears(detector) -> None:  # type: ignore[no-untyped-def]
+    frames = videos.enters_and_leaves("motorcycle", "lift", stay_s=4.0)
+    out = play(detector, frames, rules(EBIKE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    (t_raise, first), (t_clear, second) = out
+    tr = first.transition
+    assert isinstance(tr, Raise) and tr.relay == "lift1" and tr.data["label"] == "motorcycle"
+    assert second.transition.relay == "lift1"
+    assert 2.0 <= t_raise < 1.5 + 4.0 and t_clear > 1.5 + 4.0  # raised while inside
+    crop = cv2.imdecode(np.frombuffer(first.crop, np.uint8), cv2.IMREAD_COLOR)
+    assert crop is not None and crop.shape[0] > 150  # the motorcycle, not a sliver
+    assert first.scene
+
+
+def test_ebike_near_miss_too_short_and_person_alone(detector) -> None:  # type: ignore[no-untyped-def]
+    brief = videos.enters_and_leaves("motorcycle", "lift", stay_s=0.5)
+    assert kinds(play(detector, brief, rules({**EBIKE, "min_s": 3}), ALL)) == []
+    person = videos.enters_and_leaves("person", "lift", stay_s=4.0)
+    assert kinds(play(detector, person, rules(EBIKE), ALL)) == []
+
+
+FIRE = {
+    "type": "fire_lane",
+    "zone": {"name": "fire lane", "points": LANE},
+    "min_s": 8,
+    "clear_s": 2,
+}
+
+
+def test_fire_lane_parked_car_raises_and_clears(detector) -> None:  # type: ignore[no-untyped-def]
+    frames = videos.stands("car", "lane", seconds=12.0)
+    out = play(detector, frames, rules(FIRE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert 8.0 <= out[0][0] < 12.0 and out[1][0] >= 12.0
+    first = out[0][1].transition
+    assert isinstance(first, Raise) and first.data["label"] in {"car", "truck"}
+
+
+def test_fire_lane_near_miss_short_stop_and_car_outside(detector) -> None:  # type: ignore[no-untyped-def]
+    short = videos.stands("car", "lane", seconds=6.0)
+    assert kinds(play(detector, short, rules(FIRE), ALL)) == []
+    elsewhere = {**FIRE, "zone": {"points": [[0, 0], [90, 0], [90, 90], [0, 90]]}}
+    parked = videos.stands("car", "lane", seconds=12.0)
+    assert kinds(play(detector, parked, rules(elsewhere), ALL)) == []
+
+
+LOITER = {
+    "type": "loitering",
+    "zone": {"name": "stairwell", "points": LIFT},
+    "min_s": 6,
+    "clear_s": 2,
+    "cooldown_s": 600,
+}
+
+
+def test_loitering_person_standing_raises_clears_and_cools_down(detector) -> None:  # type: ignore[no-untyped-def]
+    frames = videos.stands("person", "lift", seconds=10.0)
+    out = play(detector, frames, rules(LOITER), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert 6.0 <= out[0][0] < 10.0
+    # the same person again within the cool-down: no second alarm
+    again = frames + [(t + 14.0, img) for t, img in frames]
+    assert kinds(play(detector, again, rules(LOITER), ALL)) == ["raise", "clear"]
+
+
+def test_loitering_near_miss_passing_through_and_motorcycle(detector) -> None:  # type: ignore[no-untyped-def]
+    passing = videos.enters_and_leaves("person", "lift", stay_s=2.0)
+    assert kinds(play(detector, passing, rules(LOITER), ALL)) == []
+    moto = videos.stands("motorcycle", "lift", seconds=10.0)
+    assert kinds(play(detector, moto, rules(LOITER), ALL)) == []
+
+
+FALL = {
+    "type": "falling_object",
+    "zone": {"name": "tower A", "points": FACADE},
+    "min_frames": 6,
+    "metres_per_px": 0.05,
+}
+
+
+def test_falling_object_with_g_raises_with_a_frame_strip() -> None:
+    hits = fall(videos.drop(), rules(FALL))
+    assert len(hits) == 1
+    t, hit = hits[0]
+    assert 0.6 < t < 1.6
+    assert 9.81 * 0.5 <= hit.data["accel_m_s2"] <= 9.81 * 1.5
+    assert hit.strip is not None and hit.strip.shape[1] > hit.strip.shape[0]
+
+
+def test_falling_object_ignores_birds_and_wrong_scale() -> None:
+    assert fall(videos.bird(), rules(FALL)) == []
+    slow = videos.bird(px_per_s=120.0, flap_px=15.0)
+    assert fall(slow, rules(FALL)) == []
+    # a "fall" at a tenth of g (a drifting leaf or a lift cabin light) is not an object from height
+    assert fall(videos.drop(g=0.98), rules(FALL)) == []

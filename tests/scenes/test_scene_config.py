@@ -1,0 +1,87 @@
+"""Scene rules in the YAML file: valid ones load typed, mistakes name their file:line."""
+
+from __future__ import annotations
+
+import pytest
+
+from edge.config import ConfigError, parse_config
+from edge.config.scene import EbikeInLiftRule, FallingObjectRule
+
+HEAD = """\
+config_version: 1
+site: {name: 测试小区, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}
+storage: {data_dir: /tmp/edge-scene-config}
+cameras:
+  - id: lift-a
+    kind: rtsp
+    url: rtsp://127.0.0.1:8554/lift
+"""
+
+
+def problems(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, "edge.yaml", {})
+    return [str(p) for p in info.value.problems]
+
+
+def test_rules_load_typed_with_defaults() -> None:
+    cfg = parse_config(
+        HEAD
+        + """\
+    pipelines: [objects]
+    motion_gate: {keepalive_s: 1}
+    rules:
+      - type: ebike_in_lift
+        zone: {points: [[100, 50], [500, 50], [500, 350], [100, 350]]}
+        relay: lift1
+      - type: falling_object
+        zone: {name: tower A, points: [[0, 0], [300, 0], [300, 700]]}
+""",
+        "edge.yaml",
+        {},
+    )
+    ebike, fall = cfg.cameras[0].rules
+    assert isinstance(ebike, EbikeInLiftRule) and ebike.classes == ["bicycle", "motorcycle"]
+    assert ebike.relay == "lift1" and ebike.min_s == 2.0
+    assert isinstance(fall, FallingObjectRule) and fall.min_frames == 6
+
+
+@pytest.mark.parametrize(
+    ("tail", "line", "says"),
+    [
+        (  # an object rule on a camera without the objects pipeline
+            "    rules:\n      - type: loitering\n        zone: {points: [[0, 0], [9, 0], [9, 9]]}\n",
+            9,
+            "needs 'objects' in pipelines",
+        ),
+        (
+            "    pipelines: [objects]\n    rules:\n      - type: ebike_on_roof\n"
+            "        zone: {points: [[0, 0], [9, 0], [9, 9]]}\n",
+            10,
+            "ebike_on_roof",
+        ),
+        (  # the motion gate would hide a parked car without a keep-alive
+            "    pipelines: [objects]\n    rules:\n      - type: fire_lane\n"
+            "        zone: {points: [[0, 0], [9, 0], [9, 9]]}\n",
+            None,
+            "keepalive_s",
+        ),
+        (
+            "    pipelines: [objects]\n    object_classes: [person, e-bike]\n",
+            9,
+            "not a COCO class",
+        ),
+        (
+            "    pipelines: [objects]\n    motion_gate: {enabled: false}\n    rules:\n"
+            "      - type: ebike_in_lift\n        zone: {points: [[0, 0], [-9, 0], [9, 9]]}\n",
+            12,
+            "outside the frame",
+        ),
+    ],
+)
+def test_mistakes_name_file_line_and_key(tail: str, line: int | None, says: str) -> None:
+    found = problems(HEAD + tail)
+    assert any(says in p for p in found), found
+    assert all(p.startswith("edge.yaml:") for p in found), found
+    if line is not None:
+        assert any(p.startswith(f"edge.yaml:{line}:") for p in found), found
