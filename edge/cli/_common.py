@@ -93,6 +93,15 @@ def print_json(doc: Any) -> None:
     print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
 
 
+def fail(args: Any, message: str, code: int = FAILED) -> int:
+    """A failed verb: the sentence on stderr and, with --json, {"ok": false, "error"} on stdout
+    so a script always gets a document."""
+    if getattr(args, "json", False):
+        print_json({"ok": False, "error": message})
+    err(message)
+    return code
+
+
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 

@@ -21,10 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge.cli._common import CliError, add_json, print_json
+from edge.cli._common import CliError, add_json, fail, print_json
 from edge.codecs import cjt188, dlt645
 from edge.codecs.errors import ProtocolError
-from edge.fieldbus.cli_support import Progress, add_line_args, open_line, port_exit
+from edge.fieldbus.cli_support import Progress, add_line_args, open_line, port_exit_code
 from edge.fieldbus.errors import BusError, BusTimeout, DeviceErrorReply, PortError
 from edge.fieldbus.meters import CjtMatcher, DltMatcher, read_dlt645_address
 from edge.fieldbus.modbus import ModbusRtuLink
@@ -125,7 +125,7 @@ async def _scan_async(
                 if not args.json:
                     print(f"modbus unit {unit}{note}")
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     finally:
         await bus.close()
     if args.json:

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Sequence
 
 from edge import __version__
-from edge.cli._common import CliError
+from edge.cli._common import CliError, fail
 from edge.registry import registry
 
 
@@ -46,8 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(handler(args) or 0)
     except CliError as exc:
-        print(f"edge {args.command}: {exc}", file=sys.stderr)
-        return exc.code
+        return fail(args, f"edge {args.command}: {exc}", exc.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from edge.cli._common import CliError, add_json, print_json
+from edge.cli._common import CliError, add_json, fail, print_json
 from edge.cli._tidy import tidy
 from edge.codecs import cjt188, dlt645
 from edge.codecs.errors import ProtocolError
 from edge.codecs.values import Value
-from edge.fieldbus.cli_support import FrameTrace, add_line_args, open_line, port_exit
+from edge.fieldbus.cli_support import FrameTrace, add_line_args, open_line, port_exit_code
 from edge.fieldbus.errors import BusError, PortError
 from edge.fieldbus.meters import read_cjt188, read_dlt645
 
@@ -106,10 +105,9 @@ async def _read_async(args: argparse.Namespace) -> int:
             print(f"  {v.point:28} {_fmt(v.value)} {v.unit}  {v.name}")
         return 0
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     except (BusError, ProtocolError) as exc:
-        print(f"error: {exc} (check the address, wiring and --baud/--parity)", file=sys.stderr)
-        return 1
+        return fail(args, f"error: {exc} (check the address, wiring and --baud/--parity)")
     finally:
         await bus.close()
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from edge.cli._common import CliError, add_json, print_json
+from edge.cli._common import CliError, add_json, fail, print_json
 from edge.cli._tidy import tidy
 from edge.codecs.errors import ProtocolError
 from edge.config.buses import ModbusTcpBusConfig, SerialBusConfig
-from edge.fieldbus.cli_support import FrameTrace, port_exit
+from edge.fieldbus.cli_support import FrameTrace, port_exit_code
 from edge.fieldbus.errors import BusError, PortError
 from edge.fieldbus.modbus import ModbusLink, ModbusRtuLink, ModbusTcpLink
 from edge.fieldbus.registers import WIDTH, RegisterPoint, decode_point
@@ -87,10 +86,9 @@ async def _read_async(args: argparse.Namespace) -> int:
     try:
         data = await link.read(args.function, args.register, args.count, args.unit, trace=trace)
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     except (BusError, ProtocolError) as exc:
-        print(f"error: {exc} (check the unit ID, address and line settings)", file=sys.stderr)
-        return 1
+        return fail(args, f"error: {exc} (check the unit ID, address and line settings)")
     finally:
         await link.close()
     decoded: list[object] | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 
@@ -21,6 +22,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     field.add_argument("--meters-port", type=int, default=15001, help="meter line (TCP)")
     field.add_argument("--modbus-port", type=int, default=15002, help="Modbus TCP")
     field.add_argument("--baud", type=int, help="emulate the meter line's wire time")
+    field.add_argument(
+        "--json", action="store_true", help="print the addresses as one JSON line, then serve"
+    )
     field.set_defaults(handler=_field)
 
 
@@ -45,12 +49,26 @@ async def _field_async(args: argparse.Namespace) -> int:
         config.baud = args.baud
     async with MeterSimulator(config) as meters, ModbusSimulator(demo_sensors()) as sensors:
         host, port = await meters.start_tcp(args.host, args.meters_port)
-        print(f"meters tcp {host}:{port}", flush=True)
-        for m in config.meters:
-            print(f"  meter {m.address} {m.protocol.value}", flush=True)
-        host, port = await sensors.start_tcp(args.host, args.modbus_port)
-        print(f"modbus tcp {host}:{port}", flush=True)
-        for unit, s in sensors.sensors.items():
-            print(f"  unit {unit} {s.spec.profile}", flush=True)
+        mhost, mport = await sensors.start_tcp(args.host, args.modbus_port)
+        if args.json:
+            # {"meters": "host:port", "modbus": "host:port", "meter_addresses", "units"}
+            doc = {
+                "meters": f"{host}:{port}",
+                "modbus": f"{mhost}:{mport}",
+                "meter_addresses": [
+                    {"address": m.address, "protocol": m.protocol.value} for m in config.meters
+                ],
+                "units": [
+                    {"unit": u, "profile": s.spec.profile} for u, s in sensors.sensors.items()
+                ],
+            }
+            print(json.dumps(doc), flush=True)
+        else:
+            print(f"meters tcp {host}:{port}", flush=True)
+            for m in config.meters:
+                print(f"  meter {m.address} {m.protocol.value}", flush=True)
+            print(f"modbus tcp {mhost}:{mport}", flush=True)
+            for unit, s in sensors.sensors.items():
+                print(f"  unit {unit} {s.spec.profile}", flush=True)
         await stop.wait()
     return 0
