@@ -127,7 +127,7 @@ COVERED = {
     "config check", "config show", "config schema", "bus scan", "meter read", "modbus read",
     "models check", "face enroll", "face list", "face remove", "camera probe",
     "vision detect", "vision eval-plates", "vision eval-faces", "uplink test", "sim field",
-    "doctor",
+    "doctor", "diag bundle",
 }  # fmt: skip
 
 
