@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import urllib.parse
 from typing import Any
@@ -19,7 +20,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_api_args(p)
     add_json(p)
     p.set_defaults(handler=_status)
-    e = sub.add_parser("events", help="list recent events from a running daemon")
+    e = sub.add_parser("events", help="list recent events, or follow them live (events tail)")
+    e.add_argument(
+        "action", nargs="?", choices=["list", "tail"], default="list",
+        help="list (default) recent events, or tail: follow new ones as they happen",
+    )  # fmt: skip
+    e.add_argument("--count", type=int, help="tail: stop after N events")
     add_api_args(e)
     e.add_argument("--kind", help=f"only this kind ({', '.join(k.value for k in EventKind)})")
     e.add_argument("--source", help="only events from this device or camera")
@@ -118,6 +124,8 @@ def event_query(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _events(args: argparse.Namespace) -> int:
+    if args.action == "tail":
+        return _tail(args)
     if not 1 <= args.limit <= 1000:
         raise CliError("--limit must be from 1 to 1000")
     query = {"limit": str(args.limit), **event_query(args)}
@@ -143,3 +151,40 @@ def event_line_fields(ev: dict[str, Any]) -> list[str]:
 
 def event_table(events: list[dict[str, Any]]) -> str:
     return table(["TIME", "KIND", "SOURCE", "DATA"], [event_line_fields(e) for e in events])
+
+
+def _tail(args: argparse.Namespace) -> int:
+    """Follow /api/events/stream. --json: one JSON document per line (NDJSON), as served."""
+    import json
+    import urllib.request
+
+    from edge.cli._common import api_url
+
+    query = {k: v for k, v in event_query(args).items() if k == "kind"}
+    base = api_url(args)
+    url = base + "/api/events/stream" + ("?" + urllib.parse.urlencode(query) if query else "")
+    seen = 0
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:  # keepalive lines every 15 s
+            print(f"following events at {base} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            for raw in resp:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line:
+                    continue
+                doc = tidy(json.loads(line))
+                if "dropped" in doc:
+                    print(f"({doc['dropped']} events dropped: reading too slowly)", file=sys.stderr)
+                    continue
+                if args.json:
+                    print(json.dumps(doc, ensure_ascii=False), flush=True)
+                else:
+                    print("  ".join(event_line_fields(doc)), flush=True)
+                seen += 1
+                if args.count and seen >= args.count:
+                    return 0
+    except OSError as exc:
+        raise CliError(
+            f"the event stream at {base} stopped or is unreachable ({getattr(exc, 'reason', exc)});"
+            " check the daemon (edge status) and run again"
+        ) from None
+    return 0

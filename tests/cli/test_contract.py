@@ -97,6 +97,7 @@ async def site(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 "modbus": f"tcp://{mhost}:{mport}",
                 "config": str(config),
                 "text": text,
+                "daemon": d,
             }
         finally:
             await d.stop()
@@ -127,7 +128,7 @@ COVERED = {
     "config check", "config show", "config schema", "bus scan", "meter read", "modbus read",
     "models check", "face enroll", "face list", "face remove", "camera probe",
     "vision detect", "vision eval-plates", "vision eval-faces", "uplink test", "sim field",
-    "doctor", "diag bundle",
+    "doctor", "diag bundle", "logs",
 }  # fmt: skip
 
 
@@ -166,6 +167,28 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
     assert ev["data"]["x"] == "y" * 300  # not cut
     assert ev["data"]["confidence"] == 0.3  # no float noise
     assert ev["ts"].endswith("+08:00")  # the site's zone
+
+    # events tail: follows live; --json is one document per line
+    tail = asyncio.create_task(asyncio.to_thread(
+        main, ["events", "tail", "--url", url, "--kind", "plate", "--count", "1", "--json"]))  # fmt: skip
+    for _ in range(200):
+        if "api.events.stream" in site["daemon"].rt.hub.stats():
+            break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("events tail never subscribed")
+    async with aiohttp.ClientSession() as http:
+        accessbody = {"kind": "access", "source": "door1", "data": {"card": "1"}}
+        async with http.post(f"{url}/api/events", json=accessbody) as r:
+            assert r.status == 201
+        body["data"]["plate"] = "苏E99999"
+        async with http.post(f"{url}/api/events", json=body) as r:
+            assert r.status == 201
+    assert await asyncio.wait_for(tail, 20) == 0
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.strip()]
+    live = json.loads(line)
+    assert live["kind"] == "plate" and live["data"]["plate"] == "苏E99999"
+    assert live["data"]["confidence"] == 0.3 and live["ts"].endswith("+08:00")
 
     rc, doc, _ = await run_json(capsys, "alarm", "ack", "no-such-alarm", "--url", url)
     assert rc == 1 and doc["ok"] is False and doc["message"]
@@ -222,6 +245,17 @@ async def test_field_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[s
         capsys, "uplink", "test", "mqtt", "--url", f"mqtt://127.0.0.1:{port}", "--timeout", "2"
     )
     assert rc == 1 and doc["steps"][-1]["status"] == "FAIL"
+
+
+def test_logs_reads_the_log_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    log = tmp_path / "edge.log"
+    log.write_text("".join(f"line {n} 北门\n" for n in range(150)), encoding="utf-8")
+    rc = main(["logs", "--file", str(log), "-n", "3", "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["lines"] == ["line 147 北门", "line 148 北门", "line 149 北门"]
+    rc = main(["logs", "--file", str(tmp_path / "none.log"), "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 2 and "give the right --file" in doc["error"]
 
 
 def test_sim_field_prints_its_addresses_as_json() -> None:
