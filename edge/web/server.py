@@ -8,11 +8,11 @@ import logging
 from aiohttp import web
 
 from edge.runtime import Runtime
-from edge.web import api, events_stream
+from edge.web import api, events_stream, metrics_route
 from edge.web.hosts import HostCheck
 
 # Field-operations routes, each in its own module (added before api's /api/events/{id}).
-OPS_ROUTES = (events_stream.routes,)
+OPS_ROUTES = (events_stream.routes, metrics_route.routes)
 
 log = logging.getLogger(__name__)
 
