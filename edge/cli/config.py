@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.cli._common import add_json, load_or_report, print_json
+from edge.cli._common import CliError, add_json, load_or_report, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,6 +22,44 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     show.add_argument("path")
     add_json(show)
     show.set_defaults(handler=_show)
+    mig = cs.add_parser(
+        "migrate", help="bring an older config_version up to this build's (original kept)"
+    )
+    mig.add_argument("path")
+    mig.add_argument("--dry-run", action="store_true", help="say what would change")
+    add_json(mig)
+    mig.set_defaults(handler=_migrate)
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    """JSON: {"path", "from_version", "to_version", "backup"}."""
+    from pathlib import Path
+
+    from edge.config.migrate import ConfigVersionError, migrate_file
+
+    try:
+        done = migrate_file(Path(args.path), dry_run=args.dry_run)
+    except OSError as exc:
+        raise CliError(f"cannot read or write {args.path}: {exc.strerror}") from None
+    except ConfigVersionError as exc:
+        raise CliError(str(exc), 1) from None
+    except Exception as exc:  # yaml.YAMLError: the line and column are in its text
+        raise CliError(f"{args.path} is not readable YAML: {exc}".replace("\n", " ")) from None
+    doc = {
+        "path": str(done.path),
+        "from_version": done.from_version,
+        "to_version": done.to_version,
+        "backup": str(done.backup) if done.backup else None,
+    }
+    if args.json:
+        print_json(doc)
+    elif done.backup is None:
+        print(f"{args.path}: already config_version {done.to_version}")
+    else:
+        verb = "would migrate" if args.dry_run else "migrated"
+        print(f"{args.path}: {verb} config_version {done.from_version} -> {done.to_version}, "
+              f"original kept as {done.backup}")  # fmt: skip
+    return 0
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -128,7 +128,7 @@ COVERED = {
     "config check", "config show", "config schema", "bus scan", "meter read", "modbus read",
     "models check", "face enroll", "face list", "face remove", "camera probe",
     "vision detect", "vision eval-plates", "vision eval-faces", "uplink test", "sim field",
-    "doctor", "diag bundle", "logs",
+    "doctor", "diag bundle", "logs", "config migrate",
 }  # fmt: skip
 
 
