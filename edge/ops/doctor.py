@@ -29,7 +29,18 @@ if TYPE_CHECKING:
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_FREE_BYTES = 1 << 30
 CLOCK_WARN_S, CLOCK_FAIL_S = 2.0, 30.0
-UNIT_FILE = Path(__file__).resolve().parents[2] / "systemd" / "edge.service"
+# Installed unit first; from a checkout, the repo's (when systemctl is absent, e.g. a container).
+UNIT_FILE = next(
+    (
+        p
+        for p in (
+            Path("/etc/systemd/system/edge.service"),
+            Path(__file__).resolve().parents[2] / "systemd" / "edge.service",
+        )
+        if p.exists()
+    ),
+    Path("/etc/systemd/system/edge.service"),
+)
 
 
 @dataclass(frozen=True)
