@@ -181,7 +181,7 @@ class Gatekeeper:
                     face.camera,
                     ts,
                     event.id,
-                    confidence=face.confidence,
+                    confidence=face.confidence if face.confidence is not None else 1.0,
                     identity=(m.name or m.person_id) if m.result != "unknown" else None,
                     gallery=m.gallery if m.result != "unknown" else None,
                 )

@@ -1,8 +1,18 @@
-"""Helpers shared by CLI commands."""
+"""What every CLI verb shares: the one contract (issue 14).
+
+- `--json` prints one JSON document on stdout (shapes in docs/cli.md); text goes to stdout,
+  errors and progress to stderr.
+- Exit codes: 0 ok, 1 a check failed, 2 bad usage or the daemon/device unreachable.
+- Errors are one sentence saying what to do: a verb raises `CliError(sentence, code)` and
+  `edge.cli.main` prints it; no traceback or pydantic text reaches the user.
+- The daemon is found by --url, else `EDGE_WEB_PORT`, else the config's `web.listen`
+  (--config, else `EDGE_CONFIG`), else 127.0.0.1:8080.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
@@ -12,18 +22,32 @@ if TYPE_CHECKING:
     from edge.config import EdgeConfig
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+OK, FAILED, USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """A sentence for the user and the exit code (1 failed check, 2 usage/unreachable)."""
+
+    def __init__(self, message: str, code: int = USAGE) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def api_url(args: Any) -> str:
-    """The daemon's API: --url, else the config's web.listen, else the default."""
+    """The daemon's API: --url, EDGE_WEB_PORT, the config's web.listen, or the default."""
     if getattr(args, "url", None):
         return str(args.url).rstrip("/")
-    path = getattr(args, "config", None)
+    port = os.environ.get("EDGE_WEB_PORT", "").strip()
+    if port:
+        if not port.isdigit():
+            raise CliError(f"EDGE_WEB_PORT={port!r} is not a port number; set it to e.g. 8080")
+        return f"http://127.0.0.1:{port}"
+    path = getattr(args, "config", None) or os.environ.get("EDGE_CONFIG")
     if path:
-        from edge.config import load_config
-
-        cfg = load_config(path)
-        host = cfg.web.host if cfg.web.host not in ("0.0.0.0", "::") else "127.0.0.1"
+        cfg = load_or_raise(path)
+        host = cfg.web.host if cfg.web.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        if ":" in host:
+            host = f"[{host}]"
         return f"http://{host}:{cfg.web.port}"
     return DEFAULT_URL
 
@@ -41,13 +65,61 @@ def get_json(url: str, timeout_s: float = 5.0) -> tuple[int, Any]:
             return exc.code, {"error": body.decode(errors="replace")}
 
 
+def fetch(args: Any, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
+    """GET from the daemon; an unreachable daemon is a `CliError` (exit 2) saying how to fix."""
+    base = api_url(args)
+    try:
+        return get_json(base + path, timeout_s)
+    except (OSError, json.JSONDecodeError) as exc:
+        why = getattr(exc, "reason", exc)
+        raise CliError(
+            f"the daemon does not answer at {base} ({why}); start it (systemctl start edge) "
+            "or point at it with --url, --config or EDGE_WEB_PORT"
+        ) from None
+
+
 def add_api_args(p: Any) -> None:
-    p.add_argument("--url", help=f"daemon API base URL (default {DEFAULT_URL})")
-    p.add_argument("--config", "-c", help="read the API address from this config file")
+    p.add_argument(
+        "--url", help=f"daemon API base URL (default: EDGE_WEB_PORT, the config, {DEFAULT_URL})"
+    )
+    p.add_argument("--config", "-c", help="read the API address (web.listen) from this config file")
+
+
+def add_json(p: Any) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+
+
+def print_json(doc: Any) -> None:
+    print(json.dumps(doc, ensure_ascii=False, indent=2, default=str))
+
+
+def fail(args: Any, message: str, code: int = FAILED) -> int:
+    """A failed verb: the sentence on stderr and, with --json, {"ok": false, "error"} on stdout
+    so a script always gets a document."""
+    if getattr(args, "json", False):
+        print_json({"ok": False, "error": message})
+    err(message)
+    return code
 
 
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
+
+
+def load_or_raise(path: str) -> EdgeConfig:
+    """The config, or a `CliError` naming the file and its first problems."""
+    from edge.config import ConfigError, ConfigUnreadable, load_config
+
+    try:
+        return load_config(path)
+    except ConfigUnreadable as exc:
+        raise CliError(f"cannot read the config {path}: {exc}; give the right file") from None
+    except ConfigError as exc:
+        shown = "; ".join(str(p) for p in exc.problems[:3])
+        raise CliError(
+            f"the config {path} has {len(exc.problems)} problem(s): {shown}; "
+            f"run `edge config check {path}` and fix them"
+        ) from None
 
 
 def load_or_report(path: str, problems_to: TextIO | None = None) -> EdgeConfig | int:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err
+from edge.cli._common import CliError, add_api_args, add_json, api_url, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.add_argument("--by", default=getpass.getuser(), help="who (default: your login)")
         a.add_argument("--note", default="", help="why, for the audit log")
         add_api_args(a)
+        add_json(a)
         a.set_defaults(handler=_alarm, action=name)
     g = sub.add_parser("gate", help="open a gate through a running daemon")
     gates = g.add_subparsers(dest="gate_command", metavar="ACTION", required=True)
@@ -34,6 +36,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.add_argument("--reason", required=True, help="why, for the audit log")
     o.add_argument("--by", default=getpass.getuser(), help="who (default: your login)")
     add_api_args(o)
+    add_json(o)
     o.set_defaults(handler=_gate_open)
 
 
@@ -57,17 +60,24 @@ def post_json(url: str, body: dict[str, Any], timeout_s: float = 10.0) -> tuple[
 
 
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> int:
-    url = api_url(args) + path
+    """JSON shape: {"ok": bool, "message": str, "data": {...}}."""
+    base = api_url(args)
     try:
-        status, reply = post_json(url, {**body, "by": args.by, "client": "cli"})
+        status, reply = post_json(base + path, {**body, "by": args.by, "client": "cli"})
     except OSError as exc:
-        err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
-        return 2
-    if status == 200:
-        print(reply.get("message", "done"))
-        return 0
-    err(f"refused: {reply.get('error', reply)}")
-    return 1
+        raise CliError(
+            f"the daemon does not answer at {base} ({getattr(exc, 'reason', exc)}); start it "
+            "or point at it with --url, --config or EDGE_WEB_PORT"
+        ) from None
+    ok = status == 200
+    message = str(reply.get("message", "done") if ok else reply.get("error", reply))
+    if args.json:
+        print_json({"ok": ok, "message": message, "data": reply.get("data", {}) if ok else {}})
+    elif ok:
+        print(message)
+    else:
+        print(f"refused: {message}", file=sys.stderr)
+    return 0 if ok else 1
 
 
 def _alarm(args: argparse.Namespace) -> int:

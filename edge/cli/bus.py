@@ -1,11 +1,12 @@
-"""`edge bus scan`: who is on this line? DL/T 645 meters and Modbus unit IDs.
+"""`edge bus scan`: who is on this line? DL/T 645 (2007 and 1997) and CJ/T 188 meters,
+and Modbus unit IDs.
 
-DL/T 645: first a read-address to the wildcard (answers cleanly only when one
-meter is on the line), then probing with wildcard addresses, lowest byte first:
-`AA AA AA AA AA 07` reaches every meter whose address ends in 07. A clean reply
-carries the meter's full address; a garbled one means several answered at
-once, so that branch is split on the next byte. Silence costs one timeout per
-probe, hence the progress bar.
+Meters: probing with wildcard addresses, lowest byte first: `AA AA AA AA AA 07` reaches
+every meter whose address ends in 07. A clean reply carries the meter's full address; a
+garbled one means several answered at once, so that branch is split on the next byte.
+DL/T 645 asks for forward active energy (every meter has it, in either edition), CJ/T 188
+for the metering block with the wildcard meter type (water, heat and gas meters answer).
+Silence costs one timeout per probe, hence the progress bar on stderr.
 
 Modbus: one holding-register read per unit ID; any answer, even an exception,
 means a unit is there (a TCP gateway's "target did not respond" does not).
@@ -16,34 +17,70 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-from edge.codecs import dlt645
+from edge.cli._common import CliError, add_json, fail, print_json
+from edge.codecs import cjt188, dlt645
 from edge.codecs.errors import ProtocolError
-from edge.fieldbus.cli_support import Progress, add_line_args, open_line, port_exit
+from edge.fieldbus.cli_support import Progress, add_line_args, open_line, port_exit_code
 from edge.fieldbus.errors import BusError, BusTimeout, DeviceErrorReply, PortError
-from edge.fieldbus.meters import DltMatcher, read_dlt645_address
+from edge.fieldbus.meters import CjtMatcher, DltMatcher, read_dlt645_address
 from edge.fieldbus.modbus import ModbusRtuLink
 from edge.fieldbus.serial_bus import SerialBus
+from edge.fieldbus.serial_port import Matcher
 
 # Forward active energy: every meter has it, in either edition.
 PROBE_DI = {dlt645.Version.V2007: 0x00010000, dlt645.Version.V1997: 0x9010}
 
 
+@dataclass(frozen=True)
+class MeterProtocol:
+    """One meter protocol the scan searches: address length and the probe to send."""
+
+    name: str
+    address_bytes: int
+    request: Callable[[str], bytes]
+    matcher: Callable[[str], Matcher[Any]]
+
+
+PROTOCOLS = {
+    "dlt645-2007": MeterProtocol(
+        "dlt645-2007",
+        6,
+        lambda a: dlt645.build_read(a, PROBE_DI[dlt645.Version.V2007], dlt645.Version.V2007),
+        DltMatcher,
+    ),
+    "dlt645-1997": MeterProtocol(
+        "dlt645-1997",
+        6,
+        lambda a: dlt645.build_read(a, PROBE_DI[dlt645.Version.V1997], dlt645.Version.V1997),
+        DltMatcher,
+    ),
+    "cjt188": MeterProtocol(
+        "cjt188", 7, lambda a: cjt188.build_read(a, cjt188.MeterType.WILDCARD), CjtMatcher
+    ),
+}
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bus", help="field-bus diagnostics")
     bs = p.add_subparsers(dest="bus_command", metavar="ACTION", required=True)
-    scan = bs.add_parser("scan", help="find DL/T 645 meters and Modbus units on a line")
+    scan = bs.add_parser(
+        "scan", help="find DL/T 645 (both editions), CJ/T 188 meters and Modbus units on a line"
+    )
     add_line_args(scan)
     scan.set_defaults(timeout=0.3)
-    scan.add_argument("--no-dlt645", action="store_true", help="skip the DL/T 645 search")
     scan.add_argument(
-        "--dlt645-version",
-        choices=["2007", "1997", "both"],
-        default="2007",
-        help="which edition to probe for (both doubles the time)",
+        "--protocols",
+        default=",".join(PROTOCOLS),
+        help=f"meter protocols to search, comma-separated (default: {','.join(PROTOCOLS)})",
     )
+    scan.add_argument("--no-meters", action="store_true", help="skip the meter search")
     scan.add_argument("--modbus", action="store_true", help="also probe Modbus RTU unit IDs")
     scan.add_argument("--units", default="1-247", help="Modbus unit range, e.g. 1-32")
+    add_json(scan)
     scan.set_defaults(handler=_scan)
 
 
@@ -58,43 +95,51 @@ def _units(text: str) -> list[int]:
 def _scan(args: argparse.Namespace) -> int:
     try:
         units = _units(args.units)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return asyncio.run(_scan_async(args, units))
+    except ValueError:
+        raise CliError(f"--units {args.units!r} is not a range within 0-247, e.g. 1-32") from None
+    names = [] if args.no_meters else [n.strip() for n in args.protocols.split(",") if n.strip()]
+    unknown = [n for n in names if n not in PROTOCOLS]
+    if unknown:
+        raise CliError(f"--protocols: unknown {', '.join(unknown)}; use {', '.join(PROTOCOLS)}")
+    return asyncio.run(_scan_async(args, units, [PROTOCOLS[n] for n in names]))
 
 
-async def _scan_async(args: argparse.Namespace, units: list[int]) -> int:
+async def _scan_async(
+    args: argparse.Namespace, units: list[int], protocols: list[MeterProtocol]
+) -> int:
+    """JSON: {"port", "meters": [{"protocol", "address"}], "modbus": [{"unit", "note"}]}."""
     bus = open_line(args, retries=0)
-    found_any = False
+    meters: list[dict[str, str]] = []
+    modbus: list[dict[str, Any]] = []
     try:
-        if not args.no_dlt645:
-            editions = ["2007", "1997"] if args.dlt645_version == "both" else [args.dlt645_version]
-            for edition in editions:
-                meters = await scan_dlt645(bus, dlt645.Version(edition))
-                for address in sorted(meters):
-                    print(f"dlt645-{edition} {address}")
-                found_any |= bool(meters)
+        for proto in protocols:
+            found = await scan_meters(bus, proto)
+            for address in sorted(found):
+                meters.append({"protocol": proto.name, "address": address})
+                if not args.json:
+                    print(f"{proto.name} {address}")
         if args.modbus:
             present = await scan_modbus(ModbusRtuLink(bus), units)
             for unit, note in present:
-                print(f"modbus unit {unit}{note}")
-            found_any |= bool(present)
+                modbus.append({"unit": unit, "note": note.strip(" ()")})
+                if not args.json:
+                    print(f"modbus unit {unit}{note}")
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     finally:
         await bus.close()
-    if not found_any:
-        print("nothing answered", file=sys.stderr)
+    if args.json:
+        print_json({"port": args.port, "meters": meters, "modbus": modbus})
+    if not meters and not modbus:
+        print("nothing answered; check the wiring, baud rate and parity", file=sys.stderr)
         return 1
     return 0
 
 
-async def _probe(bus: SerialBus, pattern: str, version: dlt645.Version) -> tuple[str | None, bool]:
+async def _probe(bus: SerialBus, pattern: str, proto: MeterProtocol) -> tuple[str | None, bool]:
     """(address of a clean reply, whether anything at all answered)."""
-    request = dlt645.build_read(pattern, PROBE_DI[version], version)
     try:
-        ex = await bus.transact(request, DltMatcher(pattern), attempts=1)
+        ex = await bus.transact(proto.request(pattern), proto.matcher(pattern), attempts=1)
     except BusTimeout:
         return None, False
     except (BusError, ProtocolError):
@@ -105,8 +150,13 @@ async def _probe(bus: SerialBus, pattern: str, version: dlt645.Version) -> tuple
 
 
 async def scan_dlt645(bus: SerialBus, version: dlt645.Version) -> set[str]:
+    """Kept for callers of the DL/T 645-only search."""
+    return await scan_meters(bus, PROTOCOLS[f"dlt645-{version}"])
+
+
+async def scan_meters(bus: SerialBus, proto: MeterProtocol) -> set[str]:
     found: set[str] = set()
-    if version is dlt645.Version.V2007:  # read-address (13H) exists only in 2007
+    if proto.name == "dlt645-2007":  # read-address (13H) exists only in 2007
         try:
             found.add(await read_dlt645_address(bus))
             print(f"read-address: one meter answered ({next(iter(found))})", file=sys.stderr)
@@ -117,22 +167,22 @@ async def scan_dlt645(bus: SerialBus, version: dlt645.Version) -> set[str]:
         except (BusError, ProtocolError):
             print("read-address: several meters answered at once; probing", file=sys.stderr)
     # Probe even after a clean read-address: a meter that ignores 13H may still be there.
-    await _descend(bus, "", found, version)
+    await _descend(bus, "", found, proto)
     return found
 
 
-async def _descend(bus: SerialBus, suffix: str, found: set[str], version: dlt645.Version) -> None:
+async def _descend(bus: SerialBus, suffix: str, found: set[str], proto: MeterProtocol) -> None:
     """Probe every value of the next lower byte under `suffix` (the already-fixed low bytes)."""
     fixed = len(suffix) // 2
-    if fixed >= 6:
+    if fixed >= proto.address_bytes:
         return
-    progress = Progress(100, f"dlt645-{version} probe") if fixed == 0 else None
+    progress = Progress(100, f"{proto.name} probe") if fixed == 0 else None
     split: list[str] = []
     for byte in range(100):
         tail = f"{byte:02d}{suffix}"
-        pattern = "AA" * (5 - fixed) + tail
-        address, answered = await _probe(bus, pattern, version)
-        if address is not None and "AA" not in address:
+        pattern = "AA" * (proto.address_bytes - 1 - fixed) + tail
+        address, answered = await _probe(bus, pattern, proto)
+        if address is not None and "AA" not in address.upper():
             found.add(address)
         elif answered:
             split.append(tail)
@@ -141,7 +191,7 @@ async def _descend(bus: SerialBus, suffix: str, found: set[str], version: dlt645
     if progress:
         progress.close()
     for tail in split:
-        await _descend(bus, tail, found, version)
+        await _descend(bus, tail, found, proto)
 
 
 async def scan_modbus(link: ModbusRtuLink, units: list[int]) -> list[tuple[int, str]]:

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge.cli._common import add_json, fail, print_json
+from edge.cli._table import table
 from edge.vision.faces.cli import (
     add_gallery_args,
     add_model_args,
@@ -38,12 +40,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     enroll.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     add_model_args(enroll)
     add_gallery_args(enroll)
+    add_json(enroll)
     enroll.set_defaults(handler=_enroll)
 
     lst = fs.add_parser("list", help="list enrolled people")
     lst.add_argument("--gallery", choices=GALLERIES)
     add_model_args(lst)
     add_gallery_args(lst)
+    add_json(lst)
     lst.set_defaults(handler=_list)
 
     remove = fs.add_parser("remove", help="remove a person from a gallery")
@@ -53,6 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     who.add_argument("--name", help="person name (must be unique in the gallery)")
     add_model_args(remove)
     add_gallery_args(remove)
+    add_json(remove)
     remove.set_defaults(handler=_remove)
 
 
@@ -84,22 +89,19 @@ def _enroll(args: argparse.Namespace) -> int:
 
     unreadable = [str(p) for p in args.images if not p.is_file()]
     if unreadable:
-        _err(f"face enroll: cannot read {', '.join(unreadable)}")
-        return 2
+        return fail(args, f"face enroll: cannot read {', '.join(unreadable)}", 2)
     try:
         settings = settings_from_args(args)
         pipeline = FacePipeline(registry_from_args(args), settings)
     except (ModelFileError, OSError, ValueError) as exc:
-        _err(f"face enroll: {exc}")
-        return 2
+        return fail(args, f"face enroll: {exc}", 2)
     accepted = []
     problems = []
     for path in args.images:
         data = path.read_bytes()
         decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if decoded is None:
-            _err(f"face enroll: {path}: not an image")
-            return 2
+            return fail(args, f"face enroll: {path}: not an image", 2)
         image = np.asarray(decoded, dtype=np.uint8)
         faces = pipeline.detect(image)
         if not faces:
@@ -115,6 +117,9 @@ def _enroll(args: argparse.Namespace) -> int:
             obs = pipeline.describe(image, faces)[0]
             accepted.append((path, obs.embedding, hashlib.sha256(data).hexdigest()))
     if problems:
+        if args.json:
+            print_json({"enrolled": False, "gallery": args.gallery, "name": args.name,
+                        "person_id": None, "photos": 0, "rejected": problems})  # fmt: skip
         for line in problems:
             _err(f"rejected {line}")
         _err(f"face enroll: nothing enrolled ({len(problems)} of {len(args.images)} rejected)")
@@ -127,10 +132,13 @@ def _enroll(args: argparse.Namespace) -> int:
             person_id, added = gallery.enroll(args.gallery, args.name, person_id, emb, sha)
             total += added
     except ValueError as exc:
-        _err(f"face enroll: {exc}")
-        return 1
+        return fail(args, f"face enroll: {exc}", 1)
     skipped = len(accepted) - total
     note = f" ({skipped} already enrolled)" if skipped else ""
+    if args.json:
+        print_json({"enrolled": True, "gallery": args.gallery, "name": args.name,
+                    "person_id": person_id, "photos": total, "rejected": []})  # fmt: skip
+        return 0
     print(f"enrolled {args.name} ({person_id}) in {args.gallery}: {total} photo(s){note}")
     return 0
 
@@ -140,18 +148,27 @@ def _list(args: argparse.Namespace) -> int:
     if gallery is None:
         return 2
     rows = gallery.list(args.gallery)
-    if not rows:
+    stale = sum(r.model != gallery.model_key for r in rows)
+    if args.json:
+        # [{"gallery", "person_id", "name", "photos", "last_enrolled", "model", "stale"}]
+        print_json(
+            [
+                {"gallery": r.gallery, "person_id": r.person_id, "name": r.name,
+                 "photos": r.embeddings, "last_enrolled": r.last_enrolled, "model": r.model,
+                 "stale": r.model != gallery.model_key}
+                for r in rows
+            ]
+        )  # fmt: skip
+    elif not rows:
         print("no one enrolled")
-        return 0
-    print(f"{'GALLERY':<10} {'ID':<14} {'NAME':<24} {'PHOTOS':>6}  LAST ENROLLED")
-    stale = 0
-    for r in rows:
-        mark = "" if r.model == gallery.model_key else f"  (stale: {r.model}; re-enrol)"
-        stale += bool(mark)
-        print(
-            f"{r.gallery:<10} {r.person_id:<14} {r.name:<24} {r.embeddings:>6}  "
-            f"{r.last_enrolled}{mark}"
-        )
+    else:
+        out = [
+            [r.gallery, r.person_id, r.name, r.embeddings,
+             f"{r.last_enrolled}" + ("" if r.model == gallery.model_key
+                                     else f"  (stale: {r.model}; re-enrol)")]
+            for r in rows
+        ]  # fmt: skip
+        print(table(["GALLERY", "ID", "NAME", "PHOTOS", "LAST ENROLLED"], out, "<<<><"))
     if stale:
         _err(f"{stale} entries were made with another embedding model and are not matched")
     return 0
@@ -164,10 +181,11 @@ def _remove(args: argparse.Namespace) -> int:
     try:
         removed = gallery.remove(args.gallery, person_id=args.person_id, name=args.name)
     except ValueError as exc:
-        _err(f"face remove: {exc}")
-        return 1
+        return fail(args, f"face remove: {exc}")
     if removed == 0:
-        _err(f"face remove: no such person in {args.gallery}")
-        return 1
+        return fail(args, f"face remove: no such person in {args.gallery}", 1)
+    if args.json:
+        print_json({"gallery": args.gallery, "removed": removed})
+        return 0
     print(f"removed {removed} embedding(s) from {args.gallery}")
     return 0

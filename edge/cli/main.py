@@ -8,9 +8,13 @@ plug in without editing this file and the field tools stay next to their code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Sequence
 
+from edge import __version__
+from edge.cli._common import CliError, fail
 from edge.registry import registry
 
 
@@ -21,6 +25,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="edge",
         description="compound-edge: the residential-compound gateway daemon and its field tools.",
     )
+    parser.add_argument("--version", action="version", version=f"edge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, group in registry().cli.items():
         if only is None or name == only:
@@ -40,10 +45,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return int(handler(args) or 0)
+    except CliError as exc:
+        return fail(args, f"edge {args.command}: {exc}", exc.code)
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # the contract: a sentence, never a traceback (EDGE_DEBUG=1 shows it)
+        if os.environ.get("EDGE_DEBUG"):
+            traceback.print_exc()
+        print(
+            f"edge {args.command}: unexpected {type(exc).__name__}: {_first_line(exc)}; "
+            "run again with EDGE_DEBUG=1 for the details and report them",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "no message"
 
 
 if __name__ == "__main__":

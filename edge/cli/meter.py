@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
+from edge.cli._common import CliError, add_json, fail, print_json
+from edge.cli._tidy import tidy
 from edge.codecs import cjt188, dlt645
 from edge.codecs.errors import ProtocolError
-from edge.fieldbus.cli_support import FrameTrace, add_line_args, open_line, port_exit
+from edge.codecs.values import Value
+from edge.fieldbus.cli_support import FrameTrace, add_line_args, open_line, port_exit_code
 from edge.fieldbus.errors import BusError, PortError
 from edge.fieldbus.meters import read_cjt188, read_dlt645
 
@@ -32,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="CJ/T 188 meter type",
     )
     read.add_argument("-v", "--verbose", action="store_true", help="print the raw frames")
+    add_json(read)
     read.set_defaults(handler=_read)
 
 
@@ -39,8 +42,13 @@ def _read(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(_read_async(args))
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"{exc}; check --addr and --di") from None
+
+
+def _values(values: list[Value]) -> list[dict[str, object]]:
+    return [
+        {"point": v.point, "value": tidy(v.value), "unit": v.unit, "name": v.name} for v in values
+    ]
 
 
 async def _read_async(args: argparse.Namespace) -> int:
@@ -52,6 +60,20 @@ async def _read_async(args: argparse.Namespace) -> int:
             result = await read_cjt188(
                 bus, address, int(cjt188.MeterType[args.meter_type.upper()]), trace=trace
             )
+            if args.json:
+                doc: dict[str, object] = {
+                    "protocol": "cjt188",
+                    "address": result.address,
+                    "family": cjt188.meter_family(result.meter_type),
+                    "values": _values(result.values),
+                }
+                if result.status is not None:
+                    doc["status"] = {
+                        "valve": result.status.valve.value,
+                        "battery_low": result.status.battery_low,
+                    }
+                print_json(doc)
+                return 0
             print(f"meter {result.address} ({cjt188.meter_family(result.meter_type)})")
             for v in result.values:
                 print(f"  {v.point:28} {_fmt(v.value)} {v.unit}  {v.name}")
@@ -63,6 +85,18 @@ async def _read_async(args: argparse.Namespace) -> int:
         address = dlt645.normalize_address(args.addr)
         di = _di(args.di, version)
         reply, payload = await read_dlt645(bus, address, di, version, trace=trace)
+        if args.json:
+            known = dlt645.lookup(di, version) is not None
+            print_json(
+                {
+                    "protocol": f"dlt645-{version}",
+                    "address": reply.address,
+                    "di": f"{di:0{version.di_len * 2}X}",
+                    "values": _values(dlt645.decode_data(di, payload, version)) if known else [],
+                    "raw_bcd": None if known else dlt645.bcd_digits(payload),
+                }
+            )
+            return 0
         print(f"meter {reply.address} DL/T 645-{version} DI {di:0{version.di_len * 2}X}")
         if dlt645.lookup(di, version) is None:
             print(f"  (DI not in the table) raw BCD digits: {dlt645.bcd_digits(payload)}")
@@ -71,10 +105,9 @@ async def _read_async(args: argparse.Namespace) -> int:
             print(f"  {v.point:28} {_fmt(v.value)} {v.unit}  {v.name}")
         return 0
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     except (BusError, ProtocolError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return fail(args, f"error: {exc} (check the address, wiring and --baud/--parity)")
     finally:
         await bus.close()
 

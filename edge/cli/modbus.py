@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
+from edge.cli._common import CliError, add_json, fail, print_json
+from edge.cli._tidy import tidy
 from edge.codecs.errors import ProtocolError
 from edge.config.buses import ModbusTcpBusConfig, SerialBusConfig
-from edge.fieldbus.cli_support import FrameTrace, port_exit
+from edge.fieldbus.cli_support import FrameTrace, port_exit_code
 from edge.fieldbus.errors import BusError, PortError
 from edge.fieldbus.modbus import ModbusLink, ModbusRtuLink, ModbusTcpLink
 from edge.fieldbus.registers import WIDTH, RegisterPoint, decode_point
@@ -40,6 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     read.add_argument("--parity", choices=["N", "E", "O"], default="N", help="RTU parity")
     read.add_argument("--timeout", type=float, default=1.0)
     read.add_argument("-v", "--verbose", action="store_true", help="print the raw frames")
+    add_json(read)
     read.set_defaults(handler=_read)
 
 
@@ -76,22 +78,20 @@ def _read(args: argparse.Namespace) -> int:
 async def _read_async(args: argparse.Namespace) -> int:
     try:
         link = make_link(args)  # pymodbus clients must be made inside the loop
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except ValueError:
+        raise CliError(
+            f"--url {args.url!r} is not tcp://host:port, a serial port or socket://host:port"
+        ) from None
     trace = FrameTrace() if args.verbose else None
     try:
         data = await link.read(args.function, args.register, args.count, args.unit, trace=trace)
     except PortError as exc:
-        return port_exit(exc)
+        return fail(args, f"error: {exc}", port_exit_code(exc))
     except (BusError, ProtocolError) as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return fail(args, f"error: {exc} (check the unit ID, address and line settings)")
     finally:
         await link.close()
-    for k, v in enumerate(data):
-        shown = str(v) if isinstance(v, bool) else f"{v:5d}  0x{v:04X}"
-        print(f"{args.register + k:5d}: {shown}")
+    decoded: list[object] | None = None
     if args.type:
         try:
             point = RegisterPoint(
@@ -104,12 +104,30 @@ async def _read_async(args: argparse.Namespace) -> int:
                 scale=args.scale,
             )
         except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+            raise CliError(f"cannot decode as {args.type}: {exc}") from None
         width = point.width
-        values = [decode_point(point, data[k : k + width]) for k in range(0, len(data), width)]
+        decoded = [
+            tidy(decode_point(point, data[k : k + width])) for k in range(0, len(data), width)
+        ]
+    if args.json:
+        # {"unit", "function", "register", "raw": [int|bool], "type", "values": [...]|null}
+        print_json(
+            {
+                "unit": args.unit,
+                "function": args.function,
+                "register": args.register,
+                "raw": list(data),
+                "type": args.type,
+                "values": decoded,
+            }
+        )
+        return 0
+    for k, v in enumerate(data):
+        shown = str(v) if isinstance(v, bool) else f"{v:5d}  0x{v:04X}"
+        print(f"{args.register + k:5d}: {shown}")
+    if decoded is not None:
         print(
             f"{args.type}: "
-            + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+            + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in decoded)
         )
     return 0

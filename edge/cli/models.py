@@ -13,6 +13,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from edge.cli._common import CliError, add_json, print_json
+from edge.cli._table import table
 from edge.vision.faces.cli import add_model_args, registry_from_args
 
 if TYPE_CHECKING:
@@ -28,33 +30,48 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     check.add_argument("--runs", type=int, default=10, help="timed runs per model (10)")
     check.add_argument("--only", action="append", help="check only this model (repeatable)")
     add_model_args(check)
+    add_json(check)
     check.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
+    """JSON: {"models_dir", "models": [{"name", "kind", "ok", "median_ms", "p95_ms", "error"}]}."""
     try:
         registry = registry_from_args(args)
     except (OSError, ValueError) as exc:
-        print(f"models check: cannot read the manifest: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"cannot read the model manifest: {exc}; run scripts/fetch-models") from None
     specs = list(registry.manifest.models)
     if args.only:
         specs = [s for s in specs if s.name in args.only or s.file in args.only]
         if not specs:
-            print(f"models check: no model named {', '.join(args.only)}", file=sys.stderr)
-            return 2
-    print(f"models in {registry.models_dir} ({args.threads} thread(s), {args.runs} runs)")
-    print(f"{'NAME':<34} {'KIND':<16} {'STATUS':<7} {'MEDIAN ms':>9} {'P95 ms':>8}")
-    failed = []
-    for spec in specs:
+            raise CliError(f"no model named {', '.join(args.only)} in the manifest")
+    if not args.json:
+        print(f"models in {registry.models_dir} ({args.threads} thread(s), {args.runs} runs)")
+    results = []
+    for n, spec in enumerate(specs, 1):
+        print(f"[{n}/{len(specs)}] {spec.name}", file=sys.stderr, flush=True)
+        row = {"name": spec.name, "kind": spec.kind, "ok": True, "median_ms": None,
+               "p95_ms": None, "error": None}  # fmt: skip
         try:
             median, p95 = check_model(registry, spec, max(1, args.runs))
+            row.update(median_ms=round(median, 2), p95_ms=round(p95, 2))
         except Exception as exc:  # report every model, whatever broke
-            failed.append(spec.name)
-            print(f"{spec.name:<34} {spec.kind:<16} {'FAILED':<7}")
-            print(f"    {exc}")
-            continue
-        print(f"{spec.name:<34} {spec.kind:<16} {'ok':<7} {median:>9.2f} {p95:>8.2f}")
+            row.update(ok=False, error=str(exc))
+        results.append(row)
+    failed = [str(r["name"]) for r in results if not r["ok"]]
+    if args.json:
+        print_json({"models_dir": str(registry.models_dir), "models": results})
+    else:
+        rows = [
+            [r["name"], r["kind"], "ok" if r["ok"] else "FAILED",
+             "" if r["median_ms"] is None else f"{r['median_ms']:.2f}",
+             "" if r["p95_ms"] is None else f"{r['p95_ms']:.2f}"]
+            for r in results
+        ]  # fmt: skip
+        print(table(["NAME", "KIND", "STATUS", "MEDIAN ms", "P95 ms"], rows, "<<<>>"))
+        for r in results:
+            if r["error"]:
+                print(f"{r['name']}: {r['error']}")
     if failed:
         print(f"models check: {len(failed)} failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -4,17 +4,17 @@ and the records its peer refused for good (parked, with the peer's reason)."""
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err, get_json
+from edge.cli._common import add_api_args, add_json, fetch, print_json
+from edge.cli._table import table as render
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("queue", help="uplink backlogs of a running daemon")
     add_api_args(p)
-    p.add_argument("--json", action="store_true", help="print the rows as JSON")
+    add_json(p)
     p.set_defaults(handler=_queue)
 
 
@@ -59,35 +59,39 @@ def _age(seconds: float | None) -> str:
 
 
 def _queue(args: argparse.Namespace) -> int:
-    url = api_url(args) + "/api/health"
-    try:
-        _code, doc = get_json(url)
-    except OSError as exc:
-        err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
-        return 2
+    _code, doc = fetch(args, "/api/health")
     table = rows(doc)
     if args.json:
-        print(json.dumps(table, ensure_ascii=False, indent=2))
+        print_json(table)
         return 0
     if not table:
         print("no uplink destinations configured")
         return 0
-    print(
-        f"{'DEST':16} {'STATE':12} {'FOR':>6} {'BACKLOG':>9} {'OLDEST':>7} {'ACKED':>9} "
-        f"{'NEXT':>9} {'DROPPED':>7} {'PARKED':>6} {'RATE/s':>8}  LAST ERROR"
-    )
     now = time.time()
+    out = []
     for r in table:
         rate = "-" if r["rate_per_s"] is None else f"{r['rate_per_s']:.1f}"
         held = _age(now - r["since"]) if r["since"] else "-"
-        print(
-            f"{r['dest']:16} {r['state']:12} {held:>6} {r['backlog']:>9} "
-            f"{_age(r['oldest_unacked_age_s']):>7} {r['acked_seq']:>9} {r['next_seq'] - 1:>9} "
-            f"{r['dropped']:>7} {r['parked']:>6} {rate:>8}  {r['last_error'] or ''}"
+        out.append(
+            [
+                r["dest"],
+                r["state"],
+                held,
+                r["backlog"],
+                _age(r["oldest_unacked_age_s"]),
+                r["acked_seq"],
+                r["next_seq"] - 1,
+                r["dropped"],
+                r["parked"],
+                rate,
+                r["last_error"] or "",
+            ]
         )
-        if r["time_offset_s"] is not None:
-            print(f"{'':16} clock offset to the peer: {r['time_offset_s']:+.1f} s")
+    heads = ["DEST", "STATE", "FOR", "BACKLOG", "OLDEST", "ACKED", "NEXT", "DROPPED", "PARKED"]
+    print(render([*heads, "RATE/s", "LAST ERROR"], out, "<<>>>>>>>><"))
     for r in table:
+        if r["time_offset_s"] is not None:
+            print(f"{r['dest']}: clock offset to the peer {r['time_offset_s']:+.1f} s")
         for p in r["parked_recent"]:
             print(f"  parked {r['dest']} seq {p['seq']} {p['kind']} {p['id']}: {p['reason']}")
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 
@@ -28,6 +29,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--uhppote-port", type=int, default=15003, help="UHPPOTE controller (UDP); 0: none"
     )
     field.add_argument("--baud", type=int, help="emulate the meter line's wire time")
+    field.add_argument(
+        "--json", action="store_true", help="print the addresses as one JSON line, then serve"
+    )
     field.set_defaults(handler=_field)
 
 
@@ -53,18 +57,35 @@ async def _field_async(args: argparse.Namespace) -> int:
         config.baud = args.baud
     async with MeterSimulator(config) as meters, ModbusSimulator(demo_sensors()) as sensors:
         host, port = await meters.start_tcp(args.host, args.meters_port)
-        print(f"meters tcp {host}:{port}", flush=True)
-        for m in config.meters:
-            print(f"  meter {m.address} {m.protocol.value}", flush=True)
-        host, port = await sensors.start_tcp(args.host, args.modbus_port)
-        print(f"modbus tcp {host}:{port}", flush=True)
-        for unit, s in sensors.sensors.items():
-            print(f"  unit {unit} {s.spec.profile}", flush=True)
+        mhost, mport = await sensors.start_tcp(args.host, args.modbus_port)
         gate = None
         if args.uhppote_port:
             gate = UhppoteSimulator(serial=DEMO_CONTROLLER, host=args.host, port=args.uhppote_port)
             await gate.start()
-            print(f"uhppote udp {gate.address} controller {gate.serial}", flush=True)
+        if args.json:
+            # {"meters": "host:port", "modbus": "host:port", "uhppote": "host:port" | null,
+            #  "meter_addresses", "units"}
+            doc = {
+                "meters": f"{host}:{port}",
+                "modbus": f"{mhost}:{mport}",
+                "uhppote": gate.address if gate is not None else None,
+                "meter_addresses": [
+                    {"address": m.address, "protocol": m.protocol.value} for m in config.meters
+                ],
+                "units": [
+                    {"unit": u, "profile": s.spec.profile} for u, s in sensors.sensors.items()
+                ],
+            }
+            print(json.dumps(doc), flush=True)
+        else:
+            print(f"meters tcp {host}:{port}", flush=True)
+            for m in config.meters:
+                print(f"  meter {m.address} {m.protocol.value}", flush=True)
+            print(f"modbus tcp {mhost}:{mport}", flush=True)
+            for unit, s in sensors.sensors.items():
+                print(f"  unit {unit} {s.spec.profile}", flush=True)
+            if gate is not None:
+                print(f"uhppote udp {gate.address} controller {gate.serial}", flush=True)
         try:
             await stop.wait()
         finally:

@@ -3,67 +3,73 @@
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 import time
 import urllib.parse
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err, get_json
+from edge.cli._common import CliError, add_api_args, add_json, fetch, print_json
+from edge.cli._table import table
+from edge.cli._tidy import tidy
+from edge.events import EventKind
+from edge.timefmt import parse_since
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("status", help="health of a running daemon (exit 1 if degraded or down)")
+    p = sub.add_parser("status", help="health of a running daemon (exit 1 if degraded)")
     add_api_args(p)
-    p.add_argument("--json", action="store_true", help="print the raw health document")
+    add_json(p)
     p.set_defaults(handler=_status)
-    e = sub.add_parser("events", help="list recent events from a running daemon")
+    e = sub.add_parser("events", help="list recent events, or follow them live (events tail)")
+    e.add_argument(
+        "action", nargs="?", choices=["list", "tail"], default="list",
+        help="list (default) recent events, or tail: follow new ones as they happen",
+    )  # fmt: skip
+    e.add_argument("--count", type=int, help="tail: stop after N events")
     add_api_args(e)
-    e.add_argument("--kind")
-    e.add_argument("--since", help="epoch ms, RFC 3339, or an age like 15m")
-    e.add_argument("--limit", type=int, default=20)
-    e.add_argument("--json", action="store_true")
+    e.add_argument("--kind", help=f"only this kind ({', '.join(k.value for k in EventKind)})")
+    e.add_argument("--source", help="only events from this device or camera")
+    e.add_argument("--since", help="epoch ms, RFC 3339, or an age like 15m / 2h / 7d")
+    e.add_argument("--limit", type=int, default=20, help="at most this many (1-1000, 20)")
+    add_json(e)
     e.set_defaults(handler=_events)
 
 
-def _fetch(args: argparse.Namespace, path: str) -> tuple[int, Any] | None:
-    url = api_url(args) + path
-    try:
-        return get_json(url)
-    except OSError as exc:
-        err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
-        return None
-
-
 def _status(args: argparse.Namespace) -> int:
-    got = _fetch(args, "/api/health")
-    if got is None:
-        return 2
-    _code, doc = got
+    _code, doc = fetch(args, "/api/health")
+    ok = doc.get("status") == "ok"
     if args.json:
-        print(json.dumps(doc, ensure_ascii=False, indent=2))
-        return 0 if doc.get("status") == "ok" else 1
+        print_json(doc)
+        return 0 if ok else 1
     print(
         f"{doc['site']['name']}  {doc['status'].upper()}  "
         f"up {doc['uptime_s']:.0f}s  v{doc['version']}"
     )
     for p in doc.get("problems", []):
         print(f"  ! {p}")
-    print(f"{'TASK':32} {'STATE':11} {'RESTARTS':>8}  LAST ERROR")
+    rows = []
     for t in doc["tasks"]:
         error = t["last_error"] or ""
         if t["last_error_at"]:
             error += f" ({time.time() - t['last_error_at']:.0f}s ago)"
-        print(f"{t['name']:32} {t['state']:11} {t['restarts']:>8}  {error}")
+        rows.append([t["name"], t["state"], t["restarts"], error])
+    print(table(["TASK", "STATE", "RESTARTS", "LAST ERROR"], rows, "<<><"))
     if doc.get("devices"):
-        print(f"{'DEVICE':32} {'AVAILABLE':11} {'FAILURES':>8}  LAST ERROR")
-        for d in doc["devices"]:
-            avail = {True: "yes", False: "NO", None: "?"}[d["available"]]
-            print(f"{d['device']:32} {avail:11} {d['failures']:>8}  {d['last_error'] or ''}")
+        drows = [
+            [
+                d["device"],
+                {True: "yes", False: "NO", None: "?"}[d["available"]],
+                d["failures"],
+                d["last_error"] or "",
+            ]
+            for d in doc["devices"]
+        ]
+        print(table(["DEVICE", "AVAILABLE", "FAILURES", "LAST ERROR"], drows, "<<><"))
     for o in doc.get("outbox", []):
         if not isinstance(o, dict):
             continue
         print(uplink_line(o, doc.get(f"uplink.{o['dest']}") or {}))
-    return 0 if doc["status"] == "ok" else 1
+    return 0 if ok else 1
 
 
 def uplink_line(outbox: dict[str, Any], live: dict[str, Any]) -> str:
@@ -93,23 +99,92 @@ def _span(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _events(args: argparse.Namespace) -> int:
-    query = {"limit": str(args.limit)}
+def event_query(args: argparse.Namespace) -> dict[str, str]:
+    """The API query for --kind/--source/--since, checked here so a typo is a sentence."""
+    query: dict[str, str] = {}
     if args.kind:
+        kinds = [k.value for k in EventKind]
+        if args.kind not in kinds:
+            raise CliError(
+                f"--kind {args.kind!r} is not an event kind; use one of {', '.join(kinds)}"
+            )
         query["kind"] = args.kind
-    if args.since:
+    if getattr(args, "source", None):
+        query["source"] = args.source
+    if getattr(args, "since", None):
+        try:
+            parse_since(args.since)
+        except ValueError:
+            raise CliError(
+                f"--since {args.since!r} is not a time; give an age like 15m, 2h or 7d, "
+                "epoch milliseconds, or RFC 3339 with an offset (2026-11-22T08:00:00+08:00)"
+            ) from None
         query["since"] = args.since
-    got = _fetch(args, "/api/events?" + urllib.parse.urlencode(query))
-    if got is None:
-        return 2
-    code, doc = got
+    return query
+
+
+def _events(args: argparse.Namespace) -> int:
+    if args.action == "tail":
+        return _tail(args)
+    if not 1 <= args.limit <= 1000:
+        raise CliError("--limit must be from 1 to 1000")
+    query = {"limit": str(args.limit), **event_query(args)}
+    code, doc = fetch(args, "/api/events?" + urllib.parse.urlencode(query))
     if code != 200:
-        err(doc.get("error", f"HTTP {code}"))
-        return 1
+        raise CliError(f"the daemon refused the query: {doc.get('error', f'HTTP {code}')}", 1)
+    events = [tidy(ev) for ev in doc["events"]]
     if args.json:
-        print(json.dumps(doc["events"], ensure_ascii=False, indent=2))
+        print_json(events)
         return 0
-    for ev in doc["events"]:
-        data = json.dumps(ev["data"], ensure_ascii=False)
-        print(f"{ev['ts']}  {ev['kind']:8} {ev['source']:16} {data[:100]}")
+    if not events:
+        print("no events")
+        return 0
+    print(event_table(events))
+    return 0
+
+
+def event_line_fields(ev: dict[str, Any]) -> list[str]:
+    import json
+
+    return [ev["ts"], ev["kind"], ev["source"], json.dumps(ev["data"], ensure_ascii=False)]
+
+
+def event_table(events: list[dict[str, Any]]) -> str:
+    return table(["TIME", "KIND", "SOURCE", "DATA"], [event_line_fields(e) for e in events])
+
+
+def _tail(args: argparse.Namespace) -> int:
+    """Follow /api/events/stream. --json: one JSON document per line (NDJSON), as served."""
+    import json
+    import urllib.request
+
+    from edge.cli._common import api_url
+
+    query = {k: v for k, v in event_query(args).items() if k == "kind"}
+    base = api_url(args)
+    url = base + "/api/events/stream" + ("?" + urllib.parse.urlencode(query) if query else "")
+    seen = 0
+    try:
+        with urllib.request.urlopen(url, timeout=60) as resp:  # keepalive lines every 15 s
+            print(f"following events at {base} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+            for raw in resp:
+                line = raw.decode("utf-8", errors="replace").strip()
+                if not line:
+                    continue
+                doc = tidy(json.loads(line))
+                if "dropped" in doc:
+                    print(f"({doc['dropped']} events dropped: reading too slowly)", file=sys.stderr)
+                    continue
+                if args.json:
+                    print(json.dumps(doc, ensure_ascii=False), flush=True)
+                else:
+                    print("  ".join(event_line_fields(doc)), flush=True)
+                seen += 1
+                if args.count and seen >= args.count:
+                    return 0
+    except OSError as exc:
+        raise CliError(
+            f"the event stream at {base} stopped or is unreachable ({getattr(exc, 'reason', exc)});"
+            " check the daemon (edge status) and run again"
+        ) from None
     return 0

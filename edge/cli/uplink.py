@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import io
 import json
 import os
 import ssl
@@ -19,7 +20,9 @@ import sys
 import time
 from typing import Any
 
-from edge.cli._common import err
+from pydantic import ValidationError
+
+from edge.cli._common import CliError, add_json, load_or_raise, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +34,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     t.add_argument("--name", help="which destination in the config (default: the only one)")
     t.add_argument("--url", help="broker or 视图库 URL (overrides the config's)")
     t.add_argument("--timeout", type=float, default=10.0, help="seconds per step (default 10)")
+    add_json(t)
     t.set_defaults(handler=_test)
 
 
@@ -38,9 +42,7 @@ def _settings(args: argparse.Namespace) -> Any:
     from edge.uplinks.mqtt.config import MqttUplinkConfig
 
     if args.config:
-        from edge.config import load_config
-
-        cfg = load_config(args.config)
+        cfg = load_or_raise(args.config)
         found = {n: u for n, u in cfg.uplinks.items() if getattr(u, "type", None) == "mqtt"}
         if args.name:
             if args.name not in found:
@@ -55,11 +57,44 @@ def _settings(args: argparse.Namespace) -> Any:
             chosen = chosen.model_copy(update={"url": MqttUplinkConfig._url(args.url)})
         return chosen, site, gateway
     if not args.url:
-        raise ValueError("give --config (and --name) or --url")
+        raise CliError("give --config (and --name) or --url mqtt://host:1883")
     return MqttUplinkConfig(type="mqtt", url=args.url), "test", "test"
 
 
 def _test(args: argparse.Namespace) -> int:
+    """JSON: {"type", "ok", "exit_code", "steps": [{"status": ok|FAIL|warn, "text"}], "lines"}.
+
+    Every type's test prints its steps as `  ok    what (N ms)` / `  FAIL  what: why`; with
+    --json those lines are collected and returned as one document (doctor reads it too)."""
+    if not args.json:
+        return run_test(args)
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        try:
+            code = run_test(args)
+        except CliError as exc:
+            code = exc.code
+            print(f"  FAIL  settings: {exc}")
+    print_json(steps_doc(args.type, code, buf.getvalue()))
+    return code
+
+
+def steps_doc(kind: str, code: int, text: str) -> dict[str, Any]:
+    steps = []
+    for line in text.splitlines():
+        status, _, rest = line.strip().partition(" ")
+        if status in ("ok", "FAIL", "warn") and line.startswith("  "):
+            steps.append({"status": status, "text": rest.strip()})
+    return {
+        "type": kind,
+        "ok": code == 0,
+        "exit_code": code,
+        "steps": steps,
+        "lines": text.splitlines(),
+    }
+
+
+def run_test(args: argparse.Namespace) -> int:
     if args.type == "gat1400":
         from edge.uplinks.gat1400.cli_test import run
 
@@ -70,12 +105,15 @@ def _test(args: argparse.Namespace) -> int:
         return cli_test(args)
     try:
         cfg, site, gateway = _settings(args)
-    except Exception as exc:
-        err(f"cannot use these settings: {exc}")
-        return 2
+    except CliError:
+        raise
+    except ValidationError as exc:
+        why = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        raise CliError(f"cannot use these settings: {why}") from None
+    except ValueError as exc:
+        raise CliError(f"cannot use these settings: {exc}") from None
     if not cfg.url:
-        err("this destination has no url (is EDGE_MQTT_URL set?)")
-        return 2
+        raise CliError("this destination has no url; set it in the config (or EDGE_MQTT_URL)")
     return asyncio.run(_run(cfg, site, gateway, args.timeout))
 
 

@@ -38,6 +38,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     e.add_argument("--min-accuracy", type=float, help="exit 1 below this fraction (0-1)")
     e.add_argument("--quiet", "-q", action="store_true", help="only the summary and misses")
+    e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _plate_args(e)
     e.set_defaults(handler=_eval_plates)
 
@@ -200,14 +201,20 @@ def _eval_plates(args: argparse.Namespace) -> int:
         return 2
     hits = 0
     t0 = time.perf_counter()
-    for path, label, reads, err in _iter_reads(args, items):
+    results: list[dict[str, Any]] = []
+    for n, (path, label, reads, err) in enumerate(_iter_reads(args, items), 1):
+        if n % 20 == 0:
+            print(f"[{n}/{len(items)}]", file=sys.stderr, flush=True)
         if reads is None:
-            print(f"ERR   {path.name}  {err}")
+            results.append({"file": path.name, "want": label, "got": [], "ok": False, "error": err})
+            if not args.json:
+                print(f"ERR   {path.name}  {err}")
             continue
         texts = [r.text for r in reads]
         ok = label in texts
         hits += ok
-        if ok and args.quiet:
+        results.append({"file": path.name, "want": label, "got": texts, "ok": ok, "error": None})
+        if (ok and args.quiet) or args.json:
             continue
         shown = ", ".join(
             f"{r.text or '∅'} ({r.confidence:.2f}{'' if r.valid else ', invalid'})" for r in reads
@@ -215,11 +222,21 @@ def _eval_plates(args: argparse.Namespace) -> int:
         print(f"{'ok ' if ok else 'MISS'}  {path.name}  want {label}  got {shown or 'nothing'}")
     elapsed = time.perf_counter() - t0
     acc = hits / len(items)
-    print(
-        f"exact match: {hits}/{len(items)} = {acc * 100:.1f} %  "
-        f"(reader {args.reader}, detector {'-' if args.crops else args.detector}, "
-        f"{elapsed / len(items) * 1000:.1f} ms/image)"
-    )
+    if args.json:
+        # {"images", "hits", "accuracy", "ms_per_image", "results": [{file, want, got, ok, error}]}
+        print(
+            json.dumps(
+                {"images": len(items), "hits": hits, "accuracy": round(acc, 4),
+                 "ms_per_image": round(elapsed / len(items) * 1000, 1), "results": results},
+                ensure_ascii=False, indent=2,
+            )
+        )  # fmt: skip
+    else:
+        print(
+            f"exact match: {hits}/{len(items)} = {acc * 100:.1f} %  "
+            f"(reader {args.reader}, detector {'-' if args.crops else args.detector}, "
+            f"{elapsed / len(items) * 1000:.1f} ms/image)"
+        )
     if args.min_accuracy is not None and acc < args.min_accuracy:
         return 1
     return 0

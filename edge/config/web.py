@@ -1,8 +1,42 @@
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+import ipaddress
+
+from pydantic import Field, SecretStr, field_validator
 
 from edge.config.types import Section
+
+
+class MetricsConfig(Section):
+    """`GET /metrics` (Prometheus text format): who may scrape it."""
+
+    enabled: bool = Field(
+        default=True,
+        title="Metrics enabled",
+        description="Serve /metrics on the local API (off: 404).",
+    )
+    token: SecretStr | None = Field(
+        default=None,
+        title="Bearer token",
+        description="A scraper sending `Authorization: Bearer <token>` may read /metrics from "
+        "any address (or give `token_file`). Never logged.",
+    )
+    allow: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"],
+        title="Allowed addresses",
+        description="Networks (CIDR) that may scrape without a token; loopback by default. "
+        "An empty list with no token closes /metrics to everyone.",
+    )
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for net in v:
+            try:
+                ipaddress.ip_network(net, strict=False)
+            except ValueError:
+                raise ValueError(f"expected a network like 10.0.0.0/8, got {net!r}") from None
+        return v
 
 
 class WebConfig(Section):
@@ -12,6 +46,12 @@ class WebConfig(Section):
         default="127.0.0.1:8080",
         title="Listen address",
         description="host:port for the local API and page; port 0 picks a free port.",
+    )
+
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig,
+        title="Metrics",
+        description="Who may scrape /metrics (a bearer token, or an address allowlist).",
     )
 
     allowed_hosts: list[str] = Field(

@@ -54,6 +54,11 @@ def port_exit(exc: PortError) -> int:
     return 1
 
 
+def port_exit_code(exc: PortError) -> int:
+    """2 for a port that does not exist (bad usage), 1 for a busy or failing one."""
+    return 2 if isinstance(exc, PortMissing) else 1
+
+
 class FrameTrace:
     """Prints raw frames for -v: `→` what we sent, `←` what came back."""
 

@@ -8,8 +8,11 @@ import logging
 from aiohttp import web
 
 from edge.runtime import Runtime
-from edge.web import api, api_access
+from edge.web import api, api_access, events_stream, metrics_route
 from edge.web.hosts import HostCheck
+
+# Field-operations routes, each in its own module (added before api's /api/events/{id}).
+OPS_ROUTES = (events_stream.routes, metrics_route.routes)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,8 @@ def make_app(rt: Runtime) -> web.Application:
     hosts = HostCheck([*web_cfg.allowed_hosts, web_cfg.host])  # the listen name is the box's
     app = web.Application(client_max_size=1024**2, middlewares=[hosts.middleware])
     app[api.RT] = rt
+    for ops in OPS_ROUTES:  # first: /api/events/stream before /api/events/{event_id}
+        ops(app)
     api.routes(app)
     api_access.routes(app)
     for extend in rt.services.get("web.routes", []):

@@ -134,7 +134,9 @@ async def test_status_says_when_the_daemon_is_unreachable(
         port = s.getsockname()[1]
     rc = await run("status", "--url", f"http://127.0.0.1:{port}")
     assert rc == 2
-    assert f"daemon unreachable at http://127.0.0.1:{port}/api/health" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"the daemon does not answer at http://127.0.0.1:{port}" in err
+    assert "Traceback" not in err and "--url, --config or EDGE_WEB_PORT" in err
     assert await run("events", "--url", f"http://127.0.0.1:{port}") == 2
 
 
@@ -147,16 +149,22 @@ async def test_events_lists_filters_and_prints_json(
     capsys.readouterr()
     assert await run("events", "--url", url, "--kind", "plate") == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 1 and out[0].split()[1:3] == ["plate", "gate1"] and "京A12345" in out[0]
+    assert out[0].split() == ["TIME", "KIND", "SOURCE", "DATA"]
+    assert len(out) == 2 and out[1].split()[1:3] == ["plate", "gate1"] and "京A12345" in out[1]
+    assert out[0].index("DATA") == out[1].index("{")  # aligned, and the data is not cut
     assert await run("events", "--url", url, "--kind", "access", "--json", "--limit", "5") == 0
     events = json.loads(capsys.readouterr().out)
     assert [e["id"] for e in events if e["source"] == "door1"] == [first]
     assert await run("events", "--url", url, "--since", "15m", "--kind", "plate") == 0
     assert "京A12345" in capsys.readouterr().out
-    assert await run("events", "--url", url, "--since", "yesterday-ish") == 1
-    assert "since:" in capsys.readouterr().err
-    assert await run("events", "--url", url, "--limit", "0") == 1
-    assert "limit must be an integer" in capsys.readouterr().err
+    assert await run("events", "--url", url, "--since", "yesterday-ish") == 2
+    assert "give an age like 15m" in capsys.readouterr().err
+    assert await run("events", "--url", url, "--since", "15x") == 2
+    assert "--since '15x' is not a time" in capsys.readouterr().err
+    assert await run("events", "--url", url, "--kind", "nonsense") == 2
+    assert "use one of plate, face" in capsys.readouterr().err
+    assert await run("events", "--url", url, "--limit", "0") == 2
+    assert "--limit must be from 1 to 1000" in capsys.readouterr().err
 
 
 async def test_events_finds_the_api_from_the_config_file(

@@ -165,3 +165,82 @@ def test_systemd_accepts_the_unit(tmp_path: Path) -> None:
     )
     complaints = [line for line in got.stderr.splitlines() if "edge.service" in line]
     assert got.returncode == 0 and not complaints, got.stderr
+
+
+SITE = """\
+config_version: 1
+site: {name: 安装测试小区, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}
+storage: {data_dir: "${EDGE_DATA_DIR:-/var/lib/edge}"}
+web: {listen: "127.0.0.1:0"}
+"""
+
+
+def _unit_command(root: Path) -> tuple[list[str], dict[str, str]]:
+    """The installed unit's ExecStart and Environment, with paths moved into the staged root
+    (the venv's entry point is this interpreter: `--no-venv` installed none)."""
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]
+    text = (root / "etc/systemd/system/edge.service").read_text()
+    parser.read_string(text)
+    argv = parser["Service"]["ExecStart"].split()
+    assert argv[0] == "/opt/edge/venv/bin/edge"
+    argv = [sys.executable, "-m", "edge", *(a.replace("/etc/", f"{root}/etc/") for a in argv[1:])]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for line in text.splitlines():
+        if line.startswith("Environment="):
+            key, _, value = line.removeprefix("Environment=").partition("=")
+            env[key] = value.replace("/var/lib/", f"{root}/var/lib/")
+    env.pop("NOTIFY_SOCKET", None)
+    env.pop("EDGE_WEB_PORT", None)
+    return argv, env
+
+
+def test_the_daemon_starts_from_the_installed_unit_and_uninstall_keeps_the_data(
+    tmp_path: Path,
+) -> None:
+    import json
+    import re
+    import signal
+    import time
+    import urllib.request
+
+    root = tmp_path / "root"
+    assert _install("--prefix", str(root)).returncode == 0
+    (root / "etc/edge/edge.yaml").write_text(SITE, encoding="utf-8")  # the site's own config
+    argv, env = _unit_command(root)
+    proc = subprocess.Popen(argv, env=env, cwd=root, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        port = None
+        deadline = time.monotonic() + 60
+        while port is None and time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            assert line or proc.poll() is None, "the daemon exited at start"
+            m = re.search(r"local API on http://127\.0\.0\.1:(\d+)", line)
+            port = int(m.group(1)) if m else None
+        assert port, "the daemon never said where its API listens"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
+            doc = json.loads(r.read())
+        from edge import __version__
+
+        assert doc["version"] == __version__ and doc["site"]["name"] == "安装测试小区"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    assert (root / "var/lib/edge/edge.db").is_file()  # the data went where the unit says
+
+    uninstall = REPO / "scripts" / "uninstall"
+    dry = subprocess.run(["bash", str(uninstall), "--prefix", str(root), "--dry-run"],
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert dry.returncode == 0 and (root / "etc/systemd/system/edge.service").exists()
+    got = subprocess.run(["bash", str(uninstall), "--prefix", str(root)],
+                         capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert not (root / "etc/systemd/system/edge.service").exists()
+    assert not (root / "opt/edge").exists()
+    assert (root / "var/lib/edge/edge.db").is_file() and (root / "etc/edge/edge.yaml").is_file()
+    assert "kept" in got.stdout and "--purge" in got.stdout
+    purged = subprocess.run(["bash", str(uninstall), "--prefix", str(root), "--purge"],
+                            capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert purged.returncode == 0 and not (root / "var/lib/edge").exists()
+    assert not (root / "etc/edge").exists()

@@ -8,6 +8,8 @@ the same way: explicit flags, else the daemon config (`--config`), else the defa
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -105,12 +107,13 @@ def add_eval_faces(vision_sub: argparse._SubParsersAction[argparse.ArgumentParse
     p.add_argument("--threshold", type=float, help="match distance (default: config/manifest)")
     p.add_argument("--min-accuracy", type=float, help="exit 1 when accuracy is below this (0..1)")
     p.add_argument("--show-errors", type=int, default=10, help="list at most N errors (10)")
+    p.add_argument("--json", action="store_true", help="the report as one JSON document")
     add_model_args(p)
     p.set_defaults(handler=_eval_faces)
 
 
 def _eval_faces(args: argparse.Namespace) -> int:
-    from edge.vision.faces.evaluate import EvalInputError, identify, verify_pairs
+    from edge.vision.faces.evaluate import EvalInputError, PairReport, identify, verify_pairs
     from edge.vision.faces.pipeline import FacePipeline
     from edge.vision.models import ModelFileError
 
@@ -123,15 +126,26 @@ def _eval_faces(args: argparse.Namespace) -> int:
         print(f"eval-faces: {exc}", file=sys.stderr)
         return 2
     try:
+        report: PairReport | IdReport
         if args.pairs is not None:
-            accuracy = _print_pairs(verify_pairs(pipeline, args.pairs, args.threshold), args)
+            report = verify_pairs(pipeline, args.pairs, args.threshold)
         else:
-            accuracy = _print_identify(
-                identify(pipeline, args.gallery, args.probes, args.threshold), args
-            )
+            report = identify(pipeline, args.gallery, args.probes, args.threshold)
     except EvalInputError as exc:
+        if args.json:
+            print(json.dumps({"ok": False, "error": str(exc)}, ensure_ascii=False))
         print(f"eval-faces: {exc}", file=sys.stderr)
         return 2
+    if args.json:
+        # the report's fields (PairReport or IdReport) as they are named in evaluate.py
+        accuracy = float(report.accuracy)
+        doc = {**dataclasses.asdict(report), "accuracy": accuracy}
+        clean = {k: None if isinstance(v, float) and v != v else v for k, v in doc.items()}
+        print(json.dumps(clean, ensure_ascii=False, indent=2, default=str))
+    elif isinstance(report, PairReport):
+        accuracy = _print_pairs(report, args)
+    else:
+        accuracy = _print_identify(report, args)
     if args.min_accuracy is not None and not accuracy >= args.min_accuracy:
         print(f"eval-faces: accuracy {accuracy:.4f} below {args.min_accuracy}", file=sys.stderr)
         return 1

@@ -1,0 +1,1 @@
+"""Field operations: `edge doctor` checks and the diagnostic bundle."""

@@ -1,0 +1,154 @@
+"""`edge diag bundle`: one tar.gz a maintainer can send, holding no secret and no face.
+
+Contents: logs of the last days (journal, else the given log file), the config redacted,
+health and device state, store statistics, versions, and `edge doctor`'s findings. Every
+member passes through `edge.redact.scrub` with every secret the config and the environment
+hold, as a last net behind the redacted config (a secret echoed in a log line or an error
+message is masked too). Images are never read: the store's image folder stays out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import subprocess
+import tarfile
+import time
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, SecretStr
+
+from edge import __version__
+from edge.redact import redact_data, scrub
+
+LIBRARIES = ("aiohttp", "aiomqtt", "pydantic", "pymodbus", "pyserial", "onnxruntime", "numpy",
+             "opencv-python-headless", "av", "prometheus-client", "PyYAML")  # fmt: skip
+SECRET_ENV = re.compile(r"PASS|SECRET|TOKEN|KEY|CRED", re.IGNORECASE)
+
+
+def config_secrets(value: Any) -> list[str]:
+    """Every SecretStr value in a config model, wherever it sits."""
+    found: list[str] = []
+    if isinstance(value, SecretStr):
+        found.append(value.get_secret_value())
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            found += config_secrets(getattr(value, name))
+    elif isinstance(value, dict):
+        for v in value.values():
+            found += config_secrets(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            found += config_secrets(v)
+    return [s for s in found if s]
+
+
+def env_secrets(env: dict[str, str]) -> list[str]:
+    return [v for k, v in env.items() if v and SECRET_ENV.search(k)]
+
+
+def logs(days: int, log_file: Path | None) -> str:
+    if log_file is not None:
+        try:
+            return log_file.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            return f"cannot read {log_file}: {exc.strerror}\n"
+    if shutil.which("journalctl"):
+        try:
+            done = subprocess.run(
+                ["journalctl", "-u", "edge", "--since", f"-{days}d", "--no-pager", "-o",
+                 "short-iso"], capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+            return done.stdout or done.stderr
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"journalctl failed: {exc}\n"
+    return "no journal on this system and no --log-file given\n"
+
+
+def store_stats(data_dir: Path, health: dict[str, Any] | None) -> dict[str, Any]:
+    """Row counts per table (read-only), the outbox per destination from health."""
+    db = data_dir / "edge.db"
+    out: dict[str, Any] = {"db": str(db), "tables": {}, "outbox": []}
+    if db.exists():
+        out["db_bytes"] = db.stat().st_size
+        try:
+            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+            try:
+                names = [r[0] for r in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]  # fmt: skip
+                for name in names:
+                    (n,) = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
+                    out["tables"][name] = n
+                if "outbox" in names:
+                    rows = conn.execute(
+                        "SELECT o.dest, count(*), min(e.ts_ms), sum(o.acked = 2) FROM outbox o "
+                        "JOIN events e ON e.rowid = o.event_rowid WHERE o.acked != 1 "
+                        "GROUP BY o.dest"
+                    ).fetchall()
+                    now = time.time() * 1000
+                    out["outbox"] = [
+                        {"dest": d, "unsent": n, "parked": p or 0,
+                         "oldest_unsent_age_s": round((now - t) / 1000, 1) if t else None}
+                        for d, n, t, p in rows
+                    ]  # fmt: skip
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            out["error"] = str(exc)
+    if health:
+        out["outbox_live"] = health.get("outbox", [])
+    return out
+
+
+def versions(models_dir: Path | None) -> dict[str, Any]:
+    libs: dict[str, str | None] = {}
+    for name in LIBRARIES:
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            libs[name] = None
+    models: list[dict[str, str]] = []
+    if models_dir is not None and (models_dir / "manifest.yaml").is_file():
+        from edge.vision.models import load_manifest
+
+        try:
+            models = [{"name": m.name, "file": m.file, "sha256": m.sha256}
+                      for m in load_manifest(models_dir / "manifest.yaml").models]  # fmt: skip
+        except (OSError, ValueError) as exc:
+            models = [{"error": str(exc)}]
+    return {"edge": __version__, "python": platform.python_version(),
+            "platform": platform.platform(), "libraries": libs, "models": models}  # fmt: skip
+
+
+def build(
+    output: Path,
+    members: dict[str, str],
+    secrets: Iterable[str],
+) -> Path:
+    """Write the archive; every member scrubbed of `secrets`, URL userinfo and key=... params."""
+    known = sorted({s for s in secrets if s}, key=len, reverse=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root = f"edge-diag-{stamp}"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(output, "w:gz") as tar:
+        for name, text in members.items():
+            raw = scrub(text, known).encode()
+            info = tarfile.TarInfo(f"{root}/{name}")
+            info.size = len(raw)
+            info.mtime = int(time.time())
+            info.mode = 0o600
+            tar.addfile(info, io.BytesIO(raw))
+    os.chmod(output, 0o600)
+    return output
+
+
+def dump(doc: Any, secrets: Iterable[str]) -> str:
+    return json.dumps(redact_data(doc, list(secrets)), ensure_ascii=False, indent=2, default=str)

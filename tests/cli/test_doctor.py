@@ -1,0 +1,166 @@
+"""`edge doctor` names each planted fault on a FAIL line with its fix.
+
+Faults are real where they can be: a missing serial port, a port the service user may not
+open, a corrupted model, a camera and a broker nobody listens on, a unit without a watchdog,
+no daemon; a silent meter behind a running daemon. The platform clock offset comes from the
+daemon's health document, so it is planted there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.app import Daemon
+from edge.cli.main import main
+from edge.config import parse_config
+from edge.ops import doctor
+from edge.sim.meters import MeterSimulator, MeterSpec, SimConfig
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def findings(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, list[Any]]]:
+    capsys.readouterr()
+    rc = main(["doctor", *argv, "--json"])
+    doc = json.loads(capsys.readouterr().out)
+    by: dict[str, list[Any]] = {}
+    for f in doc["findings"]:
+        by.setdefault(f["check"], []).append(f)
+    return rc, by
+
+
+def test_an_invalid_config_fails_with_the_check_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "edge.yaml"
+    bad.write_text("config_version: 1\nsite: {name: x}\nnonsense: 1\n", encoding="utf-8")
+    rc, by = findings(capsys, "--config", str(bad))
+    assert rc == 1
+    (f,) = by["config"]
+    assert f["status"] == "FAIL" and f"edge config check {bad}" in f["fix"]
+
+
+def test_each_planted_fault_is_a_fail_line_with_its_fix(
+    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    data.write_text("a file, not a folder")
+    tty = tmp_path / "ttyUSB7"  # present, root-only: the service user may not open it
+    tty.write_text("")
+    tty.chmod(0o600)
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(models_dir / "manifest.yaml", models / "manifest.yaml")
+    for f in models_dir.glob("*.onnx"):
+        shutil.copy(f, models / f.name)
+    victim = models / "lprnet_sirius_ccpd_94x24.onnx"
+    raw = bytearray(victim.read_bytes())
+    raw[500] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    unit = tmp_path / "edge.service"
+    unit.write_text("[Service]\nType=notify\nExecStart=/opt/edge/venv/bin/edge run\n")
+    cam_port, broker_port, api_port = closed_port(), closed_port(), closed_port()
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {data}}}
+web: {{listen: "127.0.0.1:{api_port}"}}
+vision: {{models_dir: {models}, manifest: {models / "manifest.yaml"}}}
+cameras:
+  - {{id: cam1, kind: rtsp, url: "rtsp://127.0.0.1:{cam_port}/x"}}
+buses:
+  - {{id: gone, type: serial, port: /dev/ttyNOPE9}}
+  - {{id: locked, type: serial, port: {tty}}}
+uplinks:
+  hub: {{type: mqtt, url: "mqtt://127.0.0.1:{broker_port}"}}
+""",
+        encoding="utf-8",
+    )
+    os.environ.pop("EDGE_WEB_PORT", None)
+    rc, by = findings(capsys, "--config", str(config), "--user", "nobody", "--unit", str(unit),
+                      "--timeout", "2")  # fmt: skip
+    assert rc == 1
+
+    def fail(check: str, *fix: str) -> None:
+        (f,) = by[check]
+        assert f["status"] == "FAIL", f
+        for part in fix:
+            assert part in f["fix"], f
+
+    fail("data dir", "storage.data_dir")
+    fail("serial gone", "plug in the RS-485 adapter")
+    fail("serial locked", "usermod -aG root nobody")
+    fail("models", "scripts/fetch-models")
+    assert "lprnet_sirius_ccpd_94x24.onnx checksum differs" in by["models"][0]["message"]
+    fail("camera cam1", "edge camera probe")
+    fail("uplink hub", "edge uplink test mqtt", "--name hub")
+    fail("watchdog", "WatchdogSec=30s")
+    fail("daemon", "systemctl start edge")
+    # text output: one line per finding, the fix after the arrow
+    capsys.readouterr()
+    assert main(["doctor", "--config", str(config), "--unit", str(unit), "--timeout", "1"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert any(ln.startswith("FAIL  watchdog: ") and "-> add WatchdogSec" in ln for ln in lines)
+
+
+def test_clock_offset_from_the_platform_fails_past_the_limit() -> None:
+    ctx = doctor.Context("x", health={"uplink.police": {"time_offset_s": 95.0}})
+    (f,) = [f for f in doctor.check_clock(ctx) if "police" in f.message]
+    assert f.status == "FAIL" and "+95.0 s" in f.message and "ntp" in f.fix.lower()
+    ctx = doctor.Context("x", health={"uplink.police": {"time_offset_s": 0.4}})
+    assert [f.status for f in doctor.check_clock(ctx) if "police" in f.message] == ["OK"]
+
+
+async def test_a_silent_meter_behind_a_running_daemon_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with MeterSimulator(SimConfig(meters=[MeterSpec("000000000161")])) as sim:
+        host, port = await sim.start_tcp()
+        api = closed_port()
+        text = f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+web: {{listen: "127.0.0.1:{api}"}}
+buses:
+  - {{id: line1, type: serial, port: "socket://{host}:{port}", timeout_s: 200ms, retries: 0}}
+devices:
+  - {{id: meter-ok, type: dlt645, bus: line1, address: "000000000161", poll_interval_s: 1s}}
+  - {{id: meter-gone, type: dlt645, bus: line1, address: "000000000999", poll_interval_s: 1s}}
+"""
+        config = tmp_path / "edge.yaml"
+        await asyncio.to_thread(config.write_text, text, encoding="utf-8")
+        d = Daemon(parse_config(text, str(config), {}))
+        await d.start()
+        try:
+            for _ in range(200):
+                doc = await asyncio.to_thread(doctor.fetch_health, f"http://127.0.0.1:{api}", 2)
+                doc = doc or {}
+                known = {x["device"]: x["available"] for x in doc.get("devices", [])}
+                if known.get("meter-gone") is False and known.get("meter-ok"):
+                    break
+                await asyncio.sleep(0.1)
+            rc, by = await asyncio.to_thread(findings, capsys, "--config", str(config))
+        finally:
+            await d.stop()
+    assert rc == 1
+    assert by["device meter-ok"][0]["status"] == "OK"
+    gone = by["device meter-gone"][0]
+    assert gone["status"] == "FAIL" and "edge meter read" in gone["fix"]
+    assert by["daemon"][0]["status"] in ("OK", "FAIL")  # degraded by the silent meter or not
