@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def action(name: str, text: str, **kw: Any) -> argparse.ArgumentParser:
         a = acts.add_parser(name, help=text, **kw)
         add_api_args(a)
+        a.add_argument("--json", action="store_true", help="print the answer as JSON")
         return a
 
     def by(a: argparse.ArgumentParser, reason_required: bool = True) -> None:
@@ -31,7 +32,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
     a = action("list", "show a list's entries")
     a.add_argument("name", choices=LIST_NAMES)
-    a.add_argument("--json", action="store_true", help="print JSON")
     a.set_defaults(handler=_list)
 
     a = action("add", "add entries (plates, or JSON objects for residents and visitors)")
@@ -113,6 +113,9 @@ def _pending(args: argparse.Namespace) -> int:
     body = _get(args, f"/api/access/pending?state={args.state}")
     if body is None:
         return 1
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
     for p in body["pending"]:
         who = p.get("plate") or p.get("person") or "?"
         line = f"{p['id']}  {p['gate']}  {who}  {p['state']}  {p.get('reason', '')}"
@@ -144,6 +147,9 @@ def _parking(args: argparse.Namespace) -> int:
     body = _get(args, "/api/access/parking")
     if body is None:
         return 1
+    if args.json:
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+        return 0
     for p in body["car_parks"]:
         if args.car_park and p["car_park"] != args.car_park:
             continue
