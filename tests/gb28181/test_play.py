@@ -52,8 +52,8 @@ async def test_play_decodes_frames_and_bye_stops_it(
     assert answer.status == 200
     await p.until(
         lambda: sending.task is not None and sending.task.done(),
-        1.0,
-        "the sender to stop within a second of BYE",
+        3.0,  # well under a second on an idle box; the margin is for a loaded CI machine
+        "the sender to stop after BYE",
     )
     assert agent.plays.plays == {}
     await p.until(lambda: not session.health()["packet_consumers"], 2, "unsubscribed")

@@ -408,6 +408,11 @@ async def _send(play: Play, source: PacketSource, sink: _Sink) -> None:
     shape: tuple[str, bytes] | None = None
     started = False
     async for pkt in source:
+        if play.ended:
+            # Stopped (BYE, shutdown). The task was cancelled too, but Python 3.11's
+            # wait_for can swallow a cancellation that races its inner future (the TCP
+            # sink's drain), so the loop also checks the play's own flag.
+            return
         if (pkt.codec, pkt.extradata) != shape:
             shape = (pkt.codec, pkt.extradata)
             hevc = pkt.codec in ("hevc", "h265")
