@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from edge.runtime import Runtime
-from edge.web import api
+from edge.web import api, api_access
 from edge.web.hosts import HostCheck
 
 log = logging.getLogger(__name__)
@@ -24,6 +24,7 @@ def make_app(rt: Runtime) -> web.Application:
     app = web.Application(client_max_size=1024**2, middlewares=[hosts.middleware])
     app[api.RT] = rt
     api.routes(app)
+    api_access.routes(app)
     for extend in rt.services.get("web.routes", []):
         extend(app)
     return app
