@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -37,7 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     e.add_argument("--crops", action="store_true", help="images are rectified plate crops")
     e.add_argument("--limit", type=int, help="only the first N images (sorted by name)")
     e.add_argument("--min-accuracy", type=float, help="exit 1 below this fraction (0-1)")
-    e.add_argument("--quiet", "-q", action="store_true", help="only the summary and misses")
+    e.add_argument(
+        "--quiet", "-q", action="store_true", help="only the categories, misses and summary"
+    )
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _plate_args(e)
     e.set_defaults(handler=_eval_plates)
@@ -150,6 +153,11 @@ def label_from_name(stem: str) -> str:
 
 def load_labels(folder: Path) -> list[tuple[Path, str]]:
     """(image, plate) pairs: from labels.csv when present, else from the file names."""
+    return [(path, plate) for path, plate, _ in load_label_rows(folder)]
+
+
+def load_label_rows(folder: Path) -> list[tuple[Path, str, dict[str, str]]]:
+    """(image, plate, other labels.csv columns by lower-case name) per image."""
     csv_path = folder / "labels.csv"
     if csv_path.exists():
         with open(csv_path, newline="", encoding="utf-8-sig") as fh:
@@ -162,35 +170,59 @@ def load_labels(folder: Path) -> list[tuple[Path, str]]:
                     f"{csv_path}: need a file column ({'/'.join(_FILE_COLUMNS)}) and a plate "
                     f"column ({'/'.join(_PLATE_COLUMNS)}); found {reader.fieldnames}"
                 )
-            return [(folder / row[fcol].strip(), row[pcol].strip()) for row in reader]
+            return [
+                (
+                    folder / row[fcol].strip(),
+                    row[pcol].strip(),
+                    {k: (row[c] or "").strip() for k, c in cols.items()},
+                )
+                for row in reader
+            ]
     return [
-        (p, label_from_name(p.stem))
+        (p, label_from_name(p.stem), {})
         for p in sorted(folder.iterdir())
         if p.suffix.lower() in IMAGE_SUFFIXES
     ]
 
 
-def _iter_reads(args: argparse.Namespace, items: list[tuple[Path, str]]) -> Iterator[Any]:
+def _iter_reads(
+    args: argparse.Namespace, items: list[tuple[Path, str, dict[str, str]]]
+) -> Iterator[Any]:
     reader = _plate_reader(args)
-    for path, label in items:
+    for path, label, meta in items:
         try:
             img = decode_image(path)
         except ImageDecodeError as exc:
-            yield path, label, None, str(exc)
+            yield path, label, meta, None, None, str(exc)
             continue
         if args.crops:
-            yield path, label, [reader.read_crop(img)], ""
+            yield path, label, meta, img, [reader.read_crop(img)], ""
         else:
-            yield path, label, reader.read_frame(img), ""
+            yield path, label, meta, img, reader.read_frame(img), ""
+
+
+def _measured(img: Any, reads: list[Any], label: str, crops: bool) -> tuple[float, float | None]:
+    """(plate height px, tilt deg) as found: a crop is its own plate, level by construction;
+    in a scene, the read of the label (else the first) gives box and corners."""
+    from edge.vision.plates.evaluate import tilt_of
+
+    if crops:
+        return float(img.shape[0]), 0.0
+    if not reads:
+        return math.nan, None
+    r = next((r for r in reads if r.text == label), reads[0])
+    return float(r.box[3] - r.box[1]), tilt_of(r.corners.tolist())
 
 
 def _eval_plates(args: argparse.Namespace) -> int:
+    from edge.vision.plates.evaluate import Outcome, Report, categories
+
     folder = Path(args.dir)
     if not folder.is_dir():
         print(f"error: {folder} is not a folder", file=sys.stderr)
         return 2
     try:
-        items = sorted(load_labels(folder), key=lambda it: it[0].name)
+        items = sorted(load_label_rows(folder), key=lambda it: it[0].name)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -199,10 +231,11 @@ def _eval_plates(args: argparse.Namespace) -> int:
     if not items:
         print(f"error: no images in {folder}", file=sys.stderr)
         return 2
-    hits = 0
+    report = Report()
+    misses: list[str] = []
     t0 = time.perf_counter()
     results: list[dict[str, Any]] = []
-    for n, (path, label, reads, err) in enumerate(_iter_reads(args, items), 1):
+    for n, (path, label, meta, img, reads, err) in enumerate(_iter_reads(args, items), 1):
         if n % 20 == 0:
             print(f"[{n}/{len(items)}]", file=sys.stderr, flush=True)
         if reads is None:
@@ -210,28 +243,53 @@ def _eval_plates(args: argparse.Namespace) -> int:
             if not args.json:
                 print(f"ERR   {path.name}  {err}")
             continue
-        texts = [r.text for r in reads]
-        ok = label in texts
-        hits += ok
-        results.append({"file": path.name, "want": label, "got": texts, "ok": ok, "error": None})
-        if (ok and args.quiet) or args.json:
+        height, tilt = _measured(img, reads, label, args.crops)
+        cats = categories(label, meta, None if math.isnan(height) else height, tilt)
+        outcome = Outcome(path.name, label, tuple(r.text for r in reads), cats)
+        report.add(outcome)
+        results.append(
+            {
+                "file": path.name,
+                "want": label,
+                "got": list(outcome.texts),
+                "ok": outcome.hit,
+                "error": None,
+                "categories": dict(cats),
+            }
+        )
+        if args.json:
             continue
         shown = ", ".join(
             f"{r.text or '∅'} ({r.confidence:.2f}{'' if r.valid else ', invalid'})" for r in reads
         )
-        print(f"{'ok ' if ok else 'MISS'}  {path.name}  want {label}  got {shown or 'nothing'}")
+        line = f"{path.name}  want {label}  got {shown or 'nothing'}"
+        if not outcome.hit:
+            tags = " ".join(f"{k}={v}" for k, v in cats.items())
+            misses.append(f"MISS  {line}  [{tags}]")
+        if not args.quiet:
+            print(f"{'ok ' if outcome.hit else 'MISS'}  {line}")
     elapsed = time.perf_counter() - t0
+    hits = report.hits
     acc = hits / len(items)
     if args.json:
-        # {"images", "hits", "accuracy", "ms_per_image", "results": [{file, want, got, ok, error}]}
+        # {"images", "hits", "accuracy", "ms_per_image", "categories": [...],
+        #  "results": [{file, want, got, ok, error, categories}]}
         print(
             json.dumps(
                 {"images": len(items), "hits": hits, "accuracy": round(acc, 4),
-                 "ms_per_image": round(elapsed / len(items) * 1000, 1), "results": results},
+                 "ms_per_image": round(elapsed / len(items) * 1000, 1),
+                 "categories": report.lines(), "results": results},
                 ensure_ascii=False, indent=2,
             )
         )  # fmt: skip
     else:
+        print("by category (hits/total):")
+        for row in report.lines():
+            print(row)
+        if misses:
+            print(f"misses ({len(misses)}):")
+            for m in misses:
+                print(f"  {m}")
         print(
             f"exact match: {hits}/{len(items)} = {acc * 100:.1f} %  "
             f"(reader {args.reader}, detector {'-' if args.crops else args.detector}, "

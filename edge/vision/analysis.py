@@ -109,6 +109,32 @@ class FrameAnalyser:
         # per open plate track, per text read: (rank, scene JPEG) of its best read so far
         self._plate_scenes: dict[int, dict[str, tuple[tuple[float, float, float], bytes]]] = {}
 
+    @classmethod
+    def for_camera(
+        cls,
+        pipelines: Sequence[str],
+        *,
+        plates: Any = None,
+        recognizer: Any = None,
+        objects: Any = None,
+        object_classes: Sequence[str] = (),
+    ) -> FrameAnalyser:
+        """The analyser a camera worker runs: `recognizer` is a `FaceRecognizer` (pipeline
+        and gallery), whose ended face tracks are matched against its gallery."""
+        face_passes = None
+        if recognizer is not None and "faces" in pipelines:
+            # a new face this far from the track's mean is someone else (same person: < threshold)
+            split = recognizer.pipeline.threshold + 0.1
+            face_passes = FacePasses(recognizer.gallery.match, split_distance=split)
+        return cls(
+            pipelines,
+            plates=plates,
+            faces=recognizer.pipeline if recognizer is not None else None,
+            face_passes=face_passes,
+            objects=objects,
+            object_classes=object_classes,
+        )
+
     def analyse(self, sample: Sample) -> Analysis:
         """The recognisers only (no tracking): plate reads and faces in one sample."""
         began = time.perf_counter()

@@ -50,11 +50,16 @@ class FacePass:
 
 
 class FacePasses:
+    """Face tracks of one camera. A track ends when unseen for more than
+    `max_missed_seconds` (1.5: at 1 analysed fps one missed sample keeps a track, two end
+    it; at 2.0 a person seen again exactly two samples later sat on the boundary and was
+    one pass or two depending on a few ms of decode jitter)."""
+
     def __init__(
         self,
         matcher: Callable[[npt.NDArray[np.float32]], list[MatchResult]],
         max_missed_frames: int = 8,
-        max_missed_seconds: float = 2.0,
+        max_missed_seconds: float = 1.5,
         max_observations: int = 32,
         split_distance: float = 0.9,
     ) -> None:

@@ -23,6 +23,7 @@ from edge.camera.factory import make_sampler, open_session
 from edge.camera.sampler import Sample, Sampler
 from edge.camera.session import CameraSession
 from edge.camera.source import FrameSource
+from edge.config import EdgeConfig
 from edge.config.cameras import CameraConfig
 from edge.events import ImageRef, ImageRole
 from edge.payloads import FaceMatch, FacePayload, PlatePayload
@@ -30,9 +31,9 @@ from edge.runtime import Runtime
 from edge.scene.runner import Outcome, SceneActions, SceneRules
 from edge.scene.worker import FallingWorker
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
-from edge.vision.face_passes import FacePass, FacePasses
+from edge.vision.face_passes import FacePass
 from edge.vision.faces.gallery import Match, watch_gallery
-from edge.vision.plates.vote import PlatePass
+from edge.vision.plates.vote import PlatePass, reportable
 
 log = logging.getLogger(__name__)
 
@@ -75,22 +76,13 @@ class Engines:
         log.info("%s models loaded in %.2fs", what, self.load_s[what])
         return engine
 
-    def _registry(self) -> Any:
-        from edge.vision.plates.sessions import default_registry
-
-        v = self.rt.config.vision
-        return default_registry(Path(v.models_dir), Path(v.manifest))
-
     def _plates(self) -> Any:
-        from edge.vision.plates.pipeline import PlateReader
-
-        p = self.rt.config.vision.plates
-        return PlateReader(self._registry(), detector=p.detector, reader=p.reader)
+        return plate_reader(self.rt.config)
 
     def _objects(self) -> Any:
         from edge.vision.objects.detect import ObjectDetector
 
-        reg = self._registry()
+        reg = _registry(self.rt.config)
         spec = reg.pick("object_detector")
         return ObjectDetector(
             reg.session(spec.name),
@@ -100,14 +92,31 @@ class Engines:
         )
 
     def _faces(self) -> Any:
-        from edge.vision.faces.pipeline import FacePipeline, FaceRecognizer
-        from edge.vision.faces.settings import FaceSettings
+        return face_recognizer(self.rt.config, self.rt.store.data_dir)
 
-        pipeline = FacePipeline(
-            self._registry(), FaceSettings.from_config(self.rt.config.vision.faces)
-        )
-        gallery = pipeline.open_gallery(self.rt.store.data_dir / "faces.db")
-        return FaceRecognizer(pipeline, gallery)
+
+def _registry(config: EdgeConfig) -> Any:
+    from edge.vision.plates.sessions import default_registry
+
+    v = config.vision
+    return default_registry(Path(v.models_dir), Path(v.manifest))
+
+
+def plate_reader(config: EdgeConfig) -> Any:
+    """The plate reader the daemon builds from `vision.plates` (tests build the same one)."""
+    from edge.vision.plates.pipeline import PlateReader
+
+    p = config.vision.plates
+    return PlateReader(_registry(config), detector=p.detector, reader=p.reader)
+
+
+def face_recognizer(config: EdgeConfig, data_dir: Path) -> Any:
+    """The face pipeline of `vision.faces` with the gallery in `data_dir`/faces.db."""
+    from edge.vision.faces.pipeline import FacePipeline, FaceRecognizer
+    from edge.vision.faces.settings import FaceSettings
+
+    pipeline = FacePipeline(_registry(config), FaceSettings.from_config(config.vision.faces))
+    return FaceRecognizer(pipeline, pipeline.open_gallery(data_dir / "faces.db"))
 
 
 class CameraWorker:
@@ -161,17 +170,10 @@ class CameraWorker:
     async def run(self) -> None:
         pipelines = list(self.cfg.pipelines)
         await self.engines.need(pipelines)
-        face_passes = None
-        recognizer = self.engines.faces
-        if recognizer is not None and "faces" in pipelines:
-            # a new face this far from the track's mean is someone else (same person: < threshold)
-            split = recognizer.pipeline.threshold + 0.1
-            face_passes = FacePasses(recognizer.gallery.match, split_distance=split)
-        self.analyser = FrameAnalyser(
+        self.analyser = FrameAnalyser.for_camera(
             pipelines,
             plates=self.engines.plates,
-            faces=recognizer.pipeline if recognizer is not None else None,
-            face_passes=face_passes,
+            recognizer=self.engines.faces,
             objects=self.engines.objects,
             object_classes=self.cfg.object_classes,
         )
@@ -229,7 +231,7 @@ class CameraWorker:
 
     async def _emit_plate(self, p: PlatePass, scene: bytes) -> None:
         v = p.vote
-        if not v.text or v.confidence < self.rt.config.vision.plates.min_confidence:
+        if not reportable(v, self.rt.config.vision.plates.min_confidence):
             self.dropped_reads += 1
             return
         crop = await self.rt.cpu.run(jpeg, v.best.crop, 95) if v.best.crop.size else b""

@@ -151,3 +151,11 @@ async def test_drop_oldest_queue_counts() -> None:
     assert q.dropped == 2
     assert [await q.get(), await q.get(), await q.get()] == [2, 3, 4]
     assert q.qsize() == 0
+
+
+def test_rate_gate_passes_every_frame_of_a_stream_at_the_target_rate_despite_jitter() -> None:
+    # a 2 fps camera analysed at 2 fps: decode timestamps wobble by a few ms either way
+    jitter = [0.0, 0.012, -0.004, 0.03, 0.001, -0.008, 0.02, 0.0]
+    gate = RateGate(2.0)
+    times = [i * 0.5 + jitter[i % len(jitter)] for i in range(40)]
+    assert all(gate.passes(t) for t in times)

@@ -8,12 +8,15 @@ from hypothesis import strategies as st
 
 from edge.vision.plates.grammar import (
     ALNUM,
+    COLOUR_FORMATS,
     DIGITS,
     LETTERS,
     NEV_LETTERS,
     PROVINCES,
     PlateFormat,
     best_valid,
+    certain_repair,
+    fits_colour,
     is_valid,
     normalise,
     plate_format,
@@ -179,3 +182,60 @@ def test_best_valid_repairs_exactly_up_to_max_changes(max_changes: int) -> None:
     assert picked is not None and "".join(c for c, _ in picked) == truth
     assert best_valid(read(max_changes + 1), max_changes=max_changes) is None
     assert best_valid(read(max_changes + 1), max_changes=max_changes + 1) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "colour", "fits"),
+    [
+        ("沪AD12345", "green", True),
+        ("粤B12345D", "green", True),
+        ("皖1149885", "green", True),  # agricultural, double row
+        ("沪A12345", "green", False),  # a green plate has 8 characters
+        ("沪AD12345", "blue", False),
+        ("京A12345", "blue", True),
+        ("琼A6716学", "yellow", True),
+        ("粤A1234挂", "yellow", True),
+        ("渝D00796", "yellow", True),
+        ("粤B12345D", "yellow", True),  # large new-energy plates are yellow-green
+        ("琼A6716学", "blue", False),
+        # white and black plates are decided by their text: nothing to contradict
+        ("鄂F8888警", "white", True),
+        ("VA30093", "white", True),
+        ("粤ZR066港", "black", True),
+        ("粤Z1234澳", "black", True),
+        ("使198476", "black", True),
+        ("沪A1234领", "black", True),
+    ],
+)
+def test_a_plate_colour_allows_only_its_formats(text: str, colour: str, fits: bool) -> None:
+    assert fits_colour(text, colour) is fits
+
+
+@pytest.mark.parametrize(
+    ("read", "colour", "repaired"),
+    [
+        ("皖A022939", "green", "皖AD22939"),  # third of a small new-energy plate is a letter
+        ("粤A123450", "green", "粤A12345D"),  # last of a large one is the energy letter
+        ("粤B123450", "green", None),  # or 粤8123450, a farm plate: not certain
+        ("沪AF1234D", "green", "沪AF12340"),  # the last four of a small one are digits
+        ("沪AD1234D", "green", None),  # or 沪A01234D, a large one
+        ("沪AD12345", "green", None),  # fits already
+        ("沪A12345", "green", None),  # a missing character is not a shape twin: re-read
+        ("京A0D000", "blue", None),  # fits blue
+        ("皖A0B8D08", "green", None),  # two repairs possible: the vote decides, not a guess
+    ],
+)
+def test_certain_repair_swaps_a_shape_twin_only_when_the_colour_leaves_one_answer(
+    read: str, colour: str, repaired: str | None
+) -> None:
+    assert certain_repair(read, colour) == repaired
+
+
+def test_best_valid_within_the_formats_of_a_colour() -> None:
+    # 8 read characters; as a blue plate the 8th would be dropped, as green it is kept
+    alts = [[(c, 0.9), ("", 0.01)] for c in "沪AD1234"] + [[("5", 0.6), ("", 0.3)]]
+    assert "".join(c for c, _ in best_valid(alts) or []) == "沪AD12345"
+    blue = best_valid(alts, formats=COLOUR_FORMATS["blue"])
+    assert blue is None or len(blue) == 7
+    green = best_valid(alts, formats=COLOUR_FORMATS["green"])
+    assert green is not None and "".join(c for c, _ in green) == "沪AD12345"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import threading
 from pathlib import Path
 
@@ -183,3 +184,32 @@ def test_a_small_plate_read_with_doubt_is_redetected_and_read_in_full(
     frame[:, :w] = cv2.resize(scene, (w, h), interpolation=cv2.INTER_AREA)
     (read,) = reader.read_frame(frame)
     assert read.text == "鄂F8888警" and read.valid and read.plate_type is PlateType.POLICE
+
+
+GREEN_SCENES = {"hyperlpr_test_img.jpg", "we0091234_single_green.jpg"}
+
+
+def test_green_plates_read_as_eight_characters_the_colour_model_agrees_with(
+    scene_reads: Reads,
+) -> None:
+    for f in GREEN_SCENES:
+        (r,) = [r for r in scene_reads[f] if r.text == scene_labels()[f]]
+        assert len(r.text) == 8 and r.colour is PlateColour.GREEN
+        assert r.model_colour is PlateColour.GREEN and not r.contradicts_colour
+
+
+def test_a_read_the_plate_colour_rules_out_is_read_again_before_it_is_voted(
+    reader: PlateReader, scene_reads: Reads
+) -> None:
+    (r,) = scene_reads["we0091234_single_green.jpg"]
+    # the same plate as a reader that lost the last character (7 on a green plate) and
+    # as one that saw 0 for the energy letter: neither leaves the reader as it came
+    short = dataclasses.replace(r, text="沪AF7101", char_confidences=r.char_confidences[:7])
+    assert short.contradicts_colour
+    again = reader.agree(short)
+    assert (again.text, again.recoloured) == ("沪AF71017", True)
+    twin = dataclasses.replace(r, text="沪A071017")
+    assert reader.agree(twin).text == "沪AD71017"
+    # a blue plate's read is never pushed into a green format
+    (blue,) = scene_reads["zeusees_19.jpg"]
+    assert blue.model_colour in (PlateColour.BLUE, None) and not blue.contradicts_colour

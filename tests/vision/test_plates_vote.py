@@ -184,3 +184,25 @@ def test_real_frames_of_a_passing_car_give_one_pass_with_the_right_plate() -> No
     (p,) = ended
     assert p.vote.reads >= 4 and p.vote.colour is PlateColour.BLUE
     assert p.vote.best.text == "闽EVL838"
+
+
+def test_the_next_car_in_the_same_spot_is_a_new_pass_and_a_misread_is_not() -> None:
+    """Cars a second apart at a barrier: boxes overlap, the confident texts differ."""
+    passes = PlatePasses()
+    ended = passes.feed([read("藏DT5022", 0.95, (244, 281, 633, 473))], 0, 0.0)
+    ended += passes.feed([], 1, 0.5)
+    ended += passes.feed([read("使198476", 0.98, (472, 339, 751, 427))], 2, 1.0)
+    ended += passes.feed([read("使198478", 0.9, (470, 340, 750, 428))], 3, 1.5)  # one char off
+    ended += passes.feed([read("使1984", 0.5, (470, 340, 750, 428))], 4, 2.0)  # unsure: no key
+    ended += passes.flush()
+    assert [(p.text, p.vote.reads) for p in ended] == [
+        ("藏DT5022", 1),
+        ("使198476", 2),
+    ]  # the invalid read joined, not voted
+
+
+def test_a_track_unseen_for_too_long_is_not_extended_by_a_late_box() -> None:
+    tracker = PlateTracker(max_missed_seconds=1.5)
+    assert tracker.update([(100, 100, 200, 130)], 0, 0.0) == [1]
+    assert tracker.update([], 1, 1.0) == []
+    assert tracker.update([(100, 100, 200, 130)], 2, 2.0) == [2]  # 2 s unseen: a new pass

@@ -58,6 +58,27 @@ _PATTERNS: list[tuple[PlateFormat, re.Pattern[str]]] = [
 ]
 
 
+#: The formats a plate of each background colour can carry (colour names as in
+#: `color.PlateColour`). Green is new energy (8 characters; the large one is yellow-green,
+#: which a colour model calls either) or an agricultural plate (8 characters too).
+COLOUR_FORMATS: dict[str, frozenset[PlateFormat]] = {
+    "green": frozenset(
+        {PlateFormat.NEW_ENERGY_SMALL, PlateFormat.NEW_ENERGY_LARGE, PlateFormat.FARM}
+    ),
+    "blue": frozenset({PlateFormat.ORDINARY}),
+    "yellow": frozenset(
+        {
+            PlateFormat.ORDINARY,
+            PlateFormat.COACH,
+            PlateFormat.TRAILER,
+            PlateFormat.NEW_ENERGY_LARGE,
+        }
+    ),
+}
+#: Shapes a reader confuses at a position whose class the format fixes: (letter, digit).
+SHAPE_TWINS = (("D", "0"), ("B", "8"), ("Z", "2"), ("S", "5"), ("G", "6"), ("T", "1"))
+
+
 def normalise(raw: str) -> str:
     """Upper-case, fold full-width forms, drop separators and anything no plate carries."""
     text = unicodedata.normalize("NFKC", raw).upper()
@@ -83,12 +104,43 @@ def is_valid(text: str) -> bool:
     return plate_format(text) is not None
 
 
+def fits_colour(text: str, colour: str) -> bool:
+    """Whether `text` is a plate format a `colour` plate carries (True for colours the
+    grammar does not constrain: white and black plates are decided from their text)."""
+    allowed = COLOUR_FORMATS.get(colour)
+    return allowed is None or plate_format(text) in allowed
+
+
+def certain_repair(text: str, colour: str) -> str | None:
+    """The one plate of `colour` that `text` becomes by swapping shape twins (0/D, 8/B, ...)
+    at positions whose class (letter or digit) the format fixes, or None.
+
+    Only a unique answer is returned: a green 皖A022939 can only be 皖AD22939 (the third
+    character of a small new-energy plate is a letter), but a read two formats could
+    repair either way is left for the vote to settle.
+    """
+    allowed = COLOUR_FORMATS.get(colour)
+    if allowed is None or plate_format(text) in allowed:
+        return None
+    twins = {a: b for pair in SHAPE_TWINS for a, b in (pair, pair[::-1])}
+    found: set[str] = set()
+    for i, ch in enumerate(text):
+        if ch in twins:
+            cand = text[:i] + twins[ch] + text[i + 1 :]
+            if plate_format(cand) in allowed:
+                found.add(cand)
+    return found.pop() if len(found) == 1 else None
+
+
 Alternatives = Sequence[tuple[str, float]]
 """Candidates for one read position, best first: (character or "" to drop it, probability)."""
 
 
 def best_valid(
-    positions: Sequence[Alternatives], max_changes: int = 2, max_expansions: int = 400
+    positions: Sequence[Alternatives],
+    max_changes: int = 2,
+    max_expansions: int = 400,
+    formats: frozenset[PlateFormat] | None = None,
 ) -> list[tuple[str, float]] | None:
     """The most probable valid string choosing one alternative per position.
 
@@ -96,6 +148,7 @@ def best_valid(
     each swap to an alternative costs log(p_best / p_alt). At most `max_changes` positions
     change, so a read is repaired, never rewritten. Returns the chosen (character,
     probability) per kept position, or None when nothing valid is within reach.
+    `formats` limits what counts as valid (a green plate: the 8-character formats).
     """
     if not positions or any(not alts for alts in positions):
         return None
@@ -111,7 +164,8 @@ def best_valid(
         cost, choice = heapq.heappop(heap)
         expansions += 1
         text = "".join(positions[i][c][0] for i, c in enumerate(choice))
-        if is_valid(text):
+        fmt = plate_format(text)
+        if fmt is not None and (formats is None or fmt in formats):
             picked = (positions[i][c] for i, c in enumerate(choice))
             return [(ch, p) for ch, p in picked if ch]
         if sum(1 for c in choice if c) >= max_changes:

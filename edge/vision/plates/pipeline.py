@@ -6,15 +6,20 @@ one instance can serve several executor threads at once.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.vision.image import BGRImage
+from edge.vision.plates import grammar
 from edge.vision.plates import sessions as names
 from edge.vision.plates.color import (
+    MODEL_CLASSES,
     ColourClassifier,
     PlateColour,
     PlateType,
@@ -24,7 +29,13 @@ from edge.vision.plates.color import (
     hsv_colour,
 )
 from edge.vision.plates.detect import PlateDetection, PlateDetector
-from edge.vision.plates.reader import LPRNetReader, PPOCRReader, TextRead, TextReader
+from edge.vision.plates.reader import (
+    LPRNetReader,
+    PPOCRReader,
+    TextRead,
+    TextReader,
+    constrained,
+)
 from edge.vision.plates.rectify import rectify, side_by_side
 from edge.vision.plates.sessions import (
     SessionSource,
@@ -36,6 +47,11 @@ from edge.vision.plates.tracker import iou_matrix
 
 DetectorChoice = Literal["auto", "320", "640"]
 ReaderChoice = Literal["ppocr", "lprnet"]
+
+#: The colour model's probability above which its call can overrule a read's format.
+SURE_COLOUR = 0.9
+#: Extra horizontal margin of the re-read crop (a first character cut off at the edge).
+REREAD_MARGIN_X = 0.08
 
 #: Crops narrower than this may be double-row plates (440x220) rather than single (440x140).
 AMBIGUOUS_ASPECT = 2.5
@@ -55,6 +71,18 @@ class PlateRead:
     char_confidences: tuple[float, ...] = ()
     det_score: float = 1.0
     raw_text: str = ""  # the reader's own string, before normalising and repair
+    #: the colour model's call when it was sure (≥ `SURE_COLOUR`), else None
+    model_colour: PlateColour | None = None
+    #: the read was changed or re-read to fit `model_colour` (see `PlateReader.agree`)
+    recoloured: bool = False
+    #: the reader's alternatives per position (for a repair the colour asks for)
+    alternatives: tuple[grammar.Alternatives, ...] = ()
+
+    @property
+    def contradicts_colour(self) -> bool:
+        """The text is a format no plate of the colour the model is sure of carries."""
+        mc = self.model_colour
+        return mc is not None and bool(self.text) and not grammar.fits_colour(self.text, mc)
 
     def to_dict(self) -> dict[str, object]:
         """JSON-friendly view, without the crop."""
@@ -189,10 +217,16 @@ class PlateReader:
             for c, d in zip(crops, dets, strict=True)
         ]
         texts = self.reader.read_batch(lines)
-        return [
+        reads = [
             self._finish(c, t, d.corners, d.box, d.double_row, d.score)
             for c, t, d in zip(crops, texts, dets, strict=True)
         ]
+        for i, (r, d) in enumerate(zip(reads, dets, strict=True)):
+            if r.contradicts_colour:
+                reads[i] = self.agree(
+                    r, partial(rectify, bgr, d.corners, self.margin_x + REREAD_MARGIN_X)
+                )
+        return reads
 
     # -- public -------------------------------------------------------------------------
 
@@ -233,11 +267,13 @@ class PlateReader:
         if double_row is not None:
             line = side_by_side(crop, self.row_split) if double_row else crop
             (text,) = self.reader.read_batch([line])
-            return self._finish(crop, text, corners, box, double_row, 1.0)
+            read = self._finish(crop, text, corners, box, double_row, 1.0)
+            return self.agree(read, None) if read.contradicts_colour else read
         single, double = self.reader.read_batch([crop, side_by_side(crop, self.row_split)])
         use_double = (double.valid, double.confidence) > (single.valid, single.confidence)
         text = double if use_double else single
-        return self._finish(crop, text, corners, box, use_double, 1.0)
+        read = self._finish(crop, text, corners, box, use_double, 1.0)
+        return self.agree(read, None) if read.contradicts_colour else read
 
     def _finish(
         self,
@@ -249,8 +285,12 @@ class PlateReader:
         det_score: float,
     ) -> PlateRead:
         probs = None
-        if self.colour is not None and not colour_from_text(text.text):
+        by_text = colour_from_text(text.text)
+        if self.colour is not None and by_text in (None, PlateColour.GREEN):
             probs = self.colour.probabilities(crop)
+        sure = None
+        if probs is not None and float(probs.max()) >= SURE_COLOUR:
+            sure = MODEL_CLASSES[int(np.argmax(probs))]
         colour = decide_colour(text.text, probs, hsv_colour(crop))
         return PlateRead(
             text=text.text,
@@ -265,4 +305,54 @@ class PlateReader:
             char_confidences=text.char_confidences,
             det_score=det_score,
             raw_text=text.raw,
+            model_colour=sure,
+            alternatives=text.alternatives,
+        )
+
+    def agree(self, read: PlateRead, wider: Callable[[], BGRImage] | None = None) -> PlateRead:
+        """A read whose format the plate's colour rules out (a green plate read with 7
+        characters, a blue one as new energy), read again before any vote sees it.
+
+        In order, cheapest first: a certain repair (a shape twin at a position whose class
+        the format fixes), the most probable fitting string from the read's own
+        alternatives, then a fresh read of a crop with wider margins (a character cut off
+        at the edge). The first that fits the colour wins; if none does, the read stays
+        as it was (the colour model is wrong sometimes too) and the vote weighs it.
+        """
+        colour = read.model_colour
+        assert colour is not None
+        allowed = grammar.COLOUR_FORMATS[colour]
+        certain = grammar.certain_repair(read.text, colour)
+        if certain is not None:
+            confs = read.char_confidences
+            return self._recoloured(read, certain, confs, read.crop)
+        fixed = constrained(read.alternatives, allowed)
+        if fixed is not None:
+            return self._recoloured(read, fixed[0], fixed[1], read.crop)
+        if wider is None:
+            return read
+        crop = wider()
+        line = side_by_side(crop, self.row_split) if read.double_row else crop
+        (again,) = self.reader.read_batch([line])
+        if again.valid and grammar.fits_colour(again.text, colour):
+            return self._recoloured(read, again.text, again.char_confidences, crop)
+        fixed = constrained(again.alternatives, allowed)
+        if fixed is not None:
+            return self._recoloured(read, fixed[0], fixed[1], crop)
+        return read
+
+    def _recoloured(
+        self, read: PlateRead, text: str, confs: tuple[float, ...], crop: BGRImage
+    ) -> PlateRead:
+        colour = decide_colour(text, None, read.model_colour)
+        return dataclasses.replace(
+            read,
+            text=text,
+            confidence=sum(confs) / len(confs) if confs else 0.0,
+            char_confidences=confs,
+            colour=colour,
+            plate_type=decide_type(text, colour, read.double_row),
+            valid=grammar.is_valid(text),
+            crop=crop,
+            recoloured=True,
         )

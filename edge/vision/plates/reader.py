@@ -38,12 +38,27 @@ class TextRead:
     char_confidences: tuple[float, ...]  # one per character of `text`
     valid: bool
     repaired: bool
+    #: per kept position of the greedy read: its alternatives, for a later constrained repair
+    alternatives: tuple[grammar.Alternatives, ...] = ()
 
     @property
     def confidence(self) -> float:
         """Mean character confidence (0 for an empty read)."""
         c = self.char_confidences
         return float(sum(c) / len(c)) if c else 0.0
+
+
+def constrained(
+    alternatives: Sequence[grammar.Alternatives], formats: frozenset[grammar.PlateFormat]
+) -> tuple[str, tuple[float, ...]] | None:
+    """(text, character confidences) of the most probable string in `formats` a read's
+    alternatives allow, or None."""
+    if not alternatives:
+        return None
+    fixed = grammar.best_valid(alternatives, formats=formats)
+    if fixed is None:
+        return None
+    return "".join(ch for ch, _ in fixed), tuple(p for _, p in fixed)
 
 
 class TextReader(Protocol):
@@ -99,13 +114,14 @@ class CTCDecoder:
         raw = "".join(raw_chars)
         greedy = [p[0] for p in positions if p[0][0]]
         text = "".join(ch for ch, _ in greedy)
+        alts = tuple(positions)
         if grammar.is_valid(text):
-            return TextRead(text, raw, tuple(p for _, p in greedy), True, False)
+            return TextRead(text, raw, tuple(p for _, p in greedy), True, False, alts)
         fixed = grammar.best_valid(positions)
         if fixed is None:
-            return TextRead(text, raw, tuple(p for _, p in greedy), False, False)
+            return TextRead(text, raw, tuple(p for _, p in greedy), False, False, alts)
         new_text = "".join(ch for ch, _ in fixed)
-        return TextRead(new_text, raw, tuple(p for _, p in fixed), True, True)
+        return TextRead(new_text, raw, tuple(p for _, p in fixed), True, True, alts)
 
     def _alternatives(self, row: F32, k: int, drop_first: bool = False) -> list[tuple[str, float]]:
         p = float(row[k])

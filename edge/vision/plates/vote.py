@@ -50,6 +50,12 @@ class PlatePass:
         return self.vote.text
 
 
+def reportable(vote: PlateVote, min_confidence: float) -> bool:
+    """Whether a voted pass becomes a plate event (the daemon's rule, in one place so the
+    tests that compare it with `edge vision detect` check the same one)."""
+    return bool(vote.text) and vote.confidence >= min_confidence
+
+
 def _weight(read: PlateRead) -> float:
     return max(read.confidence, 1e-3)
 
@@ -58,6 +64,15 @@ def crop_score(read: PlateRead) -> float:
     """Confidence scaled by size: a plate under 160 px wide loses detail for a human eye."""
     width = read.box[2] - read.box[0]
     return read.confidence * min(1.0, width / 160.0)
+
+
+#: A read at least this confident, and valid, identifies its plate for the tracker.
+KEY_MIN_CONFIDENCE = 0.8
+
+
+def track_key(read: PlateRead) -> str:
+    """The read's text when it is sure enough to tell this plate from another, else ""."""
+    return read.text if read.valid and read.confidence >= KEY_MIN_CONFIDENCE else ""
 
 
 def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
@@ -139,7 +154,9 @@ class PlatePasses:
 
     def feed(self, reads: Sequence[PlateRead], frame_index: int, ts: float) -> list[PlatePass]:
         """Add one frame's reads; returns the passes whose tracks ended by this frame."""
-        ids = self.tracker.update([r.box for r in reads], frame_index, ts)
+        ids = self.tracker.update(
+            [r.box for r in reads], frame_index, ts, [track_key(r) for r in reads]
+        )
         self.last_ids = ids
         for tid, read in zip(ids, reads, strict=True):
             entry = self.open.get(tid)
