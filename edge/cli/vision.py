@@ -278,7 +278,7 @@ def _eval_plates(args: argparse.Namespace) -> int:
             json.dumps(
                 {"images": len(items), "hits": hits, "accuracy": round(acc, 4),
                  "ms_per_image": round(elapsed / len(items) * 1000, 1),
-                 "categories": report.lines(), "results": results},
+                 "categories": list(report.lines()), "results": results},
                 ensure_ascii=False, indent=2,
             )
         )  # fmt: skip
