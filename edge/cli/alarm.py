@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err
+from edge.cli._common import add_api_args, api_token, api_url, err, request_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -37,29 +34,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.set_defaults(handler=_gate_open)
 
 
-def post_json(url: str, body: dict[str, Any], timeout_s: float = 10.0) -> tuple[int, Any]:
+def post_json(
+    url: str, body: dict[str, Any], timeout_s: float = 10.0, token: str | None = None
+) -> tuple[int, Any]:
     """POST a JSON body; returns (status, JSON reply). Raises OSError when unreachable."""
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except json.JSONDecodeError:
-            return exc.code, {"error": raw.decode(errors="replace")}
+    return request_json(url, token=token, body=body, timeout_s=timeout_s)
 
 
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> int:
     url = api_url(args) + path
     try:
-        status, reply = post_json(url, {**body, "by": args.by, "client": "cli"})
+        status, reply = post_json(url, {**body, "by": args.by}, token=api_token(args))
     except OSError as exc:
         err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
         return 2

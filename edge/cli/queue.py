@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err, get_json
+from edge.cli._common import add_api_args, api_token, api_url, err, get_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +61,7 @@ def _age(seconds: float | None) -> str:
 def _queue(args: argparse.Namespace) -> int:
     url = api_url(args) + "/api/health"
     try:
-        _code, doc = get_json(url)
+        _code, doc = get_json(url, token=api_token(args) or "")
     except OSError as exc:
         err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
         return 2

@@ -8,7 +8,7 @@ import time
 import urllib.parse
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err, get_json
+from edge.cli._common import add_api_args, api_token, api_url, err, get_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _fetch(args: argparse.Namespace, path: str) -> tuple[int, Any] | None:
     url = api_url(args) + path
     try:
-        return get_json(url)
+        return get_json(url, token=api_token(args) or "")
     except OSError as exc:
         err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
         return None
