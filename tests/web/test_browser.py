@@ -1,0 +1,172 @@
+"""The console in a real browser (Debian's chromium driven by Playwright), as a guard uses it.
+
+Each test its own browser (a launch is ~1 s; the event loop is per test). Screenshots of each page at
+1366x768 and 390x844 go to $EDGE_TEST_OUTPUT/console (default test-output/console).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prereqs import require
+from webauth import PASSWORDS
+
+from edge.app import Daemon
+from edge.payloads import PlatePayload
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+OUT = Path(os.environ.get("EDGE_TEST_OUTPUT", "test-output")) / "console"
+
+# Each character drawn on a canvas in the page's font, compared with a code point no font has
+# (U+10FFFD, drawn as the fallback box): equal pixels mean the Chinese came out as boxes.
+TOFU_CHECK = """(text) => {
+  const font = getComputedStyle(document.body).font;
+  const draw = (ch) => {
+    const c = document.createElement("canvas"); c.width = 40; c.height = 40;
+    const g = c.getContext("2d"); g.font = font.replace(/\\d+px/, "28px");
+    g.fillText(ch, 4, 32); return c.toDataURL();
+  };
+  const box = draw("\\u{10FFFD}");
+  return [...text].filter((ch) => draw(ch) === box);
+}"""
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    try:
+        from playwright.async_api import async_playwright
+    except ImportError:
+        async_playwright = None
+    require(async_playwright is not None, "playwright (Python)", "pip install playwright")
+    require(shutil.which(CHROMIUM) is not None, CHROMIUM, "apt-get install chromium")
+    assert async_playwright is not None
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        await b.close()
+
+
+async def shoot(page: Any, name: str) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for size, (w, h) in SIZES.items():
+        await page.set_viewport_size({"width": w, "height": h})
+        await page.wait_for_timeout(50)  # one layout pass at the new size
+        wide = await page.evaluate("document.documentElement.scrollWidth")
+        assert wide <= w, f"{name} scrolls sideways at {w}px ({wide}px wide)"
+        await page.screenshot(path=str(OUT / f"{name}-{size}.png"), full_page=True)
+    await page.set_viewport_size({"width": 1366, "height": 768})
+
+
+async def login(page: Any, url: str, user: str, password: str) -> None:
+    await page.goto(url + "/")
+    await page.wait_for_url(url + "/login")
+    await page.fill("#user", user)
+    await page.fill("#password", password)
+    await page.click("#submit")
+
+
+async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
+    browser: Any, console: tuple[Daemon, str]
+) -> None:
+    d, url = console
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await ctx.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(str(exc)))  # a script failed (or CSP)
+    page.on(
+        "console",
+        lambda m: problems.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+
+    await login(page, url, "zhang", "wrong-password")
+    await page.wait_for_selector("#error:has-text('用户名或密码错误')")
+    assert await page.evaluate(TOFU_CHECK, "\ue000") == ["\ue000"]  # the check can fail
+    assert await page.evaluate(TOFU_CHECK, "用户名或密码错误值班登录") == []
+    await shoot(page, "login")
+
+    await login(page, url, "zhang", PASSWORDS["zhang"])
+    await page.wait_for_url(url + "/")
+    await page.wait_for_selector("#site:has-text('测试小区')")
+    await page.wait_for_selector("#alarms:has-text('没有未处理的报警')")
+
+    alarm = await d.store.raise_alarm("smoke:b3", "smoke-b3", "3号楼烟感报警", "critical")
+    row = page.locator("#alarms li", has_text="3号楼烟感报警")
+    await row.locator("button", has_text="确认").click()
+    await page.wait_for_selector("#alarms li:has-text('已确认')")
+    [acked] = await d.store.audit_entries(action="alarm.ack")
+    assert acked["actor"] == "user:zhang" and acked["target"] == alarm.id
+
+    plate = PlatePayload(camera="gate1", plate="苏A12345", confidence=0.95)
+    await d.rt.flow.emit(plate.event("gate1"))
+    await page.wait_for_selector("#events li:has-text('苏A12345')")  # no reload
+    assert await page.evaluate(TOFU_CHECK, "未处理报警网关状态最新事件") == []
+    await shoot(page, "overview")
+
+    await row.locator("button", has_text="关闭").click()
+    await page.wait_for_selector("#alarms:has-text('没有未处理的报警')")
+    [closed] = await d.store.audit_entries(action="alarm.close")
+    assert closed["actor"] == "user:zhang"
+
+    await page.click("#lang")
+    await page.wait_for_selector("#alarms:has-text('No open alarms')")
+    await page.wait_for_selector("#events li:has-text('Plate')")
+    await shoot(page, "overview-en")
+    assert problems == []
+    await ctx.close()
+
+
+async def test_the_page_cannot_skip_csrf_or_its_role_and_guessing_is_stopped(
+    browser: Any, console: tuple[Daemon, str]
+) -> None:
+    _, url = console
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    for _ in range(3):  # login_attempts: 3
+        await login(page, url, "zhang", "not-it-at-all")
+        await page.wait_for_selector("#error:has-text('用户名或密码错误')")
+        await page.evaluate("document.getElementById('error').textContent = ''")
+    await login(page, url, "zhang", PASSWORDS["zhang"])
+    await page.wait_for_selector("#error:has-text('登录失败次数过多')")
+
+    other = await browser.new_context()
+    page = await other.new_page()
+    await page.route("**/*", lambda route: route.continue_())
+    await page.goto(url + "/login")
+    # a second address is not available on loopback: log in as the installer instead
+    status = await page.evaluate(
+        """async ([u, p]) => (await fetch('/api/auth/login', {method: 'POST',
+             headers: {'Content-Type': 'application/json'},
+             body: JSON.stringify({user: u, password: p})})).status""",
+        ["li", PASSWORDS["li"]],
+    )
+    assert status == 429  # the address is still locked out
+    await ctx.close()
+    await other.close()
+
+
+async def test_a_guard_session_is_refused_staff_routes_and_requests_without_csrf(
+    browser: Any, console: tuple[Daemon, str]
+) -> None:
+    _, url = console
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await login(page, url, "zhang", PASSWORDS["zhang"])
+    await page.wait_for_url(url + "/")
+    got = await page.evaluate(
+        """async () => [
+          (await fetch('/api/queue')).status,
+          (await fetch('/api/alarms/x/ack', {method: 'POST', body: '{}'})).status,
+        ]"""
+    )
+    assert got == [403, 403]
+    await ctx.close()
