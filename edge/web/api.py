@@ -108,9 +108,46 @@ async def post_event(request: web.Request) -> web.Response:
     return _json({"id": event.id, "ts": event.ts.astimezone(UTC).isoformat()}, 201)
 
 
+# Who closes an alarm when its condition went away by itself (threshold rules, the store's
+# own full-disk alarm, an uplink's link alarm): such a close is a "clear", not a guard's close.
+AUTO_CLOSERS = frozenset({"rule", "system"})
+
+
+def _alarm_view(a: dict[str, Any]) -> dict[str, Any]:
+    """ThingsBoard's model on top of raised → acknowledged → closed: active or cleared ×
+    acknowledged or not. A guard's close counts as seen; a clear by a rule does not."""
+    active = a["state"] != "closed"
+    acked = a["acked_ms"] is not None or (not active and a["closed_by"] not in AUTO_CLOSERS)
+    status = f"{'active' if active else 'cleared'}_{'ack' if acked else 'unack'}"
+    return {**a, "active": active, "acked": acked, "status": status}
+
+
 async def list_alarms(request: web.Request) -> web.Response:
+    """`?open=1`: what a guard still has to look at (active, or cleared but not yet
+    acknowledged); `?status=active_unack|active_ack|cleared_unack|cleared_ack` filters;
+    `?state=` filters on the stored state."""
     rt = request.app[RT]
-    return _json({"alarms": await rt.store.alarms(state=request.query.get("state") or None)})
+    q = request.query
+    try:
+        limit = int(q.get("limit", "100"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        return _error(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if q.get("open"):
+        rows = [
+            *await rt.store.alarms(state="raised", limit=limit),
+            *await rt.store.alarms(state="acknowledged", limit=limit),
+            *await rt.store.alarms(state="closed", limit=limit),
+        ]
+        alarms = [a for a in map(_alarm_view, rows) if a["status"] != "cleared_ack"]
+        alarms.sort(key=lambda a: a["raised_ms"], reverse=True)
+    else:
+        rows = await rt.store.alarms(state=q.get("state") or None, limit=limit)
+        alarms = [_alarm_view(a) for a in rows]
+    if q.get("status"):
+        alarms = [a for a in alarms if a["status"] == q["status"]]
+    return _json({"alarms": alarms[:limit]})
 
 
 async def _actor(request: web.Request) -> tuple[Actor, dict[str, Any]] | web.Response:

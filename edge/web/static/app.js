@@ -32,33 +32,65 @@ async function health() {
   if (!(doc.problems || []).length) ul.append(el("li", "good", t("health.all_ok")));
 }
 
+let unacked = 0;
+
 async function alarms() {
-  const doc = await get("/api/alarms");
+  // Active or cleared-by-itself alarms a guard has not dealt with, newest first.
+  const doc = await get("/api/alarms?open=1");
   const ul = document.getElementById("alarms");
   ul.replaceChildren();
-  const open = doc.alarms.filter((a) => a.state !== "closed");
-  if (!open.length) ul.append(el("li", "good", t("alarms.none")));
-  for (const a of open) {
-    const li = el("li", `alarm ${a.severity}`);
-    li.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
-    li.append(el("small", "", word("alarm_state", a.state)));
-    if (a.state !== "acknowledged") {
-      const b = el("button", "", t("alarms.ack"));
+  unacked = doc.alarms.filter((a) => !a.acked).length;
+  document.getElementById("alarms-box").classList.toggle("ringing", unacked > 0);
+  if (!doc.alarms.length) ul.append(el("li", "good", t("alarms.none")));
+  for (const a of doc.alarms) {
+    const li = el("li", `alarm ${a.severity} ${a.status}`);
+    li.dataset.id = a.id;
+    const head = el("div", "line");
+    head.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    head.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
+    li.append(head);
+    const acts = el("div", "acts");
+    const note = el("input", "note");
+    note.placeholder = t("alarms.note");
+    note.maxLength = 200;
+    acts.append(note);
+    if (!a.acked) {
+      const b = el("button", "ack", t("alarms.ack"));
       b.addEventListener("click", async () => {
-        await post(`/api/alarms/${encodeURIComponent(a.id)}/ack`, { note: "" });
+        await post(`/api/alarms/${encodeURIComponent(a.id)}/ack`, { note: note.value });
         alarms();
       });
-      li.append(b);
+      acts.append(b);
     }
-    const c = el("button", "", t("alarms.close"));
-    c.addEventListener("click", async () => {
-      await post(`/api/alarms/${encodeURIComponent(a.id)}/close`, { note: "" });
-      alarms();
-    });
-    li.append(c);
+    if (a.active) {
+      const c = el("button", "close", t("alarms.close"));
+      c.addEventListener("click", async () => {
+        await post(`/api/alarms/${encodeURIComponent(a.id)}/close`, { note: note.value });
+        alarms();
+      });
+      acts.append(c);
+    }
+    li.append(acts);
     ul.append(li);
   }
 }
+
+// A chime every few seconds while any alarm is unacknowledged (WebAudio: no sound file).
+let audio = null;
+function chime() {
+  if (!unacked) return;
+  audio = audio || new AudioContext();
+  if (audio.state === "suspended") return; // resumed by the guard's next click
+  const osc = audio.createOscillator();
+  const gain = audio.createGain();
+  osc.frequency.value = 880;
+  gain.gain.setValueAtTime(0.2, audio.currentTime);
+  gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + 0.6);
+  osc.connect(gain).connect(audio.destination);
+  osc.start();
+  osc.stop(audio.currentTime + 0.6);
+}
+document.addEventListener("click", () => audio && audio.resume());
 
 const MAX_EVENTS = 30;
 
@@ -67,6 +99,7 @@ function eventItem(e) {
   li.dataset.id = e.id;
   li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ");
   li.append(e.data.plate || e.data.message || e.source);
+  if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
   return li;
 }
 
@@ -117,4 +150,5 @@ if (who) {
   tick();
   live();
   setInterval(refresh, 5000);
+  setInterval(chime, 4000);
 }
