@@ -1,6 +1,7 @@
 // The guard's overview: open alarms on top (acknowledge, close), health in words, last events.
 import { get, me, post } from "./api/client.js";
 import { load, t, toggle, word } from "./i18n/i18n.js";
+import { play } from "./webrtc/player.js";
 
 let tz = "+08:00";
 
@@ -125,6 +126,50 @@ function live() {
   ws.addEventListener("close", () => setTimeout(() => { events(); live(); }, 2000));
 }
 
+// Camera tiles: a still refreshed every few seconds; a click opens live video.
+const STILL_EVERY_MS = 4000;
+let stopViewer = null;
+
+async function cameras() {
+  const doc = await get("/api/cameras");
+  const box = document.getElementById("cameras");
+  box.replaceChildren();
+  if (!doc.cameras.length) box.append(el("p", "", t("cameras.none")));
+  for (const cam of doc.cameras) {
+    const tile = el("button", `tile ${cam.online ? "online" : "offline"}`);
+    tile.type = "button";
+    tile.dataset.camera = cam.id;
+    const img = el("img");
+    img.alt = cam.name;
+    tile.append(img, el("span", "", `${cam.name} · ${word("online", String(cam.online))}`));
+    tile.addEventListener("click", () => openViewer(cam));
+    box.append(tile);
+  }
+  stills();
+}
+
+function stills() {
+  for (const img of document.querySelectorAll("#cameras .tile img")) {
+    const id = img.parentElement.dataset.camera;
+    img.src = `/api/cameras/${encodeURIComponent(id)}/still.jpg?t=${Date.now()}`;
+  }
+}
+
+async function openViewer(cam) {
+  if (stopViewer) stopViewer();
+  document.getElementById("viewer-name").textContent = cam.name;
+  document.getElementById("viewer").hidden = false;
+  const video = document.getElementById("viewer-video");
+  const img = document.getElementById("viewer-still");
+  stopViewer = await play(video, img, cam.id);
+}
+
+document.getElementById("viewer-close").addEventListener("click", () => {
+  if (stopViewer) stopViewer();
+  stopViewer = null;
+  document.getElementById("viewer").hidden = true;
+});
+
 async function refresh() {
   await Promise.all([health(), alarms()]);
 }
@@ -146,7 +191,8 @@ if (who) {
     document.getElementById("clock").textContent = when(Date.now());
   };
   setInterval(tick, 1000);
-  await Promise.all([refresh(), events()]);
+  await Promise.all([refresh(), events(), cameras()]);
+  setInterval(stills, STILL_EVERY_MS);
   tick();
   live();
   setInterval(refresh, 5000);
