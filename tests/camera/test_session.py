@@ -169,9 +169,10 @@ async def test_every_consumer_shares_one_rtsp_session(
     played = await take(play, 10)
     await wait_until(lambda: len(frames) >= 5, 10, "frames for the analysis")
 
-    assert rtsp_server.clients_connected == 1
-    assert rtsp_server.sessions_created == 1
-    assert session.connections == 1
+    # one RTSP session per connection (1, or 2 had a loaded box made the camera time out
+    # and reconnect), never one per consumer (3 here)
+    assert rtsp_server.sessions_created == 1 + session.state.reconnects
+    assert rtsp_server.clients_connected == rtsp_server.sessions_created
     assert played[0].keyframe
     assert played[0].stream.time_base.denominator == 90_000  # RTP's video clock
     pictures = decode(played)

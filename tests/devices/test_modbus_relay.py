@@ -69,11 +69,15 @@ async def test_position_and_loop_inputs_are_readings(
     board = sim.relay(7)
     board.vehicle.add(1)
     driver = rt.services["device.barrier-1"]
-    await wait_for(lambda: driver.vehicle_present is True)
-    assert driver.position_open is False
-    events = await rt.store.events(kind="reading")
-    points = {p["point"]: p["value"] for e in events for p in e["data"]["points"]}
-    assert points.get("vehicle_present") is True
+
+    async def recorded() -> dict[str, object]:
+        events = await rt.store.events(kind="reading")
+        points = {p["point"]: p["value"] for e in events for p in e["data"]["points"]}
+        return points if points.get("vehicle_present") is True else {}
+
+    points = await wait_for(recorded)
+    assert points["position_open"] is False
+    assert driver.vehicle_present is True
 
 
 async def test_a_barrier_is_never_closed_over_a_vehicle(
