@@ -21,6 +21,18 @@ from edge.payloads import PlatePayload
 
 pytestmark = pytest.mark.slow
 
+
+class RecordingGate:
+    """A gate driver's contract (`GateOpener`), recording who opened it and why."""
+
+    def __init__(self) -> None:
+        self.opened: list[tuple[str, str]] = []
+
+    async def open_gate(self, *, reason: str, actor: str) -> dict[str, Any]:
+        self.opened.append((reason, actor))
+        return {"opened": True}
+
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
@@ -79,6 +91,8 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
     browser: Any, console: tuple[Daemon, str]
 ) -> None:
     d, url = console
+    gate = RecordingGate()
+    d.rt.services["device.gate-1"] = gate
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await ctx.new_page()
     problems: list[str] = []
@@ -121,6 +135,17 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
     await page.wait_for_selector("#events li:has-text('苏A12345')")  # no reload
     assert await page.evaluate(TOFU_CHECK, "未处理报警网关状态最新事件") == []
     await shoot(page, "overview")
+
+    g = page.locator("#gates li", has_text="gate-1")
+    await g.locator("button", has_text="开门").click()
+    await g.filter(has_text="请填写开门原因").wait_for()
+    assert gate.opened == []
+    await g.locator("input.reason").fill("快递员送货")
+    await g.locator("button", has_text="开门").click()
+    await g.filter(has_text="已开门").wait_for()
+    assert gate.opened == [("快递员送货", "user:zhang")]
+    [opened] = await d.store.audit_entries(action="gate.open")
+    assert opened["actor"] == "user:zhang" and opened["detail"]["outcome"] == "done"
 
     await row.locator("button", has_text="关闭").click()
     await page.wait_for_selector("#alarms:has-text('没有未处理的报警')")

@@ -126,6 +126,62 @@ function live() {
   ws.addEventListener("close", () => setTimeout(() => { events(); live(); }, 2000));
 }
 
+// Gates: open with a reason (audited with the logged-in guard); pending approvals if the
+// access control offers them.
+async function gates() {
+  const doc = await get("/api/gates");
+  const ul = document.getElementById("gates");
+  ul.replaceChildren();
+  if (!doc.gates.length) ul.append(el("li", "", t("gates.none")));
+  for (const g of doc.gates) {
+    const li = el("li", "gate");
+    li.dataset.gate = g.id;
+    const state = g.available === false ? t("gates.offline") : "";
+    li.append(el("div", "line", `${g.name} ${state}`));
+    const acts = el("div", "acts");
+    const reason = el("input", "reason");
+    reason.placeholder = t("gates.reason");
+    reason.maxLength = 200;
+    const b = el("button", "open", t("gates.open"));
+    const msg = el("small", "msg");
+    b.addEventListener("click", async () => {
+      if (!reason.value.trim()) {
+        msg.textContent = t("gates.need_reason");
+        return;
+      }
+      const r = await post(`/api/gates/${encodeURIComponent(g.id)}/open`, { reason: reason.value });
+      msg.textContent = r.status === 200 ? t("gates.opened") : t("gates.failed");
+      if (r.status === 200) reason.value = "";
+    });
+    acts.append(reason, b, msg);
+    li.append(acts);
+    ul.append(li);
+  }
+  await pending();
+}
+
+async function pending() {
+  const r = await fetch("/api/access/pending");
+  const ul = document.getElementById("pending");
+  ul.replaceChildren();
+  if (!r.ok) return; // no access control on this gateway
+  const doc = await r.json();
+  for (const p of doc.pending || []) {
+    const li = el("li", "pending");
+    li.append(el("b", "", t("gates.ask")), " ", p.plate || p.person || p.key || p.id, " ");
+    if (p.gate) li.append(el("small", "", p.gate));
+    for (const action of ["approve", "deny"]) {
+      const b = el("button", action, t(`gates.${action}`));
+      b.addEventListener("click", async () => {
+        await post(`/api/access/pending/${encodeURIComponent(p.id)}/${action}`, { reason: "" });
+        pending();
+      });
+      li.append(b);
+    }
+    ul.append(li);
+  }
+}
+
 // Camera tiles: a still refreshed every few seconds; a click opens live video.
 const STILL_EVERY_MS = 4000;
 let stopViewer = null;
@@ -191,7 +247,7 @@ if (who) {
     document.getElementById("clock").textContent = when(Date.now());
   };
   setInterval(tick, 1000);
-  await Promise.all([refresh(), events(), cameras()]);
+  await Promise.all([refresh(), events(), cameras(), gates()]);
   setInterval(stills, STILL_EVERY_MS);
   tick();
   live();
