@@ -182,6 +182,42 @@ async function pending() {
   }
 }
 
+// Meters and sensors: latest value with unit, threshold state, the last day as a sparkline.
+const SVG = "http://www.w3.org/2000/svg";
+
+function sparkline(values) {
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("viewBox", "0 0 100 20");
+  svg.setAttribute("class", "spark");
+  if (values.length < 2) return svg;
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const span = hi - lo || 1;
+  const pts = values.map((v, i) => `${(i / (values.length - 1)) * 100},${19 - ((v - lo) / span) * 18}`);
+  const line = document.createElementNS(SVG, "polyline");
+  line.setAttribute("points", pts.join(" "));
+  svg.append(line);
+  return svg;
+}
+
+async function meters() {
+  const doc = await get("/api/meters");
+  const ul = document.getElementById("meters");
+  ul.replaceChildren();
+  if (!doc.meters.length) ul.append(el("li", "", t("meters.none")));
+  for (const m of doc.meters) {
+    for (const p of m.points) {
+      const li = el("li", `meter ${p.alarm ? "bad" : ""}`);
+      const value = typeof p.value === "number" ? p.value.toLocaleString() : String(p.value);
+      li.append(el("span", "mname", `${m.name} · ${word("point", p.point)}`));
+      li.append(el("b", "mval", `${value} ${p.unit || ""}`));
+      li.append(el("small", "", p.rules.length ? word("threshold", String(p.alarm)) : ""));
+      li.append(sparkline(p.spark));
+      ul.append(li);
+    }
+  }
+}
+
 // Camera tiles: a still refreshed every few seconds; a click opens live video.
 const STILL_EVERY_MS = 4000;
 let stopViewer = null;
@@ -227,7 +263,7 @@ document.getElementById("viewer-close").addEventListener("click", () => {
 });
 
 async function refresh() {
-  await Promise.all([health(), alarms()]);
+  await Promise.all([health(), alarms(), meters()]);
 }
 
 await load();
