@@ -12,11 +12,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 from prereqs import require
 from webauth import PASSWORDS
 
 from edge.app import Daemon
+from edge.events import ImageRole
 from edge.payloads import PlatePayload
 
 pytestmark = pytest.mark.slow
@@ -189,19 +192,45 @@ async def test_the_page_cannot_skip_csrf_or_its_role_and_guessing_is_stopped(
     await other.close()
 
 
-async def test_a_guard_session_is_refused_staff_routes_and_requests_without_csrf(
+async def test_a_guard_finds_a_plate_in_the_history_and_cannot_reach_staff_routes(
     browser: Any, console: tuple[Daemon, str]
 ) -> None:
-    _, url = console
+    d, url = console
+    scene = np.full((120, 200, 3), (30, 120, 200), np.uint8)
+    ref = await d.store.save_image(bytes(cv2.imencode(".jpg", scene)[1]), ImageRole.SCENE)
+    plate = PlatePayload(camera="gate1", plate="苏E99999", confidence=0.93)
+    await d.rt.flow.emit(plate.event("gate1", images=(ref,)))
     ctx = await browser.new_context()
     page = await ctx.new_page()
     await login(page, url, "zhang", PASSWORDS["zhang"])
     await page.wait_for_url(url + "/")
+    assert await page.locator("#nav button[data-view=staff]").is_hidden()
     got = await page.evaluate(
         """async () => [
           (await fetch('/api/queue')).status,
           (await fetch('/api/alarms/x/ack', {method: 'POST', body: '{}'})).status,
         ]"""
     )
-    assert got == [403, 403]
+    assert got == [403, 403]  # the installer's route, and a state change without CSRF
+
+    await page.click("#nav button[data-view=history]")
+    await page.fill("#f-plate", "e999")
+    await page.click("#event-filter button[type=submit]")
+    await page.locator("#found li", has_text="苏E99999").locator("button").click()
+    img = page.locator("#detail img")
+    await page.wait_for_function(
+        "() => { const i = document.querySelector('#detail img'); "
+        "return i && i.complete && i.naturalWidth === 200; }"
+    )
+    assert await img.get_attribute("alt") == "现场图"
+    await shoot(page, "history")
+    await ctx.close()
+
+    ctx = await browser.new_context()
+    page = await ctx.new_page()
+    await login(page, url, "li", PASSWORDS["li"])
+    await page.wait_for_url(url + "/")
+    await page.click("#nav button[data-view=staff]")
+    await page.wait_for_selector("#tasks li:has-text('store.writer')")
+    await shoot(page, "staff")
     await ctx.close()

@@ -1,6 +1,7 @@
 // The guard's overview: open alarms on top (acknowledge, close), health in words, last events.
 import { get, me, post } from "./api/client.js";
 import { load, t, toggle, word } from "./i18n/i18n.js";
+import { alarmHistory, fillFilters, findEvents, staff } from "./history.js";
 import { play } from "./webrtc/player.js";
 
 let tz = "+08:00";
@@ -222,8 +223,11 @@ async function meters() {
 const STILL_EVERY_MS = 4000;
 let stopViewer = null;
 
+let cameraList = [];
+
 async function cameras() {
   const doc = await get("/api/cameras");
+  cameraList = doc.cameras;
   const box = document.getElementById("cameras");
   box.replaceChildren();
   if (!doc.cameras.length) box.append(el("p", "", t("cameras.none")));
@@ -262,6 +266,27 @@ document.getElementById("viewer-close").addEventListener("click", () => {
   document.getElementById("viewer").hidden = true;
 });
 
+// Views: the guard's overview, the history (events, alarms), the staff view (installers and
+// maintainers only; the API refuses it to guards anyway).
+function show(view) {
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
+  for (const b of document.querySelectorAll("#nav button")) b.classList.toggle("on", b.dataset.view === view);
+  if (view === "history") {
+    findEvents(when);
+    alarmHistory(when);
+  }
+  if (view === "staff") staff();
+}
+
+for (const b of document.querySelectorAll("#nav button")) {
+  b.addEventListener("click", () => show(b.dataset.view));
+}
+document.getElementById("event-filter").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  findEvents(when);
+});
+document.getElementById("f-status").addEventListener("change", () => alarmHistory(when));
+
 async function refresh() {
   await Promise.all([health(), alarms(), meters()]);
 }
@@ -270,10 +295,12 @@ await load();
 const who = await me();
 if (who) {
   document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
+  if (who.role !== "guard") for (const b of document.querySelectorAll(".staff-only")) b.hidden = false;
   document.getElementById("lang").addEventListener("click", async () => {
     await toggle();
     refresh();
     events();
+    fillFilters(cameraList);
   });
   document.getElementById("logout").addEventListener("click", async () => {
     await post("/api/auth/logout");
@@ -284,6 +311,8 @@ if (who) {
   };
   setInterval(tick, 1000);
   await Promise.all([refresh(), events(), cameras(), gates()]);
+  fillFilters(cameraList);
+  show("overview");
   setInterval(stills, STILL_EVERY_MS);
   tick();
   live();
