@@ -208,6 +208,17 @@ async def devices(request: web.Request) -> web.Response:
     return _json({"devices": await rt.store.device_states(), "live": rt.devices.snapshot()})
 
 
+async def names(request: web.Request) -> web.Response:
+    """Devices' and cameras' names from the config, so the page never shows a bare id."""
+    cfg = request.app[RT].config
+    return _json(
+        {
+            "devices": {d.id: getattr(d, "name", "") or d.id for d in cfg.devices},
+            "cameras": {c.id: getattr(c, "name", "") or c.id for c in cfg.cameras},
+        }
+    )
+
+
 async def queue(request: web.Request) -> web.Response:
     rt = request.app[RT]
     return _json({"destinations": await rt.store.outbox_stats()})
@@ -265,4 +276,5 @@ def routes(app: web.Application) -> None:
     add(app, "POST", "/api/alarms/{alarm_id}/{action}", alarm_action, EVERYONE)
     add(app, "POST", "/api/gates/{gate_id}/open", open_gate, EVERYONE)
     add(app, "GET", "/api/devices", devices, EVERYONE)
+    add(app, "GET", "/api/names", names, EVERYONE)
     add(app, "GET", "/api/queue", queue, STAFF)

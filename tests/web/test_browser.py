@@ -213,9 +213,11 @@ async def test_a_guard_finds_a_plate_in_the_history_and_cannot_reach_staff_route
     )
     assert got == [403, 403]  # the installer's route, and a state change without CSRF
 
-    await page.click("#nav button[data-view=history]")
+    async with page.expect_response(lambda r: "/api/events?" in r.url):
+        await page.click("#nav button[data-view=history]")
     await page.fill("#f-plate", "e999")
-    await page.click("#event-filter button[type=submit]")
+    async with page.expect_response(lambda r: "plate=e999" in r.url):
+        await page.click("#event-filter button[type=submit]")
     await page.locator("#found li", has_text="苏E99999").locator("button").click()
     img = page.locator("#detail img")
     await page.wait_for_function(

@@ -95,20 +95,29 @@ function chime() {
 document.addEventListener("click", () => audio && audio.resume());
 
 const MAX_EVENTS = 30;
+// What a guard follows live; meter readings and device state have their own sections.
+const LIVE_KINDS = ["plate", "face", "access", "alarm"];
+let names = { devices: {}, cameras: {} };
+
+function nameOf(id) {
+  return names.cameras[id] || names.devices[id] || id;
+}
 
 function eventItem(e) {
   const li = el("li", `event ${e.kind}`);
   li.dataset.id = e.id;
   li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ");
-  li.append(e.data.plate || e.data.message || e.source);
+  li.append(e.data.plate || e.data.message || nameOf(e.source));
+  if (e.data.plate) li.append(" ", el("small", "", nameOf(e.data.camera || e.source)));
   if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
   return li;
 }
 
 async function events() {
-  const doc = await get("/api/events?limit=20");
+  const docs = await Promise.all(LIVE_KINDS.map((k) => get(`/api/events?limit=20&kind=${k}`)));
+  const all = docs.flatMap((d) => d.events).sort((a, b) => b.ts_ms - a.ts_ms).slice(0, 20);
   const ul = document.getElementById("events");
-  ul.replaceChildren(...doc.events.map(eventItem));
+  ul.replaceChildren(...all.map(eventItem));
 }
 
 function live() {
@@ -118,6 +127,7 @@ function live() {
   ws.addEventListener("message", (msg) => {
     const doc = JSON.parse(msg.data);
     if (doc.gap) events();
+    if (!LIVE_KINDS.includes(doc.event.kind)) return;
     const ul = document.getElementById("events");
     if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
     ul.prepend(eventItem(doc.event));
@@ -209,7 +219,8 @@ async function meters() {
   for (const m of doc.meters) {
     for (const p of m.points) {
       const li = el("li", `meter ${p.alarm ? "bad" : ""}`);
-      const value = typeof p.value === "number" ? p.value.toLocaleString() : String(p.value);
+      const value = typeof p.value === "number" ? p.value.toLocaleString()
+        : typeof p.value === "boolean" ? word("value", String(p.value)) : String(p.value);
       li.append(el("span", "mname", `${m.name} · ${word("point", p.point)}`));
       li.append(el("b", "mval", `${value} ${p.unit || ""}`));
       li.append(el("small", "", p.rules.length ? word("threshold", String(p.alarm)) : ""));
@@ -235,8 +246,10 @@ async function cameras() {
     const tile = el("button", `tile ${cam.online ? "online" : "offline"}`);
     tile.type = "button";
     tile.dataset.camera = cam.id;
-    const img = el("img");
-    img.alt = cam.name;
+    const img = el("img", "none");
+    img.alt = "";
+    img.addEventListener("load", () => img.classList.remove("none"));
+    img.addEventListener("error", () => img.classList.add("none"));
     tile.append(img, el("span", "", `${cam.name} · ${word("online", String(cam.online))}`));
     tile.addEventListener("click", () => openViewer(cam));
     box.append(tile);
@@ -294,6 +307,7 @@ async function refresh() {
 await load();
 const who = await me();
 if (who) {
+  names = await get("/api/names");
   document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
   if (who.role !== "guard") for (const b of document.querySelectorAll(".staff-only")) b.hidden = false;
   document.getElementById("lang").addEventListener("click", async () => {
@@ -313,7 +327,7 @@ if (who) {
   await Promise.all([refresh(), events(), cameras(), gates()]);
   fillFilters(cameraList);
   show("overview");
-  setInterval(stills, STILL_EVERY_MS);
+  setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
   live();
   setInterval(refresh, 5000);
