@@ -208,11 +208,23 @@ class AccessPayload(_Payload):
     kind: ClassVar[EventKind] = EventKind.ACCESS
     gate: str | None = None
     direction: str | None = None  # "in" | "out"
-    decision: str | None = None  # "granted" | "denied" | ...
+    decision: str | None = None  # "granted" | "denied" | "pending" | "ignored"
     reason: str | None = None
     plate: str | None = None
     person_id: str | None = None
     actor: str | None = None
+    # Set by the gate reactor (edge.access.reactor) and the guard's approve/deny:
+    pass_event: str | None = None  # id of the plate or face event that asked
+    camera: str | None = None
+    rule: str | None = None  # the rule that decided: resident_plate, blacklist, ...
+    category: str | None = None  # resident | visitor | blacklisted | unknown
+    decided_by: str | None = None  # "rule:<gate>" or the guard, e.g. "user:li"
+    opened: bool | None = None  # the gate's answer: True opened, False did not
+    gate_error: str | None = None  # why it did not open
+    alert: str | None = None  # a near-miss to the blacklist
+    pending_id: str | None = None  # the approval a guard answers
+    visitor_id: str | None = None
+    matched: str | None = None  # the list entry matched (a tolerant read names the entry)
     extra: dict[str, Any] = field(default_factory=dict)
 
 

@@ -20,6 +20,13 @@ async def start_access(rt: Runtime) -> None:
     await start(rt)
 
 
+async def start_gates(rt: Runtime) -> None:
+    """The gatekeeper on the flow (after the lists are seeded, before the cameras pass)."""
+    from edge.access.reactor import start
+
+    await start(rt)
+
+
 async def start_vision(rt: Runtime) -> None:
     if not any(c.enabled for c in rt.config.cameras):
         return
@@ -28,4 +35,8 @@ async def start_vision(rt: Runtime) -> None:
     await start(rt)
 
 
-STARTERS: list[tuple[str, Starter]] = [("access", start_access), ("vision", start_vision)]
+STARTERS: list[tuple[str, Starter]] = [
+    ("access", start_access),
+    ("gates", start_gates),
+    ("vision", start_vision),
+]

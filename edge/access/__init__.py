@@ -1,8 +1,9 @@
 """Who may pass: the plate allowlist and blocklist and the resident list.
 
 The lists live in the store (so a restart keeps what the hub last sent); the
-config's `access:` section seeds them once, and the hub's `cmd/allowlist`
-replaces or patches them. Gate decisions come in a later wave.
+config's `access:` section seeds them once, and the hub's `cmd/allowlist`, the CLI and the
+API replace or patch them. The gatekeeper (`edge.access.reactor`) decides each pass at a
+gate's cameras.
 """
 
 from __future__ import annotations

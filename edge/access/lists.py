@@ -12,14 +12,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from edge.config.access import AccessConfig
+from pydantic import ValidationError
+
+from edge.config.access import AccessConfig, VisitorPass
 from edge.store import Store
 from edge.store.access import ListResult, ListRows
 
 __all__ = ["LISTS", "AccessLists", "ListChange", "ListResult", "entry_key", "normalize_plate"]
 
-ListName = Literal["plates", "plate_blocklist", "residents"]
-LISTS: tuple[ListName, ...] = ("plates", "plate_blocklist", "residents")
+ListName = Literal["plates", "plate_blocklist", "residents", "visitors"]
+LISTS: tuple[ListName, ...] = ("plates", "plate_blocklist", "residents", "visitors")
+KEYED_BY_ID = ("residents", "visitors")
 
 _PLATE_NOISE = re.compile(r"[\s·•.\-_]")
 
@@ -37,6 +40,15 @@ def entry_key(list_name: str, entry: Any) -> tuple[str, dict[str, Any]]:
         if not isinstance(entry, dict) or not str(entry.get("id", "")).strip():
             raise ValueError("a resident is an object with a non-empty 'id'")
         return str(entry["id"]).strip(), dict(entry)
+    if list_name == "visitors":
+        if not isinstance(entry, dict):
+            raise ValueError("a visitor pass is an object with id, plate or face, valid_from/until")
+        try:
+            visitor = VisitorPass.model_validate(entry)
+        except ValidationError as exc:
+            where = entry.get("id", "?")
+            raise ValueError(f"visitor pass {where!r}: {_first_error(exc)}") from None
+        return visitor.id, visitor.model_dump(mode="json")
     data = {"plate": entry} if isinstance(entry, str) else entry
     if not isinstance(data, dict) or not isinstance(data.get("plate"), str):
         raise ValueError("a plate entry is a string or an object with 'plate'")
@@ -60,8 +72,14 @@ class ListChange:
 
 def _removal_key(list_name: str, item: Any) -> str:
     if isinstance(item, str):
-        return normalize_plate(item) if list_name != "residents" else item.strip()
+        return normalize_plate(item) if list_name not in KEYED_BY_ID else item.strip()
     return entry_key(list_name, item)[0]
+
+
+def _first_error(exc: ValidationError) -> str:
+    e = exc.errors()[0]
+    where = ".".join(str(x) for x in e["loc"])
+    return f"{where}: {e['msg']}" if where else str(e["msg"])
 
 
 def normalise(ch: ListChange) -> ListRows:
@@ -96,6 +114,11 @@ class AccessLists:
             [
                 normalise(ListChange("plates", "replace", list(cfg.plate_allowlist))),
                 normalise(ListChange("plate_blocklist", "replace", list(cfg.plate_blocklist))),
+                normalise(
+                    ListChange(
+                        "visitors", "replace", [v.model_dump(mode="json") for v in cfg.visitors]
+                    )
+                ),
             ]
         )
 
@@ -103,7 +126,7 @@ class AccessLists:
         return await self.store.access_entries(list_name)
 
     async def contains(self, list_name: str, key: str) -> bool:
-        k = normalize_plate(key) if list_name != "residents" else key
+        k = normalize_plate(key) if list_name not in KEYED_BY_ID else key
         return await self.store.access_contains(list_name, k)
 
     async def versions(self) -> dict[str, dict[str, Any]]:

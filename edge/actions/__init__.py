@@ -11,6 +11,12 @@ from edge.actions.access import change_access_lists
 from edge.actions.alarms import ack_alarm, close_alarm
 from edge.actions.base import ACTOR_KINDS, ActionRefused, ActionResult, Actor, ActorKind
 from edge.actions.diag import request_diag
+from edge.actions.gatekeeping import (
+    approve_pass,
+    correct_parking_count,
+    deny_pass,
+    set_fire_mode,
+)
 from edge.actions.gates import open_gate
 
 __all__ = [
@@ -20,8 +26,12 @@ __all__ = [
     "Actor",
     "ActorKind",
     "ack_alarm",
+    "approve_pass",
     "change_access_lists",
     "close_alarm",
+    "correct_parking_count",
+    "deny_pass",
     "open_gate",
     "request_diag",
+    "set_fire_mode",
 ]

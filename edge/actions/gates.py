@@ -11,12 +11,21 @@ if TYPE_CHECKING:
     from edge.runtime import Runtime
 
 
+def gate_device(rt: Runtime, gate_id: str) -> str:
+    """The device that drives `gate_id`: from `access.gates`, else a gate device named
+    directly (a door controller used without a gate entry)."""
+    for gate in rt.config.access.gates:
+        if gate.id == gate_id:
+            return gate.device
+    return gate_id
+
+
 async def open_gate(rt: Runtime, gate_id: str, *, actor: Actor, reason: str) -> ActionResult:
     """Pulse `gate_id` open. Refused when there is no such gate or it cannot open."""
 
     async def run() -> ActionResult:
         try:
-            gate = find_gate(rt.services, gate_id)
+            gate = find_gate(rt.services, gate_device(rt, gate_id))
         except LookupError as exc:
             raise ActionRefused(str(exc.args[0])) from None
         outcome = await gate.open_gate(reason=reason, actor=str(actor))

@@ -1,8 +1,10 @@
-"""`edge sim field`: the demo's field devices, simulated (meters on one line, Modbus sensors).
+"""`edge sim field`: the demo's field devices, simulated (meters on one line, Modbus sensors,
+the north gate's UHPPOTE access controller).
 
 Starts the meter simulator (DL/T 645 and CJ/T 188 meters behind a TCP socket, as
 a transparent RS-485 converter would present them) and the Modbus sensor
-simulator (Modbus TCP), with exactly the devices `config/demo.yaml` polls.
+simulator (Modbus TCP), with exactly the devices `config/demo.yaml` polls, and the
+UHPPOTE controller (UDP) that opens the demo's vehicle gate.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import asyncio
 import signal
 import sys
 
+DEMO_CONTROLLER = 405419896  # config/demo.yaml's north-gate controller
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("sim", help="device simulators for the demo and the tests")
@@ -20,6 +24,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     field.add_argument("--host", default="127.0.0.1")
     field.add_argument("--meters-port", type=int, default=15001, help="meter line (TCP)")
     field.add_argument("--modbus-port", type=int, default=15002, help="Modbus TCP")
+    field.add_argument(
+        "--uhppote-port", type=int, default=15003, help="UHPPOTE controller (UDP); 0: none"
+    )
     field.add_argument("--baud", type=int, help="emulate the meter line's wire time")
     field.set_defaults(handler=_field)
 
@@ -35,6 +42,7 @@ def _field(args: argparse.Namespace) -> int:
 async def _field_async(args: argparse.Namespace) -> int:
     from edge.sim.meters import MeterSimulator, demo_config
     from edge.sim.modbus import ModbusSimulator, demo_sensors
+    from edge.sim.uhppote import UhppoteSimulator
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -52,5 +60,14 @@ async def _field_async(args: argparse.Namespace) -> int:
         print(f"modbus tcp {host}:{port}", flush=True)
         for unit, s in sensors.sensors.items():
             print(f"  unit {unit} {s.spec.profile}", flush=True)
-        await stop.wait()
+        gate = None
+        if args.uhppote_port:
+            gate = UhppoteSimulator(serial=DEMO_CONTROLLER, host=args.host, port=args.uhppote_port)
+            await gate.start()
+            print(f"uhppote udp {gate.address} controller {gate.serial}", flush=True)
+        try:
+            await stop.wait()
+        finally:
+            if gate is not None:
+                await gate.close()
     return 0

@@ -74,7 +74,7 @@ def uplink_line(outbox: dict[str, Any], live: dict[str, Any]) -> str:
     if since:
         held = time.time() - since
         text += f" since {time.strftime('%H:%M:%S', time.localtime(since))} ({_span(held)})"
-    text += f", backlog {outbox['backlog']}"
+    text += f", backlog {outbox['backlog']}, acked seq {outbox['acked_seq']}"
     age = outbox.get("oldest_unacked_age_s")
     if age:
         text += f", oldest {_span(age)}"

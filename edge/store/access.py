@@ -82,6 +82,9 @@ def _apply(conn: sqlite3.Connection, changes: list[ListRows], actor: str) -> lis
 class AccessMixin:
     writer: Writer
     reader: Reader
+    # Moves (in this process) after every committed change to the lists: the gate reactor
+    # rebuilds its lookup tables when it moved, never per pass.
+    access_generation: int = 0
 
     async def apply_access_changes(self, changes: list[ListRows], actor: str) -> list[ListResult]:
         """All changes in one transaction, so a gate never sees half an update."""
@@ -90,6 +93,7 @@ class AccessMixin:
             return _apply(conn, changes, actor)
 
         result: list[ListResult] = await self.writer.submit(op)
+        self.access_generation += 1
         return result
 
     async def seed_access_lists(self, seeds: list[ListRows], actor: str = "config") -> list[str]:
@@ -106,6 +110,8 @@ class AccessMixin:
             return seeded
 
         result: list[str] = await self.writer.submit(op)
+        if result:
+            self.access_generation += 1
         return result
 
     async def access_entries(self, list_name: str) -> dict[str, dict[str, Any]]:

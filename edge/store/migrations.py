@@ -137,6 +137,47 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         WHERE role = 'crop'
         """,
     ),
+    (
+        4,
+        "access control: pending approvals, visitor entries used, car park occupancy",
+        """
+        CREATE TABLE IF NOT EXISTS access_pending (
+            id TEXT PRIMARY KEY,
+            ts_ms INTEGER NOT NULL,
+            gate TEXT NOT NULL,
+            pass_event TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',
+            state TEXT NOT NULL DEFAULT 'pending',
+            decided_by TEXT,
+            decided_ms INTEGER,
+            note TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX IF NOT EXISTS access_pending_state ON access_pending(state, ts_ms);
+        CREATE TABLE IF NOT EXISTS visitor_entries_used (
+            pass_id TEXT PRIMARY KEY,
+            used INTEGER NOT NULL DEFAULT 0,
+            last_ms INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS parking_inside (
+            car_park TEXT NOT NULL,
+            vehicle TEXT NOT NULL,
+            category TEXT NOT NULL,
+            visitor_id TEXT,
+            valid_until_ms INTEGER,
+            entered_ms INTEGER NOT NULL,
+            overstay_alarmed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (car_park, vehicle)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS parking_counts (
+            car_park TEXT PRIMARY KEY,
+            adjust INTEGER NOT NULL DEFAULT 0,
+            unmatched_exits INTEGER NOT NULL DEFAULT 0,
+            double_entries INTEGER NOT NULL DEFAULT 0,
+            corrected_ms INTEGER,
+            corrected_by TEXT
+        ) WITHOUT ROWID;
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

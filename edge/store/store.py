@@ -28,6 +28,7 @@ from edge.store.access import AccessMixin
 from edge.store.alarms import AlarmsMixin
 from edge.store.commands import CommandsMixin
 from edge.store.db import connect
+from edge.store.gatekeeping import GatekeepingMixin
 from edge.store.migrations import migrate
 from edge.store.outbox import OutboxMixin
 from edge.store.reader import Reader, event_row, images_for
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 DB_NAME = "edge.db"
 
 
-class Store(AccessMixin, AlarmsMixin, CommandsMixin, OutboxMixin):
+class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMixin):
     def __init__(
         self,
         data_dir: Path,

@@ -165,7 +165,9 @@ class Link(abc.ABC, Generic[P]):
             backoff = Backoff(self.cfg.reconnect_initial_s, self.cfg.reconnect_max_s)
             while True:
                 began = self.connections
-                self.state = "connecting"
+                # Once down, the link stays "disconnected" (since then) through its
+                # reconnect attempts: the operator's question is whether it is up.
+                self.state = "connecting" if self.disconnected_since is None else "disconnected"
                 try:
                     await self.session()
                     raise LinkError("session ended")

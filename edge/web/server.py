@@ -10,7 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from edge.runtime import Runtime
-from edge.web import api, cameras, gates, meters, ws
+from edge.web import api, api_access, cameras, gates, meters, ws
 from edge.web.auth import routes as auth_routes
 from edge.web.auth.guard import Gatekeeper
 from edge.web.auth.policy import public_static
@@ -49,6 +49,7 @@ def make_app(rt: Runtime, token: str = "") -> web.Application:
     )
     public_static(app, "/static/", str(api.STATIC))
     api.routes(app)
+    api_access.routes(app)
     ws.routes(app)
     cameras.routes(app, rt)
     gates.routes(app)

@@ -71,6 +71,7 @@ def test_demo_runs_a_config_built_on_the_demo(tmp_path: Path) -> None:
         "EDGE_WEB_PORT": str(web),
         "EDGE_SIM_METERS_PORT": str(free_port()),
         "EDGE_SIM_MODBUS_PORT": str(free_port()),
+        "EDGE_SIM_UHPPOTE_PORT": str(free_port()),
     }
     env.pop("EDGE_MQTT_URL", None)
     proc = subprocess.Popen(

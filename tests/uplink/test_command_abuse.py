@@ -8,9 +8,9 @@ import json
 import shutil
 from typing import Any
 
-import pytest
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
+from prereqs import needs
 from test_commands import PREFIX, command, ready, send
 from uplink_helpers import DaemonFactory, wait_until
 
@@ -75,7 +75,7 @@ async def test_a_restarted_uplink_task_rebuilds_what_it_owns(
     assert [m["id"] for m in hub.events()][-2:] == [first.id, second.id]
 
 
-@pytest.mark.skipif(MOSQUITTO_PUB is None, reason="mosquitto_pub (package mosquitto-clients)")
+@needs(MOSQUITTO_PUB is not None, "mosquitto_pub", "apt-get install mosquitto-clients")
 async def test_a_flood_of_forgeries_does_not_drown_a_genuine_command(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:

@@ -200,6 +200,29 @@ async def test_allowlist_replace_and_patch_are_idempotent_by_request_id(
     assert {r["actor"] for r in changes} == {"hub:operator-7"}
 
 
+async def test_allowlist_takes_visitor_passes(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    d = await ready(hub, daemon, broker)
+    visitor = {
+        "id": "v-1",
+        "plate": "湘A11111",
+        "host": "3-201",
+        "valid_from": "2026-12-06T09:00:00",
+        "valid_until": "2026-12-06T18:00:00",
+        "entries": None,
+    }
+    add = {"changes": [{"list": "visitors", "mode": "patch", "add": [visitor]}]}
+    reply = await send(hub, "allowlist", command("allowlist", add, "vi-1"), "vi-1")
+    assert reply["ok"], reply
+    entries = await AccessLists(d.store).entries("visitors")
+    assert entries["v-1"]["plate"] == "湘A11111" and entries["v-1"]["entries"] is None
+    bad = {"changes": [{"list": "visitors", "mode": "patch", "add": [{**visitor, "id": "v-2",
+           "valid_until": "2026-12-06T08:00:00"}]}]}  # fmt: skip
+    reply = await send(hub, "allowlist", command("allowlist", bad, "vi-2"), "vi-2")
+    assert reply["status"] == "failed" and "valid_until" in reply["error"]
+
+
 async def test_diag_returns_the_health_summary(
     broker: Broker, hub: HubClient, daemon: DaemonFactory
 ) -> None:

@@ -156,3 +156,16 @@ async def test_the_demo_hub_policy_lets_no_face_image_through_on_the_wire(
     assert not any(b"face_crop" in json.dumps(m.body).encode() for m in hub.messages)
     assert hub.events()[0]["data"]["person"]["id_number"].endswith("1234")
     assert hub.events()[0]["data"]["person"]["id_number"].startswith("*")
+
+
+async def test_mqtt_3_1_1_brokers_still_get_everything(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    d = await daemon(broker.url, '    protocol: "3.1.1"')
+    events = [Event("access", "door-1", {"n": i}) for i in range(50)]
+    for e in events:
+        await d.store.add_event(e)
+    await wait_until(lambda: len(hub.events()) >= 50, 10, "every event over MQTT 3.1.1")
+    assert_complete_in_order(hub.events(), [e.id for e in events])
+    health = d.rt.health_providers["uplink.hub"]()
+    assert (health["protocol"], health["puback_short_path"]) == ("3.1.1", True)

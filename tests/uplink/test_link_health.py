@@ -49,7 +49,7 @@ async def test_an_unreachable_hub_shows_at_once_and_degrades_at_the_threshold(
     assert code == 1, out
     line = next(x for x in out.splitlines() if x.startswith("uplink hub:"))
     assert line.startswith("uplink hub: disconnected since "), line
-    assert "backlog 4, oldest" in line and "Connection refused" in line
+    assert "backlog 4, acked seq 0, oldest" in line and "Connection refused" in line
     await broker.start()
     await wait_until(lambda: uplink.state == "connected", 10, "reconnected")
     await wait_until(lambda: uplink.drain.acked_seq == 4, 10, "the backlog")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
+from prereqs import require
 from test_uplink_cli import edge_cli
 from uplink_helpers import SITE, DaemonFactory, assert_complete_in_order, wait_until
 
@@ -23,7 +25,10 @@ async def acl_broker(tmp_path: Path) -> Broker:
     work = tmp_path / "acl-broker"
     work.mkdir()
     (work / "passwd").write_text("gw:gw-password\n")
-    proc = await asyncio.create_subprocess_exec("mosquitto_passwd", "-U", str(work / "passwd"))
+    tool = shutil.which("mosquitto_passwd")
+    require(tool is not None, "mosquitto_passwd", "apt-get install mosquitto")
+    assert tool is not None
+    proc = await asyncio.create_subprocess_exec(tool, "-U", str(work / "passwd"))
     assert await proc.wait() == 0, "mosquitto_passwd (package mosquitto) failed"
     (work / "acl").write_text(
         "user gw\n"

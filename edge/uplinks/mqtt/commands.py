@@ -336,7 +336,9 @@ class CommandProcessor:
 
 
 def _plain(entry: Any) -> Any:
-    return entry.model_dump(exclude_none=True) if isinstance(entry, BaseModel) else entry
+    """The entry as the hub sent it: keys it left out stay out, an explicit null stays (a
+    visitor pass's `"entries": null` means unlimited, not the default of one)."""
+    return entry.model_dump(exclude_unset=True) if isinstance(entry, BaseModel) else entry
 
 
 def _peek_request_id(body_text: str) -> str | None:

@@ -13,12 +13,12 @@ is switched off too.
 
 PUBACKs of our own messages take a short path: paho decodes each one into
 reason-code and properties objects under two locks before calling back, which
-is half the client's CPU at thousands per second. For a two-byte PUBACK (an
-MQTT 3.1.1 PUBACK, or an MQTT 5 one with reason Success, which brokers send
-without reason code or properties) whose ID is one of ours, we drop paho's
+is half the client's CPU at thousands per second. For a successful PUBACK (an
+MQTT 3.1.1 one; an MQTT 5 one without a reason code or with one below 0x80,
+such as "No matching subscribers") whose ID is one of ours, we drop paho's
 record of the message and complete the future directly; anything else (other
-packet types, IDs aiomqtt is waiting for, MQTT 5 PUBACKs carrying a reason
-code) goes through paho's own handler unchanged. A failure reason code fails
+packet types, IDs aiomqtt is waiting for, MQTT 5 failure codes) goes through
+paho's own handler unchanged. A failure reason code fails
 the future: with `PeerRefused` (the record is parked) when the broker refused
 that message for good, with `PublishFailed` (reconnect and resend) otherwise.
 
@@ -104,7 +104,10 @@ class WindowPublisher:
     def _puback(self, cmd: Literal["PUBACK", "PUBCOMP"]) -> paho.MQTTErrorCode:
         inner = self._paho
         packet = inner._in_packet["packet"]
-        if cmd != "PUBACK" or len(packet) != 2:
+        # Two bytes: success (3.1.1, or MQTT 5 without a reason code). MQTT 5 success
+        # codes below 0x80 ("No matching subscribers" when the hub is not listening yet)
+        # too; a failure code goes through paho, which gives on_publish its reason.
+        if cmd != "PUBACK" or len(packet) < 2 or (len(packet) > 2 and packet[2] >= 0x80):
             return self._paho_puback(cmd)
         mid = (packet[0] << 8) | packet[1]
         fut = self._futures.pop(mid, None)

@@ -138,7 +138,9 @@ class MqttUplink(Link[Outgoing]):
             will=aiomqtt.Will(f"{self.prefix}/status", self._status("offline"), qos=1, retain=True),
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             clean_session=None if v5 else True,
-            clean_start=True,
+            # A fresh session each time (the outbox is the memory); paho refuses any other
+            # clean_start value than its default for 3.1.1, where clean_session says it.
+            clean_start=True if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
             keepalive=cfg.keepalive_s,
             timeout=cfg.connect_timeout_s,
             max_inflight_messages=0,  # unlimited in paho: the outbox window bounds it

@@ -183,8 +183,10 @@ class ResidentEntry(_Msg):
 class ListChangeArgs(_Msg):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    name: Literal["plates", "plate_blocklist", "residents"] = Field(
-        alias="list", description="Which list: plates (allowlist), plate_blocklist, residents."
+    name: Literal["plates", "plate_blocklist", "residents", "visitors"] = Field(
+        alias="list",
+        description="Which list: plates (allowlist), plate_blocklist, residents, visitors "
+        "(passes: {id, plate or face, valid_from, valid_until, entries?, name?, host?}).",
     )
     mode: Literal["replace", "patch"]
     entries: list[str | PlateEntry | ResidentEntry] = Field(
