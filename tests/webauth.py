@@ -7,6 +7,18 @@ from typing import Any
 
 import aiohttp
 
+MINIMAL = """\
+config_version: 1
+site:
+  name: 测试小区
+  site_id: "32010600002160000001"
+  gateway_id: "32010600001180000001"
+storage:
+  data_dir: {data_dir}
+web:
+  listen: "127.0.0.1:0"
+"""
+
 PASSWORDS = {"zhang": "门岗值班2026", "li": "installer-pass-1", "wang": "maint-pass-22"}
 ROLES = {"zhang": "guard", "li": "installer", "wang": "maintainer"}
 _BLOCK: list[str] = []

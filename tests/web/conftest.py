@@ -4,24 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from webauth import with_users
+from console_browser import launch
+from webauth import MINIMAL, with_users
 
 from edge.app import Daemon
 from edge.config import parse_config
 
-MINIMAL = """\
-config_version: 1
-site:
-  name: 测试小区
-  site_id: "32010600002160000001"
-  gateway_id: "32010600001180000001"
-storage:
-  data_dir: {data_dir}
-web:
-  listen: "127.0.0.1:0"
-"""
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's chromium, one per test (the event loop is per test)."""
+    async for b in launch():
+        yield b
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import browser, shoot  # noqa: F401  (the fixture)
+from console_browser import shoot
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def fake_venv(d: Path) -> Path:
 
 
 async def test_the_demo_opens_on_a_login_and_then_the_compound_is_alive(
-    browser: Any,  # noqa: F811
+    browser: Any,
     tmp_path: Path,
 ) -> None:
     web = free_port()

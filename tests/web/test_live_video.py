@@ -16,9 +16,8 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from conftest import MINIMAL
-from test_browser import browser, login, shoot  # noqa: F401  (the fixture)
-from webauth import PASSWORDS, with_users
+from console_browser import login, shoot
+from webauth import MINIMAL, PASSWORDS, with_users
 
 from edge.app import Daemon
 from edge.config import parse_config
@@ -55,7 +54,7 @@ async def camera_console(tmp_path: Path) -> AsyncIterator[tuple[Daemon, str]]:
 
 
 async def test_a_tile_opens_live_video_that_advances(
-    browser: Any,  # noqa: F811
+    browser: Any,
     camera_console: tuple[Daemon, str],
 ) -> None:
     d, url = camera_console

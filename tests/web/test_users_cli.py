@@ -6,8 +6,7 @@ import io
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL
-from webauth import browser_like, daemon_headers, login
+from webauth import MINIMAL, browser_like, daemon_headers, login
 
 from edge.app import Daemon
 from edge.cli.main import main

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from conftest import MINIMAL
-from webauth import PASSWORDS, browser_like, login, with_users
+from webauth import MINIMAL, PASSWORDS, browser_like, login, with_users
 
 from edge.app import Daemon
 from edge.config import parse_config
