@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from edge.config.web import Role
@@ -32,9 +33,12 @@ class Session:
 
 
 class Sessions:
-    def __init__(self, idle_s: float, max_s: float) -> None:
+    def __init__(
+        self, idle_s: float, max_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.idle_s = idle_s
         self.max_s = max_s
+        self.clock = clock
         self._key = secrets.token_bytes(32)
         self._by_id: dict[str, Session] = {}
 
@@ -43,7 +47,7 @@ class Sessions:
 
     def create(self, user: str, role: Role) -> tuple[Session, str]:
         """A new session and its cookie value."""
-        now = time.monotonic()
+        now = self.clock()
         s = Session(secrets.token_urlsafe(32), user, role, now, now)
         self._by_id[s.id] = s
         while len(self._by_id) > MAX_SESSIONS:
@@ -60,7 +64,7 @@ class Sessions:
         s = self._by_id.get(sid)
         if s is None:
             return None
-        now = time.monotonic()
+        now = self.clock()
         if now - s.last_seen > self.idle_s or now - s.created > self.max_s:
             del self._by_id[sid]
             return None
