@@ -176,6 +176,12 @@ async function pending() {
   const ul = document.getElementById("pending");
   ul.replaceChildren();
   if (!r.ok) return; // no access control on this gateway
+  const access = await fetch("/api/access");
+  if (access.ok) {
+    const fire = (await access.json()).fire_mode || {};
+    const li = el("li", fire.on ? "bad" : "good", fire.on ? t("gates.fire_on") : t("gates.fire_off"));
+    ul.append(li);
+  }
   const doc = await r.json();
   for (const p of doc.pending || []) {
     const li = el("li", "pending");
@@ -220,7 +226,7 @@ async function meters() {
     for (const p of m.points) {
       const li = el("li", `meter ${p.alarm ? "bad" : ""}`);
       const value = typeof p.value === "number" ? p.value.toLocaleString()
-        : typeof p.value === "boolean" ? word("value", String(p.value)) : String(p.value);
+        : word("value", String(p.value));
       li.append(el("span", "mname", `${m.name} · ${word("point", p.point)}`));
       li.append(el("b", "mval", `${value} ${p.unit || ""}`));
       li.append(el("small", "", p.rules.length ? word("threshold", String(p.alarm)) : ""));
