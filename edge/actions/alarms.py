@@ -11,10 +11,13 @@ if TYPE_CHECKING:
 
 
 async def ack_alarm(rt: Runtime, alarm_id: str, *, actor: Actor, note: str = "") -> ActionResult:
-    """Someone has seen it. Refused unless the alarm is raised (not yet acknowledged)."""
+    """Someone has seen it. Refused unless the alarm is raised, or closed by itself (a rule
+    or the system cleared it) and not yet acknowledged: the console keeps those listed."""
 
     async def run() -> ActionResult:
-        if not await rt.store.acknowledge_alarm(alarm_id, actor.name):
+        if not await rt.store.acknowledge_alarm(
+            alarm_id, actor.name
+        ) and not await rt.store.acknowledge_cleared(alarm_id, actor.name):
             raise ActionRefused(
                 f"alarm {alarm_id} cannot be acknowledged: it does not exist or is not raised"
             )

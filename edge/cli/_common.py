@@ -16,12 +16,15 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from edge.config import EdgeConfig
 
 DEFAULT_URL = "http://127.0.0.1:8080"
+# Where the daemon writes the local API token when the config keeps the default data dir.
+DEFAULT_TOKEN_FILE = "/var/lib/edge/api.token"
 OK, FAILED, USAGE = 0, 1, 2
 
 
@@ -52,8 +55,66 @@ def api_url(args: Any) -> str:
     return DEFAULT_URL
 
 
-def get_json(url: str, timeout_s: float = 5.0) -> tuple[int, Any]:
+def token_file(args: Any) -> Path:
+    """The daemon's local API token file: --token-file, else the config's (web.token_file or
+    <data_dir>/api.token), else $EDGE_TOKEN_FILE, else /var/lib/edge/api.token."""
+    if getattr(args, "token_file", None):
+        return Path(args.token_file)
+    path = getattr(args, "config", None) or os.environ.get("EDGE_CONFIG")
+    if path:
+        from edge.web.auth.token import token_path
+
+        cfg = load_or_raise(path)
+        return token_path(cfg.web, cfg.storage.data_dir)
+    return Path(os.environ.get("EDGE_TOKEN_FILE") or DEFAULT_TOKEN_FILE)
+
+
+def api_token(args: Any) -> str | None:
+    """The local token, or None when this user may not read it (the API then answers 401 and
+    the command says to run as root or the service user)."""
+    try:
+        return token_file(args).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def request_json(
+    url: str,
+    *,
+    token: str | None = None,
+    body: dict[str, Any] | None = None,
+    timeout_s: float = 5.0,
+) -> tuple[int, Any]:
+    """GET (or POST when `body` is given) a JSON document with the local token; returns
+    (status, body). Raises OSError when unreachable."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        if exc.code == 401:
+            return exc.code, {
+                "error": "not allowed: run as root or the edge service user "
+                "(the local API token is readable only by them), or --token-file"
+            }
+        try:
+            return exc.code, json.loads(raw)
+        except json.JSONDecodeError:
+            return exc.code, {"error": raw.decode(errors="replace")}
+
+
+def get_json(url: str, timeout_s: float = 5.0, token: str | None = None) -> tuple[int, Any]:
     """GET a JSON document; returns (status, body). Raises OSError when unreachable."""
+    if token is not None:
+        return request_json(url, token=token, timeout_s=timeout_s)
     try:
         with urllib.request.urlopen(url, timeout=timeout_s) as resp:
             return resp.status, json.loads(resp.read())
@@ -69,7 +130,7 @@ def fetch(args: Any, path: str, timeout_s: float = 5.0) -> tuple[int, Any]:
     """GET from the daemon; an unreachable daemon is a `CliError` (exit 2) saying how to fix."""
     base = api_url(args)
     try:
-        return get_json(base + path, timeout_s)
+        return request_json(base + path, token=api_token(args), timeout_s=timeout_s)
     except (OSError, json.JSONDecodeError) as exc:
         why = getattr(exc, "reason", exc)
         raise CliError(
@@ -83,6 +144,7 @@ def add_api_args(p: Any) -> None:
         "--url", help=f"daemon API base URL (default: EDGE_WEB_PORT, the config, {DEFAULT_URL})"
     )
     p.add_argument("--config", "-c", help="read the API address (web.listen) from this config file")
+    p.add_argument("--token-file", help="the daemon's local API token (default: from the config)")
 
 
 def add_json(p: Any) -> None:

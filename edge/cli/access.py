@@ -10,7 +10,7 @@ import json
 import urllib.parse
 from typing import Any
 
-from edge.cli._common import add_api_args, api_url, err, get_json
+from edge.cli._common import add_api_args, api_token, api_url, err, get_json
 from edge.cli.alarm import _post
 
 LIST_NAMES = ("plates", "plate_blocklist", "residents", "visitors")
@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _get(args: argparse.Namespace, path: str) -> Any:
     url = api_url(args) + path
     try:
-        status, body = get_json(url)
+        status, body = get_json(url, token=api_token(args) or "")
     except OSError as exc:
         err(f"daemon unreachable at {url}: {getattr(exc, 'reason', exc)}")
         return None

@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from typing import Any
 
-from edge.cli._common import CliError, add_api_args, add_json, api_url, print_json
+from edge.cli._common import (
+    CliError,
+    add_api_args,
+    add_json,
+    api_token,
+    api_url,
+    print_json,
+    request_json,
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,30 +45,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     o.set_defaults(handler=_gate_open)
 
 
-def post_json(url: str, body: dict[str, Any], timeout_s: float = 10.0) -> tuple[int, Any]:
+def post_json(
+    url: str, body: dict[str, Any], timeout_s: float = 10.0, token: str | None = None
+) -> tuple[int, Any]:
     """POST a JSON body; returns (status, JSON reply). Raises OSError when unreachable."""
-    req = urllib.request.Request(
-        url,
-        data=json.dumps(body, ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        raw = exc.read()
-        try:
-            return exc.code, json.loads(raw)
-        except json.JSONDecodeError:
-            return exc.code, {"error": raw.decode(errors="replace")}
+    return request_json(url, token=token, body=body, timeout_s=timeout_s)
 
 
 def _post(args: argparse.Namespace, path: str, body: dict[str, Any]) -> int:
     """JSON shape: {"ok": bool, "message": str, "data": {...}}."""
     base = api_url(args)
     try:
-        status, reply = post_json(base + path, {**body, "by": args.by, "client": "cli"})
+        status, reply = post_json(
+            base + path, {**body, "by": args.by, "client": "cli"}, token=api_token(args)
+        )
     except OSError as exc:
         raise CliError(
             f"the daemon does not answer at {base} ({getattr(exc, 'reason', exc)}); start it "

@@ -10,7 +10,15 @@ import sys
 import time
 from pathlib import Path
 
-from edge.cli._common import CliError, add_json, api_url, get_json, load_or_raise, print_json
+from edge.cli._common import (
+    CliError,
+    add_json,
+    api_token,
+    api_url,
+    get_json,
+    load_or_raise,
+    print_json,
+)
 from edge.cli.doctor import DEFAULT_CONFIG
 
 
@@ -40,7 +48,7 @@ def _bundle(args: argparse.Namespace) -> int:
     try:
         api = api_url(args)
         _code, health = get_json(api + "/api/health", 5)
-        _code, devices = get_json(api + "/api/devices", 5)
+        _code, devices = get_json(api + "/api/devices", 5, token=api_token(args) or "")
     except (OSError, ValueError, CliError) as exc:
         health, devices = None, {"error": f"daemon not reachable: {exc}"}
     print("collecting logs ...", file=sys.stderr, flush=True)

@@ -158,14 +158,17 @@ def _tail(args: argparse.Namespace) -> int:
     import json
     import urllib.request
 
-    from edge.cli._common import api_url
+    from edge.cli._common import api_token, api_url
 
     query = {k: v for k, v in event_query(args).items() if k == "kind"}
     base = api_url(args)
     url = base + "/api/events/stream" + ("?" + urllib.parse.urlencode(query) if query else "")
     seen = 0
     try:
-        with urllib.request.urlopen(url, timeout=60) as resp:  # keepalive lines every 15 s
+        token = api_token(args)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        request = urllib.request.Request(url, headers=headers)
+        with urllib.request.urlopen(request, timeout=60) as resp:  # keepalive lines every 15 s
             print(f"following events at {base} (Ctrl-C to stop)", file=sys.stderr, flush=True)
             for raw in resp:
                 line = raw.decode("utf-8", errors="replace").strip()

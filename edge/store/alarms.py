@@ -70,6 +70,22 @@ class AlarmsMixin:
     async def acknowledge_alarm(self, alarm_id: str, who: str) -> bool:
         return await self._alarm_transition(alarm_id, who, "acknowledged", ("raised",))
 
+    async def acknowledge_cleared(self, alarm_id: str, who: str) -> bool:
+        """A guard has seen an alarm that cleared by itself (closed, never acknowledged): the
+        console keeps it listed until then. The state stays `closed`; no event (the uplinks
+        already had the close), the action's audit row records it."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> bool:
+            cur = conn.execute(
+                "UPDATE alarms SET acked_ms = ?, acked_by = ?"
+                " WHERE id = ? AND state = 'closed' AND acked_ms IS NULL",
+                (now_ms(), who, alarm_id),
+            )
+            return cur.rowcount == 1
+
+        done: bool = await self.writer.submit(op)
+        return done
+
     async def close_alarm(self, alarm_id: str, who: str) -> bool:
         return await self._alarm_transition(alarm_id, who, "closed", ("raised", "acknowledged"))
 

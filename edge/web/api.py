@@ -1,13 +1,13 @@
-"""The local JSON API: health, events, alarms, devices, outbox.
+"""The local JSON API: health, events, alarms, gates, devices, outbox, images.
 
-It listens on localhost by default; the guards' page and its logins come in a
-later wave and will sit in front of the mutating routes.
+Every route is declared with the roles that may call it (edge/web/auth/policy.py); the
+gatekeeper middleware has already checked the session or the CLI's local token, and the CSRF
+token, before a handler runs. Actions are audited with the logged-in user.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from edge.payloads import payload_of
 from edge.runtime import Runtime
 from edge.store import DuplicateEvent
 from edge.timefmt import parse_since, rfc3339, site_tz
+from edge.web.auth.guard import PRINCIPAL
+from edge.web.auth.policy import EVERYONE, PUBLIC, STAFF, add
 
 RT = web.AppKey("runtime", Runtime)
 STATIC = Path(__file__).parent / "static"
@@ -66,6 +68,9 @@ async def list_events(request: web.Request) -> web.Response:
     rows = await rt.store.events(
         kind=q.get("kind") or None, since_ms=since, limit=limit, source=q.get("source") or None
     )
+    plate = q.get("plate", "").strip().upper()
+    if plate:  # part of a plate's text, as a guard types it (among the rows read)
+        rows = [r for r in rows if plate in str(r["data"].get("plate", "")).upper()]
     return _json({"events": [_with_times(rt, r) for r in rows]})
 
 
@@ -106,24 +111,61 @@ async def post_event(request: web.Request) -> web.Response:
     return _json({"id": event.id, "ts": event.ts.astimezone(UTC).isoformat()}, 201)
 
 
+# Who closes an alarm when its condition went away by itself (threshold rules, the store's
+# own full-disk alarm, an uplink's link alarm): such a close is a "clear", not a guard's close.
+AUTO_CLOSERS = frozenset({"rule", "system"})
+
+
+def _alarm_view(a: dict[str, Any]) -> dict[str, Any]:
+    """ThingsBoard's model on top of raised → acknowledged → closed: active or cleared ×
+    acknowledged or not. A guard's close counts as seen; a clear by a rule does not."""
+    active = a["state"] != "closed"
+    acked = a["acked_ms"] is not None or (not active and a["closed_by"] not in AUTO_CLOSERS)
+    status = f"{'active' if active else 'cleared'}_{'ack' if acked else 'unack'}"
+    return {**a, "active": active, "acked": acked, "status": status}
+
+
 async def list_alarms(request: web.Request) -> web.Response:
+    """`?open=1`: what a guard still has to look at (active, or cleared but not yet
+    acknowledged); `?status=active_unack|active_ack|cleared_unack|cleared_ack` filters;
+    `?state=` filters on the stored state."""
     rt = request.app[RT]
-    return _json({"alarms": await rt.store.alarms(state=request.query.get("state") or None)})
+    q = request.query
+    try:
+        limit = int(q.get("limit", "100"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        return _error(400, f"limit must be an integer from 1 to {MAX_LIMIT}")
+    if q.get("open"):
+        rows = [
+            *await rt.store.alarms(state="raised", limit=limit),
+            *await rt.store.alarms(state="acknowledged", limit=limit),
+            *await rt.store.alarms(state="closed", limit=limit),
+        ]
+        alarms = [a for a in map(_alarm_view, rows) if a["status"] != "cleared_ack"]
+        alarms.sort(key=lambda a: a["raised_ms"], reverse=True)
+    else:
+        rows = await rt.store.alarms(state=q.get("state") or None, limit=limit)
+        alarms = [_alarm_view(a) for a in rows]
+    if q.get("status"):
+        alarms = [a for a in alarms if a["status"] == q["status"]]
+    return _json({"alarms": alarms[:limit]})
 
 
 async def _actor(request: web.Request) -> tuple[Actor, dict[str, Any]] | web.Response:
-    """Who asks, from the body: `by` (a name) and `client` ("cli" when `edge` sends it).
-    The API has no logins yet (it listens on localhost); the page's will replace `by`."""
+    """Who asks: the logged-in user (a `by` in the body is ignored), or for the CLI's local
+    token the `by` it must send (the login of whoever ran `edge` on the box)."""
+    who = request[PRINCIPAL]
     try:
-        body = await request.json()
+        body = await request.json() if request.can_read_body else {}
     except json.JSONDecodeError:
-        body = {}
+        return _error(400, "the body must be JSON")
     if not isinstance(body, dict):
-        body = {}
-    who = str(body.get("by", "")).strip()
-    if not who:
-        return _error(400, 'say who: {"by": "guard name"}')
-    return Actor("cli" if body.get("client") == "cli" else "user", who), body
+        return _error(400, "the body must be a JSON object")
+    if who.session is None and not str(body.get("by", "")).strip():
+        return _error(400, 'say who: {"by": "your login"}')
+    return who.actor(body), body
 
 
 async def alarm_action(request: web.Request) -> web.Response:
@@ -166,36 +208,56 @@ async def devices(request: web.Request) -> web.Response:
     return _json({"devices": await rt.store.device_states(), "live": rt.devices.snapshot()})
 
 
+async def names(request: web.Request) -> web.Response:
+    """Devices' and cameras' names from the config, so the page never shows a bare id."""
+    cfg = request.app[RT].config
+    return _json(
+        {
+            "devices": {d.id: getattr(d, "name", "") or d.id for d in cfg.devices},
+            "cameras": {c.id: getattr(c, "name", "") or c.id for c in cfg.cameras},
+        }
+    )
+
+
 async def queue(request: web.Request) -> web.Response:
     rt = request.app[RT]
     return _json({"destinations": await rt.store.outbox_stats()})
 
 
-# What the store names images (images/YYYY/MM/DD/<id>-<role>.<ext>): anything else is not one.
-_IMAGE_PATH = re.compile(
-    r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?(?:/[A-Za-z0-9_-]+(?:\.[A-Za-z0-9]+)?)*"
-)
-MAX_IMAGE_PATH = 200
+# Face pictures are personal data (分类授权): each view is written to the audit log.
+PERSONAL_ROLES = frozenset({"face_crop"})
 
 
 async def image(request: web.Request) -> web.StreamResponse:
-    """An event's image, by the relative path the event carries (never outside images/).
-
-    The path is checked against the store's naming before it reaches the filesystem, so NUL
-    bytes, dot segments and overlong names are a plain 404, never an exception."""
+    """The n-th image of an event: only a file the store recorded for that event, and only
+    when it resolves inside the data dir (a tampered row cannot reach other files)."""
     rt = request.app[RT]
-    rel = request.match_info["path"]
-    if len(rel) > MAX_IMAGE_PATH or not _IMAGE_PATH.fullmatch(rel):
+    event_id, n = request.match_info["event_id"], request.match_info["n"]
+    ev = await rt.store.event(event_id) if len(event_id) <= 64 else None
+    images = ev["images"] if ev else []
+    if not n.isdigit() or int(n) >= len(images):
         return _error(404, "no such image")
-    root = (rt.store.data_dir / "images").resolve()
+    ref = images[int(n)]
+    root = rt.store.data_dir.resolve()
     try:
-        path = (root / rel).resolve()
+        path = (root / ref["path"]).resolve()
         found = path.is_relative_to(root) and path.is_file()
     except (OSError, ValueError):
         found = False
     if not found:
         return _error(404, "no such image")
-    return web.FileResponse(path, headers={"Cache-Control": "max-age=86400, immutable"})
+    if ref["role"] in PERSONAL_ROLES or (ev and ev["kind"] == "face"):
+        who = request[PRINCIPAL]
+        await rt.store.audit(
+            str(who.actor()), "view_image", f"{event_id}/{n}", {"role": ref["role"]}
+        )
+    return web.FileResponse(
+        path,
+        headers={
+            "Cache-Control": "private, no-store",
+            "Content-Type": ref.get("content_type") or "application/octet-stream",
+        },
+    )
 
 
 async def index(request: web.Request) -> web.StreamResponse:
@@ -203,14 +265,16 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 def routes(app: web.Application) -> None:
-    app.router.add_get("/", index)
-    app.router.add_get("/api/images/{path:.+}", image)
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/events", list_events)
-    app.router.add_post("/api/events", post_event)
-    app.router.add_get("/api/events/{event_id}", get_event)
-    app.router.add_get("/api/alarms", list_alarms)
-    app.router.add_post("/api/alarms/{alarm_id}/{action}", alarm_action)
-    app.router.add_post("/api/gates/{gate_id}/open", open_gate)
-    app.router.add_get("/api/devices", devices)
-    app.router.add_get("/api/queue", queue)
+    """The API's routes and who may call them: guards see and act, staff see the machinery."""
+    add(app, "GET", "/", index, EVERYONE)
+    add(app, "GET", "/api/health", health, PUBLIC)
+    add(app, "GET", "/api/events", list_events, EVERYONE)
+    add(app, "POST", "/api/events", post_event, STAFF)
+    add(app, "GET", "/api/events/{event_id}", get_event, EVERYONE)
+    add(app, "GET", "/api/events/{event_id}/images/{n}", image, EVERYONE)
+    add(app, "GET", "/api/alarms", list_alarms, EVERYONE)
+    add(app, "POST", "/api/alarms/{alarm_id}/{action}", alarm_action, EVERYONE)
+    add(app, "POST", "/api/gates/{gate_id}/open", open_gate, EVERYONE)
+    add(app, "GET", "/api/devices", devices, EVERYONE)
+    add(app, "GET", "/api/names", names, EVERYONE)
+    add(app, "GET", "/api/queue", queue, STAFF)

@@ -15,6 +15,7 @@ from edge import actions
 from edge.access.lists import LISTS, ListChange
 from edge.store.gatekeeping import PendingState
 from edge.web.api import RT, _actor, _error, _json
+from edge.web.auth.policy import EVERYONE, STAFF, add
 
 
 def _keeper(request: web.Request) -> Any:
@@ -168,11 +169,12 @@ async def correct_parking(request: web.Request) -> web.Response:
 
 
 def routes(app: web.Application) -> None:
-    app.router.add_get("/api/access", overview)
-    app.router.add_get("/api/access/pending", pending)
-    app.router.add_post("/api/access/pending/{pending_id}/{action}", answer)
-    app.router.add_get("/api/access/lists/{name}", list_entries)
-    app.router.add_post("/api/access/lists", change_lists)
-    app.router.add_post("/api/access/fire", fire)
-    app.router.add_get("/api/access/parking", parking)
-    app.router.add_post("/api/access/parking/{car_park}/correct", correct_parking)
+    """Guards see and answer; changing the lists is for installers and maintainers."""
+    add(app, "GET", "/api/access", overview, EVERYONE)
+    add(app, "GET", "/api/access/pending", pending, EVERYONE)
+    add(app, "POST", "/api/access/pending/{pending_id}/{action}", answer, EVERYONE)
+    add(app, "GET", "/api/access/lists/{name}", list_entries, EVERYONE)
+    add(app, "POST", "/api/access/lists", change_lists, STAFF)
+    add(app, "POST", "/api/access/fire", fire, EVERYONE)
+    add(app, "GET", "/api/access/parking", parking, EVERYONE)
+    add(app, "POST", "/api/access/parking/{car_park}/correct", correct_parking, EVERYONE)

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from edge.events import Event, EventKind
 from edge.timefmt import site_tz
+from edge.web.auth import policy
 
 KEEPALIVE_S = 15.0
 QUEUE = 256
@@ -68,4 +69,4 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 
 def routes(app: web.Application) -> None:
-    app.router.add_get("/api/events/stream", stream)
+    policy.add(app, "GET", "/api/events/stream", stream, policy.EVERYONE)

@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from edge import metrics
 from edge.health import summary
+from edge.web.auth import policy
 
 LIVE = web.AppKey("metrics.live", metrics.LiveCounters)
 
@@ -63,4 +64,6 @@ async def _start(app: web.Application) -> None:
 def routes(app: web.Application) -> None:
     app[LIVE] = metrics.LiveCounters()
     app.on_startup.append(_start)
-    app.router.add_get("/metrics", scrape)
+    # Not behind a console login: a scraper has its own bearer token or an allowed address,
+    # which `scrape` checks (web.metrics).
+    policy.add(app, "GET", "/metrics", scrape, policy.PUBLIC)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
+from webauth import daemon_headers
 
 from edge.app import Daemon
 from edge.events import Event
@@ -65,6 +66,6 @@ async def api(d: Daemon, method: str, path: str, body: Any = None) -> tuple[int,
     url = f"http://127.0.0.1:{d.web.port}{path}"
     async with aiohttp.ClientSession() as s, s.request(
         method, url, data=None if body is None else json.dumps(body),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **daemon_headers(d)},
     ) as resp:  # fmt: skip
         return resp.status, await resp.json()

@@ -47,7 +47,8 @@ async def barrier_daemon(make_daemon: Any, sim: ModbusSimulator, **fire: Any) ->
 
 async def run_cli(d: Any, *argv: str) -> int:
     url = f"http://127.0.0.1:{d.web.port}"
-    return await asyncio.to_thread(cli, ["access", *argv, "--url", url, "--by", "li"])
+    token = ["--token-file", str(d.web.token_file)]  # as root or the service user on the box
+    return await asyncio.to_thread(cli, ["access", *argv, "--url", url, "--by", "li", *token])
 
 
 async def test_fire_mode_from_the_cli_holds_the_barrier_open_until_cleared(

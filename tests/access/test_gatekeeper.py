@@ -182,7 +182,7 @@ async def test_a_list_change_is_seen_by_the_next_pass_without_reloading_per_pass
     assert rec["decision"] == "granted"
     assert keeper.stats["lists_loaded"] == loads + 1
     [audit] = await d.rt.store.audit_entries(action="access.change")
-    assert audit["actor"] == "user:li" and audit["detail"]["reason"] == "new tenant"
+    assert audit["actor"] == "cli:li" and audit["detail"]["reason"] == "new tenant"
 
 
 async def test_a_gate_that_does_not_answer_is_an_alarm_and_the_event_says_not_opened(
@@ -234,10 +234,10 @@ async def test_an_ask_gate_puts_a_stranger_to_the_guard_who_approves_or_denies(
     assert status == 200, reply
     assert controller.opened == [1]
     _, granted = await access_for(d, one.id, 2)
-    assert granted["decision"] == "granted" and granted["decided_by"] == "user:li"
+    assert granted["decision"] == "granted" and granted["decided_by"] == "cli:li"
     assert granted["opened"] is True and granted["rule"] == "guard_approved"
     _, denied = await access_for(d, two.id, 2)
-    assert denied["decision"] == "denied" and denied["decided_by"] == "user:li"
+    assert denied["decision"] == "denied" and denied["decided_by"] == "cli:li"
     status, body = await api(d, "GET", "/api/access/pending")
     assert body["pending"] == []
     status, body = await api(d, "GET", "/api/access")
@@ -253,7 +253,7 @@ async def test_an_ask_gate_puts_a_stranger_to_the_guard_who_approves_or_denies(
     ]
     assert outcomes == ["refused", "done"]
     [deny_audit] = await d.rt.store.audit_entries(action="access.deny")
-    assert deny_audit["actor"] == "user:li" and deny_audit["detail"]["reason"] == "no"
+    assert deny_audit["actor"] == "cli:li" and deny_audit["detail"]["reason"] == "no"
 
 
 async def test_manual_open_maps_the_gate_to_its_device_and_is_audited(
@@ -289,12 +289,14 @@ async def test_a_visitor_pass_added_from_the_cli_opens_and_a_bad_one_is_refused(
         "valid_from": (now - timedelta(minutes=5)).isoformat(),
         "valid_until": (now + timedelta(hours=2)).isoformat(),
     }
-    argv = ["access", "add", "visitors", json.dumps(visitor), "--reason", "party", "--url", url]
+    argv = ["access", "add", "visitors", json.dumps(visitor), "--reason", "party", "--url", url,
+            "--token-file", str(d.web.token_file)]  # fmt: skip
     assert await asyncio.to_thread(cli, [*argv, "--by", "li"]) == 0
     [rec] = await access_for(d, (await plate_pass(d, "cam-east", "湘A99999")).id)
     assert rec["decision"] == "granted" and rec["visitor_id"] == "v-9"
     bad = {**visitor, "id": "v-10", "valid_until": visitor["valid_from"]}
-    argv = ["access", "add", "visitors", json.dumps(bad), "--reason", "x", "--url", url]
+    argv = ["access", "add", "visitors", json.dumps(bad), "--reason", "x", "--url", url,
+           "--token-file", str(d.web.token_file)]  # fmt: skip
     assert await asyncio.to_thread(cli, [*argv, "--by", "li"]) == 1
     entries = await d.rt.store.access_entries("visitors")
     assert set(entries) == {"v-9"}
@@ -313,7 +315,8 @@ async def test_edge_gate_open_from_the_cli_opens_by_gate_id_audited_with_the_use
 
     d = await make_daemon(access(), [uhppote_device(controller)])
     url = f"http://127.0.0.1:{d.web.port}"
-    argv = ["gate", "open", "east-in", "--reason", "fire brigade", "--by", "zhao", "--url", url]
+    argv = ["gate", "open", "east-in", "--reason", "fire brigade", "--by", "zhao", "--url", url,
+            "--token-file", str(d.web.token_file)]  # fmt: skip
     assert await asyncio.to_thread(cli, argv) == 0
     assert controller.opened == [1]
     [audit] = await d.rt.store.audit_entries(action="gate.open")
@@ -360,7 +363,9 @@ async def test_the_guard_works_from_the_cli_too(
     url = f"http://127.0.0.1:{d.web.port}"
 
     async def run(*argv: str) -> tuple[int, str]:
-        code = await asyncio.to_thread(cli, [*argv, "--url", url])
+        code = await asyncio.to_thread(
+            cli, [*argv, "--url", url, "--token-file", str(d.web.token_file)]
+        )
         return code, capsys.readouterr().out
 
     code, out = await run("access", "list", "plates")

@@ -87,7 +87,8 @@ async def test_a_day_of_passes_counts_the_car_park(
 
     # A guard counts 5 cars (one came in behind another): the CLI corrects it, audited.
     url = f"http://127.0.0.1:{d.web.port}"
-    argv = ["access", "parking", "P1", "--set", "5", "--reason", "head count", "--url", url]
+    argv = ["access", "parking", "P1", "--set", "5", "--reason", "head count", "--url", url,
+            "--token-file", str(d.web.token_file)]  # fmt: skip
     assert await asyncio.to_thread(cli, [*argv, "--by", "zhao"]) == 0
     p1 = await keeper.parking.state("P1")
     assert (p1["inside"], p1["free"], p1["adjust"]) == (5, 0, 2)

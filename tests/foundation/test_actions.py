@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
+from webauth import PASSWORDS, browser_like, login, with_users
 
 from edge import actions
 from edge.actions import ActionRefused, Actor
@@ -30,7 +30,7 @@ class RecordingGate:
 
 @pytest.fixture
 async def daemon(minimal_yaml: str) -> AsyncIterator[tuple[Daemon, str, RecordingGate]]:
-    d = Daemon(parse_config(minimal_yaml, "edge.yaml", {}))
+    d = Daemon(parse_config(with_users(minimal_yaml), "edge.yaml", {}))
     await d.start()
     gate = RecordingGate()
     d.rt.services["device.gate-1"] = gate
@@ -52,7 +52,7 @@ async def test_the_cli_acts_through_the_daemon_as_itself(
     alarm = await d.store.raise_alarm("smoke:b1", "sm-1", "烟感报警", severity="critical")
 
     def edge(*argv: str) -> int:
-        return main([*argv, "--url", url, "--by", "王工"])
+        return main([*argv, "--url", url, "--by", "王工", "--token-file", str(d.web.token_file)])
 
     assert await asyncio.to_thread(edge, "alarm", "ack", alarm.id, "--note", "on my way") == 0
     assert await asyncio.to_thread(edge, "alarm", "close", alarm.id) == 0
@@ -75,18 +75,19 @@ async def test_the_api_opens_a_gate_as_the_guard_who_asked(
     daemon: tuple[Daemon, str, RecordingGate],
 ) -> None:
     d, url, gate = daemon
-    async with aiohttp.ClientSession() as http:
-        body = {"by": "李四", "reason": "visitor at the door"}
-        async with http.post(f"{url}/api/gates/gate-1/open", json=body) as resp:
+    async with browser_like() as http:
+        h = {"X-CSRF-Token": await login(http, url, "zhang", PASSWORDS["zhang"])}
+        body = {"by": "someone else", "reason": "visitor at the door"}
+        async with http.post(f"{url}/api/gates/gate-1/open", json=body, headers=h) as resp:
             assert resp.status == 200 and (await resp.json())["result"]["opened"] is True
-        async with http.post(f"{url}/api/gates/gate-1/open", json={"by": "李四"}) as resp:
+        async with http.post(f"{url}/api/gates/gate-1/open", json={}, headers=h) as resp:
             assert resp.status == 400 and "why" in (await resp.json())["error"]
-        async with http.post(f"{url}/api/gates/lobby/open", json=body) as resp:
+        async with http.post(f"{url}/api/gates/lobby/open", json=body, headers=h) as resp:
             assert resp.status == 409 and "no gate 'lobby'" in (await resp.json())["error"]
-    assert gate.opened == [("visitor at the door", "user:李四")]
-    assert _rows(await d.store.audit_entries()) == [
-        ("user:李四", "gate.open", "gate-1", "visitor at the door", "done"),
-        ("user:李四", "gate.open", "lobby", "visitor at the door", "refused"),
+    assert gate.opened == [("visitor at the door", "user:zhang")]
+    assert _rows(await d.store.audit_entries(action="gate.open")) == [
+        ("user:zhang", "gate.open", "gate-1", "visitor at the door", "done"),
+        ("user:zhang", "gate.open", "lobby", "visitor at the door", "refused"),
     ]
 
 

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from webauth import daemon_headers
 
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.events import ImageRole
+from edge.payloads import PlatePayload
 
 
 @pytest.fixture
@@ -23,7 +25,10 @@ async def daemon(minimal_yaml: str) -> AsyncIterator[tuple[Daemon, str]]:
 
 async def test_health_lists_every_task(daemon: tuple[Daemon, str]) -> None:
     _, url = daemon
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/api/health") as resp:
+    async with (
+        aiohttp.ClientSession(headers=daemon_headers(daemon[0])) as http,
+        http.get(f"{url}/api/health") as resp,
+    ):
         doc = await resp.json()
     assert resp.status == 200 and doc["status"] == "ok"
     names = {t["name"] for t in doc["tasks"]}
@@ -38,7 +43,7 @@ async def test_health_is_degraded_when_a_task_keeps_failing(daemon: tuple[Daemon
         raise RuntimeError("camera gone")
 
     d.supervisor.spawn("camera.gate1", broken)
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=daemon_headers(daemon[0])) as http:
         for _ in range(200):
             async with http.get(f"{url}/api/health") as resp:
                 doc = await resp.json()
@@ -50,7 +55,7 @@ async def test_health_is_degraded_when_a_task_keeps_failing(daemon: tuple[Daemon
 
 async def test_events_posted_are_listed_with_filters(daemon: tuple[Daemon, str]) -> None:
     _, url = daemon
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=daemon_headers(daemon[0])) as http:
         ids = []
         plate = {"camera": "door1", "plate": "苏A12345", "confidence": 0.97}
         for i, kind in enumerate(["access", "plate", "access"]):
@@ -86,7 +91,7 @@ async def test_alarm_acknowledged_through_the_api_is_audited(
 ) -> None:
     d, url = daemon
     alarm = await d.store.raise_alarm("water:b2", "wl-b2", "地下车库水位超限", severity="critical")
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=daemon_headers(daemon[0])) as http:
         async with http.post(f"{url}/api/alarms/{alarm.id}/ack", json={}) as resp:
             assert resp.status == 400
         async with http.post(f"{url}/api/alarms/{alarm.id}/ack", json={"by": "李四"}) as resp:
@@ -98,27 +103,32 @@ async def test_alarm_acknowledged_through_the_api_is_audited(
     assert row["state"] == "acknowledged" and row["acked_by"] == "李四"
     audit = await d.store.audit_entries()
     assert [(a["actor"], a["action"], a["detail"]["outcome"]) for a in audit] == [
-        ("user:李四", "alarm.ack", "refused"),
-        ("user:李四", "alarm.ack", "done"),
+        ("cli:李四", "alarm.ack", "refused"),
+        ("cli:李四", "alarm.ack", "done"),
     ]
 
 
-async def test_the_status_page_and_event_images_are_served_and_nothing_outside(
+async def test_the_page_and_event_images_are_served_by_event_and_nothing_outside(
     daemon: tuple[Daemon, str],
 ) -> None:
     d, url = daemon
     ref = await d.store.save_image(b"\xff\xd8crop", ImageRole.PLATE_CROP)
     assert ref.path.startswith("images/")
-    async with aiohttp.ClientSession() as http:
+    plate = PlatePayload(camera="gate1", plate="苏A12345", confidence=0.9)
+    event = await d.rt.flow.emit(plate.event("gate1", images=(ref,)))
+    async with aiohttp.ClientSession(headers=daemon_headers(d)) as http:
         async with http.get(f"{url}/") as resp:
-            assert resp.status == 200 and "小区边缘网关" in await resp.text()
-        async with http.get(f"{url}/api/{ref.path}") as resp:
+            assert resp.status == 200 and "<html" in await resp.text()
+        async with http.get(f"{url}/api/events/{event.id}/images/0") as resp:
             assert resp.status == 200 and await resp.read() == b"\xff\xd8crop"
         (d.store.data_dir / "secret.txt").write_text("no")
         for probe in (
+            f"/api/events/{event.id}/images/1",
+            f"/api/events/{event.id}/images/-1",
+            f"/api/events/{event.id}/images/%2e%2e",
+            "/api/events/nope/images/0",
+            f"/api/{ref.path}",
             "/api/images/../secret.txt",
-            "/api/images/%2e%2e/secret.txt",
-            "/api/images/../edge.db",
         ):
             async with http.get(f"{url}{probe}") as resp:
                 assert resp.status == 404, probe

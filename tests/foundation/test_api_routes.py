@@ -7,6 +7,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from webauth import daemon_headers
 
 from edge.app import Daemon
 from edge.config import parse_config
@@ -16,7 +17,7 @@ from edge.config import parse_config
 async def api(minimal_yaml: str) -> AsyncIterator[tuple[Daemon, aiohttp.ClientSession, str]]:
     d = Daemon(parse_config(minimal_yaml, "edge.yaml", {}))
     await d.start()
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=daemon_headers(d)) as http:
         yield d, http, f"http://127.0.0.1:{d.web.port}"
     await d.stop()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from webauth import daemon_headers, token_headers
 
 from edge.app import Daemon
 from edge.cli.main import main
@@ -40,13 +42,16 @@ uplinks:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[tuple[Daemon, str]]:
+async def daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Daemon, str]]:
     async with MeterSimulator(SimConfig(meters=[MeterSpec("000000000161")])) as sim:
         host, port = await sim.start_tcp()
         text = CONFIG.format(data=tmp_path / "data", host=host, port=port)
         d = Daemon(parse_config(text, "edge.yaml", {}))
         await d.start()
         url = f"http://127.0.0.1:{d.web.port}"
+        monkeypatch.setenv("EDGE_TOKEN_FILE", str(d.web.token_file))  # as root on the box
         try:
             await _until_both_devices_known(url)
             yield d, url
@@ -73,7 +78,9 @@ async def run(*argv: str) -> int:
 
 async def post(url: str, kind: str, source: str, data: dict[str, Any]) -> str:
     async with (
-        aiohttp.ClientSession() as http,
+        aiohttp.ClientSession(
+            headers=token_headers("", Path(os.environ["EDGE_TOKEN_FILE"]))
+        ) as http,
         http.post(f"{url}/api/events", json={"kind": kind, "source": source, "data": data}) as r,
     ):
         assert r.status == 201
@@ -179,7 +186,7 @@ async def test_events_finds_the_api_from_the_config_file(
         "config_version: 1\n"
         'site: {name: 测试小区, site_id: "32010600002160000001", '
         'gateway_id: "32010600001180000001"}\n'
-        f"storage: {{data_dir: {tmp_path / 'other'}}}\n"
+        f"storage: {{data_dir: {tmp_path / 'data'}}}\n"  # the token is found there
         f'web: {{listen: "0.0.0.0:{d.web.port}"}}\n',
         encoding="utf-8",
     )
@@ -190,8 +197,11 @@ async def test_events_finds_the_api_from_the_config_file(
 async def test_api_devices_shows_recorded_and_live_availability(
     daemon: tuple[Daemon, str],
 ) -> None:
-    _, url = daemon
-    async with aiohttp.ClientSession() as http, http.get(f"{url}/api/devices") as resp:
+    d, url = daemon
+    async with (
+        aiohttp.ClientSession(headers=daemon_headers(d)) as http,
+        http.get(f"{url}/api/devices") as resp,
+    ):
         doc = await resp.json()
     live = {d["device"]: d["available"] for d in doc["live"]}
     recorded = {d["device"]: bool(d["available"]) for d in doc["devices"]}

@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import ValidationError
+from webauth import daemon_headers
 
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.config.web import WebConfig
+from edge.payloads import PlatePayload
 from edge.web.hosts import HostCheck, host_name
 from edge.web.server import make_app
 
@@ -32,9 +34,12 @@ async def daemon(minimal_yaml: str) -> AsyncIterator[Daemon]:
     await d.stop()
 
 
-async def raw_get(port: int, path: str, host: str | None) -> tuple[int, bytes]:
+async def raw_get(
+    port: int, path: str, host: str | None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     head = f"GET {path} HTTP/1.1\r\n" + (f"Host: {host}\r\n" if host is not None else "")
+    head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     writer.write((head + "Connection: close\r\n\r\n").encode("latin-1"))
     await writer.drain()
     reply = await reader.read()
@@ -51,7 +56,9 @@ async def raw_get(port: int, path: str, host: str | None) -> tuple[int, bytes]:
 async def test_the_gateways_own_names_are_answered(daemon: Daemon, host: str) -> None:
     port = daemon.web.port
     assert port is not None
-    status, body = await raw_get(port, "/api/events", host.format(port=port))
+    status, body = await raw_get(
+        port, "/api/events", host.format(port=port), daemon_headers(daemon)
+    )
     assert status == 200 and b'"events"' in body
 
 
@@ -77,17 +84,19 @@ async def test_a_request_without_host_is_refused(daemon: Daemon) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/images/%00", "/api/images/%00/../../edge.db", "/api/images/2026/%00x.jpg",
-     "/api/images/" + "a" * 300 + ".jpg", "/api/images/" + "/".join(["a" * 250] * 3),
-     "/api/images/%2e%2e/edge.db", "/api/images/a/%2e%2e/%2e%2e/edge.db",
-     "/api/images/%5c..%5cedge.db", "/api/images/x.jpg%0d%0aSet-Cookie:%20a=b"],
+    ["/api/events/%00/images/0", "/api/events/%00/../../edge.db/images/0",
+     "/api/events/x/images/%00", "/api/events/" + "a" * 300 + "/images/0",
+     "/api/events/" + "/".join(["a" * 250] * 3) + "/images/0",
+     "/api/events/%2e%2e/images/0", "/api/events/a/images/%2e%2e/%2e%2e/edge.db",
+     "/api/events/%5c..%5cedge.db/images/0", "/api/events/x/images/0%0d%0aSet-Cookie:%20a=b",
+     "/api/images/x.jpg"],
 )  # fmt: skip
 async def test_bad_image_paths_are_a_clean_404(
     daemon: Daemon, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert daemon.web.port is not None
     with caplog.at_level(logging.DEBUG):
-        status, body = await raw_get(daemon.web.port, path, "127.0.0.1")
+        status, body = await raw_get(daemon.web.port, path, "127.0.0.1", daemon_headers(daemon))
     assert status == 404, path
     assert b"Traceback" not in body and b"Error" not in body.replace(b'"error"', b"")
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
@@ -95,8 +104,12 @@ async def test_bad_image_paths_are_a_clean_404(
 
 async def test_a_stored_image_is_still_served(daemon: Daemon) -> None:
     ref = await daemon.store.save_image(b"\xff\xd8plate", "plate_crop")
+    plate = PlatePayload(camera="gate1", plate="苏A12345", confidence=0.9)
+    event = await daemon.rt.flow.emit(plate.event("gate1", images=(ref,)))
     assert daemon.web.port is not None
-    status, body = await raw_get(daemon.web.port, f"/api/{ref.path}", "localhost")
+    status, body = await raw_get(
+        daemon.web.port, f"/api/events/{event.id}/images/0", "localhost", daemon_headers(daemon)
+    )
     assert status == 200 and body == b"\xff\xd8plate"
 
 
@@ -124,7 +137,7 @@ async def test_the_listen_host_name_is_the_gateways_own(minimal_yaml: str) -> No
     d = Daemon(parse_config(text, "edge.yaml", {}))
     async with TestServer(make_app(d.rt), host="127.0.0.1") as server:
         assert server.port is not None
-        assert (await raw_get(server.port, "/", "edge-gw.lan:8080"))[0] == 200
+        assert (await raw_get(server.port, "/login", "edge-gw.lan:8080"))[0] == 200
         assert (await raw_get(server.port, "/", "gateway.local"))[0] == 403
 
 

@@ -28,6 +28,7 @@ from typing import Any
 import aiohttp
 import pytest
 from prereqs import require
+from webauth import token_headers
 
 REPO = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_S = 30.0  # generous: a loaded 2-core CI box imports numpy/onnx stacks slowly
@@ -111,9 +112,15 @@ class RunningDaemon:
                 + "\n".join(self.log_text().splitlines()[-20:])
             ) from None
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """The local API token, as the CLI on the box sends it (written at daemon start)."""
+        return token_headers(self.data_dir)
+
     def get(self, path: str, timeout_s: float = 10.0) -> tuple[int, Any]:
+        req = urllib.request.Request(self.url + path, headers=self.headers)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=timeout_s) as resp:
+            with urllib.request.urlopen(req, timeout=timeout_s) as resp:
                 return resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
@@ -154,7 +161,9 @@ class RunningDaemon:
                 else:
                     burst.statuses[resp.status] += 1
 
-        async with aiohttp.ClientSession(connector=conn, timeout=timeout) as session:
+        async with aiohttp.ClientSession(
+            connector=conn, timeout=timeout, headers=self.headers
+        ) as session:
             await asyncio.gather(*(client(session) for _ in range(concurrency)))
         return burst
 

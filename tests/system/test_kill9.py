@@ -107,7 +107,7 @@ async def test_kill9_mid_burst_keeps_every_acknowledged_event(
     # A restarted daemon recovers the WAL and serves every acknowledged event.
     d2 = await asyncio.to_thread(daemons.start, d.config_path)
     assert daemons.integrity(d2.db_path) == "ok"
-    missing = await _missing_from_api(d2.url, burst.acked)
+    missing = await _missing_from_api(d2.url, burst.acked, d2.headers)
     assert not missing, f"restarted daemon does not serve {len(missing)} acked events"
     code, doc = await asyncio.to_thread(d2.get, "/api/events?limit=1000")
     assert code == 200 and len(doc["events"]) == 1000
@@ -125,7 +125,7 @@ async def test_kill9_mid_burst_keeps_every_acknowledged_event(
     _assert_owed(daemons, crash2, on_disk2)
 
 
-async def _missing_from_api(url: str, ids: list[str]) -> list[str]:
+async def _missing_from_api(url: str, ids: list[str], headers: dict[str, str]) -> list[str]:
     missing: list[str] = []
     todo = iter(ids)
 
@@ -136,6 +136,6 @@ async def _missing_from_api(url: str, ids: list[str]) -> list[str]:
                     missing.append(event_id)
 
     timeout = aiohttp.ClientTimeout(total=60)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
         await asyncio.gather(*(client(session) for _ in range(20)))
     return missing

@@ -181,7 +181,7 @@ def _post_until(d: RunningDaemon, stop: threading.Event) -> None:
     body = json.dumps({"kind": "access", "source": "notify-test", "data": {}}).encode()
     while not stop.is_set():
         req = urllib.request.Request(
-            d.url + "/api/events", body, {"Content-Type": "application/json"}
+            d.url + "/api/events", body, {"Content-Type": "application/json", **d.headers}
         )
         try:
             with urllib.request.urlopen(req, timeout=15):

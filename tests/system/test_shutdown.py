@@ -84,9 +84,10 @@ async def test_sigterm_with_a_stalled_client_still_stops_in_time(daemons: Daemon
     host, port = d.url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     body = b'{"kind": "access", "source": "stalled", "data": {}}'
+    auth = d.headers["Authorization"].encode()
     writer.write(
         b"POST /api/events HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-        b"Content-Length: %d\r\n\r\n" % len(body) + body[:10]
+        b"Authorization: %s\r\nContent-Length: %d\r\n\r\n" % (auth, len(body)) + body[:10]
     )
     await writer.drain()
     # The daemon's one loop reads that request before it answers this later one.

@@ -16,6 +16,7 @@ import pytest
 from mqtt_broker import Broker, free_port
 from mqtt_hub import HubClient
 from uplink_helpers import assert_complete_in_order, config_text, wait_until
+from webauth import token_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,13 +74,18 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 async def post_events(
-    session: aiohttp.ClientSession, api: str, n: int, committed: list[str], start: int
+    session: aiohttp.ClientSession,
+    api: str,
+    n: int,
+    committed: list[str],
+    start: int,
+    headers: dict[str, str],
 ) -> None:
     """POST until done or the daemon dies; only a 201 counts as committed."""
 
     async def one(i: int) -> None:
         body = {"kind": "access", "source": "door-1", "data": {"n": i}}
-        async with session.post(api + "/api/events", json=body) as r:
+        async with session.post(api + "/api/events", json=body, headers=headers) as r:
             if r.status == 201:
                 committed.append((await r.json())["id"])
 
@@ -100,7 +106,8 @@ async def test_kill9_mid_flight_loses_nothing(
     committed: list[str] = []
     try:
         await daemon.start(session)
-        feeder = asyncio.create_task(post_events(session, daemon.api, 4000, committed, 0))
+        auth = token_headers(tmp_path / "data")  # kept across the restart below
+        feeder = asyncio.create_task(post_events(session, daemon.api, 4000, committed, 0, auth))
         await wait_until(lambda: len(hub.events()) >= 300, 20, "delivery under way")
         # Freeze the broker and commit more than the in-flight window (200) so that some
         # events are certainly unsent when the daemon dies; at low load everything would
@@ -117,7 +124,7 @@ async def test_kill9_mid_flight_loses_nothing(
             lambda: any(m.body["state"] == "offline" for m in hub.on("/status")), 10, "last will"
         )
         await daemon.start(session)
-        await post_events(session, daemon.api, 200, committed, 10_000)
+        await post_events(session, daemon.api, 200, committed, 10_000, auth)
         await wait_until(
             lambda: len({m["id"] for m in hub.events()} & set(committed)) == len(committed),
             30,

@@ -1,0 +1,1 @@
+"""Who may use the console and the API: users, passwords, sessions, the CLI's local token."""

@@ -1,0 +1,104 @@
+// The history views: events by kind, camera, time and plate text with a detail (scene image),
+// alarms by ThingsBoard status; and the staff view (queues, tasks) for installers/maintainers.
+import { get } from "./api/client.js";
+import { t, word } from "./i18n/i18n.js";
+
+const KINDS = ["", "plate", "face", "access", "alarm", "reading", "device"];
+const SINCE = ["1h", "24h", "7d", "30d"];
+const STATUSES = ["", "active_unack", "active_ack", "cleared_unack", "cleared_ack"];
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+function options(select, values, label) {
+  select.replaceChildren(
+    ...values.map((v) => {
+      const o = el("option", "", label(v));
+      o.value = v;
+      return o;
+    }),
+  );
+}
+
+export function fillFilters(cameras) {
+  options(document.getElementById("f-kind"), KINDS, (k) => (k ? word("kind", k) : t("events.all_kinds")));
+  const ids = ["", ...cameras.map((c) => c.id)];
+  const names = Object.fromEntries(cameras.map((c) => [c.id, c.name]));
+  options(document.getElementById("f-source"), ids, (c) => (c ? names[c] : t("events.all_cameras")));
+  options(document.getElementById("f-since"), SINCE, (s) => word("since", s));
+  options(document.getElementById("f-status"), STATUSES, (s) => (s ? word("alarm_status", s) : t("alarms.all")));
+}
+
+export async function findEvents(when) {
+  const f = document.getElementById("event-filter");
+  const q = new URLSearchParams({ limit: "200", since: f.since.value });
+  if (f.kind.value) q.set("kind", f.kind.value);
+  if (f.source.value) q.set("source", f.source.value);
+  if (f.plate.value.trim()) q.set("plate", f.plate.value.trim());
+  const doc = await get(`/api/events?${q}`);
+  const ul = document.getElementById("found");
+  ul.replaceChildren();
+  if (!doc.events.length) ul.append(el("li", "", t("events.none")));
+  for (const e of doc.events) {
+    const li = el("li", "found");
+    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${e.data.plate || e.data.message || e.source}`);
+    b.type = "button";
+    b.addEventListener("click", () => detail(e, when));
+    li.append(b);
+    ul.append(li);
+  }
+}
+
+function detail(e, when) {
+  const box = document.getElementById("detail");
+  box.hidden = false;
+  box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${e.source}`));
+  const dl = el("dl");
+  for (const [k, v] of Object.entries(e.data)) {
+    dl.append(el("dt", "", word("field", k)), el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));
+  }
+  box.append(dl);
+  e.images.forEach((im, n) => {
+    const fig = el("figure");
+    const img = el("img");
+    img.src = `/api/events/${encodeURIComponent(e.id)}/images/${n}`;
+    img.alt = word("image_role", im.role);
+    fig.append(img, el("figcaption", "", word("image_role", im.role)));
+    box.append(fig);
+  });
+}
+
+export async function alarmHistory(when) {
+  const status = document.getElementById("f-status").value;
+  const doc = await get(`/api/alarms?limit=200${status ? `&status=${status}` : ""}`);
+  const ul = document.getElementById("alarm-history");
+  ul.replaceChildren();
+  if (!doc.alarms.length) ul.append(el("li", "", t("alarms.none_found")));
+  for (const a of doc.alarms) {
+    const li = el("li", `alarm ${a.severity} ${a.status}`);
+    li.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    li.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
+    if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by })}`));
+    if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by })}`));
+    ul.append(li);
+  }
+}
+
+export async function staff() {
+  const q = await get("/api/queue");
+  const ul = document.getElementById("queues");
+  ul.replaceChildren();
+  if (!q.destinations.length) ul.append(el("li", "", t("staff.no_queues")));
+  for (const d of q.destinations) {
+    ul.append(el("li", "", `${d.dest} · ${t("staff.backlog", { n: d.backlog })}`));
+  }
+  const h = await get("/api/health");
+  const tasks = document.getElementById("tasks");
+  tasks.replaceChildren(
+    ...(h.tasks || []).map((x) => el("li", x.state === "running" ? "" : "bad", `${x.name} · ${word("task_state", x.state)}`)),
+  );
+}
