@@ -91,7 +91,7 @@ def _queue(args: argparse.Namespace) -> int:
     print(render([*heads, "RATE/s", "LAST ERROR"], out, "<<>>>>>>>><"))
     for r in table:
         if r["time_offset_s"] is not None:
-            print(f"{r['dest']}: clock offset to the peer {r['time_offset_s']:+.1f} s")
+            print(f"{r['dest']}: clock offset to the peer: {r['time_offset_s']:+.1f} s")
         for p in r["parked_recent"]:
             print(f"  parked {r['dest']} seq {p['seq']} {p['kind']} {p['id']}: {p['reason']}")
     return 0

@@ -11,7 +11,7 @@ import argparse
 import getpass
 import sys
 
-from edge.cli._common import err, load_or_report
+from edge.cli._common import add_json, err, load_or_report, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -28,6 +28,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls = acts.add_parser("list", help="list logins and roles (never hashes)")
     for x in (a, w, r, ls):
         x.add_argument("--config", "-c", required=True, help="the daemon's config file")
+        add_json(x)
     for x in (a, w):
         x.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     a.set_defaults(handler=_add)
@@ -95,7 +96,10 @@ def _save(args: argparse.Namespace, name: str, role: str, display: str, *, new: 
         {"role": role, "password_hash": hashed, "display_name": display}
     )
     write_users_file(path, users)
-    print(f"{'added' if new else 'password changed for'} {name} ({role}) in {path}")
+    if args.json:  # {"ok": true, "user": name, "role": role, "file": path}
+        print_json({"ok": True, "user": name, "role": role, "file": str(path)})
+    else:
+        print(f"{'added' if new else 'password changed for'} {name} ({role}) in {path}")
     return 0
 
 
@@ -118,7 +122,10 @@ def _remove(args: argparse.Namespace) -> int:
         err(f"no user {args.name} in {path}")
         return 1
     write_users_file(path, users)
-    print(f"removed {args.name}")
+    if args.json:  # {"ok": true, "removed": name}
+        print_json({"ok": True, "removed": args.name})
+    else:
+        print(f"removed {args.name}")
     return 0
 
 
@@ -127,6 +134,12 @@ def _list(args: argparse.Namespace) -> int:
     if opened is None:
         return 2
     cfg, _path, users = opened
-    for name, u in sorted({**users, **cfg.web.users}.items()):
+    everyone = sorted({**users, **cfg.web.users}.items())
+    if args.json:  # [{"user", "role", "display_name"}], never hashes
+        print_json(
+            [{"user": n, "role": str(u.role), "display_name": u.display_name} for n, u in everyone]
+        )
+        return 0
+    for name, u in everyone:
         print(f"{name}\t{u.role}\t{u.display_name}")
     return 0

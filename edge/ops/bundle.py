@@ -15,7 +15,6 @@ import os
 import platform
 import re
 import shutil
-import sqlite3
 import subprocess
 import tarfile
 import time
@@ -28,6 +27,7 @@ from pydantic import BaseModel, SecretStr
 
 from edge import __version__
 from edge.redact import redact_data, scrub
+from edge.store.stats import offline_stats
 
 LIBRARIES = ("aiohttp", "aiomqtt", "pydantic", "pymodbus", "pyserial", "onnxruntime", "numpy",
              "opencv-python-headless", "av", "prometheus-client", "PyYAML")  # fmt: skip
@@ -74,35 +74,8 @@ def logs(days: int, log_file: Path | None) -> str:
 
 
 def store_stats(data_dir: Path, health: dict[str, Any] | None) -> dict[str, Any]:
-    """Row counts per table (read-only), the outbox per destination from health."""
-    db = data_dir / "edge.db"
-    out: dict[str, Any] = {"db": str(db), "tables": {}, "outbox": []}
-    if db.exists():
-        out["db_bytes"] = db.stat().st_size
-        try:
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
-            try:
-                names = [r[0] for r in conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]  # fmt: skip
-                for name in names:
-                    (n,) = conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()
-                    out["tables"][name] = n
-                if "outbox" in names:
-                    rows = conn.execute(
-                        "SELECT o.dest, count(*), min(e.ts_ms), sum(o.acked = 2) FROM outbox o "
-                        "JOIN events e ON e.rowid = o.event_rowid WHERE o.acked != 1 "
-                        "GROUP BY o.dest"
-                    ).fetchall()
-                    now = time.time() * 1000
-                    out["outbox"] = [
-                        {"dest": d, "unsent": n, "parked": p or 0,
-                         "oldest_unsent_age_s": round((now - t) / 1000, 1) if t else None}
-                        for d, n, t, p in rows
-                    ]  # fmt: skip
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            out["error"] = str(exc)
+    """Row counts per table (read-only), the outbox per destination, and health's live view."""
+    out = offline_stats(data_dir)
     if health:
         out["outbox_live"] = health.get("outbox", [])
     return out

@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 import pytest
 from prereqs import SHARED_MIRROR, require
+from webauth import daemon_headers
 
 from edge import __version__
 from edge.app import Daemon
@@ -74,7 +75,7 @@ def has_json(parser: argparse.ArgumentParser) -> bool:
 
 
 @pytest.fixture
-async def site(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
+async def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[dict[str, Any]]:
     meters = [MeterSpec("000000000161"), MeterSpec("00201809230001", Protocol.CJT188)]
     sensors = [SensorSpec(1, "smoke_detector")]
     async with (
@@ -89,6 +90,8 @@ async def site(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         d = Daemon(parse_config(text, str(config), {}))
         await d.start()
         url = f"http://127.0.0.1:{d.web.port}"
+        # The CLI on the box reads the daemon's local token (as root or the service user would).
+        monkeypatch.setenv("EDGE_TOKEN_FILE", str(d.web.token_file))
         try:
             yield {
                 "url": url,
@@ -98,6 +101,7 @@ async def site(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
                 "config": str(config),
                 "text": text,
                 "daemon": d,
+                "headers": daemon_headers(d),
             }
         finally:
             await d.stop()
@@ -129,6 +133,7 @@ COVERED = {
     "models check", "face enroll", "face list", "face remove", "camera probe",
     "vision detect", "vision eval-plates", "vision eval-faces", "uplink test", "sim field",
     "doctor", "diag bundle", "logs", "config migrate",
+    "user add", "user list", "user passwd", "user remove",
 }  # fmt: skip
 
 
@@ -156,7 +161,7 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
         del os.environ["EDGE_WEB_PORT"]
     assert [r["dest"] for r in doc] == ["hub"] and doc[0]["backlog"] >= 0
 
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=site["headers"]) as http:
         body = {"kind": "plate", "source": "gate1", "data": {"camera": "gate1",
                 "plate": "京A12345", "x": "y" * 300, "confidence": 0.30000000000000004}}  # fmt: skip
         async with http.post(f"{url}/api/events", json=body) as r:
@@ -177,7 +182,7 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
         await asyncio.sleep(0.05)
     else:
         pytest.fail("events tail never subscribed")
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=site["headers"]) as http:
         accessbody = {"kind": "access", "source": "door1", "data": {"card": "1"}}
         async with http.post(f"{url}/api/events", json=accessbody) as r:
             assert r.status == 201
@@ -326,3 +331,31 @@ def test_eval_faces_json(
                "--pairs", str(pairs), "--json"])  # fmt: skip
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0 and doc["pairs"] == 1 and 0.0 <= doc["accuracy"] <= 1.0
+
+
+def test_user_verbs(tmp_path: Path) -> None:
+    """Console logins: each verb answers one JSON document; the password comes on stdin."""
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        CONFIG.format(data=tmp_path / "data", host="127.0.0.1", port=1), encoding="utf-8"
+    )
+
+    def edge(*argv: str, stdin: str = "") -> tuple[int, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "edge", "user", *argv, "-c", str(config), "--json"],
+            input=stdin, capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, json.loads(done.stdout)
+
+    rc, doc = edge("add", "门岗张", "--role", "guard", "--password-stdin", stdin="值班-2026-pass\n")
+    assert rc == 0 and doc == {"ok": True, "user": "门岗张", "role": "guard", "file": doc["file"]}
+    rc, doc = edge("list")
+    assert rc == 0 and doc == [{"user": "门岗张", "role": "guard", "display_name": ""}]
+    assert "argon2" not in json.dumps(doc)
+    rc, doc = edge("passwd", "门岗张", "--password-stdin", stdin="另一个-2026-pass\n")
+    assert rc == 0 and doc["ok"] is True
+    rc, doc = edge("remove", "门岗张")
+    assert rc == 0 and doc == {"ok": True, "removed": "门岗张"}
+    rc, doc = edge("list")
+    assert doc == []

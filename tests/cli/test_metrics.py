@@ -15,6 +15,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from webauth import token_headers
 
 from edge.app import Daemon
 from edge.config import parse_config
@@ -68,9 +69,9 @@ async def scrape(url: str, headers: dict[str, str] | None = None) -> tuple[int, 
         return r.status, await r.text()
 
 
-async def test_metrics_carry_the_daemons_live_state(daemon: str) -> None:
+async def test_metrics_carry_the_daemons_live_state(daemon: str, tmp_path: Path) -> None:
     url = daemon
-    async with aiohttp.ClientSession() as http:
+    async with aiohttp.ClientSession(headers=token_headers(tmp_path / "data")) as http:
         for decision in ("granted", "granted", "denied"):
             body = {
                 "kind": "access",

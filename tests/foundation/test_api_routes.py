@@ -101,10 +101,10 @@ async def test_an_alarm_is_acknowledged_then_closed_and_not_closed_twice(
     assert (await call(http, "GET", f"{url}/api/alarms?state=raised"))[1] == {"alarms": []}
     audit = reversed(await d.store.audit_entries())
     assert [(a["actor"], a["action"], a["target"], a["detail"]["outcome"]) for a in audit] == [
-        ("user:王五", "alarm.ack", alarm.id, "done"),
-        ("user:王五", "alarm.close", alarm.id, "done"),
-        ("user:王五", "alarm.close", alarm.id, "refused"),  # refusals are audited too
-        ("user:王五", "alarm.ack", "nope", "refused"),
+        ("cli:王五", "alarm.ack", alarm.id, "done"),
+        ("cli:王五", "alarm.close", alarm.id, "done"),
+        ("cli:王五", "alarm.close", alarm.id, "refused"),  # refusals are audited too
+        ("cli:王五", "alarm.ack", "nope", "refused"),
     ]
 
 
