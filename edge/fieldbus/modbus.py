@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, Protocol
@@ -204,12 +205,8 @@ def rtu_frame(pdu: ModbusPDU) -> bytes:
     return FramerRTU(DecodePDU(False)).buildFrame(pdu)
 
 
-class ModbusRtuLink:
-    """Modbus RTU units on a serial line shared through its `SerialBus`."""
-
-    def __init__(self, bus: SerialBus) -> None:
-        self.bus = bus
-        self.id = bus.id
+class _Requests(ABC):
+    """Reads and writes as PDUs; a transport only says how one request is carried."""
 
     async def read(
         self,
@@ -235,6 +232,20 @@ class ModbusRtuLink:
         trace: Trace | None = None,
     ) -> None:
         await self._execute(write_request(table, address, values, unit), unit, attempts, trace)
+
+    @abstractmethod
+    async def _execute(
+        self, request: ModbusPDU, unit: int, attempts: int | None, trace: Trace | None
+    ) -> ModbusPDU:
+        """Send one request to `unit` and return its (non-exception) reply."""
+
+
+class ModbusRtuLink(_Requests):
+    """Modbus RTU units on a serial line shared through its `SerialBus`."""
+
+    def __init__(self, bus: SerialBus) -> None:
+        self.bus = bus
+        self.id = bus.id
 
     async def _execute(
         self, request: ModbusPDU, unit: int, attempts: int | None, trace: Trace | None
@@ -266,7 +277,7 @@ class TcpStats:
     port_errors: int = 0
 
 
-class ModbusTcpLink:
+class ModbusTcpLink(_Requests):
     """One Modbus TCP endpoint: a sensor, or a gateway to an RS-485 line of units.
 
     Requests are serialised (most gateways have one serial line behind them) and
@@ -330,31 +341,6 @@ class ModbusTcpLink:
                 "bus %s: connected to %s:%d again", self.id, self.config.host, self.config.port
             )
         self._error = None
-
-    async def read(
-        self,
-        function: Function,
-        address: int,
-        count: int,
-        unit: int,
-        *,
-        attempts: int | None = None,
-        trace: Trace | None = None,
-    ) -> Data:
-        pdu = await self._execute(_request(function, address, count, unit), unit, attempts, trace)
-        return _values(function, pdu, count)
-
-    async def write(
-        self,
-        table: WritableTable,
-        address: int,
-        values: Sequence[int] | Sequence[bool],
-        unit: int,
-        *,
-        attempts: int | None = None,
-        trace: Trace | None = None,
-    ) -> None:
-        await self._execute(write_request(table, address, values, unit), unit, attempts, trace)
 
     async def _execute(
         self, request: ModbusPDU, unit: int, attempts: int | None, trace: Trace | None

@@ -153,6 +153,20 @@ class SimSensor:
             [SimData(0, count=sizes[3], values=0, datatype=DataType.REGISTERS)],
         )
 
+    def serve(
+        self,
+        function_code: int,
+        start: int,
+        address: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+        t: float,
+    ) -> None:
+        """A read refreshes the registers from the model; writes are pymodbus's to keep."""
+        function = CODE_TO_FUNCTION.get(function_code)
+        if function and set_values is None:
+            self.fill(function, start, registers, t)
+
     def fill(self, function: str, start: int, registers: list[int], t: float) -> None:
         """Write current values of `function`'s points into pymodbus's register list."""
         values = self.values(t)
@@ -211,6 +225,21 @@ class SimRelayBoard:
             [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
             [SimData(0, count=1, values=0, datatype=DataType.REGISTERS)],
         )
+
+    def serve(
+        self,
+        function_code: int,
+        start: int,
+        address: int,
+        registers: list[int],
+        set_values: list[int] | list[bool] | None,
+        t: float,
+    ) -> None:
+        """Coil writes move the relays; discrete-input reads report arm and loop."""
+        if set_values is not None and function_code in (5, 15):
+            self.written(address, [bool(v) for v in set_values])
+        elif function_code == 2:
+            self.fill_inputs(start, registers)
 
     def written(self, address: int, values: list[bool]) -> None:
         for i, on in enumerate(values):
@@ -295,7 +324,9 @@ class ModbusSimulator:
     def _unit(self, unit: int) -> SimSensor | SimRelayBoard:
         return self.sensors.get(unit) or self.relays[unit]
 
-    def _relay_device(self, board: SimRelayBoard) -> SimDevice:
+    def _device(self, unit: SimSensor | SimRelayBoard) -> SimDevice:
+        """pymodbus's register hook: faults first (as a real device fails), then the unit."""
+
         async def action(
             function_code: int,
             start_address: int,
@@ -304,41 +335,18 @@ class ModbusSimulator:
             registers: list[int],
             set_values: list[int] | list[bool] | None,
         ) -> ExcCodes | None:
-            board.reads += 1
-            fault = board.spec.fault
+            unit.reads += 1
+            fault = unit.spec.fault
             if fault.kind is FaultKind.ERROR_REPLY:
                 return ExcCodes(fault.exception_code)
             if fault.kind is FaultKind.LATE:
                 await asyncio.sleep(fault.delay_s)
-            if set_values is not None and function_code in (5, 15):
-                board.written(address, [bool(v) for v in set_values])
-            elif function_code == 2:
-                board.fill_inputs(start_address, registers)
+            unit.serve(
+                function_code, start_address, address, registers, set_values, self.sim_time()
+            )
             return None
 
-        return SimDevice(id=board.spec.unit, simdata=board.blocks(), action=action)
-
-    def _device(self, sensor: SimSensor) -> SimDevice:
-        async def action(
-            function_code: int,
-            start_address: int,
-            address: int,
-            count: int,
-            registers: list[int],
-            set_values: list[int] | list[bool] | None,
-        ) -> ExcCodes | None:
-            sensor.reads += 1
-            fault = sensor.spec.fault
-            if fault.kind is FaultKind.ERROR_REPLY:
-                return ExcCodes(fault.exception_code)
-            if fault.kind is FaultKind.LATE:
-                await asyncio.sleep(fault.delay_s)
-            function = CODE_TO_FUNCTION.get(function_code)
-            if function and set_values is None:
-                sensor.fill(function, start_address, registers, self.sim_time())
-            return None
-
-        return SimDevice(id=sensor.spec.unit, simdata=sensor.blocks(), action=action)
+        return SimDevice(id=unit.spec.unit, simdata=unit.blocks(), action=action)
 
     def _outgoing(self, framer: FramerType) -> Callable[[bool, bytes], bytes]:
         def trace(sending: bool, data: bytes) -> bytes:
@@ -375,7 +383,7 @@ class ModbusSimulator:
         """Listen for Modbus TCP (or RTU frames over TCP with `rtu=True`)."""
         framer = FramerType.RTU if rtu else FramerType.SOCKET
         devices = [self._device(s) for s in self.sensors.values()]
-        devices += [self._relay_device(r) for r in self.relays.values()]
+        devices += [self._device(r) for r in self.relays.values()]
         server = ModbusTcpServer(
             devices,
             address=(host, port),
