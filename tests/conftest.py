@@ -2,8 +2,37 @@
 
 from __future__ import annotations
 
-from prereqs import pytest_runtest_makereport
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from prereqs import SHARED_MIRROR, pytest_runtest_makereport, require
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
 
 pytest_plugins = ["pytester"]
 
 __all__ = ["pytest_runtest_makereport"]
+
+
+@pytest.fixture(scope="session")
+def models_dir() -> Path:
+    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
+    require((SHARED / "models").is_dir(), *SHARED_MIRROR)
+    dest = REPO / "models"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "fetch-models"),
+            "--mirror",
+            str(SHARED / "models"),
+            "--dest",
+            str(dest),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return dest

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,27 +9,6 @@ from prereqs import SHARED_MIRROR, require
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
-
-
-@pytest.fixture(scope="session")
-def models_dir() -> Path:
-    """The repo's models/ filled by scripts/fetch-models from the shared mirror."""
-    require((SHARED / "models").is_dir(), *SHARED_MIRROR)
-    dest = REPO / "models"
-    subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "scripts" / "fetch-models"),
-            "--mirror",
-            str(SHARED / "models"),
-            "--dest",
-            str(dest),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return dest
 
 
 OBJECTS = SHARED / "images" / "objects"  # the test modules spell it out too
