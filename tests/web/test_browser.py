@@ -174,7 +174,13 @@ async def test_a_guard_finds_a_plate_in_the_history_and_cannot_reach_staff_route
     page = await ctx.new_page()
     await login(page, url, "li", PASSWORDS["li"])
     await page.wait_for_url(url + "/")
-    await page.click("#nav button[data-view=staff]")
+    # The page's module script may attach the nav handlers just after the URL settles:
+    # click until the staff view shows (a click before that does nothing).
+    for _ in range(20):
+        await page.click("#nav button[data-view=staff]")
+        if await page.is_visible("#tasks"):
+            break
+        await page.wait_for_timeout(250)
     await page.wait_for_selector("#tasks li:has-text('store.writer')")
     await shoot(page, "staff")
     await ctx.close()
