@@ -49,6 +49,9 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
 
     await login(page, url, "zhang", "wrong-password")
     await page.wait_for_selector("#error:has-text('用户名或密码错误')")
+    # Even a click before the script is ready never puts the password in a URL.
+    assert await page.evaluate("document.getElementById('login').method") == "post"
+    assert "password" not in page.url
     assert await page.evaluate(TOFU_CHECK, "\ue000") == ["\ue000"]  # the check can fail
     assert await page.evaluate(TOFU_CHECK, "用户名或密码错误值班登录") == []
     await shoot(page, "login")

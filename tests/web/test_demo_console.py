@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from console_browser import shoot
+from console_browser import login, shoot
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -79,10 +79,7 @@ async def test_the_demo_opens_on_a_login_and_then_the_compound_is_alive(
             except Exception:
                 assert time.monotonic() < deadline, "the console never answered"
                 await asyncio.sleep(0.5)
-        await page.wait_for_url(url + "/login")
-        await page.fill("#user", "demo")
-        await page.fill("#password", password)
-        await page.click("#submit")
+        await login(page, url, "demo", password)
         await page.wait_for_url(url + "/")
         await page.wait_for_selector("#site:has-text('演示小区')")
         await page.wait_for_selector("#who:has-text('演示值班')")

@@ -1,7 +1,8 @@
 // The login form: posts the credentials, then goes to the console.
+// The submit button stays disabled until the handler is attached: a click before that would
+// submit the form natively and never reach the API.
 import { load, t, toggle } from "../i18n/i18n.js";
 
-await load();
 const form = document.getElementById("login");
 const error = document.getElementById("error");
 document.getElementById("lang").addEventListener("click", () => toggle());
@@ -23,3 +24,5 @@ form.addEventListener("submit", async (ev) => {
     error.textContent = t("login.wrong");
   }
 });
+document.getElementById("submit").disabled = false;
+await load();
