@@ -18,7 +18,9 @@ the wire does not open twice; a failed opening forgets it again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,7 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 2.0
 DECISIONS = {"open": "granted", "deny": "denied", "ask": "pending", "none": "ignored"}
+EXPIRED_BY = "system:access"
 
 
 class Gatekeeper:
@@ -69,6 +72,9 @@ class Gatekeeper:
         tol = cfg.tolerance
         self.tolerance = Tolerance(tuple(tol.pairs), tol.any_one_char) if tol.enabled else None
         self.repeat_window = timedelta(seconds=cfg.repeat_window_s)
+        self.pending_expiry_ms = round(cfg.pending_expiry_s * 1000)
+        self.started_ms = int(time.time() * 1000)
+        self._asked = asyncio.Event()
         self.fire = FireControl(rt)
         self.parking = Parking(rt)
         self.lists = Lists(
@@ -87,6 +93,7 @@ class Gatekeeper:
             "denied": 0,
             "pending": 0,
             "ignored": 0,
+            "expired": 0,
             "not_opened": 0,
             "lists_loaded": 0,
         }
@@ -298,6 +305,7 @@ class Gatekeeper:
                 },
             )
             payload = _with(payload, pending_id=pending_id)
+            self._asked.set()
         self.stats[DECISIONS[d.action]] += 1
         await self.rt.flow.emit(payload.event(f"gate.{gate.id}", images=event.images))
         if d.rule == "blacklist":
@@ -385,6 +393,66 @@ class Gatekeeper:
 
     # --- the guard ---------------------------------------------------------------------
 
+    def asked_until_ms(self, now_ms: int | None = None) -> int:
+        """Passes put to the guard at or before this time have run out of time."""
+        now = int(time.time() * 1000) if now_ms is None else now_ms
+        return now - self.pending_expiry_ms
+
+    async def run_expiry(self) -> None:
+        """Supervised: expire each pass when its time runs out (at start, those whose time
+        ran out while the daemon was stopped). Sleeps until the oldest one is due, woken
+        early when a new one is put to the guard."""
+        from edge import actions
+
+        while True:
+            self._asked.clear()
+            oldest = await self.rt.store.oldest_pending_ms()
+            if oldest is None:
+                await self._asked.wait()
+                continue
+            due_s = (oldest + self.pending_expiry_ms) / 1000 - time.time()
+            if due_s > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._asked.wait(), due_s)
+                continue
+            await actions.expire_passes(self.rt)
+
+    def expiry_notes(self) -> list[tuple[int, str]]:
+        """(asked at or before, why) for the passes due now: first those whose time ran out
+        while the daemon was stopped, then those that ran out while it watched."""
+        limit = f"{self.cfg.pending_expiry_s:g}s"
+        due = self.asked_until_ms()
+        return [
+            (
+                min(due, self.started_ms - self.pending_expiry_ms),
+                f"not answered within {limit}: expired while the daemon was stopped",
+            ),
+            (due, f"not answered within {limit}: expired (the vehicle has likely left)"),
+        ]
+
+    async def pass_expired(self, pending: dict[str, Any]) -> None:
+        """Record an expired pass as its last `access` event (the console and the hub see
+        it like every other answer)."""
+        gate = self.gates.get(pending["gate"])
+        self.stats["expired"] += 1
+        payload = AccessPayload(
+            gate=pending["gate"],
+            direction=gate.direction if gate is not None else pending.get("direction"),
+            decision="expired",
+            reason=pending.get("note") or "expired",
+            plate=pending.get("plate"),
+            person_id=pending.get("person"),
+            actor=EXPIRED_BY,
+            pass_event=pending["pass_event"],
+            camera=pending.get("camera"),
+            rule="pending_expired",
+            category=pending.get("category"),
+            decided_by=EXPIRED_BY,
+            pending_id=pending["id"],
+            visitor_id=pending.get("visitor_id"),
+        )
+        await self.rt.flow.emit(payload.event(f"gate.{pending['gate']}"))
+
     async def guard_decided(
         self, pending: dict[str, Any], approve: bool, actor: Actor, reason: str
     ) -> tuple[bool | None, str | None]:
@@ -471,6 +539,7 @@ async def start(rt: Runtime) -> Gatekeeper:
     await keeper.current_lists()
     await keeper.fire.restore()
     rt.supervisor.spawn("access.gates", keeper.run)
+    rt.supervisor.spawn("access.pending", keeper.run_expiry)
     rt.supervisor.spawn("access.fire", keeper.fire.run)
     if keeper.parking.parks:
         rt.supervisor.spawn("access.parking", keeper.parking.run)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from edge.store.reader import Reader
 from edge.store.writer import Tx, Writer, dumps, now_ms
 
-PendingState = Literal["pending", "approved", "denied"]
+PendingState = Literal["pending", "approved", "denied", "expired"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +57,22 @@ class GatekeepingMixin:
         await self.writer.submit(op)
 
     async def decide_pending(
-        self, pending_id: str, state: PendingState, by: str, note: str = ""
+        self,
+        pending_id: str,
+        state: PendingState,
+        by: str,
+        note: str = "",
+        asked_after_ms: int | None = None,
     ) -> dict[str, Any] | None:
         """Move a pending pass to approved or denied, once: None when it is not pending
-        (unknown, or another guard was quicker)."""
+        (unknown, another guard was quicker, or it expired) or was put to the guard at or
+        before `asked_after_ms` (its time ran out)."""
 
         def op(conn: sqlite3.Connection, tx: Tx) -> dict[str, Any] | None:
             changed = conn.execute(
                 "UPDATE access_pending SET state = ?, decided_by = ?, decided_ms = ?, note = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (state, by, now_ms(), note, pending_id),
+                " WHERE id = ? AND state = 'pending' AND ts_ms > ?",
+                (state, by, now_ms(), note, pending_id, asked_after_ms or 0),
             ).rowcount
             if not changed:
                 return None
@@ -75,6 +81,51 @@ class GatekeepingMixin:
 
         result: dict[str, Any] | None = await self.writer.submit(op)
         return result
+
+    async def expire_pending(self, asked_until_ms: int, by: str, note: str) -> list[dict[str, Any]]:
+        """Expire, once, every pass still pending that was put to the guard at or before
+        `asked_until_ms`; returns them (oldest first) as they are now."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> list[dict[str, Any]]:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM access_pending WHERE state = 'pending' AND ts_ms <= ?"
+                    " ORDER BY ts_ms, id",
+                    (asked_until_ms,),
+                )
+            ]
+            out = []
+            for pending_id in ids:
+                conn.execute(
+                    "UPDATE access_pending SET state = 'expired', decided_by = ?,"
+                    " decided_ms = ?, note = ? WHERE id = ?",
+                    (by, now_ms(), note, pending_id),
+                )
+                row = conn.execute("SELECT * FROM access_pending WHERE id = ?", (pending_id,))
+                out.append(_pending_row(row.fetchone()))
+            return out
+
+        result: list[dict[str, Any]] = await self.writer.submit(op)
+        return result
+
+    async def pending_pass(self, pending_id: str) -> dict[str, Any] | None:
+        def q(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT * FROM access_pending WHERE id = ?", (pending_id,))
+            found = row.fetchone()
+            return _pending_row(found) if found is not None else None
+
+        return await self.reader.run(q)
+
+    async def oldest_pending_ms(self) -> int | None:
+        """When the oldest pass still waiting for a guard was put to them."""
+
+        def q(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute("SELECT min(ts_ms) FROM access_pending WHERE state = 'pending'")
+            value = row.fetchone()[0]
+            return int(value) if value is not None else None
+
+        return await self.reader.run(q)
 
     async def pending_passes(
         self, state: PendingState | None = "pending", limit: int = 100

@@ -127,6 +127,8 @@ function live() {
   ws.addEventListener("message", (msg) => {
     const doc = JSON.parse(msg.data);
     if (doc.gap) events();
+    // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
+    if (doc.event.kind === "access" && doc.event.data.pending_id) pending();
     if (!LIVE_KINDS.includes(doc.event.kind)) return;
     const ul = document.getElementById("events");
     if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
