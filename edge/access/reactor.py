@@ -12,7 +12,8 @@ in memory (the lists snapshot is rebuilt only when the store says a list changed
 pass), and the slow part (the gate's UDP or Modbus round trip, the event, the alarms, the
 car park) runs in a task of its own per pass. The repeat window and anti-passback memory
 are updated when deciding, so a second read of the same car while the first opening is on
-the wire does not open twice; a failed opening forgets it again.
+the wire does not open twice; a failed opening forgets it again, a done one is kept in the
+store (pruned past its time), so a restart neither re-opens nor lets an entry in twice.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from edge.access.decide import (
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 2.0
+PRUNE_EVERY_S = 60.0
 DECISIONS = {"open": "granted", "deny": "denied", "ask": "pending", "none": "ignored"}
 EXPIRED_BY = "system:access"
 
@@ -68,10 +70,11 @@ class Gatekeeper:
             for camera in gate.cameras:
                 self.by_camera.setdefault(camera, []).append(gate)
         self.memory: dict[str, GateMemory] = {g.id: GateMemory() for g in cfg.gates}
-        self.passback = PassbackMemory()
+        self.passback = PassbackMemory(keep=timedelta(seconds=cfg.passback_memory_s))
         tol = cfg.tolerance
         self.tolerance = Tolerance(tuple(tol.pairs), tol.any_one_char) if tol.enabled else None
         self.repeat_window = timedelta(seconds=cfg.repeat_window_s)
+        self.passback_keep = timedelta(seconds=cfg.passback_memory_s)
         self.pending_expiry_ms = round(cfg.pending_expiry_s * 1000)
         self.started_ms = int(time.time() * 1000)
         self._asked = asyncio.Event()
@@ -206,8 +209,10 @@ class Gatekeeper:
         memory.last_open[key] = sighting.ts
         group = (gate.passback_group or "", key)
         before_dir = self.passback.last.get(group)
+        before_at = self.passback.at.get(group)
         if gate.passback_group:
             self.passback.last[group] = gate.direction
+            self.passback.at[group] = sighting.ts
 
         def undo() -> None:
             if before_open is None:
@@ -215,12 +220,50 @@ class Gatekeeper:
             else:
                 memory.last_open[key] = before_open
             if gate.passback_group:
-                if before_dir is None:
-                    self.passback.last.pop(group, None)
-                else:
-                    self.passback.last[group] = before_dir
+                _put(self.passback.last, group, before_dir)
+                _put(self.passback.at, group, before_at)
 
         return undo
+
+    # --- memory across restarts ---------------------------------------------------------
+
+    async def _keep_memory(self, gate: GateConfig, s: Sighting) -> None:
+        """An opening happened: keep it in the store, so a restart neither re-opens within
+        the repeat window nor lets the same card or plate in again without an exit."""
+        rows = [(f"open:{gate.id}", s.key, "", _ms(s.ts))]
+        if gate.passback_group:
+            rows.append((f"passback:{gate.passback_group}", s.key, gate.direction, _ms(s.ts)))
+        await self.rt.store.remember_passes(rows)
+
+    async def restore_memory(self) -> None:
+        """At start, and every PRUNE_EVERY_S: forget (in the store and here) what is past
+        its time, and take back what is left (at start, the previous run's memory)."""
+        now = datetime.now(UTC)
+        rows = await self.rt.store.prune_access_memory(
+            _ms(now - self.repeat_window), _ms(now - self.passback_keep)
+        )
+        for memory in self.memory.values():
+            memory.last_open = {
+                key: when
+                for key, when in memory.last_open.items()
+                if now - when < self.repeat_window
+            }
+        for group, when in list(self.passback.at.items()):
+            if now - when >= self.passback_keep:
+                self.passback.at.pop(group, None)
+                self.passback.last.pop(group, None)
+        for scope, key, value, ts_ms in rows:
+            when = datetime.fromtimestamp(ts_ms / 1000, self.tz)
+            kind, _, name = scope.partition(":")
+            if kind == "open" and name in self.memory:
+                last = self.memory[name].last_open.get(key)
+                if last is None or last < when:
+                    self.memory[name].last_open[key] = when
+            elif kind == "passback":
+                last = self.passback.at.get((name, key))
+                if last is None or last < when:
+                    self.passback.last[(name, key)] = value
+                    self.passback.at[(name, key)] = when
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -236,10 +279,13 @@ class Gatekeeper:
             self._idle.set()
 
     async def run(self) -> None:
-        """Supervised: at stop, the passes being acted on get a moment to finish (an opening
-        on the wire is recorded), then the rest are cancelled, before the writer stops."""
+        """Supervised: prunes the gates' memory now and then; at stop, the passes being
+        acted on get a moment to finish (an opening on the wire is recorded), then the rest
+        are cancelled, before the writer stops."""
         try:
-            await asyncio.Event().wait()
+            while True:
+                await asyncio.sleep(PRUNE_EVERY_S)
+                await self.restore_memory()
         finally:
             if self._tasks:
                 _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
@@ -281,6 +327,7 @@ class Gatekeeper:
                 undo()
             payload = _with(payload, opened=opened, gate_error=error)
             if opened:
+                await self._keep_memory(gate, s)
                 await self.after_opening(gate, s.plate or s.key, d.category, d.visitor_id)
         elif d.action == "ask":
             pending_id = new_id()
@@ -503,12 +550,28 @@ class Gatekeeper:
                 "visitors": len(lists.visitors),
             },
             **self.stats,
+            "memory": {
+                "repeat": sum(len(m.last_open) for m in self.memory.values()),
+                "passback": len(self.passback.last),
+            },
             "acting": len(self._tasks),
         }
         problems = list(doc["fire_mode"].get("problems", []))
         if problems:
             doc["problems"] = problems
         return doc
+
+
+def _put(d: dict[Any, Any], key: Any, value: Any) -> None:
+    """Put back what a key held before (None: it was absent)."""
+    if value is None:
+        d.pop(key, None)
+    else:
+        d[key] = value
+
+
+def _ms(when: datetime) -> int:
+    return int(when.timestamp() * 1000)
 
 
 def _with(payload: AccessPayload, **changes: Any) -> AccessPayload:
@@ -537,6 +600,7 @@ async def start(rt: Runtime) -> Gatekeeper:
         kinds.add(str(EventKind.READING))
     rt.flow.add_reactor("access.gates", keeper, kinds=kinds)
     await keeper.current_lists()
+    await keeper.restore_memory()
     await keeper.fire.restore()
     rt.supervisor.spawn("access.gates", keeper.run)
     rt.supervisor.spawn("access.pending", keeper.run_expiry)

@@ -1,6 +1,7 @@
-"""Access control's own tables: passes waiting for a guard, visitor entries used, and who
-is inside each car park. The rules live in `edge.access`; this module only keeps the rows,
-each change in one transaction (an entry used and a car counted are never half done)."""
+"""Access control's own tables: passes waiting for a guard, what the gates remember (recent
+openings, who went in), visitor entries used, and who is inside each car park. The rules
+live in `edge.access`; this module only keeps the rows, each change in one transaction (an
+entry used and a car counted are never half done)."""
 
 from __future__ import annotations
 
@@ -141,6 +142,40 @@ class GatekeepingMixin:
             return [_pending_row(r) for r in rows]
 
         return await self.reader.run(q)
+
+    # --- what the gates remember --------------------------------------------------------
+
+    async def remember_passes(self, rows: list[tuple[str, str, str, int]]) -> None:
+        """Keep (scope, key, value, ts_ms) rows: `open:<gate>` for a recent opening,
+        `passback:<group>` with the direction for who is inside; the newest per key wins."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> None:
+            conn.executemany(
+                "INSERT INTO access_memory(scope, key, value, ts_ms) VALUES (?,?,?,?)"
+                " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value,"
+                " ts_ms = excluded.ts_ms",
+                rows,
+            )
+
+        await self.writer.submit(op)
+
+    async def prune_access_memory(
+        self, open_before_ms: int, passback_before_ms: int
+    ) -> list[tuple[str, str, str, int]]:
+        """Forget openings older than the repeat window and entries older than the
+        anti-passback memory (the table stays bounded); returns what is left."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> list[tuple[str, str, str, int]]:
+            conn.execute(
+                "DELETE FROM access_memory WHERE (scope LIKE 'open:%' AND ts_ms < ?)"
+                " OR (scope LIKE 'passback:%' AND ts_ms < ?)",
+                (open_before_ms, passback_before_ms),
+            )
+            rows = conn.execute("SELECT scope, key, value, ts_ms FROM access_memory")
+            return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+        result: list[tuple[str, str, str, int]] = await self.writer.submit(op)
+        return result
 
     # --- visitor passes ----------------------------------------------------------------
 
