@@ -557,6 +557,13 @@ class Gatekeeper:
             "acting": len(self._tasks),
         }
         problems = list(doc["fire_mode"].get("problems", []))
+        for gate in self.gates.values():
+            status = self.rt.devices.status(gate.device)
+            if status.available is False:  # a gate that cannot open is everyone's problem
+                problems.append(
+                    f"gate {gate.name or gate.id}: its device {gate.device} does not answer"
+                    f" ({status.last_error})"
+                )
         if problems:
             doc["problems"] = problems
         return doc
