@@ -4,8 +4,8 @@ light): who holds which, and that none is left on when nobody does.
 A relay board keeps a coil on by itself: a daemon that stops, or crashes, while a rule holds
 one leaves the lift door or the siren on with nobody to release it. So:
 
-- at stop, every relay a scene rule still holds is released (each within RELEASE_TIMEOUT_S,
-  audited as `system:scene`, logged), after the camera workers stopped (nothing re-holds it)
+- at stop, every relay a scene rule still holds is released (within RELEASE_TIMEOUT_S in
+  all, audited as `system:scene`, logged), after the camera workers stopped (nothing re-holds it)
   and before the devices stop (the board is still reachable);
 - at start, every relay a camera's rule names is released before any rule can hold it: a
   coil left on by a crashed run is not what any rule wants now (a rule whose condition still
@@ -30,8 +30,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RELEASE_TIMEOUT_S = 2.0
-"""At stop, how long one relay's release may take (a dead board must not hold the stop)."""
+RELEASE_TIMEOUT_S = 2.5
+"""At stop, how long releasing the held relays may take in all (a dead board must not hold
+the stop past the supervisor's grace for this task)."""
+START_REASON = (
+    "daemon start: no scene rule holds it yet (a relay left on by the previous run is released)"
+)
 SERVICE = "scene.relays"
 
 
@@ -74,9 +78,11 @@ class SceneRelays:
             await self._release_at_stop()
 
     async def _release_at_start(self) -> None:
+        from edge.actions import ActionRefused
+
         backoff = Backoff(0.5, 30.0)
         left = sorted(self.relays)
-        failed_once = False
+        failed: set[str] = set()
         while left:
             for relay in list(left):
                 async with self._lock:
@@ -84,50 +90,54 @@ class SceneRelays:
                         left.remove(relay)  # a rule (or fire mode) already wants it on
                         continue
                     try:
-                        await self._set(
-                            relay,
-                            False,
-                            _actor("system", "scene"),
-                            "daemon start: no scene rule holds it yet (a relay left on by "
-                            "the previous run is released)",
-                        )
+                        await self._set(relay, False, SYSTEM, START_REASON)
+                    except ActionRefused as exc:  # not a relay this daemon drives: final
+                        log.error("scene relay %s: %s", relay, exc)
+                        left.remove(relay)
+                        continue
                     except Exception as exc:
-                        if not failed_once:
+                        if relay not in failed:
                             log.error("scene relay %s: cannot release it at start: %s", relay, exc)
-                            failed_once = True
+                            failed.add(relay)
                         continue
                 left.remove(relay)
                 self.released_at_start.add(relay)
+                if relay in failed:
+                    log.info("scene relay %s released at start after retrying", relay)
             if left:
                 await asyncio.sleep(backoff.next_delay())
-        if failed_once:
-            log.info("scene relays released at start after a retry")
 
     async def _release_at_stop(self) -> None:
-        for relay in sorted(self.holders):
-            if self._fire_holds(relay):
-                log.warning("scene relay %s stays held at stop: fire mode is on", relay)
-                continue
-            try:
-                await asyncio.wait_for(
-                    self._set(
-                        relay,
-                        False,
-                        _actor("system", "scene"),
-                        f"daemon stopping: released from {', '.join(sorted(self.holders[relay]))}",
-                    ),
-                    RELEASE_TIMEOUT_S,
-                )
-            except Exception as exc:
-                log.error(
-                    "scene relay %s: could not release it at stop (%s): it may stay on",
-                    relay,
-                    exc or type(exc).__name__,
-                )
-                continue
-            self.released_at_stop.add(relay)
-            log.warning("scene relay %s released at stop (a rule still held it)", relay)
+        """Release every relay still held, together, within RELEASE_TIMEOUT_S in all (the
+        supervisor gives this task a few seconds before the devices stop)."""
+        held = {relay: sorted(cams) for relay, cams in self.holders.items()}
         self.holders.clear()
+        for relay in [r for r in held if self._fire_holds(r)]:
+            log.warning("scene relay %s stays held at stop: fire mode is on", relay)
+            del held[relay]
+
+        async def release(relay: str, cameras: list[str]) -> None:
+            reason = f"daemon stopping: released from {', '.join(cameras)}"
+            try:
+                await self._set(relay, False, SYSTEM, reason)
+            except Exception as exc:
+                log.error("scene relay %s: not released at stop (%s): it may stay on", relay, exc)
+                return
+            self.released_at_stop.add(relay)
+            log.warning("scene relay %s released at stop (%s still held it)", relay, cameras)
+
+        tasks = [asyncio.create_task(release(r, cams)) for r, cams in sorted(held.items())]
+        if not tasks:
+            return
+        _, late = await asyncio.wait(tasks, timeout=RELEASE_TIMEOUT_S)
+        for task in late:
+            task.cancel()
+        if late:
+            log.error(
+                "scene relays: %d not released within %gs at stop: they may stay on",
+                len(late),
+                RELEASE_TIMEOUT_S,
+            )
 
     async def _set(self, relay: str, on: bool, actor: Actor, reason: str) -> None:
         from edge import actions
@@ -151,6 +161,9 @@ def _actor(kind: Literal["rule", "system"], name: str) -> Actor:
     from edge.actions import Actor
 
     return Actor(kind, name)
+
+
+SYSTEM = _actor("system", "scene")
 
 
 def relays_of(rt: Runtime) -> set[str]:
