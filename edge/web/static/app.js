@@ -110,6 +110,9 @@ function eventItem(e) {
   li.append(e.data.plate || e.data.message || nameOf(e.source));
   if (e.data.plate) li.append(" ", el("small", "", nameOf(e.data.camera || e.source)));
   if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
+  if (e.kind === "access" && e.data.decision) {
+    li.append(" ", el("small", "", word("decision", e.data.decision)));
+  }
   return li;
 }
 
