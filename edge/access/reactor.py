@@ -13,29 +13,22 @@ pass), and the slow part (the gate's UDP or Modbus round trip, the event, the al
 car park) runs in a task of its own per pass. The repeat window and anti-passback memory
 are updated when deciding, so a second read of the same car while the first opening is on
 the wire does not open twice; a failed opening forgets it again, a done one is kept in the
-store (pruned past its time), so a restart neither re-opens nor lets an entry in twice.
+store so a restart neither re-opens nor lets an entry in twice (edge/access/memory.py). A
+pass put to the guard expires when nobody answered in time (edge/access/expiry.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from edge.access.decide import (
-    Decision,
-    GateMemory,
-    Lists,
-    PassbackMemory,
-    Sighting,
-    Visitor,
-    decide,
-)
+from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
+from edge.access.expiry import PendingExpiry
 from edge.access.fire import FireControl
 from edge.access.lists import normalize_plate
+from edge.access.memory import PRUNE_EVERY_S, GateMemories
 from edge.access.parking import Parking
 from edge.access.plates import PlateSet, Tolerance
 from edge.config.access import GateConfig, VisitorPass
@@ -51,9 +44,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 2.0
-PRUNE_EVERY_S = 60.0
 DECISIONS = {"open": "granted", "deny": "denied", "ask": "pending", "none": "ignored"}
-EXPIRED_BY = "system:access"
 
 
 class Gatekeeper:
@@ -69,15 +60,16 @@ class Gatekeeper:
         for gate in cfg.gates:
             for camera in gate.cameras:
                 self.by_camera.setdefault(camera, []).append(gate)
-        self.memory: dict[str, GateMemory] = {g.id: GateMemory() for g in cfg.gates}
-        self.passback = PassbackMemory(keep=timedelta(seconds=cfg.passback_memory_s))
         tol = cfg.tolerance
         self.tolerance = Tolerance(tuple(tol.pairs), tol.any_one_char) if tol.enabled else None
         self.repeat_window = timedelta(seconds=cfg.repeat_window_s)
-        self.passback_keep = timedelta(seconds=cfg.passback_memory_s)
-        self.pending_expiry_ms = round(cfg.pending_expiry_s * 1000)
-        self.started_ms = int(time.time() * 1000)
-        self._asked = asyncio.Event()
+        self.memory = GateMemories(
+            self.gates,
+            self.repeat_window,
+            timedelta(seconds=cfg.passback_memory_s),
+            self.tz,
+        )
+        self.expiry = PendingExpiry(rt, self.gates, cfg.pending_expiry_s)
         self.fire = FireControl(rt)
         self.parking = Parking(rt)
         self.lists = Lists(
@@ -96,7 +88,6 @@ class Gatekeeper:
             "denied": 0,
             "pending": 0,
             "ignored": 0,
-            "expired": 0,
             "not_opened": 0,
             "lists_loaded": 0,
         }
@@ -159,8 +150,8 @@ class Gatekeeper:
                 tolerance=self.tolerance,
                 min_confidence=self.cfg.tolerance.min_confidence,
                 repeat_window=self.repeat_window,
-                memory=self.memory[gate.id],
-                passback=self.passback,
+                memory=self.memory.gates[gate.id],
+                passback=self.memory.passback,
                 fire_mode=self.fire.on,
             )
             undo = self._remember(gate, sighting, decision)
@@ -203,67 +194,7 @@ class Gatekeeper:
         """Note an opening before it is on the wire; returns how to forget it."""
         if decision.action != "open":
             return None
-        memory = self.memory[gate.id]
-        key = sighting.key
-        before_open = memory.last_open.get(key)
-        memory.last_open[key] = sighting.ts
-        group = (gate.passback_group or "", key)
-        before_dir = self.passback.last.get(group)
-        before_at = self.passback.at.get(group)
-        if gate.passback_group:
-            self.passback.last[group] = gate.direction
-            self.passback.at[group] = sighting.ts
-
-        def undo() -> None:
-            if before_open is None:
-                memory.last_open.pop(key, None)
-            else:
-                memory.last_open[key] = before_open
-            if gate.passback_group:
-                _put(self.passback.last, group, before_dir)
-                _put(self.passback.at, group, before_at)
-
-        return undo
-
-    # --- memory across restarts ---------------------------------------------------------
-
-    async def _keep_memory(self, gate: GateConfig, s: Sighting) -> None:
-        """An opening happened: keep it in the store, so a restart neither re-opens within
-        the repeat window nor lets the same card or plate in again without an exit."""
-        rows = [(f"open:{gate.id}", s.key, "", _ms(s.ts))]
-        if gate.passback_group:
-            rows.append((f"passback:{gate.passback_group}", s.key, gate.direction, _ms(s.ts)))
-        await self.rt.store.remember_passes(rows)
-
-    async def restore_memory(self) -> None:
-        """At start, and every PRUNE_EVERY_S: forget (in the store and here) what is past
-        its time, and take back what is left (at start, the previous run's memory)."""
-        now = datetime.now(UTC)
-        rows = await self.rt.store.prune_access_memory(
-            _ms(now - self.repeat_window), _ms(now - self.passback_keep)
-        )
-        for memory in self.memory.values():
-            memory.last_open = {
-                key: when
-                for key, when in memory.last_open.items()
-                if now - when < self.repeat_window
-            }
-        for group, when in list(self.passback.at.items()):
-            if now - when >= self.passback_keep:
-                self.passback.at.pop(group, None)
-                self.passback.last.pop(group, None)
-        for scope, key, value, ts_ms in rows:
-            when = datetime.fromtimestamp(ts_ms / 1000, self.tz)
-            kind, _, name = scope.partition(":")
-            if kind == "open" and name in self.memory:
-                last = self.memory[name].last_open.get(key)
-                if last is None or last < when:
-                    self.memory[name].last_open[key] = when
-            elif kind == "passback":
-                last = self.passback.at.get((name, key))
-                if last is None or last < when:
-                    self.passback.last[(name, key)] = value
-                    self.passback.at[(name, key)] = when
+        return self.memory.opened(gate, sighting)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -285,7 +216,7 @@ class Gatekeeper:
         try:
             while True:
                 await asyncio.sleep(PRUNE_EVERY_S)
-                await self.restore_memory()
+                await self.memory.restore(self.rt.store)
         finally:
             if self._tasks:
                 _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
@@ -327,7 +258,7 @@ class Gatekeeper:
                 undo()
             payload = _with(payload, opened=opened, gate_error=error)
             if opened:
-                await self._keep_memory(gate, s)
+                await self.memory.keep(self.rt.store, gate, s)
                 await self.after_opening(gate, s.plate or s.key, d.category, d.visitor_id)
         elif d.action == "ask":
             pending_id = new_id()
@@ -352,7 +283,7 @@ class Gatekeeper:
                 },
             )
             payload = _with(payload, pending_id=pending_id)
-            self._asked.set()
+            self.expiry.asked.set()
         self.stats[DECISIONS[d.action]] += 1
         await self.rt.flow.emit(payload.event(f"gate.{gate.id}", images=event.images))
         if d.rule == "blacklist":
@@ -440,66 +371,6 @@ class Gatekeeper:
 
     # --- the guard ---------------------------------------------------------------------
 
-    def asked_until_ms(self, now_ms: int | None = None) -> int:
-        """Passes put to the guard at or before this time have run out of time."""
-        now = int(time.time() * 1000) if now_ms is None else now_ms
-        return now - self.pending_expiry_ms
-
-    async def run_expiry(self) -> None:
-        """Supervised: expire each pass when its time runs out (at start, those whose time
-        ran out while the daemon was stopped). Sleeps until the oldest one is due, woken
-        early when a new one is put to the guard."""
-        from edge import actions
-
-        while True:
-            self._asked.clear()
-            oldest = await self.rt.store.oldest_pending_ms()
-            if oldest is None:
-                await self._asked.wait()
-                continue
-            due_s = (oldest + self.pending_expiry_ms) / 1000 - time.time()
-            if due_s > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._asked.wait(), due_s)
-                continue
-            await actions.expire_passes(self.rt)
-
-    def expiry_notes(self) -> list[tuple[int, str]]:
-        """(asked at or before, why) for the passes due now: first those whose time ran out
-        while the daemon was stopped, then those that ran out while it watched."""
-        limit = f"{self.cfg.pending_expiry_s:g}s"
-        due = self.asked_until_ms()
-        return [
-            (
-                min(due, self.started_ms - self.pending_expiry_ms),
-                f"not answered within {limit}: expired while the daemon was stopped",
-            ),
-            (due, f"not answered within {limit}: expired (the vehicle has likely left)"),
-        ]
-
-    async def pass_expired(self, pending: dict[str, Any]) -> None:
-        """Record an expired pass as its last `access` event (the console and the hub see
-        it like every other answer)."""
-        gate = self.gates.get(pending["gate"])
-        self.stats["expired"] += 1
-        payload = AccessPayload(
-            gate=pending["gate"],
-            direction=gate.direction if gate is not None else pending.get("direction"),
-            decision="expired",
-            reason=pending.get("note") or "expired",
-            plate=pending.get("plate"),
-            person_id=pending.get("person"),
-            actor=EXPIRED_BY,
-            pass_event=pending["pass_event"],
-            camera=pending.get("camera"),
-            rule="pending_expired",
-            category=pending.get("category"),
-            decided_by=EXPIRED_BY,
-            pending_id=pending["id"],
-            visitor_id=pending.get("visitor_id"),
-        )
-        await self.rt.flow.emit(payload.event(f"gate.{pending['gate']}"))
-
     async def guard_decided(
         self, pending: dict[str, Any], approve: bool, actor: Actor, reason: str
     ) -> tuple[bool | None, str | None]:
@@ -550,10 +421,8 @@ class Gatekeeper:
                 "visitors": len(lists.visitors),
             },
             **self.stats,
-            "memory": {
-                "repeat": sum(len(m.last_open) for m in self.memory.values()),
-                "passback": len(self.passback.last),
-            },
+            "expired": self.expiry.expired,
+            "memory": self.memory.health(),
             "acting": len(self._tasks),
         }
         problems = list(doc["fire_mode"].get("problems", []))
@@ -567,18 +436,6 @@ class Gatekeeper:
         if problems:
             doc["problems"] = problems
         return doc
-
-
-def _put(d: dict[Any, Any], key: Any, value: Any) -> None:
-    """Put back what a key held before (None: it was absent)."""
-    if value is None:
-        d.pop(key, None)
-    else:
-        d[key] = value
-
-
-def _ms(when: datetime) -> int:
-    return int(when.timestamp() * 1000)
 
 
 def _with(payload: AccessPayload, **changes: Any) -> AccessPayload:
@@ -607,10 +464,10 @@ async def start(rt: Runtime) -> Gatekeeper:
         kinds.add(str(EventKind.READING))
     rt.flow.add_reactor("access.gates", keeper, kinds=kinds)
     await keeper.current_lists()
-    await keeper.restore_memory()
+    await keeper.memory.restore(rt.store)
     await keeper.fire.restore()
     rt.supervisor.spawn("access.gates", keeper.run)
-    rt.supervisor.spawn("access.pending", keeper.run_expiry)
+    rt.supervisor.spawn("access.pending", keeper.expiry.run)
     rt.supervisor.spawn("access.fire", keeper.fire.run)
     if keeper.parking.parks:
         rt.supervisor.spawn("access.parking", keeper.parking.run)

@@ -26,7 +26,7 @@ async def _answer(
     keeper = _keeper(rt)
     state: PendingState = "approved" if approve else "denied"
     pending = await rt.store.decide_pending(
-        pending_id, state, str(actor), reason, asked_after_ms=keeper.asked_until_ms()
+        pending_id, state, str(actor), reason, asked_after_ms=keeper.expiry.asked_until_ms()
     )
     if pending is None:
         raise ActionRefused(await _not_waiting(rt, keeper, pending_id))
@@ -66,16 +66,16 @@ async def _not_waiting(rt: Runtime, keeper: Gatekeeper, pending_id: str) -> str:
 async def expire_passes(rt: Runtime) -> list[dict[str, Any]]:
     """Expire every pass whose guard's answer time ran out: one audit line each (actor
     `system:access`, action `access.expire`) and one `access` event, `decision: expired`."""
-    from edge.access.reactor import EXPIRED_BY
+    from edge.access.expiry import EXPIRED_BY
 
-    keeper = _keeper(rt)
+    expiry = _keeper(rt).expiry
     expired: list[dict[str, Any]] = []
-    for asked_until_ms, note in keeper.expiry_notes():
+    for asked_until_ms, note in expiry.notes():
         expired += await rt.store.expire_pending(asked_until_ms, EXPIRED_BY, note)
     for pending in expired:
 
         async def run(pending: dict[str, Any] = pending) -> ActionResult:
-            await keeper.pass_expired(pending)
+            await expiry.record(pending)
             return ActionResult(True, f"pass {pending['id']} expired", {"gate": pending["gate"]})
 
         await audited(

@@ -97,7 +97,8 @@ class SceneRelays:
                         continue
                     except Exception as exc:
                         if relay not in failed:
-                            log.error("scene relay %s: cannot release it at start: %s", relay, exc)
+                            why = str(exc) or type(exc).__name__
+                            log.error("scene relay %s: cannot release it at start: %s", relay, why)
                             failed.add(relay)
                         continue
                 left.remove(relay)
@@ -121,7 +122,8 @@ class SceneRelays:
             try:
                 await self._set(relay, False, SYSTEM, reason)
             except Exception as exc:
-                log.error("scene relay %s: not released at stop (%s): it may stay on", relay, exc)
+                why = str(exc) or type(exc).__name__
+                log.error("scene relay %s: not released at stop (%s): it may stay on", relay, why)
                 return
             self.released_at_stop.add(relay)
             log.warning("scene relay %s released at stop (%s still held it)", relay, cameras)
