@@ -283,9 +283,10 @@ class Gatekeeper:
                 },
             )
             payload = _with(payload, pending_id=pending_id)
-            self.expiry.asked.set()
         self.stats[DECISIONS[d.action]] += 1
         await self.rt.flow.emit(payload.event(f"gate.{gate.id}", images=event.images))
+        if d.action == "ask":
+            self.expiry.asked.set()  # after its event: the console shows it before it can expire
         if d.rule == "blacklist":
             await self.rt.store.raise_alarm(
                 f"access:blacklist:{d.matched}:{gate.id}",
