@@ -119,7 +119,7 @@ class GateMemory:
 @dataclass
 class PassbackMemory:
     """Per anti-passback group: the last direction each person or plate went, and when;
-    an entry older than `keep` no longer refuses (a card lent and never seen leaving must
+    an entry older than `keep` no longer refuses (a car lent and never seen leaving must
     not lock its owner out for ever)."""
 
     last: dict[tuple[str, str], str] = field(default_factory=dict)

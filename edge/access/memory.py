@@ -5,7 +5,7 @@ The pure rule reads it (`edge.access.decide`); the gatekeeper notes an opening w
 decides (so a second read while the first opening is on the wire does not open twice),
 forgets it if the gate did not open, and keeps a done one in the store. A restart reads the
 store back, so a restarted daemon neither opens again for the car it just let in nor lets a
-card or plate that entered in again without an exit. Bounded: an opening is forgotten after
+plate or face that entered in again without an exit. Bounded: an opening is forgotten after
 the repeat window, an entry after `passback_memory_s`, here and in the store, at start and
 every PRUNE_EVERY_S.
 """

@@ -146,7 +146,7 @@ def test_an_entry_older_than_the_passback_memory_no_longer_refuses() -> None:
     g = gate(passback_group="garage")
     pb.at[key] = NOON - timedelta(hours=23)
     assert run(plate("粤B12345"), g, passback=pb).rule == "anti_passback"
-    pb.at[key] = NOON - timedelta(hours=24)  # a card lent and never seen leaving
+    pb.at[key] = NOON - timedelta(hours=24)  # a car lent and never seen leaving
     assert run(plate("粤B12345"), g, passback=pb).action == "open"
 
 

@@ -1,5 +1,5 @@
 """What the gates remember survives a restart: a daemon restarted (an update, a power cut)
-neither re-opens for a car it just let in (the repeat window) nor lets a card or plate that
+neither re-opens for a car it just let in (the repeat window) nor lets a plate or face that
 entered back in without leaving (anti-passback). The memory is kept in the store, bounded:
 an opening is forgotten after the repeat window, an entry after `passback_memory_s`."""
 
