@@ -210,7 +210,14 @@ def decide(
             return out("deny", "unknown", category, "not on any list")
         return out("ask", "unknown", category, "not on any list: the guard decides")
     if mode == "manual":
-        return out("ask", "manual_mode", category, f"manual gate: {rule}", matched=matched)
+        return out(
+            "ask",
+            "manual_mode",
+            category,
+            f"manual gate: {rule}",
+            matched=matched,
+            visitor_id=visitor,  # so the guard's opening uses one of the pass's entries
+        )
     return out("open", rule, category, rule.replace("_", " "), matched=matched, visitor_id=visitor)
 
 

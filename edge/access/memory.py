@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from edge.access.decide import GateMemory, PassbackMemory, Sighting
+from edge.access.decide import GateMemory, PassbackMemory
 from edge.config.access import GateConfig
 
 PRUNE_EVERY_S = 60.0
@@ -50,18 +50,18 @@ class GateMemories:
         self.passback_keep = passback_keep
         self.tz = tz
 
-    def opened(self, gate: GateConfig, sighting: Sighting) -> Callable[[], None]:
-        """Note an opening before it is on the wire; returns how to forget it."""
+    def opened(self, gate: GateConfig, key: str, when: datetime) -> Callable[[], None]:
+        """Note an opening for `key` (a `Sighting.key`) before it is on the wire; returns
+        how to forget it."""
         memory = self.gates[gate.id]
-        key = sighting.key
         before_open = memory.last_open.get(key)
-        memory.last_open[key] = sighting.ts
+        memory.last_open[key] = when
         group = (gate.passback_group or "", key)
         before_dir = self.passback.last.get(group)
         before_at = self.passback.at.get(group)
         if gate.passback_group:
             self.passback.last[group] = gate.direction
-            self.passback.at[group] = sighting.ts
+            self.passback.at[group] = when
 
         def undo() -> None:
             _put(memory.last_open, key, before_open)
@@ -71,13 +71,19 @@ class GateMemories:
 
         return undo
 
-    async def keep(self, store: Any, gate: GateConfig, sighting: Sighting) -> None:
+    async def keep(self, store: Any, gate: GateConfig, key: str, when: datetime) -> None:
         """The gate opened: keep it in the store for the next run."""
-        at = _ms(sighting.ts)
-        rows = [(f"open:{gate.id}", sighting.key, "", at)]
+        at = _ms(when)
+        rows = [(f"open:{gate.id}", key, "", at)]
         if gate.passback_group:
-            rows.append((f"passback:{gate.passback_group}", sighting.key, gate.direction, at))
+            rows.append((f"passback:{gate.passback_group}", key, gate.direction, at))
         await store.remember_passes(rows)
+
+    async def guard_opened(self, store: Any, gate: GateConfig, key: str, when: datetime) -> None:
+        """A guard opened the gate for a pass: it counts as an opening for the repeat
+        window and anti-passback exactly like one the rule made, here and after a restart."""
+        self.opened(gate, key, when)
+        await self.keep(store, gate, key, when)
 
     async def restore(self, store: Any) -> None:
         """Forget (in the store and here) what is past its time, and take back what is

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
@@ -194,7 +194,7 @@ class Gatekeeper:
         """Note an opening before it is on the wire; returns how to forget it."""
         if decision.action != "open":
             return None
-        return self.memory.opened(gate, sighting)
+        return self.memory.opened(gate, sighting.key, sighting.ts)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -258,7 +258,7 @@ class Gatekeeper:
                 undo()
             payload = _with(payload, opened=opened, gate_error=error)
             if opened:
-                await self.memory.keep(self.rt.store, gate, s)
+                await self.memory.keep(self.rt.store, gate, s.key, s.ts)
                 await self.after_opening(gate, s.plate or s.key, d.category, d.visitor_id)
         elif d.action == "ask":
             pending_id = new_id()
@@ -271,6 +271,7 @@ class Gatekeeper:
                     "direction": gate.direction,
                     "camera": s.camera,
                     "kind": s.kind,
+                    "key": s.key,
                     "plate": s.plate,
                     "person": s.identity,
                     "category": d.category,
@@ -384,6 +385,10 @@ class Gatekeeper:
         if approve:
             opened, error = await self.open(gate, actor, reason or "approved by the guard")
             if opened:
+                key = _pending_key(pending)
+                if key is not None:
+                    when = datetime.now(self.tz)
+                    await self.memory.guard_opened(self.rt.store, gate, key, when)
                 vehicle = pending.get("plate") or f"face:{pending.get('person')}"
                 category = pending.get("category") or "unknown"
                 await self.after_opening(gate, vehicle, category, pending.get("visitor_id"))
@@ -437,6 +442,16 @@ class Gatekeeper:
         if problems:
             doc["problems"] = problems
         return doc
+
+
+def _pending_key(pending: dict[str, Any]) -> str | None:
+    """Who a pending pass was for, as the repeat and anti-passback memory knows them (a
+    pass put to the guard before the key was kept with it: its plate, if it had one)."""
+    key = pending.get("key")
+    if isinstance(key, str) and key:
+        return key
+    plate = pending.get("plate")
+    return f"plate:{plate}" if plate else None
 
 
 def _with(payload: AccessPayload, **changes: Any) -> AccessPayload:
