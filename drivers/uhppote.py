@@ -5,7 +5,9 @@ with no retransmission. So the push is a hint and the log is the truth: every ev
 taken by index, a gap in the pushed indices (a lost datagram, a gateway restart, a
 controller reboot) is filled by `get_event` for each missing index, and the last index
 taken is kept in the store so a restart resumes where it stopped, never replaying the whole
-log and never skipping a swipe.
+log and never skipping a swipe. The index is committed in the same transaction as the event
+it took, so even a kill -9 between the two leaves either both or neither: no swipe is
+recorded, or sent to the hub, twice.
 """
 
 from __future__ import annotations
@@ -279,13 +281,16 @@ class UhppoteGate:
             for index in range(first, upto + 1):
                 record = await self.api.get_event(self.target, index, timeout=cfg.timeout_s)
                 if record is not None and record.index == index and record.event_type != 0xFF:
-                    await self._emit(record)
-                await self._save_cursor(index)
+                    await self._emit(record)  # commits the cursor with the event
+                else:
+                    await self._save_cursor(index)
 
     async def _save_cursor(self, index: int) -> None:
+        """Moved in memory only once the store has it: a failed write is retried by the
+        next session from the same index, never skipped."""
         if index != self.last_index:
-            self.last_index = index
             await self.rt.store.set_counter(self._cursor, index)
+            self.last_index = index
 
     async def _emit(self, record: Any) -> None:
         kind = EVENT_TYPES.get(record.event_type, f"type-{record.event_type}")
@@ -303,7 +308,13 @@ class UhppoteGate:
         }
         ts = record.timestamp.replace(tzinfo=self.tz) if record.timestamp else None
         event = Event("access", self.config.id, data, ts=ts) if ts else None
-        await self.rt.flow.emit(event or Event("access", self.config.id, data))
+        # The event and the log position in one transaction: a crash between two separate
+        # writes would leave the event recorded but the index not, and the next run would
+        # fetch and record (and send the hub) the same swipe again.
+        await self.rt.flow.emit(
+            event or Event("access", self.config.id, data), counter=(self._cursor, record.index)
+        )
+        self.last_index = record.index
 
 
 def _describe(exc: BaseException) -> str:
