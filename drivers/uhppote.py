@@ -127,6 +127,7 @@ class UhppoteGate:
         self.pushes_dropped = 0
         self.garbled = 0
         self.door_open: bool | None = None
+        self.relay_on: bool | None = None
         self._listener: asyncio.DatagramTransport | None = None
         self._cursor = f"uhppote.{config.id}.event_index"
         self._lock = asyncio.Lock()
@@ -166,7 +167,9 @@ class UhppoteGate:
                 raise ValueError("controller refused the event listener address")
         await self._load_cursor()
         await self._catch_up()
-        await self.rt.devices.success(cfg.id, firmware=info.version, door_open=self.door_open)
+        await self.rt.devices.success(
+            cfg.id, firmware=info.version, door_open=self.door_open, relay_on=self.relay_on
+        )
         while True:
             try:
                 data = await asyncio.wait_for(self.pushes.get(), cfg.poll_interval_s)
@@ -198,6 +201,7 @@ class UhppoteGate:
             "pushes_dropped": self.pushes_dropped,
             "garbled": self.garbled,
             "door_open": self.door_open,
+            "relay_on": self.relay_on,
         }
 
     # --- events ------------------------------------------------------------------------
@@ -229,7 +233,7 @@ class UhppoteGate:
             return
         if pushed.controller != self.config.controller:
             return
-        self.door_open = bool(getattr(pushed, f"door_{self.config.door}_open"))
+        self._door_state(pushed)
         if self.last_index is None or pushed.event_index > self.last_index:
             await self._catch_up(upto=pushed.event_index)
 
@@ -237,10 +241,20 @@ class UhppoteGate:
         status = await self.api.get_status(self.target, timeout=self.config.timeout_s)
         if status is None:
             raise TimeoutError("no status reply")
-        self.door_open = bool(getattr(status, f"door_{self.config.door}_open"))
-        await self.rt.devices.success(self.config.id, door_open=self.door_open)
+        self._door_state(status)
+        await self.rt.devices.success(
+            self.config.id, door_open=self.door_open, relay_on=self.relay_on
+        )
         if self.last_index is None or status.event_index > self.last_index:
             await self._catch_up(upto=status.event_index)
+
+    def _door_state(self, status: Any) -> None:
+        """The door's contact (open or shut) and its lock relay (released or not), from a
+        status reply or a pushed event (both carry them). They differ when it matters: a
+        released lock nobody pushed, a door held open after the lock re-engaged."""
+        door = self.config.door
+        self.door_open = bool(getattr(status, f"door_{door}_open"))
+        self.relay_on = bool(int(status.relays) & (1 << (door - 1)))
 
     async def _load_cursor(self) -> None:
         if self.last_index is None:
@@ -257,7 +271,7 @@ class UhppoteGate:
                 if status is None:
                     raise TimeoutError("no status reply")
                 upto = int(status.event_index)
-                self.door_open = bool(getattr(status, f"door_{cfg.door}_open"))
+                self._door_state(status)
             if self.last_index is None:
                 # First contact: the controller's old log is not this gateway's business.
                 await self._save_cursor(upto)
