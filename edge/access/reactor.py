@@ -89,6 +89,7 @@ class Gatekeeper:
             "pending": 0,
             "ignored": 0,
             "not_opened": 0,
+            "manual": 0,
             "lists_loaded": 0,
         }
 
@@ -311,16 +312,23 @@ class Gatekeeper:
         from edge import actions
 
         try:
-            result = await actions.open_gate(self.rt, gate.id, actor=actor, reason=reason)
+            result = await actions.open_gate(
+                self.rt, gate.id, actor=actor, reason=reason, record=False
+            )
             opened, error = result.ok, None if result.ok else result.message
         except actions.ActionRefused as exc:
             opened, error = False, str(exc)
         except Exception as exc:
             opened, error = False, str(exc) or type(exc).__name__
+        await self._gate_answered(gate, opened, error)
+        return opened, error
+
+    async def _gate_answered(self, gate: GateConfig, opened: bool, error: str | None) -> None:
+        """The gate's answer to an opening: a silent one is an alarm and a device state."""
         key = f"access:gate_not_opening:{gate.id}"
         if opened:
             await self.rt.store.close_alarm_by_key(key, "system:access")
-            return True, None
+            return
         self.stats["not_opened"] += 1
         if self.rt.devices.status(gate.device).available is not False:
             await self.rt.devices.failure(gate.device, error or "did not open")
@@ -331,7 +339,29 @@ class Gatekeeper:
             severity="critical",
             data={"gate": gate.id, "device": gate.device, "error": error},
         )
-        return False, error
+
+    async def opened_by_hand(
+        self, gate_id: str, actor: Actor, reason: str, error: str | None
+    ) -> None:
+        """Someone opened a gate by hand (`actions.open_gate`, already audited): its
+        `access` event (rule `manual`, who and why, the gate's answer), and the alarm if the
+        gate did not answer. Tied to no pass, so no one's repeat or passback memory moves."""
+        gate = self.gates[gate_id]
+        opened = error is None
+        await self._gate_answered(gate, opened, error)
+        self.stats["manual"] += 1
+        payload = AccessPayload(
+            gate=gate.id,
+            direction=gate.direction,
+            decision="granted",
+            reason=reason,
+            actor=str(actor),
+            rule="manual",
+            decided_by=str(actor),
+            opened=opened,
+            gate_error=error,
+        )
+        await self.rt.flow.emit(payload.event(f"gate.{gate.id}"))
 
     async def after_opening(
         self, gate: GateConfig, vehicle: str, category: str, visitor_id: str | None
@@ -449,7 +479,7 @@ def _pending_key(pending: dict[str, Any]) -> str | None:
     pass put to the guard before the key was kept with it: its plate, if it had one)."""
     key = pending.get("key")
     if isinstance(key, str) and key:
-        return key
+        return None if key == "face:?" else key  # a face nobody knows is no one to remember
     plate = pending.get("plate")
     return f"plate:{plate}" if plate else None
 
