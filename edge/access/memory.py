@@ -1,13 +1,13 @@
 """What the gates remember between passes, across restarts: recent openings (the repeat
 window) and who went in without coming out (anti-passback).
 
-The pure rule reads it (`edge.access.decide`); the gatekeeper notes an opening when it
-decides (so a second read while the first opening is on the wire does not open twice),
-forgets it if the gate did not open, and keeps a done one in the store. A restart reads the
-store back, so a restarted daemon neither opens again for the car it just let in nor lets a
-plate or face that entered in again without an exit. Bounded: an opening is forgotten after
-the repeat window, an entry after `passback_memory_s`, here and in the store, at start and
-every PRUNE_EVERY_S.
+The pure rule reads it (`edge.access.decide`); the gatekeeper notes an opening (the rule's,
+or one a guard approved for a pass) before it is on the wire (so a second read meanwhile
+does not open twice), forgets it if the gate did not open, and keeps a done one in the store.
+A restart reads the store back, so a restarted daemon neither opens again for the car it just
+let in nor lets a plate or face that entered in again without an exit. Bounded: an opening is
+forgotten after the repeat window, an entry after `passback_memory_s`, here and in the store,
+at start and every PRUNE_EVERY_S.
 """
 
 from __future__ import annotations
@@ -78,12 +78,6 @@ class GateMemories:
         if gate.passback_group:
             rows.append((f"passback:{gate.passback_group}", key, gate.direction, at))
         await store.remember_passes(rows)
-
-    async def guard_opened(self, store: Any, gate: GateConfig, key: str, when: datetime) -> None:
-        """A guard opened the gate for a pass: it counts as an opening for the repeat
-        window and anti-passback exactly like one the rule made, here and after a restart."""
-        self.opened(gate, key, when)
-        await self.keep(store, gate, key, when)
 
     async def restore(self, store: Any) -> None:
         """Forget (in the store and here) what is past its time, and take back what is

@@ -11,10 +11,11 @@ The dispatcher runs every reactor in turn, so this one must return at once: deci
 in memory (the lists snapshot is rebuilt only when the store says a list changed, never per
 pass), and the slow part (the gate's UDP or Modbus round trip, the event, the alarms, the
 car park) runs in a task of its own per pass. The repeat window and anti-passback memory
-are updated when deciding, so a second read of the same car while the first opening is on
-the wire does not open twice; a failed opening forgets it again, a done one is kept in the
-store so a restart neither re-opens nor lets an entry in twice (edge/access/memory.py). A
-pass put to the guard expires when nobody answered in time (edge/access/expiry.py).
+are updated when deciding (and when a guard approves a pass, which counts the same), so a
+second read of the same car while the first opening is on the wire does not open twice; a
+failed opening forgets it again, a done one is kept in the store so a restart neither
+re-opens nor lets an entry in twice (edge/access/memory.py). A pass put to the guard
+expires when nobody answered in time (edge/access/expiry.py).
 """
 
 from __future__ import annotations
@@ -413,12 +414,16 @@ class Gatekeeper:
         opened: bool | None = None
         error: str | None = None
         if approve:
+            # Counts like the rule's opening (repeat window, anti-passback), noted before
+            # it is on the wire so a second read meanwhile is not put to the guard again.
+            key, when = _pending_key(pending), datetime.now(self.tz)
+            undo = self.memory.opened(gate, key, when) if key is not None else None
             opened, error = await self.open(gate, actor, reason or "approved by the guard")
+            if not opened and undo is not None:
+                undo()
             if opened:
-                key = _pending_key(pending)
                 if key is not None:
-                    when = datetime.now(self.tz)
-                    await self.memory.guard_opened(self.rt.store, gate, key, when)
+                    await self.memory.keep(self.rt.store, gate, key, when)
                 vehicle = pending.get("plate") or f"face:{pending.get('person')}"
                 category = pending.get("category") or "unknown"
                 await self.after_opening(gate, vehicle, category, pending.get("visitor_id"))
