@@ -59,7 +59,25 @@ async def pending(request: web.Request) -> web.Response:
     except ValueError:
         return _error(400, "limit is a number")
     rows = await rt.store.pending_passes(states[asked_state], limit)
-    return _json({"pending": rows})
+    return _json({"pending": [{**p, "crop": await _crop(rt, p)} for p in rows]})
+
+
+# What the guard looks at before answering: the plate or the face that was seen.
+CROP_ROLES = {"plate": "plate_crop", "face": "face_crop"}
+
+
+async def _crop(rt: Any, pending: dict[str, Any]) -> dict[str, str] | None:
+    """The pass's crop as the event image route serves it (`/api/events/{id}/images/{n}`,
+    which audits each view of a face), or None once retention has removed it."""
+    role = CROP_ROLES.get(str(pending.get("kind")))
+    wanted = [i.get("path") for i in pending.get("images") or () if i.get("role") == role]
+    if not wanted:
+        return None
+    event = await rt.store.event(pending["pass_event"])
+    for n, image in enumerate(event["images"] if event else ()):
+        if image["path"] == wanted[0]:
+            return {"role": image["role"], "url": f"/api/events/{event['id']}/images/{n}"}
+    return None
 
 
 async def answer(request: web.Request) -> web.Response:

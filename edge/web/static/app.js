@@ -1,7 +1,8 @@
 // The guard's overview: open alarms on top (acknowledge, close), health in words, last events.
 import { get, me, post } from "./api/client.js";
 import { load, t, toggle, word } from "./i18n/i18n.js";
-import { alarmHistory, fillFilters, findEvents, staff } from "./history.js";
+import { alarmHistory, fillFilters, findEvents } from "./history.js";
+import { staff } from "./staff.js";
 import { play } from "./webrtc/player.js";
 
 let tz = "+08:00";
@@ -133,6 +134,7 @@ function live() {
     ul.prepend(eventItem(doc.event));
     while (ul.children.length > MAX_EVENTS) ul.lastChild.remove();
     if (doc.event.kind === "alarm") alarms();
+    if (doc.event.kind === "access") pending(); // a pass put to the guard, or answered
   });
   ws.addEventListener("close", () => setTimeout(() => { events(); live(); }, 2000));
 }
@@ -171,32 +173,59 @@ async function gates() {
   await pending();
 }
 
-async function pending() {
+// Passes the gatekeeper put to the guard, each with the plate or face crop that was seen.
+// A row is drawn once and kept while it waits (the image route audits every view of a face:
+// redrawing each refresh would fetch and audit it again); `redraw` after a language switch.
+async function pending(redraw = false) {
   const r = await fetch("/api/access/pending");
   const ul = document.getElementById("pending");
-  ul.replaceChildren();
-  if (!r.ok) return; // no access control on this gateway
+  if (!r.ok) { // no access control on this gateway
+    ul.replaceChildren();
+    return;
+  }
+  const doc = await r.json();
+  if (redraw) ul.replaceChildren();
   const access = await fetch("/api/access");
   if (access.ok) {
     const fire = (await access.json()).fire_mode || {};
-    const li = el("li", fire.on ? "bad" : "good", fire.on ? t("gates.fire_on") : t("gates.fire_off"));
-    ul.append(li);
+    const li = ul.querySelector("li.fire") || el("li");
+    li.className = `fire ${fire.on ? "bad" : "good"}`;
+    li.textContent = fire.on ? t("gates.fire_on") : t("gates.fire_off");
+    ul.prepend(li);
   }
-  const doc = await r.json();
-  for (const p of doc.pending || []) {
-    const li = el("li", "pending");
-    li.append(el("b", "", t("gates.ask")), " ", p.plate || p.person || p.key || p.id, " ");
-    if (p.gate) li.append(el("small", "", p.gate));
-    for (const action of ["approve", "deny"]) {
-      const b = el("button", action, t(`gates.${action}`));
-      b.addEventListener("click", async () => {
-        await post(`/api/access/pending/${encodeURIComponent(p.id)}/${action}`, { reason: "" });
-        pending();
-      });
-      li.append(b);
-    }
-    ul.append(li);
+  const waiting = new Set(doc.pending.map((p) => p.id));
+  for (const li of ul.querySelectorAll("li.pending")) if (!waiting.has(li.dataset.id)) li.remove();
+  for (const p of doc.pending) {
+    ul.append(ul.querySelector(`li.pending[data-id="${CSS.escape(p.id)}"]`) || pendingItem(p));
   }
+}
+
+function pendingItem(p) {
+  const li = el("li", "pending");
+  li.dataset.id = p.id;
+  if (p.crop) {
+    const img = el("img", "crop");
+    img.src = p.crop.url;
+    img.alt = word("image_role", p.crop.role);
+    li.append(img);
+  }
+  const what = el("div", "what");
+  const seen = p.plate || p.person || t("gates.stranger");
+  what.append(el("b", "", t("gates.ask")), " ", seen, " ");
+  const where = [p.gate_name || p.gate, when(p.ts_ms)];
+  if (p.category) where.push(word("category", p.category));
+  what.append(el("small", "", where.join(" · ")));
+  const acts = el("div", "acts");
+  for (const action of ["approve", "deny"]) {
+    const b = el("button", action, t(`gates.${action}`));
+    b.addEventListener("click", async () => {
+      await post(`/api/access/pending/${encodeURIComponent(p.id)}/${action}`, { reason: "" });
+      pending();
+    });
+    acts.append(b);
+  }
+  li.append(what, acts);
+  return li;
 }
 
 // Meters and sensors: latest value with unit, threshold state, the last day as a sparkline.
@@ -307,7 +336,7 @@ document.getElementById("event-filter").addEventListener("submit", (ev) => {
 document.getElementById("f-status").addEventListener("change", () => alarmHistory(when));
 
 async function refresh() {
-  await Promise.all([health(), alarms(), meters()]);
+  await Promise.all([health(), alarms(), meters(), pending()]);
 }
 
 await load();
@@ -319,6 +348,8 @@ if (who) {
   document.getElementById("lang").addEventListener("click", async () => {
     await toggle();
     refresh();
+    gates();
+    pending(true);
     events();
     fillFilters(cameraList);
   });

@@ -1,5 +1,5 @@
 // The history views: events by kind, camera, time and plate text with a detail (scene image),
-// alarms by ThingsBoard status; and the staff view (queues, tasks) for installers/maintainers.
+// alarms by ThingsBoard status (the staff view is staff.js).
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
 
@@ -86,19 +86,4 @@ export async function alarmHistory(when) {
     if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by })}`));
     ul.append(li);
   }
-}
-
-export async function staff() {
-  const q = await get("/api/queue");
-  const ul = document.getElementById("queues");
-  ul.replaceChildren();
-  if (!q.destinations.length) ul.append(el("li", "", t("staff.no_queues")));
-  for (const d of q.destinations) {
-    ul.append(el("li", "", `${d.dest} · ${t("staff.backlog", { n: d.backlog })}`));
-  }
-  const h = await get("/api/health");
-  const tasks = document.getElementById("tasks");
-  tasks.replaceChildren(
-    ...(h.tasks || []).map((x) => el("li", x.state === "running" ? "" : "bad", `${x.name} · ${word("task_state", x.state)}`)),
-  );
 }
