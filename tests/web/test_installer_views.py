@@ -76,7 +76,7 @@ async def test_each_model_file_is_checked_against_the_manifest_with_its_role(
     rows = {m["name"]: m for m in doc["models"]}
     assert len(rows) == 8
     yunet = rows["face_detection_yunet_2023mar"]
-    assert (yunet["file_state"], yunet["role"], yunet["engine"]) == ("ok", "faces.detector", "faces")
+    assert [yunet[k] for k in ("file_state", "role", "engine")] == ["ok", "faces.detector", "faces"]
     assert rows["hyperlpr3_y5fu_320x_sim"]["file_state"] == "mismatch"
     assert rows["dlib_resnet_faceapi_128d"]["file_state"] == "missing"
     assert rows["dlib_resnet_faceapi_128d"]["size_bytes"] is None
