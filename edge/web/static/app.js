@@ -352,6 +352,7 @@ if (who) {
     pending(true);
     events();
     fillFilters(cameraList);
+    show(document.querySelector("#nav button.on")?.dataset.view || "overview"); // redrawn in the new language
   });
   document.getElementById("logout").addEventListener("click", async () => {
     await post("/api/auth/logout");
