@@ -95,7 +95,7 @@ async def open_staff_until(page: Any, selector: str, tries: int = 120) -> None:
 async def test_an_installer_sees_the_models_and_the_config_check(
     browser: Any, installer_console: tuple[Daemon, str, Path]
 ) -> None:
-    d, url, path = installer_console
+    _, url, path = installer_console
     ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await ctx.new_page()
     problems: list[str] = []
