@@ -209,12 +209,15 @@ async def devices(request: web.Request) -> web.Response:
 
 
 async def names(request: web.Request) -> web.Response:
-    """Devices' and cameras' names from the config, so the page never shows a bare id."""
+    """Devices', cameras' and gates' names from the config, so the page never shows a bare
+    id, and the site's UTC offset, so it shows every time in the site's zone."""
     cfg = request.app[RT].config
     return _json(
         {
             "devices": {d.id: getattr(d, "name", "") or d.id for d in cfg.devices},
             "cameras": {c.id: getattr(c, "name", "") or c.id for c in cfg.cameras},
+            "gates": {g.id: g.name or g.id for g in cfg.access.gates},
+            "site": {"name": cfg.site.name, "utc_offset": cfg.site.utc_offset},
         }
     )
 

@@ -103,7 +103,7 @@ async def test_a_guard_sees_the_crop_of_a_pass_put_to_him_and_answers_it(
     decided = [a["actor"] for a in await d.store.audit_entries(action="access.approve")]
     decided += [a["actor"] for a in await d.store.audit_entries(action="access.deny")]
     assert decided == ["user:zhang", "user:zhang"]
-    # Drawn once while it waited: the face crop was fetched (and audited) once, not per refresh.
+    # The page fetched the face crop once (the pending card and the live feed share it).
     assert len(await d.store.audit_entries(action="view_image")) == 1
     assert problems == []
     await ctx.close()

@@ -15,24 +15,50 @@ function el(tag, cls, text) {
 }
 
 function when(ms) {
-  // Local date and time in the site's zone (utc_offset from the health document).
+  // Local date and time in the site's zone (site.utc_offset, from /api/names).
   const sign = tz.startsWith("-") ? -1 : 1;
   const [h, m] = tz.slice(1).split(":").map(Number);
   const d = new Date(ms + sign * (h * 60 + m) * 60000);
   return d.toISOString().slice(0, 19).replace("T", " ");
 }
 
+// Health in words a guard understands: cameras and devices working, each uplink (the hub,
+// the police network) connected or not since when with its backlog; the technical problems
+// themselves are on the staff view.
 async function health() {
-  const doc = await get("/api/health");
+  const [doc, cams] = await Promise.all([get("/api/health"), get("/api/cameras")]);
   document.getElementById("site").textContent = doc.site.name;
-  tz = doc.site.utc_offset || tz;
   const s = document.getElementById("status");
   s.textContent = word("status", doc.status);
   s.className = `status ${doc.status}`;
-  const ul = document.getElementById("health");
-  ul.replaceChildren();
-  for (const p of doc.problems || []) ul.append(el("li", "bad", p));
-  if (!(doc.problems || []).length) ul.append(el("li", "good", t("health.all_ok")));
+  const items = [];
+  const offCams = cams.cameras.filter((c) => !c.online);
+  if (cams.cameras.length) {
+    items.push(el("li", offCams.length ? "bad" : "good", t("health.cameras", {
+      up: cams.cameras.length - offCams.length, n: cams.cameras.length,
+    })));
+    for (const c of offCams) items.push(el("li", "bad", t("health.camera_down", { name: c.name })));
+  }
+  const devices = doc.devices || [];
+  const offDevs = devices.filter((d) => d.available === false);
+  if (devices.length) {
+    items.push(el("li", offDevs.length ? "bad" : "good", t("health.devices", {
+      up: devices.length - offDevs.length, n: devices.length,
+    })));
+    for (const d of offDevs) items.push(el("li", "bad", t("health.device_down", { name: nameOf(d.device) })));
+  }
+  for (const [key, u] of Object.entries(doc)) {
+    if (!key.startsWith("uplink.") || !u || !u.type) continue;
+    const up = u.state === "connected";
+    const vars = {
+      name: word("uplink", u.type), state: word("link_state", u.state),
+      since: u.since ? when(u.since * 1000) : "", n: u.backlog ?? 0,
+    };
+    items.push(el("li", up ? "good" : "bad", t(u.since ? "health.uplink_since" : "health.uplink", vars)));
+  }
+  if (doc.status !== "ok") items.push(el("li", "bad", t("health.call_staff")));
+  else if (!items.length) items.push(el("li", "good", t("health.all_ok")));
+  document.getElementById("health").replaceChildren(...items);
 }
 
 let unacked = 0;
@@ -98,19 +124,51 @@ document.addEventListener("click", () => audio && audio.resume());
 const MAX_EVENTS = 30;
 // What a guard follows live; meter readings and device state have their own sections.
 const LIVE_KINDS = ["plate", "face", "access", "alarm"];
-let names = { devices: {}, cameras: {} };
+let names = { devices: {}, cameras: {}, gates: {} };
 
 function nameOf(id) {
-  return names.cameras[id] || names.devices[id] || id;
+  // Event sources are "camera.<id>" or "gate.<id>" for what the daemon made itself.
+  const bare = String(id).replace(/^(camera|gate)\./, "");
+  return names.cameras[bare] || names.gates[bare] || names.devices[bare] || names.devices[id] || bare;
+}
+
+const CROPS = { plate: "plate_crop", face: "face_crop" };
+
+function cropOf(e) {
+  // The plate or face crop, as the event image route serves it (a face view is audited there).
+  const n = (e.images || []).findIndex((im) => im.role === CROPS[e.kind]);
+  if (n < 0) return null;
+  const img = el("img", "crop");
+  img.src = `/api/events/${encodeURIComponent(e.id)}/images/${n}`;
+  img.alt = word("image_role", CROPS[e.kind]);
+  return img;
+}
+
+// What a guard reads in one line: the plate and where, who the face is, what the gate did.
+function eventLine(e) {
+  const d = e.data;
+  if (e.kind === "plate") return [d.plate, nameOf(d.camera || e.source)];
+  if (e.kind === "face") {
+    const m = d.match || {};
+    const who = m.result === "unknown" || !m.result ? t("events.face_unknown") : (m.name || m.person_id);
+    return [`${who} · ${word("match", m.result || "unknown")}`, nameOf(d.camera || e.source)];
+  }
+  if (e.kind === "access") {
+    const seen = d.plate || d.person_id || t("gates.stranger");
+    return [`${word("decision", d.decision)} ${seen}`, nameOf(d.gate || e.source)];
+  }
+  if (e.kind === "alarm") return [d.message || "", word("alarm_state", d.state)];
+  return [d.message || "", nameOf(e.source)];
 }
 
 function eventItem(e) {
   const li = el("li", `event ${e.kind}`);
   li.dataset.id = e.id;
-  li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ");
-  li.append(e.data.plate || e.data.message || nameOf(e.source));
-  if (e.data.plate) li.append(" ", el("small", "", nameOf(e.data.camera || e.source)));
-  if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
+  const crop = cropOf(e);
+  if (crop) li.append(crop);
+  const [main, where] = eventLine(e);
+  li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ", main, " ");
+  li.append(el("small", "", where));
   return li;
 }
 
@@ -320,7 +378,7 @@ function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
   for (const b of document.querySelectorAll("#nav button")) b.classList.toggle("on", b.dataset.view === view);
   if (view === "history") {
-    findEvents(when);
+    findEvents(when, nameOf);
     alarmHistory(when);
   }
   if (view === "staff") staff();
@@ -331,7 +389,7 @@ for (const b of document.querySelectorAll("#nav button")) {
 }
 document.getElementById("event-filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  findEvents(when);
+  findEvents(when, nameOf);
 });
 document.getElementById("f-status").addEventListener("change", () => alarmHistory(when));
 
@@ -343,6 +401,7 @@ await load();
 const who = await me();
 if (who) {
   names = await get("/api/names");
+  tz = names.site.utc_offset;
   document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
   if (who.role !== "guard") for (const b of document.querySelectorAll(".staff-only")) b.hidden = false;
   document.getElementById("lang").addEventListener("click", async () => {

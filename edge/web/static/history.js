@@ -33,7 +33,7 @@ export function fillFilters(cameras) {
   options(document.getElementById("f-status"), STATUSES, (s) => (s ? word("alarm_status", s) : t("alarms.all")));
 }
 
-export async function findEvents(when) {
+export async function findEvents(when, nameOf) {
   const f = document.getElementById("event-filter");
   const q = new URLSearchParams({ limit: "200", since: f.since.value });
   if (f.kind.value) q.set("kind", f.kind.value);
@@ -45,18 +45,18 @@ export async function findEvents(when) {
   if (!doc.events.length) ul.append(el("li", "", t("events.none")));
   for (const e of doc.events) {
     const li = el("li", "found");
-    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${e.data.plate || e.data.message || e.source}`);
+    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${e.data.plate || e.data.message || nameOf(e.source)}`);
     b.type = "button";
-    b.addEventListener("click", () => detail(e, when));
+    b.addEventListener("click", () => detail(e, when, nameOf));
     li.append(b);
     ul.append(li);
   }
 }
 
-function detail(e, when) {
+function detail(e, when, nameOf) {
   const box = document.getElementById("detail");
   box.hidden = false;
-  box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${e.source}`));
+  box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${nameOf(e.source)}`));
   const dl = el("dl");
   for (const [k, v] of Object.entries(e.data)) {
     dl.append(el("dt", "", word("field", k)), el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));

@@ -26,6 +26,7 @@ async function queues() {
 async function tasks() {
   const h = await get("/api/health");
   document.getElementById("tasks").replaceChildren(
+    ...(h.problems || []).map((p) => el("li", "bad problem", p)), // the daemon's own sentences
     ...(h.tasks || []).map((x) => el("li", x.state === "running" ? "" : "bad", `${x.name} · ${word("task_state", x.state)}`)),
   );
 }

@@ -1,0 +1,87 @@
+"""The guard's overview in Debian's chromium, item by item of issue 13: times in the site's
+zone, health in words (the hub's link and its backlog), events with names instead of ids,
+and a camera the browser cannot play falls back to a still refreshed every second."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from console_browser import TOFU_CHECK, login
+from test_live_video import high_profile_mp4
+from webauth import MINIMAL, PASSWORDS, with_users
+
+from edge.app import Daemon
+from edge.config import parse_config
+from edge.payloads import AccessPayload, PlatePayload
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+async def site_console(tmp_path: Path) -> AsyncIterator[tuple[Daemon, str]]:
+    video = tmp_path / "cam.mp4"
+    high_profile_mp4(video)
+    text = (
+        with_users(MINIMAL.format(data_dir=tmp_path / "data")).replace(
+            "  name: 测试小区", '  name: 测试小区\n  utc_offset: "-03:00"', 1
+        )
+        + f"cameras:\n  - {{id: cam1, name: 东门摄像机, kind: file, path: {video}, fps: 10}}\n"
+        + 'uplinks:\n  hub: {type: mqtt, url: "mqtt://127.0.0.1:1"}\n'
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    yield d, f"http://127.0.0.1:{d.web.port}"
+    await d.stop()
+
+
+async def test_times_names_and_the_hubs_link_are_shown_as_a_guard_reads_them(
+    browser: Any, site_console: tuple[Daemon, str]
+) -> None:
+    d, url = site_console
+    seen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # 00:04:05 at the site (-03:00)
+    plate = PlatePayload(camera="cam1", plate="苏A54321", confidence=0.95)
+    await d.rt.flow.emit(plate.event("camera.cam1", ts=seen))
+    await d.rt.flow.emit(AccessPayload(gate="east-in", decision="denied", plate="苏A54321")
+                         .event("gate.east-in", ts=seen))  # fmt: skip
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await ctx.new_page()
+    await login(page, url, "zhang", PASSWORDS["zhang"])
+    await page.wait_for_url(url + "/")
+    car = page.locator("#events li.plate", has_text="苏A54321")
+    await car.wait_for()
+    assert "2026-01-02 00:04:05" in await car.inner_text()
+    assert "东门摄像机" in await car.inner_text()  # the camera by its name, not camera.cam1
+    refused = await page.locator("#events li.access").inner_text()
+    assert "拒绝 苏A54321" in refused and "gate." not in refused
+    # The hub cannot be reached: said in words, since when (in the site's zone), backlog.
+    hub = page.locator("#health li.bad", has_text="区级平台：未连接（自 ")
+    await hub.wait_for()
+    assert "积压 2 条" in await hub.inner_text()
+    await page.wait_for_selector("#health li:has-text('摄像机：1/1 在线')")
+    assert await page.evaluate(TOFU_CHECK, "区级平台未连接积压摄像机在线拒绝") == []
+    await ctx.close()
+
+
+async def test_a_browser_that_cannot_play_the_stream_gets_a_still_every_second(
+    browser: Any, site_console: tuple[Daemon, str]
+) -> None:
+    _, url = site_console
+    ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
+    await ctx.add_init_script("delete window.RTCPeerConnection;")  # a browser without WebRTC
+    page = await ctx.new_page()
+    await login(page, url, "zhang", PASSWORDS["zhang"])
+    await page.wait_for_url(url + "/")
+    await page.click("#cameras .tile[data-camera=cam1]")
+    still = page.locator("#viewer-still")
+    await still.wait_for(state="visible")
+    assert await page.locator("#viewer-video").is_hidden()  # no black video tile
+    loaded = "() => { const i = document.getElementById('viewer-still'); " \
+             "return i.complete && i.naturalWidth === 640 ? i.src : null; }"  # fmt: skip
+    first = await (await page.wait_for_function(loaded)).json_value()
+    await page.wait_for_function(f"() => ({loaded})() && ({loaded})() !== {first!r}")
+    await page.click("#viewer-close")
+    await ctx.close()
