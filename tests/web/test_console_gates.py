@@ -72,6 +72,10 @@ async def test_a_guard_sees_the_crop_of_a_pass_put_to_him_and_answers_it(
     await login(page, url, "zhang", PASSWORDS["zhang"])
     await page.wait_for_url(url + "/")
     await page.wait_for_selector("#pending li.fire:has-text('消防模式：未开启')")
+    # The gate by its name, with what it does now; not its controller.
+    gate = page.locator("#gates li.gate", has_text="东门入口")
+    assert "入口 · 陌生车辆人员需值班确认" in await gate.inner_text()
+    assert await page.locator("#gates li", has_text="东门控制器").count() == 0
 
     # A stranger's car at the east gate, as the camera worker commits it: crop and scene.
     crop = await picture(d, (188, 48), ImageRole.PLATE_CROP)
@@ -100,6 +104,12 @@ async def test_a_guard_sees_the_crop_of_a_pass_put_to_him_and_answers_it(
     await person.locator("button", has_text="拒绝").click()
     await person.wait_for(state="detached")
     assert controller.opened == [1]
+    await gate.locator("input.reason").fill("业主忘带门卡")
+    await gate.locator("button", has_text="开门").click()
+    await gate.filter(has_text="已开门").wait_for()
+    assert controller.opened == [1, 1]
+    [opened] = await d.store.audit_entries(action="gate.open", limit=1)
+    assert (opened["actor"], opened["target"]) == ("user:zhang", "east-in")
     decided = [a["actor"] for a in await d.store.audit_entries(action="access.approve")]
     decided += [a["actor"] for a in await d.store.audit_entries(action="access.deny")]
     assert decided == ["user:zhang", "user:zhang"]

@@ -207,8 +207,14 @@ async function gates() {
   for (const g of doc.gates) {
     const li = el("li", "gate");
     li.dataset.gate = g.id;
-    const state = g.available === false ? t("gates.offline") : "";
-    li.append(el("div", "line", `${g.name} ${state}`));
+    const line = el("div", "line");
+    line.append(el("b", "", g.name), " ");
+    const facts = [];
+    if (g.direction) facts.push(word("direction", g.direction));
+    if (g.mode) facts.push(word("gate_mode", g.mode));
+    if (g.available === false) facts.push(t("gates.offline"));
+    line.append(el("small", g.available === false ? "bad" : "", facts.join(" · ")));
+    li.append(line);
     const acts = el("div", "acts");
     const reason = el("input", "reason");
     reason.placeholder = t("gates.reason");
