@@ -5,7 +5,7 @@ and a camera the browser cannot play falls back to a still refreshed every secon
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from console_browser import TOFU_CHECK, login
 from test_live_video import high_profile_mp4
 from webauth import MINIMAL, PASSWORDS, with_users
 
+from edge import actions
+from edge.actions import Actor
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.payloads import AccessPayload, PlatePayload
@@ -42,7 +44,8 @@ async def test_times_names_and_the_hubs_link_are_shown_as_a_guard_reads_them(
     browser: Any, site_console: tuple[Daemon, str]
 ) -> None:
     d, url = site_console
-    seen = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)  # 00:04:05 at the site (-03:00)
+    seen = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=5)
+    at_site = f"{seen - timedelta(hours=3):%Y-%m-%d %H:%M:%S}"  # the site is at -03:00
     plate = PlatePayload(camera="cam1", plate="苏A54321", confidence=0.95)
     await d.rt.flow.emit(plate.event("camera.cam1", ts=seen))
     await d.rt.flow.emit(AccessPayload(gate="east-in", decision="denied", plate="苏A54321")
@@ -53,7 +56,7 @@ async def test_times_names_and_the_hubs_link_are_shown_as_a_guard_reads_them(
     await page.wait_for_url(url + "/")
     car = page.locator("#events li.plate", has_text="苏A54321")
     await car.wait_for()
-    assert "2026-01-02 00:04:05" in await car.inner_text()
+    assert at_site in await car.inner_text()
     assert "东门摄像机" in await car.inner_text()  # the camera by its name, not camera.cam1
     refused = await page.locator("#events li.access").inner_text()
     assert "拒绝 苏A54321" in refused and "gate." not in refused
@@ -63,6 +66,23 @@ async def test_times_names_and_the_hubs_link_are_shown_as_a_guard_reads_them(
     assert "积压 2 条" in await hub.inner_text()
     await page.wait_for_selector("#health li:has-text('摄像机：1/1 在线')")
     assert await page.evaluate(TOFU_CHECK, "区级平台未连接积压摄像机在线拒绝") == []
+
+    # History: the gate's decision in words in the event's detail; who acknowledged an
+    # alarm and when, in the site's zone.
+    alarm = await d.store.raise_alarm("smoke:b1", "smoke-b1", "1号楼烟感报警", "critical")
+    await actions.ack_alarm(d.rt, alarm.id, actor=Actor("user", "zhang"), note="")
+    [acked] = await d.store.alarms(state="acknowledged")
+    await page.click("#nav button[data-view=history]")
+    await page.select_option("#f-kind", "access")
+    await page.select_option("#f-since", "24h")
+    async with page.expect_response(lambda r: "kind=access" in r.url):
+        await page.click("#event-filter button[type=submit]")
+    await page.locator("#found li", has_text="苏A54321").locator("button").click()
+    detail = await page.locator("#detail dl").inner_text()
+    assert "结果\n拒绝" in detail and "denied" not in detail
+    history = page.locator("#alarm-history li", has_text="1号楼烟感报警")
+    at = datetime.fromtimestamp(acked["acked_ms"] / 1000, UTC) - timedelta(hours=3)
+    await history.filter(has_text=f"zhang 于 {at:%Y-%m-%d %H:%M:%S} 确认").wait_for()
     await ctx.close()
 
 

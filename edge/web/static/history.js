@@ -53,13 +53,36 @@ export async function findEvents(when, nameOf) {
   }
 }
 
+// Fields whose values are words of a catalogue group, names from the config, or times.
+const ENUMS = {
+  decision: "decision", category: "category", direction: "direction", state: "alarm_state",
+  severity: "severity", mode: "gate_mode", colour: "plate_colour",
+};
+const NAMED = ["camera", "gate", "device"];
+const TIMES = ["first_seen", "last_seen"]; // epoch seconds
+const HIDDEN = ["extra", "box", "pass_event", "pending_id", "track_id"]; // ids and pixels
+
+function shown(k, v, when, nameOf) {
+  if (k in ENUMS) return word(ENUMS[k], String(v));
+  if (NAMED.includes(k)) return nameOf(String(v));
+  if (TIMES.includes(k) && typeof v === "number") return when(v * 1000);
+  if (k === "match" && typeof v === "object") {
+    const who = v.name || v.person_id;
+    return who ? `${who} · ${word("match", v.result)}` : word("match", v.result);
+  }
+  if (typeof v === "boolean") return word("value", String(v));
+  if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(2);
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
 function detail(e, when, nameOf) {
   const box = document.getElementById("detail");
   box.hidden = false;
   box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${nameOf(e.source)}`));
   const dl = el("dl");
   for (const [k, v] of Object.entries(e.data)) {
-    dl.append(el("dt", "", word("field", k)), el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));
+    if (v === null || v === undefined || v === "" || HIDDEN.includes(k)) continue;
+    dl.append(el("dt", "", word("field", k)), el("dd", "", shown(k, v, when, nameOf)));
   }
   box.append(dl);
   e.images.forEach((im, n) => {
@@ -82,8 +105,9 @@ export async function alarmHistory(when) {
     const li = el("li", `alarm ${a.severity} ${a.status}`);
     li.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
     li.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
-    if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by })}`));
-    if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by })}`));
+    // Who handled it and when (the audit has the same, with the note).
+    if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by, at: when(a.acked_ms) })}`));
+    if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by, at: when(a.closed_ms) })}`));
     ul.append(li);
   }
 }
