@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
 from console_browser import TOFU_CHECK, login
 from test_live_video import high_profile_mp4
@@ -105,3 +107,48 @@ async def test_a_browser_that_cannot_play_the_stream_gets_a_still_every_second(
     await page.wait_for_function(f"() => ({loaded})() && ({loaded})() !== {first!r}")
     await page.click("#viewer-close")
     await ctx.close()
+
+
+def hevc_mp4(path: Path, frames: int = 40, fps: int = 10) -> None:
+    with av.open(str(path), "w", format="mp4") as out:
+        stream = out.add_stream("libx265", rate=fps)
+        stream.width, stream.height = 640, 360
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": "ultrafast", "x265-params": "log-level=error"}
+        for i in range(frames):
+            img = np.full((360, 640, 3), (i * 5) % 255, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
+async def test_an_h265_camera_is_shown_as_stills_not_a_black_tile(
+    browser: Any, tmp_path: Path
+) -> None:
+    video = tmp_path / "hevc.mp4"
+    hevc_mp4(video)
+    text = with_users(MINIMAL.format(data_dir=tmp_path / "data")) + (
+        f"cameras:\n  - {{id: cam5, name: 地库摄像机, kind: file, path: {video}, fps: 10}}\n"
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        url = f"http://127.0.0.1:{d.web.port}"
+        ctx = await browser.new_context(viewport={"width": 1366, "height": 768})
+        page = await ctx.new_page()
+        await login(page, url, "zhang", PASSWORDS["zhang"])
+        await page.wait_for_url(url + "/")
+        await page.wait_for_selector("#cameras .tile.online[data-camera=cam5]")
+        async with page.expect_response(lambda r: "/webrtc" in r.url) as answer:
+            await page.click("#cameras .tile[data-camera=cam5]")
+        assert (await answer.value).status == 415  # refused at once: never sent as H.264
+        await page.locator("#viewer-still").wait_for(state="visible")
+        assert await page.locator("#viewer-video").is_hidden()
+        await page.wait_for_function(
+            "() => { const i = document.getElementById('viewer-still');"
+            " return i.complete && i.naturalWidth === 640; }"
+        )
+        await ctx.close()
+    finally:
+        await d.stop()
