@@ -427,9 +427,10 @@ if (who) {
     document.getElementById("clock").textContent = when(Date.now());
   };
   setInterval(tick, 1000);
+  // The overview first, before the first loads: a view picked meanwhile is not taken back.
+  show("overview");
   await Promise.all([refresh(), events(), cameras(), gates()]);
   fillFilters(cameraList);
-  show("overview");
   setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
   live();
