@@ -218,6 +218,7 @@ async def names(request: web.Request) -> web.Response:
             "devices": {d.id: getattr(d, "name", "") or d.id for d in cfg.devices},
             "cameras": {c.id: getattr(c, "name", "") or c.id for c in cfg.cameras},
             "gates": {g.id: g.name or g.id for g in cfg.access.gates},
+            "car_parks": {p.id: p.name or p.id for p in cfg.access.car_parks},
             "site": {"name": cfg.site.name, "utc_offset": cfg.site.utc_offset},
         }
     )

@@ -33,6 +33,7 @@ devices:
      door: 1, timeout_s: 0.3, poll_interval_s: 0.5}}
 access:
   plate_allowlist: ["粤B12345"]
+  plate_blocklist: ["粤B66666"]
   gates:
     - {{id: east-in, name: 东门入口, device: ctl-east, cameras: [cam-east], mode: ask}}
 """
@@ -113,6 +114,12 @@ async def test_a_guard_sees_the_crop_of_a_pass_put_to_him_and_answers_it(
     decided = [a["actor"] for a in await d.store.audit_entries(action="access.approve")]
     decided += [a["actor"] for a in await d.store.audit_entries(action="access.deny")]
     assert decided == ["user:zhang", "user:zhang"]
+    # A blacklisted car is refused: the alarm says so in Chinese, with the gate's name.
+    banned = PlatePayload(camera="cam-east", plate="粤B66666", confidence=0.97)
+    await d.rt.flow.emit(banned.event("camera.cam-east"))
+    await page.locator("#alarms li", has_text="黑名单车辆 粤B66666 在东门入口被拒绝通行").wait_for()
+    await page.locator("#events li.alarm", has_text="黑名单车辆 粤B66666").wait_for()
+    assert controller.opened == [1, 1]
     # The page fetched the face crop once (the pending card and the live feed share it).
     assert len(await d.store.audit_entries(action="view_image")) == 1
     assert problems == []

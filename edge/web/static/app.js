@@ -3,6 +3,7 @@ import { get, me, post } from "./api/client.js";
 import { load, t, toggle, word } from "./i18n/i18n.js";
 import { alarmHistory, fillFilters, findEvents } from "./history.js";
 import { staff } from "./staff.js";
+import { alarmText } from "./alarm_text.js";
 import { play } from "./webrtc/player.js";
 
 let tz = "+08:00";
@@ -75,7 +76,7 @@ async function alarms() {
     const li = el("li", `alarm ${a.severity} ${a.status}`);
     li.dataset.id = a.id;
     const head = el("div", "line");
-    head.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    head.append(el("b", "", word("severity", a.severity)), " ", alarmText(a, nameOf), " ");
     head.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
     li.append(head);
     const acts = el("div", "acts");
@@ -124,12 +125,13 @@ document.addEventListener("click", () => audio && audio.resume());
 const MAX_EVENTS = 30;
 // What a guard follows live; meter readings and device state have their own sections.
 const LIVE_KINDS = ["plate", "face", "access", "alarm"];
-let names = { devices: {}, cameras: {}, gates: {} };
+let names = { devices: {}, cameras: {}, gates: {}, car_parks: {} };
 
 function nameOf(id) {
   // Event sources are "camera.<id>" or "gate.<id>" for what the daemon made itself.
   const bare = String(id).replace(/^(camera|gate)\./, "");
-  return names.cameras[bare] || names.gates[bare] || names.devices[bare] || names.devices[id] || bare;
+  return names.cameras[bare] || names.gates[bare] || names.devices[bare] || names.devices[id]
+    || names.car_parks[bare] || bare;
 }
 
 const CROPS = { plate: "plate_crop", face: "face_crop" };
@@ -155,9 +157,10 @@ function eventLine(e) {
   }
   if (e.kind === "access") {
     const seen = d.plate || d.person_id || t("gates.stranger");
-    return [`${word("decision", d.decision)} ${seen}`, nameOf(d.gate || e.source)];
+    const what = d.decision ? `${word("decision", d.decision)} ${seen}` : seen; // a card reader's own
+    return [what, nameOf(d.gate || e.source)];
   }
-  if (e.kind === "alarm") return [d.message || "", word("alarm_state", d.state)];
+  if (e.kind === "alarm") return [alarmText({ ...d, source: e.source }, nameOf), word("alarm_state", d.state)];
   return [d.message || "", nameOf(e.source)];
 }
 
@@ -385,7 +388,7 @@ function show(view) {
   for (const b of document.querySelectorAll("#nav button")) b.classList.toggle("on", b.dataset.view === view);
   if (view === "history") {
     findEvents(when, nameOf);
-    alarmHistory(when);
+    alarmHistory(when, nameOf);
   }
   if (view === "staff") staff();
 }
@@ -397,7 +400,7 @@ document.getElementById("event-filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
   findEvents(when, nameOf);
 });
-document.getElementById("f-status").addEventListener("change", () => alarmHistory(when));
+document.getElementById("f-status").addEventListener("change", () => alarmHistory(when, nameOf));
 
 async function refresh() {
   await Promise.all([health(), alarms(), meters(), pending()]);

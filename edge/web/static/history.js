@@ -2,6 +2,7 @@
 // alarms by ThingsBoard status (the staff view is staff.js).
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
+import { alarmText } from "./alarm_text.js";
 
 const KINDS = ["", "plate", "face", "access", "alarm", "reading", "device"];
 const SINCE = ["1h", "24h", "7d", "30d"];
@@ -45,7 +46,9 @@ export async function findEvents(when, nameOf) {
   if (!doc.events.length) ul.append(el("li", "", t("events.none")));
   for (const e of doc.events) {
     const li = el("li", "found");
-    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${e.data.plate || e.data.message || nameOf(e.source)}`);
+    const text = e.kind === "alarm" ? alarmText({ ...e.data, source: e.source }, nameOf)
+      : e.data.plate || e.data.message || nameOf(e.source);
+    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${text}`);
     b.type = "button";
     b.addEventListener("click", () => detail(e, when, nameOf));
     li.append(b);
@@ -95,7 +98,7 @@ function detail(e, when, nameOf) {
   });
 }
 
-export async function alarmHistory(when) {
+export async function alarmHistory(when, nameOf) {
   const status = document.getElementById("f-status").value;
   const doc = await get(`/api/alarms?limit=200${status ? `&status=${status}` : ""}`);
   const ul = document.getElementById("alarm-history");
@@ -103,7 +106,7 @@ export async function alarmHistory(when) {
   if (!doc.alarms.length) ul.append(el("li", "", t("alarms.none_found")));
   for (const a of doc.alarms) {
     const li = el("li", `alarm ${a.severity} ${a.status}`);
-    li.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    li.append(el("b", "", word("severity", a.severity)), " ", alarmText(a, nameOf), " ");
     li.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
     // Who handled it and when (the audit has the same, with the note).
     if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by, at: when(a.acked_ms) })}`));
