@@ -55,7 +55,8 @@ async function health() {
       name: word("uplink", u.type), state: word("link_state", u.state),
       since: u.since ? when(u.since * 1000) : "", n: u.backlog ?? 0,
     };
-    items.push(el("li", up ? "good" : "bad", t(u.since ? "health.uplink_since" : "health.uplink", vars)));
+    const cls = up ? "good" : u.state === "off" ? "" : "bad"; // off: no address configured yet
+    items.push(el("li", cls, t(u.since ? "health.uplink_since" : "health.uplink", vars)));
   }
   if (doc.status !== "ok") items.push(el("li", "bad", t("health.call_staff")));
   else if (!items.length) items.push(el("li", "good", t("health.all_ok")));
