@@ -103,6 +103,8 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
     await page.click("#lang")
     await page.wait_for_selector("#alarms:has-text('No open alarms')")
     await page.wait_for_selector("#events li:has-text('Plate')")
+    await page.wait_for_selector("#who:has-text('Guard')")  # all of it, not only the lists
+    await page.wait_for_selector("#cameras:has-text('No cameras configured')")
     await shoot(page, "overview-en")
     assert problems == []
     await ctx.close()

@@ -412,10 +412,15 @@ const who = await me();
 if (who) {
   names = await get("/api/names");
   tz = names.site.utc_offset;
-  document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
+  const whoLine = () => {
+    document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
+  };
+  whoLine();
   if (who.role !== "guard") for (const b of document.querySelectorAll(".staff-only")) b.hidden = false;
   document.getElementById("lang").addEventListener("click", async () => {
     await toggle();
+    whoLine();
+    cameras();
     refresh();
     gates();
     pending(true);
