@@ -5,23 +5,9 @@ import { alarmHistory, fillFilters, findEvents } from "./history.js";
 import { staff } from "./staff.js";
 import { alarmText } from "./alarm_text.js";
 import { play } from "./webrtc/player.js";
-
-let tz = "+08:00";
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function when(ms) {
-  // Local date and time in the site's zone (site.utc_offset, from /api/names).
-  const sign = tz.startsWith("-") ? -1 : 1;
-  const [h, m] = tz.slice(1).split(":").map(Number);
-  const d = new Date(ms + sign * (h * 60 + m) * 60000);
-  return d.toISOString().slice(0, 19).replace("T", " ");
-}
+import { el, nameOf, setSite, when } from "./site.js";
+import { events, live } from "./feed.js";
+import { gates, pending } from "./gates.js";
 
 // Health in words a guard understands: cameras and devices working, each uplink (the hub,
 // the police network) connected or not since when with its backlog; the technical problems
@@ -123,179 +109,6 @@ function chime() {
 }
 document.addEventListener("click", () => audio && audio.resume());
 
-const MAX_EVENTS = 30;
-// What a guard follows live; meter readings and device state have their own sections.
-const LIVE_KINDS = ["plate", "face", "access", "alarm"];
-let names = { devices: {}, cameras: {}, gates: {}, car_parks: {} };
-
-function nameOf(id) {
-  // Event sources are "camera.<id>" or "gate.<id>" for what the daemon made itself.
-  const bare = String(id).replace(/^(camera|gate)\./, "");
-  return names.cameras[bare] || names.gates[bare] || names.devices[bare] || names.devices[id]
-    || names.car_parks[bare] || bare;
-}
-
-const CROPS = { plate: "plate_crop", face: "face_crop" };
-
-function cropOf(e) {
-  // The plate or face crop, as the event image route serves it (a face view is audited there).
-  const n = (e.images || []).findIndex((im) => im.role === CROPS[e.kind]);
-  if (n < 0) return null;
-  const img = el("img", "crop");
-  img.src = `/api/events/${encodeURIComponent(e.id)}/images/${n}`;
-  img.alt = word("image_role", CROPS[e.kind]);
-  return img;
-}
-
-// What a guard reads in one line: the plate and where, who the face is, what the gate did.
-function eventLine(e) {
-  const d = e.data;
-  if (e.kind === "plate") return [d.plate, nameOf(d.camera || e.source)];
-  if (e.kind === "face") {
-    const m = d.match || {};
-    const who = m.result === "unknown" || !m.result ? t("events.face_unknown") : (m.name || m.person_id);
-    return [`${who} · ${word("match", m.result || "unknown")}`, nameOf(d.camera || e.source)];
-  }
-  if (e.kind === "access") {
-    const seen = d.plate || d.person_id || t("gates.stranger");
-    const what = d.decision ? `${word("decision", d.decision)} ${seen}` : seen; // a card reader's own
-    return [what, nameOf(d.gate || e.source)];
-  }
-  if (e.kind === "alarm") return [alarmText({ ...d, source: e.source }, nameOf), word("alarm_state", d.state)];
-  return [d.message || "", nameOf(e.source)];
-}
-
-function eventItem(e) {
-  const li = el("li", `event ${e.kind}`);
-  li.dataset.id = e.id;
-  const crop = cropOf(e);
-  if (crop) li.append(crop);
-  const [main, where] = eventLine(e);
-  li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ", main, " ");
-  li.append(el("small", "", where));
-  return li;
-}
-
-async function events() {
-  const docs = await Promise.all(LIVE_KINDS.map((k) => get(`/api/events?limit=20&kind=${k}`)));
-  const all = docs.flatMap((d) => d.events).sort((a, b) => b.ts_ms - a.ts_ms).slice(0, 20);
-  const ul = document.getElementById("events");
-  ul.replaceChildren(...all.map(eventItem));
-}
-
-function live() {
-  // New events arrive over the WebSocket; after a gap (or a reconnect) the list is reloaded.
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/api/live`);
-  ws.addEventListener("message", (msg) => {
-    const doc = JSON.parse(msg.data);
-    if (doc.gap) events();
-    if (!LIVE_KINDS.includes(doc.event.kind)) return;
-    const ul = document.getElementById("events");
-    if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
-    ul.prepend(eventItem(doc.event));
-    while (ul.children.length > MAX_EVENTS) ul.lastChild.remove();
-    if (doc.event.kind === "alarm") alarms();
-    if (doc.event.kind === "access") pending(); // a pass put to the guard, or answered
-  });
-  ws.addEventListener("close", () => setTimeout(() => { events(); live(); }, 2000));
-}
-
-// Gates: open with a reason (audited with the logged-in guard); pending approvals if the
-// access control offers them.
-async function gates() {
-  const doc = await get("/api/gates");
-  const ul = document.getElementById("gates");
-  ul.replaceChildren();
-  if (!doc.gates.length) ul.append(el("li", "", t("gates.none")));
-  for (const g of doc.gates) {
-    const li = el("li", "gate");
-    li.dataset.gate = g.id;
-    const line = el("div", "line");
-    line.append(el("b", "", g.name), " ");
-    const facts = [];
-    if (g.direction) facts.push(word("direction", g.direction));
-    if (g.mode) facts.push(word("gate_mode", g.mode));
-    if (g.available === false) facts.push(t("gates.offline"));
-    line.append(el("small", g.available === false ? "bad" : "", facts.join(" · ")));
-    li.append(line);
-    const acts = el("div", "acts");
-    const reason = el("input", "reason");
-    reason.placeholder = t("gates.reason");
-    reason.maxLength = 200;
-    const b = el("button", "open", t("gates.open"));
-    const msg = el("small", "msg");
-    b.addEventListener("click", async () => {
-      if (!reason.value.trim()) {
-        msg.textContent = t("gates.need_reason");
-        return;
-      }
-      const r = await post(`/api/gates/${encodeURIComponent(g.id)}/open`, { reason: reason.value });
-      msg.textContent = r.status === 200 ? t("gates.opened") : t("gates.failed");
-      if (r.status === 200) reason.value = "";
-    });
-    acts.append(reason, b, msg);
-    li.append(acts);
-    ul.append(li);
-  }
-  await pending();
-}
-
-// Passes the gatekeeper put to the guard, each with the plate or face crop that was seen.
-// A row is drawn once and kept while it waits (the image route audits every view of a face:
-// redrawing each refresh would fetch and audit it again); `redraw` after a language switch.
-async function pending(redraw = false) {
-  const r = await fetch("/api/access/pending");
-  const ul = document.getElementById("pending");
-  if (!r.ok) { // no access control on this gateway
-    ul.replaceChildren();
-    return;
-  }
-  const doc = await r.json();
-  if (redraw) ul.replaceChildren();
-  const access = await fetch("/api/access");
-  if (access.ok) {
-    const fire = (await access.json()).fire_mode || {};
-    const li = ul.querySelector("li.fire") || el("li");
-    li.className = `fire ${fire.on ? "bad" : "good"}`;
-    li.textContent = fire.on ? t("gates.fire_on") : t("gates.fire_off");
-    ul.prepend(li);
-  }
-  const waiting = new Set(doc.pending.map((p) => p.id));
-  for (const li of ul.querySelectorAll("li.pending")) if (!waiting.has(li.dataset.id)) li.remove();
-  for (const p of doc.pending) {
-    ul.append(ul.querySelector(`li.pending[data-id="${CSS.escape(p.id)}"]`) || pendingItem(p));
-  }
-}
-
-function pendingItem(p) {
-  const li = el("li", "pending");
-  li.dataset.id = p.id;
-  if (p.crop) {
-    const img = el("img", "crop");
-    img.src = p.crop.url;
-    img.alt = word("image_role", p.crop.role);
-    li.append(img);
-  }
-  const what = el("div", "what");
-  const seen = p.plate || p.person || t("gates.stranger");
-  what.append(el("b", "", t("gates.ask")), " ", seen, " ");
-  const where = [p.gate_name || p.gate, when(p.ts_ms)];
-  if (p.category) where.push(word("category", p.category));
-  what.append(el("small", "", where.join(" · ")));
-  const acts = el("div", "acts");
-  for (const action of ["approve", "deny"]) {
-    const b = el("button", action, t(`gates.${action}`));
-    b.addEventListener("click", async () => {
-      await post(`/api/access/pending/${encodeURIComponent(p.id)}/${action}`, { reason: "" });
-      pending();
-    });
-    acts.append(b);
-  }
-  li.append(what, acts);
-  return li;
-}
-
 // Meters and sensors: latest value with unit, threshold state, the last day as a sparkline.
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -388,8 +201,8 @@ function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
   for (const b of document.querySelectorAll("#nav button")) b.classList.toggle("on", b.dataset.view === view);
   if (view === "history") {
-    findEvents(when, nameOf);
-    alarmHistory(when, nameOf);
+    findEvents();
+    alarmHistory();
   }
   if (view === "staff") staff();
 }
@@ -399,9 +212,9 @@ for (const b of document.querySelectorAll("#nav button")) {
 }
 document.getElementById("event-filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  findEvents(when, nameOf);
+  findEvents();
 });
-document.getElementById("f-status").addEventListener("change", () => alarmHistory(when, nameOf));
+document.getElementById("f-status").addEventListener("change", () => alarmHistory());
 
 async function refresh() {
   await Promise.all([health(), alarms(), meters(), pending()]);
@@ -410,8 +223,7 @@ async function refresh() {
 await load();
 const who = await me();
 if (who) {
-  names = await get("/api/names");
-  tz = names.site.utc_offset;
+  setSite(await get("/api/names"));
   const whoLine = () => {
     document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
   };
@@ -442,7 +254,7 @@ if (who) {
   fillFilters(cameraList);
   setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
-  live();
+  live({ alarm: alarms, access: pending }); // a pass put to the guard, or answered
   setInterval(refresh, 5000);
   setInterval(chime, 4000);
 }

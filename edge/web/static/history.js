@@ -3,17 +3,11 @@
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
 import { alarmText } from "./alarm_text.js";
+import { el, nameOf, when } from "./site.js";
 
 const KINDS = ["", "plate", "face", "access", "alarm", "reading", "device"];
 const SINCE = ["1h", "24h", "7d", "30d"];
 const STATUSES = ["", "active_unack", "active_ack", "cleared_unack", "cleared_ack"];
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function options(select, values, label) {
   select.replaceChildren(
@@ -34,7 +28,7 @@ export function fillFilters(cameras) {
   options(document.getElementById("f-status"), STATUSES, (s) => (s ? word("alarm_status", s) : t("alarms.all")));
 }
 
-export async function findEvents(when, nameOf) {
+export async function findEvents() {
   const f = document.getElementById("event-filter");
   const q = new URLSearchParams({ limit: "200", since: f.since.value });
   if (f.kind.value) q.set("kind", f.kind.value);
@@ -50,7 +44,7 @@ export async function findEvents(when, nameOf) {
       : e.data.plate || e.data.message || nameOf(e.source);
     const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${text}`);
     b.type = "button";
-    b.addEventListener("click", () => detail(e, when, nameOf));
+    b.addEventListener("click", () => detail(e));
     li.append(b);
     ul.append(li);
   }
@@ -65,7 +59,7 @@ const NAMED = ["camera", "gate", "device"];
 const TIMES = ["first_seen", "last_seen"]; // epoch seconds
 const HIDDEN = ["extra", "box", "pass_event", "pending_id", "track_id"]; // ids and pixels
 
-function shown(k, v, when, nameOf) {
+function shown(k, v) {
   if (k in ENUMS) return word(ENUMS[k], String(v));
   if (NAMED.includes(k)) return nameOf(String(v));
   if (TIMES.includes(k) && typeof v === "number") return when(v * 1000);
@@ -78,14 +72,14 @@ function shown(k, v, when, nameOf) {
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
 
-function detail(e, when, nameOf) {
+function detail(e) {
   const box = document.getElementById("detail");
   box.hidden = false;
   box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${nameOf(e.source)}`));
   const dl = el("dl");
   for (const [k, v] of Object.entries(e.data)) {
     if (v === null || v === undefined || v === "" || HIDDEN.includes(k)) continue;
-    dl.append(el("dt", "", word("field", k)), el("dd", "", shown(k, v, when, nameOf)));
+    dl.append(el("dt", "", word("field", k)), el("dd", "", shown(k, v)));
   }
   box.append(dl);
   e.images.forEach((im, n) => {
@@ -98,7 +92,7 @@ function detail(e, when, nameOf) {
   });
 }
 
-export async function alarmHistory(when, nameOf) {
+export async function alarmHistory() {
   const status = document.getElementById("f-status").value;
   const doc = await get(`/api/alarms?limit=200${status ? `&status=${status}` : ""}`);
   const ul = document.getElementById("alarm-history");

@@ -3,13 +3,7 @@
 // Guards never see it; the API refuses its routes to them anyway.
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import { el } from "./site.js";
 
 const FILE_OK = "ok";
 
