@@ -14,7 +14,11 @@ ASKED = re.compile(r"""\bt\(\s*["']([\w.]+)["']|data-i18n(?:-\w+)?="([\w.]+)\"""
 HAN = re.compile(r"[\u3400-\u9fff\uff00-\uffef]")
 
 
-def test_both_languages_have_the_same_keys_and_no_empty_string() -> None:
+def test_both_languages_have_the_same_keys_once_and_no_empty_string() -> None:
+    for lang in CATALOGUES:  # a key written twice (two branches merged) keeps only the last
+        text = (STATIC / "i18n" / f"{lang}.json").read_text()
+        keys = [k for k, _ in json.loads(text, object_pairs_hook=lambda kv: kv)]
+        assert sorted(k for k in set(keys) if keys.count(k) > 1) == [], lang
     zh, en = CATALOGUES["zh-CN"], CATALOGUES["en"]
     assert sorted(set(zh) ^ set(en)) == []
     assert [k for k, v in {**zh, **en}.items() if not v.strip()] == []

@@ -254,7 +254,8 @@ if (who) {
   fillFilters(cameraList);
   setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
-  live({ alarm: alarms, access: pending }); // a pass put to the guard, or answered
+  // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
+  live({ alarm: () => alarms(), access: (e) => e.data.pending_id && pending() });
   setInterval(refresh, 5000);
   setInterval(chime, 4000);
 }

@@ -56,7 +56,8 @@ export async function events() {
   ul.replaceChildren(...all.map(eventItem));
 }
 
-// `on[kind]` is called for each live event of that kind (the alarm list, the pending passes).
+// `on[kind](event)` is called for each live event of that kind (the alarm list, the passes
+// waiting for the guard follow them).
 export function live(on) {
   // New events arrive over the WebSocket; after a gap (or a reconnect) the list is reloaded.
   const scheme = location.protocol === "https:" ? "wss" : "ws";
@@ -64,12 +65,12 @@ export function live(on) {
   ws.addEventListener("message", (msg) => {
     const doc = JSON.parse(msg.data);
     if (doc.gap) events();
+    if (on[doc.event.kind]) on[doc.event.kind](doc.event);
     if (!LIVE_KINDS.includes(doc.event.kind)) return;
     const ul = document.getElementById("events");
     if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
     ul.prepend(eventItem(doc.event));
     while (ul.children.length > MAX_EVENTS) ul.lastChild.remove();
-    if (on[doc.event.kind]) on[doc.event.kind]();
   });
   ws.addEventListener("close", () => setTimeout(() => { events(); live(on); }, 2000));
 }
