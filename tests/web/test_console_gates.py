@@ -13,11 +13,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import cv2
 import numpy as np
 import pytest
 from console_browser import TOFU_CHECK, login, shoot
-from webauth import MINIMAL, PASSWORDS, with_users
+from webauth import MINIMAL, PASSWORDS, daemon_headers, with_users
 
 from edge.app import Daemon
 from edge.config import parse_config
@@ -111,9 +112,21 @@ async def test_a_guard_sees_the_crop_of_a_pass_put_to_him_and_answers_it(
     assert controller.opened == [1, 1]
     [opened] = await d.store.audit_entries(action="gate.open", limit=1)
     assert (opened["actor"], opened["target"]) == ("user:zhang", "east-in")
+    # Answered elsewhere (another guard, the CLI): the row goes without a reload.
+    other = PlatePayload(camera="cam-east", plate="苏A00003", confidence=0.96)
+    await d.rt.flow.emit(other.event("camera.cam-east"))
+    third = page.locator("#pending li.pending", has_text="苏A00003")
+    await third.wait_for()
+    [waiting] = [p for p in await d.store.pending_passes() if p["plate"] == "苏A00003"]
+    async with aiohttp.ClientSession(headers=daemon_headers(d)) as http:
+        answer = f"{url}/api/access/pending/{waiting['id']}/deny"
+        async with http.post(answer, json={"by": "li", "reason": "不认识"}) as r:
+            assert r.status == 200, await r.text()
+    await third.wait_for(state="detached")
     decided = [a["actor"] for a in await d.store.audit_entries(action="access.approve")]
     decided += [a["actor"] for a in await d.store.audit_entries(action="access.deny")]
-    assert decided == ["user:zhang", "user:zhang"]
+    assert decided == ["user:zhang", "cli:li", "user:zhang"]  # denials newest first
+
     # A blacklisted car is refused: the alarm says so in Chinese, with the gate's name.
     banned = PlatePayload(camera="cam-east", plate="粤B66666", confidence=0.97)
     await d.rt.flow.emit(banned.event("camera.cam-east"))
