@@ -13,6 +13,7 @@ from aiohttp import web
 
 from edge import actions
 from edge.access.lists import LISTS, ListChange
+from edge.runtime import Runtime
 from edge.store.gatekeeping import PendingState
 from edge.web.api import RT, _actor, _error, _json
 from edge.web.auth.policy import EVERYONE, STAFF, add
@@ -67,7 +68,7 @@ async def pending(request: web.Request) -> web.Response:
 CROP_ROLES = {"plate": "plate_crop", "face": "face_crop"}
 
 
-async def _crop(rt: Any, pending: dict[str, Any]) -> dict[str, str] | None:
+async def _crop(rt: Runtime, pending: dict[str, Any]) -> dict[str, str] | None:
     """The pass's crop as the event image route serves it (`/api/events/{id}/images/{n}`,
     which audits each view of a face), or None once retention has removed it."""
     role = CROP_ROLES.get(str(pending.get("kind")))
