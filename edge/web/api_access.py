@@ -76,7 +76,9 @@ async def _crop(rt: Runtime, pending: dict[str, Any]) -> dict[str, str] | None:
     if not wanted:
         return None
     event = await rt.store.event(pending["pass_event"])
-    for n, image in enumerate(event["images"] if event else ()):
+    if event is None:
+        return None
+    for n, image in enumerate(event["images"]):
         if image["path"] == wanted[0]:
             return {"role": image["role"], "url": f"/api/events/{event['id']}/images/{n}"}
     return None
