@@ -90,7 +90,8 @@ class Link(abc.ABC, Generic[P]):
         self.connected_since: float | None = None
         self.disconnected_since: float | None = None
         self.connections = 0
-        self.failed_attempts = 0
+        self.failed_attempts = 0  # in a row, since the last connection (for the log)
+        self.failures = 0  # since start, never reset: /metrics counts on it
         self.images_omitted = 0
         self.outbox: dict[str, Any] = {}
         self.parked_recent: list[dict[str, Any]] = []
@@ -191,6 +192,7 @@ class Link(abc.ABC, Generic[P]):
     def _lost(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"
         self.failed_attempts += 1
+        self.failures += 1
         if self.connected_since is not None or self.failed_attempts == 1:
             log.warning("uplink %s: connection to %s lost: %s", self.name, self.endpoint, text)
         else:
@@ -237,6 +239,7 @@ class Link(abc.ABC, Generic[P]):
             "since": self.since(),
             "endpoint": self.endpoint,
             "connections": self.connections,
+            "failures": self.failures,
             "connected_since": self.connected_since,
             "disconnected_since": self.disconnected_since,
             "last_error": self.last_error,
