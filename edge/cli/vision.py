@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edge.cli._common import CliError, os_reason
 from edge.vision.image import ImageDecodeError, decode_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -219,18 +220,15 @@ def _eval_plates(args: argparse.Namespace) -> int:
 
     folder = Path(args.dir)
     if not folder.is_dir():
-        print(f"error: {folder} is not a folder", file=sys.stderr)
-        return 2
+        raise CliError(f"{folder} is not a folder; give the folder of labelled images")
     try:
         items = sorted(load_label_rows(folder), key=lambda it: it[0].name)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"cannot read the labels in {folder} ({os_reason(exc)})") from None
     if args.limit:
         items = items[: args.limit]
     if not items:
-        print(f"error: no images in {folder}", file=sys.stderr)
-        return 2
+        raise CliError(f"no images in {folder}; add them with a labels file beside them")
     report = Report()
     misses: list[str] = []
     t0 = time.perf_counter()

@@ -359,3 +359,47 @@ def test_user_verbs(tmp_path: Path) -> None:
     assert rc == 0 and doc == {"ok": True, "removed": "门岗张"}
     rc, doc = edge("list")
     assert doc == []
+
+
+# One failing call of each verb that can fail before it reaches a daemon or a device.
+FAILING = [
+    ["camera", "probe", "{missing}/still.jpg"],
+    ["camera", "probe", "rtsp://127.0.0.1:{closed}/x", "--timeout", "2"],
+    ["vision", "eval-plates", "{missing}"],
+    ["models", "check", "--models-dir", "{missing}"],
+    ["face", "list", "--models-dir", "{missing}", "--db", "{missing}/faces.db"],
+    ["config", "check", "{missing}/edge.yaml"],
+    ["config", "show", "{missing}/edge.yaml"],
+    ["config", "migrate", "{missing}/edge.yaml"],
+    ["user", "list", "-c", "{missing}/edge.yaml"],
+    ["status", "--config", "{missing}/edge.yaml"],
+    ["doctor", "--config", "{missing}/edge.yaml"],
+    ["diag", "bundle", "--config", "{missing}/edge.yaml"],
+    ["meter", "read", "--port", "{missing}/ttyUSB9", "--addr", "000000000161"],
+    ["bus", "scan", "--port", "{missing}/ttyUSB9"],
+    ["events", "--since", "15x", "--url", "http://127.0.0.1:{closed}"],
+    ["events", "--kind", "nonsense", "--url", "http://127.0.0.1:{closed}"],
+    ["logs", "--file", "{missing}/edge.log"],
+]
+
+
+@pytest.mark.parametrize("argv", FAILING, ids=[" ".join(a[:2]) for a in FAILING])
+def test_a_failing_verb_still_answers_json_with_a_sentence(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--json` gets one document even when the verb fails, and the error is a sentence:
+    no traceback, no Python `[Errno N]` text."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    args = [a.format(missing=tmp_path / "missing", closed=closed) for a in argv]
+    capsys.readouterr()
+    rc = main([*args, "--json"])
+    out, err = capsys.readouterr()
+    assert rc in (1, 2), (out, err)
+    doc = json.loads(out)
+    if isinstance(doc, dict) and "ok" in doc:
+        assert doc["ok"] is False
+    assert "Traceback" not in err and "[Errno" not in out + err, out + err
+    said = err.strip() or (isinstance(doc, dict) and doc.get("problems"))
+    assert said, "a failure says why (on stderr, or config check's problems)"
