@@ -164,3 +164,44 @@ devices:
     gone = by["device meter-gone"][0]
     assert gone["status"] == "FAIL" and "edge meter read" in gone["fix"]
     assert by["daemon"][0]["status"] in ("OK", "FAIL")  # degraded by the silent meter or not
+
+
+def test_serial_permission_is_judged_as_the_service_will_run(tmp_path: Path) -> None:
+    """The service may open a port through the unit's SupplementaryGroups= even when the user
+    is not a member; a port its group may only read is as useless as a foreign one."""
+    import grp
+
+    dialout = grp.getgrnam("dialout").gr_gid
+    ports = {}
+    for name, mode in (("rw", 0o660), ("ro", 0o640)):
+        ports[name] = tmp_path / f"ttyUSB-{name}"
+        ports[name].write_text("")
+        os.chown(ports[name], 0, dialout)
+        ports[name].chmod(mode)
+    cfg = parse_config(
+        f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+buses:
+  - {{id: rw, type: serial, port: {ports["rw"]}}}
+  - {{id: ro, type: serial, port: {ports["ro"]}}}
+""",
+        "edge.yaml",
+        {},
+    )
+    bare, grouped = tmp_path / "bare.service", tmp_path / "grouped.service"
+    bare.write_text("[Service]\nUser=nobody\n")
+    grouped.write_text("[Service]\nUser=nobody\nSupplementaryGroups=dialout\n")
+
+    def judged(unit: Path) -> dict[str, doctor.Finding]:
+        ctx = doctor.Context("edge.yaml", config=cfg, service_user="nobody", unit_file=unit)
+        return {f.check: f for f in doctor.check_serial(ctx)}
+
+    without = judged(bare)  # nobody is not in dialout, and the unit adds nothing
+    assert without["serial rw"].status == "FAIL"
+    assert without["serial rw"].fix == "usermod -aG dialout nobody"
+    with_group = judged(grouped)
+    assert with_group["serial rw"].status == "OK"
+    assert with_group["serial ro"].status == "FAIL"
+    assert with_group["serial ro"].fix.startswith(f"chmod g+rw {ports['ro']}")
