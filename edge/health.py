@@ -40,7 +40,11 @@ async def summary(rt: Runtime) -> dict[str, Any]:
         "status": "degraded" if problems else "ok",
         "problems": problems,
         "version": __version__,
-        "site": {"name": rt.config.site.name, "site_id": rt.config.site.site_id},
+        "site": {
+            "name": rt.config.site.name,
+            "site_id": rt.config.site.site_id,
+            "utc_offset": rt.config.site.utc_offset,  # so clients show times in the site's zone
+        },
         "uptime_s": round(time.time() - rt.started_at, 1),
         "tasks": tasks,
         "store": rt.store.writer_health(),

@@ -148,6 +148,7 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
     url = site["url"]
     rc, doc, _ = await run_json(capsys, "status", "--url", url)
     assert doc["version"] == __version__ and rc == (0 if doc["status"] == "ok" else 1)
+    assert doc["site"]["utc_offset"] == "+08:00"  # what text output converts times with
     # found from the config's web.listen, and from EDGE_WEB_PORT
     fixed = Path(site["config"]).with_name("fixed.yaml")
     text = site["text"].replace("127.0.0.1:0", f"0.0.0.0:{site['port']}")
@@ -403,3 +404,14 @@ def test_a_failing_verb_still_answers_json_with_a_sentence(
     assert "Traceback" not in err and "[Errno" not in out + err, out + err
     said = err.strip() or (isinstance(doc, dict) and doc.get("problems"))
     assert said, "a failure says why (on stderr, or config check's problems)"
+
+
+def test_status_gives_uplink_times_in_the_site_zone_whatever_the_machines() -> None:
+    """A box on UTC, or a maintainer's laptop elsewhere, still reads the compound's clock."""
+    from edge.cli.status import uplink_line
+
+    since = 1_700_000_000  # 2023-11-14 22:13:20 UTC
+    outbox = {"dest": "hub", "backlog": 3, "acked_seq": 7}
+    live = {"state": "disconnected", "since": since, "last_error": "refused"}
+    assert " since 06:13:20 (" in uplink_line(outbox, live, "+08:00")
+    assert " since 17:13:20 (" in uplink_line(outbox, live, "-05:00")
