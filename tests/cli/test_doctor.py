@@ -205,3 +205,34 @@ buses:
     assert with_group["serial rw"].status == "OK"
     assert with_group["serial ro"].status == "FAIL"
     assert with_group["serial ro"].fix.startswith(f"chmod g+rw {ports['ro']}")
+
+
+def test_a_camera_that_gives_frames_reports_its_codec_resolution_and_fps(tmp_path: Path) -> None:
+    """The OK line a maintainer compares with the camera's settings: a real H.264 file."""
+    import av
+    import numpy as np
+
+    video = tmp_path / "gate.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("h264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for n in range(20):
+            img = np.full((240, 320, 3), n * 10, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    cfg = parse_config(
+        f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+cameras:
+  - {{id: gate1, kind: file, path: {video}, fps: 10}}
+""",
+        "edge.yaml",
+        {},
+    )
+    (f,) = doctor.check_cameras(doctor.Context("edge.yaml", config=cfg, timeout_s=10))
+    assert f.status == "OK" and f.check == "camera gate1", f
+    assert f.message.startswith("h264 320x240 ") and f.message.endswith(" fps"), f
