@@ -12,6 +12,7 @@ prefix implies them away, as it does for an image build.
 from __future__ import annotations
 
 import configparser
+import hashlib
 import json
 import os
 import re
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from prereqs import needs, require
+from prereqs import SHARED_MIRROR, needs, require
 from wheelhouse import build_wheelhouse
 
 from edge import __version__
@@ -38,6 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 INSTALL = REPO / "scripts" / "install"
 UNINSTALL = REPO / "scripts" / "uninstall"
 UNIT = REPO / "systemd" / "edge.service"
+MODELS_MIRROR = REPO.parent / "shared" / "models"  # the installer's USB stick
 DEBIAN_PYTHON = Path("/usr/bin/python3")  # the installer's default interpreter
 # What systemd gives a service (plus the unit's Environment=): nothing from this shell, so no
 # PYTHONPATH or VIRTUAL_ENV can make the installed venv borrow this checkout or the test venv.
@@ -67,8 +69,9 @@ def _install(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _real_install(root: Path, wheels: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """The installer as on a gateway: a venv, pip from the wheelhouse; the machine's own pip
-    configuration (indexes, find-links) is kept out so only the wheelhouse can serve."""
+    """The installer as on a gateway: a venv, pip from the wheelhouse, the models from the
+    mirror; the machine's own pip configuration (indexes, find-links) is kept out so only the
+    wheelhouse can serve."""
     env = {**SYSTEMD_ENV, "HOME": str(root.parent), "PIP_CONFIG_FILE": os.devnull,
            "PIP_NO_CACHE_DIR": "1"}  # fmt: skip
     return subprocess.run(
@@ -77,9 +80,10 @@ def _real_install(root: Path, wheels: Path, *args: str) -> subprocess.CompletedP
             str(INSTALL),
             "--prefix",
             str(root),
-            "--no-models",
             "--wheelhouse",
             str(wheels),
+            "--models-mirror",
+            str(MODELS_MIRROR),
             *args,
         ],
         capture_output=True,
@@ -128,6 +132,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     require(
         _venv_capable(), "Debian's python3 with venv and ensurepip", "apt-get install python3-venv"
     )
+    require(MODELS_MIRROR.is_dir(), *SHARED_MIRROR)
     base = tmp_path_factory.mktemp("install")
     wheels = base / "wheels"
     try:
@@ -166,10 +171,20 @@ def test_install_makes_a_self_contained_venv_and_lays_out_config_state_and_unit(
     assert _mode(config) == 0o640, "the config holds uplink secrets: not world-readable"
     assert _mode(root / "etc/edge") == 0o750
     assert _mode(root / "var/lib/edge") == 0o750
-    assert (root / "var/lib/edge/models/manifest.yaml").is_file()
     assert (root / "opt/edge/docs/operations.md").is_file()
     assert (root / "etc/systemd/system/edge.service").read_bytes() == UNIT.read_bytes()
     assert "not calling systemctl" in installed.first.stdout
+
+    # Models fetched from the mirror and checked against the manifest's sha256 (by the venv's
+    # own Python: fetch-models needs PyYAML, which only the venv has on a bare box).
+    import yaml
+
+    models = root / "var/lib/edge/models"
+    manifest = yaml.safe_load((models / "manifest.yaml").read_text())
+    for entry in manifest["models"]:
+        got = hashlib.sha256((models / entry["file"]).read_bytes()).hexdigest()
+        assert got == entry["sha256"], entry["file"]
+    assert "models not (all) fetched" not in installed.first.stdout
 
     # The installer's own smoke test on a box: the venv's entry point accepts the shipped config.
     check = installed.run_venv("edge", "config", "check", str(config),
