@@ -166,6 +166,11 @@ def test_install_makes_a_self_contained_venv_and_lays_out_config_state_and_unit(
         where.stdout + where.stderr
     )
 
+    # Exactly this checkout's modules: nothing stale from an earlier build of the tree.
+    (pkg,) = installed.venv.glob("lib/python3*/site-packages/edge")
+    shipped = {p.relative_to(pkg.parent) for p in pkg.rglob("*.py")}
+    assert shipped == {p.relative_to(REPO) for p in (REPO / "edge").rglob("*.py")}
+
     assert installed.config_as_installed == (REPO / "config/example.yaml").read_text()
     config = root / "etc/edge/edge.yaml"
     assert _mode(config) == 0o640, "the config holds uplink secrets: not world-readable"
