@@ -40,6 +40,7 @@ async def summary(rt: Runtime) -> dict[str, Any]:
         "status": "degraded" if problems else "ok",
         "problems": problems,
         "version": __version__,
+        "pid": os.getpid(),  # `edge logs` finds where its stderr goes (/proc/PID/fd/2)
         "site": {
             "name": rt.config.site.name,
             "site_id": rt.config.site.site_id,

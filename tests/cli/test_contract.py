@@ -415,3 +415,39 @@ def test_status_gives_uplink_times_in_the_site_zone_whatever_the_machines() -> N
     live = {"state": "disconnected", "since": since, "last_error": "refused"}
     assert " since 06:13:20 (" in uplink_line(outbox, live, "+08:00")
     assert " since 17:13:20 (" in uplink_line(outbox, live, "-05:00")
+
+
+def test_logs_finds_the_file_a_supervisor_sends_the_daemons_stderr_to(tmp_path: Path) -> None:
+    """No --file: `edge logs` asks the daemon for its pid and reads where its stderr goes."""
+    import time
+    import urllib.request
+
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        CONFIG.format(data=tmp_path / "data", host="127.0.0.1", port=1), encoding="utf-8"
+    )
+    log = tmp_path / "daemon.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("EDGE_LOG_FILE", "EDGE_WEB_PORT")}
+    env["PYTHONPATH"] = str(REPO)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)],
+                                stdout=out, stderr=out, env=env)  # fmt: skip
+    try:
+        url, deadline = None, time.monotonic() + 60
+        while url is None:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            found = [w for w in log.read_text().split() if w.startswith("http://127.0.0.1:")]
+            url = found[0].rstrip(",") if found else None
+            time.sleep(0.1)
+        with urllib.request.urlopen(url + "/api/health", timeout=10):
+            pass
+        done = subprocess.run([sys.executable, "-m", "edge", "logs", "--url", url, "-n", "500",
+                               "--json"], capture_output=True, text=True, timeout=60, env=env,
+                              check=False)  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["source"] == "file" and doc["path"] == str(log)
+    assert any("local API on" in line for line in doc["lines"])
