@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -90,11 +91,13 @@ uplinks:
         encoding="utf-8",
     )
     log = tmp_path / "edge.log"
+    now = time.strftime("%Y-%m-%d %H:%M:%S,000")
     log.write_text(
-        "2026-12-06 INFO started\n"
-        f"2026-12-06 WARNING mqtt: connect to mqtt://gw:{SECRETS['mqtt_url']}@127.0.0.1 failed\n"
-        f"2026-12-06 WARNING gb28181: auth with {SECRETS['gb']} refused\n"
-        f"2026-12-06 DEBUG http GET /x?access_token={SECRETS['log']}\n",
+        "2020-01-01 08:00:00,000 INFO [main] edge.app: ancient-line, older than --days\n"
+        f"{now} INFO started\n"
+        f"{now} WARNING mqtt: connect to mqtt://gw:{SECRETS['mqtt_url']}@127.0.0.1 failed\n"
+        f"{now} WARNING gb28181: auth with {SECRETS['gb']} refused\n"
+        f"{now} DEBUG http GET /x?access_token={SECRETS['log']}\n",
         encoding="utf-8",
     )
     return tmp_path
@@ -133,6 +136,7 @@ def test_the_bundle_holds_what_support_needs_and_no_secret(
     versions = json.loads(files["versions.json"])
     assert versions["edge"] and versions["python"] and "pydantic" in versions["libraries"]
     assert "mqtt: connect to mqtt://***@127.0.0.1 failed" in files["logs.txt"].decode()
+    assert b"ancient-line" not in files["logs.txt"]  # only the last --days (3)
     assert b"EDGE_MQTT_PASSWORD=***" in files["environment.txt"]
     config = json.loads(files["config.json"])
     assert config["uplinks"]["hub"]["type"] == "mqtt"
