@@ -179,3 +179,41 @@ def test_the_grafana_dashboard_charts_everything_the_issue_asks_for() -> None:
     exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
     missing = {what: name for what, name in ASKED.items() if name not in exprs}
     assert not missing
+
+
+async def test_a_cameras_fps_drops_and_reconnects_are_scraped(tmp_path: Path) -> None:
+    """A real camera session (a file source playing stills) shows under its camera id."""
+    import cv2
+    import numpy as np
+
+    stills = tmp_path / "stills"
+    stills.mkdir()
+    for n in range(5):
+        img = np.full((240, 320, 3), 40 * n, dtype=np.uint8)
+        assert cv2.imwrite(str(stills / f"{n:03d}.jpg"), img)
+    text = f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+web: {{listen: "127.0.0.1:0"}}
+cameras:
+  - {{id: gate1, kind: file, path: {stills}, fps: 10}}
+"""
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+        url = f"http://127.0.0.1:{d.web.port}"
+        deadline = time.monotonic() + 30
+        while True:
+            status, body = await scrape(url)
+            assert status == 200
+            got = samples(body)
+            if got.get(("edge_camera_fps", (("camera", "gate1"),)), 0) > 0:
+                break
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.2)
+    finally:
+        await d.stop()
+    assert got[("edge_camera_online", (("camera", "gate1"),))] == 1
+    assert got[("edge_camera_frames_dropped_total", (("camera", "gate1"),))] >= 0
+    assert got[("edge_camera_reconnects_total", (("camera", "gate1"),))] == 0
