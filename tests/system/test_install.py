@@ -403,3 +403,34 @@ def test_unit_has_the_promised_settings() -> None:
     }
     assert {k: svc.get(k) for k in expected} == expected
     assert svc["WatchdogSec"]
+
+
+@pytest.mark.slow
+def test_doctor_from_the_installed_venv_finds_the_installed_models_and_unit(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """What a maintainer runs first on the box: the venv's `edge doctor` over what the
+    installer laid out (the daemon is not running here, so that line fails)."""
+    root = installed.root
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    models = root / "var/lib/edge/models"
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        SITE.replace("127.0.0.1:0", f"127.0.0.1:{closed}")
+        + f"vision: {{models_dir: {models}, manifest: {models / 'manifest.yaml'}}}\n",
+        encoding="utf-8",
+    )
+    unit = root / "etc/systemd/system/edge.service"
+    got = installed.run_venv(
+        "edge", "doctor", "--config", str(config), "--unit", str(unit), "--json",
+        env={"EDGE_DATA_DIR": str(root / "var/lib/edge")},
+    )  # fmt: skip
+    assert got.returncode == 1, got.stdout + got.stderr  # only the daemon is missing
+    by = {f["check"]: f for f in json.loads(got.stdout)["findings"]}
+    assert by["config"]["status"] == "OK" and by["data dir"]["status"] == "OK"
+    assert by["models"]["status"] == "OK" and "checksums match" in by["models"]["message"]
+    assert by["watchdog"]["status"] == "OK" and "WatchdogSec=30s" in by["watchdog"]["message"]
+    assert by["daemon"]["status"] == "FAIL" and "systemctl start edge" in by["daemon"]["fix"]
+    assert [f["check"] for f in by.values() if f["status"] == "FAIL"] == ["daemon"]
