@@ -16,6 +16,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -162,6 +163,21 @@ def fail(args: Any, message: str, code: int = FAILED) -> int:
         print_json({"ok": False, "error": message})
     err(message)
     return code
+
+
+def needs_models(handler: Callable[[Any], int]) -> Callable[[Any], int]:
+    """A verb that loads models: a missing or altered model file is a setup problem with a
+    fix (`scripts/fetch-models`), exit 2, not an unexpected error."""
+
+    def run(args: Any) -> int:
+        from edge.vision.models import ModelFileError
+
+        try:
+            return handler(args)
+        except ModelFileError as exc:
+            raise CliError(str(exc)) from None
+
+    return run
 
 
 def os_reason(exc: BaseException) -> str:

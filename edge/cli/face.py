@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.cli._common import CliError, add_json, fail, os_reason, print_json
+from edge.cli._common import CliError, add_json, fail, needs_models, os_reason, print_json
 from edge.cli._table import table
 from edge.vision.faces.cli import (
     add_gallery_args,
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_model_args(enroll)
     add_gallery_args(enroll)
     add_json(enroll)
-    enroll.set_defaults(handler=_enroll)
+    enroll.set_defaults(handler=needs_models(_enroll))
 
     lst = fs.add_parser("list", help="list enrolled people")
     lst.add_argument("--gallery", choices=GALLERIES)

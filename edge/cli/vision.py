@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edge.cli._common import CliError, os_reason
+from edge.cli._common import CliError, needs_models, os_reason
 from edge.vision.image import ImageDecodeError, decode_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--json", action="store_true", help="one JSON document on stdout")
     d.add_argument("--no-faces", action="store_true", help="plates only")
     _plate_args(d)
-    d.set_defaults(handler=_detect)
+    d.set_defaults(handler=needs_models(_detect))
 
     e = vsub.add_parser("eval-plates", help="exact-match accuracy of plate reads on a folder")
     e.add_argument("dir", metavar="DIR", help="images + optional labels.csv (file,plate)")
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _plate_args(e)
-    e.set_defaults(handler=_eval_plates)
+    e.set_defaults(handler=needs_models(_eval_plates))
 
     try:
         from edge.vision.faces.cli import add_eval_faces

@@ -367,6 +367,7 @@ FAILING = [
     ["camera", "probe", "{missing}/still.jpg"],
     ["camera", "probe", "rtsp://127.0.0.1:{closed}/x", "--timeout", "2"],
     ["vision", "eval-plates", "{missing}"],
+    ["vision", "detect", "{missing}/gate.jpg", "--models-dir", "{missing}"],
     ["models", "check", "--models-dir", "{missing}"],
     ["face", "list", "--models-dir", "{missing}", "--db", "{missing}/faces.db"],
     ["config", "check", "{missing}/edge.yaml"],
@@ -378,13 +379,15 @@ FAILING = [
     ["diag", "bundle", "--config", "{missing}/edge.yaml"],
     ["meter", "read", "--port", "{missing}/ttyUSB9", "--addr", "000000000161"],
     ["bus", "scan", "--port", "{missing}/ttyUSB9"],
+    ["bus", "scan", "--port", "socket://127.0.0.1:{closed}", "--timeout", "0.05"],
+    ["meter", "read", "--port", "socket://127.0.0.1:{closed}", "--addr", "000000000161"],
     ["events", "--since", "15x", "--url", "http://127.0.0.1:{closed}"],
     ["events", "--kind", "nonsense", "--url", "http://127.0.0.1:{closed}"],
     ["logs", "--file", "{missing}/edge.log"],
 ]
 
 
-@pytest.mark.parametrize("argv", FAILING, ids=[" ".join(a[:2]) for a in FAILING])
+@pytest.mark.parametrize("argv", FAILING, ids=[" ".join(a[:3]) for a in FAILING])
 def test_a_failing_verb_still_answers_json_with_a_sentence(
     argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
