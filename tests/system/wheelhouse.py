@@ -8,9 +8,9 @@ on: each installed distribution is packed back into a wheel from the files its R
 scripts, which pip regenerates from entry_points.txt) and byte-code are left out; RECORD is
 rewritten with the hashes of what is packed. Stored, not deflated: pip unpacks it once.
 
-The build backend (setuptools, wheel) is not in the running venv at the version
-pyproject.toml asks for, so `pip download` fetches it through pip's own configuration
-(its cache or the configured index), as it would for a box's wheelhouse.
+The build backend (setuptools, wheel) comes from the running venv too when it satisfies
+pyproject.toml's [build-system] (the test extras install it); otherwise `pip download`
+fetches it through pip's own configuration (its cache or the configured index).
 """
 
 from __future__ import annotations
@@ -97,7 +97,19 @@ def build_wheelhouse(dest: Path) -> list[Path]:
     """Every wheel `pip install --no-index --find-links dest <checkout>` needs."""
     dest.mkdir(parents=True, exist_ok=True)
     wheels = [rewheel(dist, dest) for dist in runtime_closure()]
-    backend = _build_requires()
+    backend = []
+    for line in _build_requires():
+        req = Requirement(line)
+        try:
+            dist = md.distribution(req.name)
+        except md.PackageNotFoundError:
+            dist = None
+        if dist is not None and req.specifier.contains(dist.version, prereleases=True):
+            wheels.append(rewheel(dist, dest))
+        else:
+            backend.append(line)
+    if not backend:
+        return wheels
     got = subprocess.run(
         [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
          "--dest", str(dest), *backend],
