@@ -440,6 +440,23 @@ def check_uplinks(ctx: Context) -> list[Finding]:
 
 
 def check_watchdog(ctx: Context) -> list[Finding]:
+    """Armed means the running daemon got a WatchdogSec from systemd (its health says so);
+    with the daemon down, that the unit sets one."""
+    if ctx.health is not None and "watchdog_s" in ctx.health:
+        given = ctx.health["watchdog_s"]
+        if isinstance(given, int | float) and given > 0:
+            return [
+                Finding(OK, "watchdog", f"armed: the daemon pets systemd every {given / 2:g} s")
+            ]
+        return [
+            Finding(
+                FAIL,
+                "watchdog",
+                "the running daemon has no systemd watchdog (started by hand, or the unit "
+                "sets no WatchdogSec)",
+                "run it as the service: systemctl restart edge (WatchdogSec=30s in the unit)",
+            )
+        ]
     if shutil.which("systemctl"):
         try:
             shown = subprocess.run(

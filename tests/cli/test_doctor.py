@@ -236,3 +236,36 @@ cameras:
     (f,) = doctor.check_cameras(doctor.Context("edge.yaml", config=cfg, timeout_s=10))
     assert f.status == "OK" and f.check == "camera gate1", f
     assert f.message.startswith("h264 320x240 ") and f.message.endswith(" fps"), f
+
+
+async def test_the_watchdog_is_armed_only_when_the_running_daemon_got_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit that sets WatchdogSec proves nothing about a daemon started by hand: doctor asks
+    the running daemon what systemd gave it (WATCHDOG_USEC, as systemd passes it)."""
+    unit = tmp_path / "edge.service"
+    unit.write_text("[Service]\nWatchdogSec=30s\n")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    got = {}
+    for given in ("30000000", None):
+        if given:
+            monkeypatch.setenv("WATCHDOG_USEC", given)
+        else:
+            monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+        api = closed_port()
+        text = f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+web: {{listen: "127.0.0.1:{api}"}}
+"""
+        d = Daemon(parse_config(text, "edge.yaml", {}))
+        await d.start()
+        try:
+            health = await asyncio.to_thread(doctor.fetch_health, f"http://127.0.0.1:{api}", 5)
+        finally:
+            await d.stop()
+        ctx = doctor.Context("edge.yaml", health=health, unit_file=unit)
+        (got[given],) = doctor.check_watchdog(ctx)
+    assert got["30000000"].status == "OK" and "every 15 s" in got["30000000"].message
+    assert got[None].status == "FAIL" and "systemctl restart edge" in got[None].fix
