@@ -193,8 +193,11 @@ def decide(
             )
 
     category, rule, matched, visitor, refusal = _who(sighting, lists, tolerance, min_confidence)
-    last = memory.last_open.get(sighting.key)
-    if category != "unknown" and last is not None and now - last < repeat_window:
+    # An opening remembered for this plate or face: nothing new within the window, whoever
+    # it is (a stranger a guard just let in is not put to the guard again). A face nobody
+    # knows has no identity to remember, so it never counts as a repeat.
+    last = memory.last_open.get(sighting.key) if sighting.key != "face:?" else None
+    if last is not None and now - last < repeat_window:
         return out("none", "repeat", category, "already opened for this pass", matched=matched)
     if passback is not None and gate.passback_group and category != "unknown":
         inside = passback.inside(gate.passback_group, sighting.key, now)

@@ -71,3 +71,25 @@ async def test_an_opening_the_guard_approved_counts_for_repeat_and_passback_acro
     assert rec["decision"] == "denied" and rec["rule"] == "anti_passback"
     assert controller.opened == [1]
     assert await d.rt.store.visitor_entries_used() == {"v-1": 1}
+
+
+async def test_a_stranger_the_guard_let_in_is_not_asked_about_again_at_once(
+    make_daemon: Any, controller: UhppoteSimulator
+) -> None:
+    gate = {"id": "east-in", "device": "ctl-east", "cameras": ["cam-east"], "mode": "ask"}
+    d = await make_daemon({"gates": [gate], "repeat_window_s": 60}, [uhppote_device(controller)])
+    now = datetime.now(UTC)
+    asked = await plate_pass(d, "cam-east", "苏A00001", ts=now)
+    [rec] = await access_for(d, asked.id)
+    assert (rec["decision"], rec["category"]) == ("pending", "unknown")
+    status, reply = await api(
+        d, "POST", f"/api/access/pending/{rec['pending_id']}/approve", {"by": "li"}
+    )
+    assert status == 200 and reply["ok"], reply
+    # The reader sees the car again as it drives through: no second question for the guard.
+    reread = await plate_pass(d, "cam-east", "苏A00001", ts=now + timedelta(seconds=8))
+    [rec] = await access_for(d, reread.id)
+    assert (rec["decision"], rec["rule"]) == ("ignored", "repeat")
+    status, body = await api(d, "GET", "/api/access/pending")
+    assert body["pending"] == []
+    assert controller.opened == [1]
