@@ -267,7 +267,7 @@ def test_logs_reads_the_log_file(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_sim_field_prints_its_addresses_as_json() -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "edge", "sim", "field", "--meters-port", "0",
-         "--modbus-port", "0", "--json"],
+         "--modbus-port", "0", "--uhppote-port", "0", "--json"],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     try:

@@ -16,7 +16,20 @@ from edge.cli.main import main
 @pytest.fixture
 def field() -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "edge", "sim", "field", "--meters-port", "0", "--modbus-port", "0"],
+        # --uhppote-port 0: not the demo's fixed UDP 15003, which another run may hold.
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "sim",
+            "field",
+            "--meters-port",
+            "0",
+            "--modbus-port",
+            "0",
+            "--uhppote-port",
+            "0",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -63,7 +76,19 @@ def test_sim_field_says_when_its_port_is_taken(
     taken = next(line for line in lines if line.startswith("meters tcp")).split()[-1]
     port = taken.rpartition(":")[2]
     second = subprocess.run(
-        [sys.executable, "-m", "edge", "sim", "field", "--meters-port", port, "--modbus-port", "0"],
+        [
+            sys.executable,
+            "-m",
+            "edge",
+            "sim",
+            "field",
+            "--meters-port",
+            port,
+            "--modbus-port",
+            "0",
+            "--uhppote-port",
+            "0",
+        ],
         capture_output=True,
         text=True,
         timeout=30,
