@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+# MQTT 3.1.1 CONNECT: clean session, keep-alive 60 s, empty client id.
+MQTT_CONNECT = bytes.fromhex("100c00044d5154540402003c0000")
 
 
 def free_port() -> int:
@@ -29,11 +31,19 @@ class Broker:
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
+        # A port picked here is free only until another process binds it before mosquitto
+        # does (the box is shared): the first start then picks another (see `start`).
+        self._port_picked = port is None
+        self._extra_conf, self._max_queued = extra_conf, max_queued
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
         workdir.mkdir(parents=True, exist_ok=True)
         self.conf = workdir / "mosquitto.conf"
         self.log = workdir / "mosquitto.log"
+        self._write_conf()
+
+    def _write_conf(self) -> None:
+        workdir, extra_conf, max_queued = self.workdir, self._extra_conf, self._max_queued
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
@@ -72,18 +82,39 @@ class Broker:
             assert self.proc is not None
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"mosquitto exited: {err}")
+                log = self.log.read_text(errors="replace") if self.log.exists() else ""
+                raise RuntimeError(f"mosquitto exited: {err}{log[-2000:]}")
+            # Ready when mosquitto answers a CONNECT: a bare TCP connect could reach another
+            # process that took the port, or this socket itself (TCP simultaneous open on a
+            # port of the ephemeral range that nobody listens on).
             with (
                 contextlib.suppress(OSError),
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s,
             ):
-                return
+                s.sendall(MQTT_CONNECT)
+                if s.recv(1) == b"\x20":  # CONNACK (accepted or refused: it is mosquitto)
+                    return
             time.sleep(0.02)
         raise TimeoutError("mosquitto did not start listening")
 
+    def _start_sync(self) -> None:
+        for _ in range(5):
+            self.start_nowait()
+            try:
+                self.wait_ready()
+                return
+            except RuntimeError as e:
+                if not (self._port_picked and self.starts == 1 and "in use" in str(e)):
+                    raise
+            if self.proc is not None and self.proc.stderr:
+                self.proc.stderr.close()
+            self.starts, self.port = 0, free_port()  # taken meanwhile: another port
+            self.log.unlink(missing_ok=True)
+            self._write_conf()
+        raise RuntimeError("no free port for mosquitto after 5 tries")
+
     async def start(self) -> None:
-        self.start_nowait()
-        await asyncio.get_running_loop().run_in_executor(None, self.wait_ready)
+        await asyncio.get_running_loop().run_in_executor(None, self._start_sync)
 
     def stop_sync(self) -> None:
         """SIGTERM: mosquitto saves its persistence file and exits."""
