@@ -55,6 +55,15 @@ async function alarms() {
   // Active or cleared-by-itself alarms a guard has not dealt with, newest first.
   const doc = await get("/api/alarms?open=1");
   const ul = document.getElementById("alarms");
+  // The list is redrawn on every alarm event and every refresh: a note the guard is typing
+  // (and where the cursor is) carries over to the redrawn row, else it would be wiped
+  // between typing it and pressing acknowledge.
+  const notes = new Map();
+  for (const input of ul.querySelectorAll("li[data-id] input.note")) {
+    notes.set(input.closest("li").dataset.id, input);
+  }
+  const typing = document.activeElement;
+  let refocus = null;
   ul.replaceChildren();
   unacked = doc.alarms.filter((a) => !a.acked).length;
   document.getElementById("alarms-box").classList.toggle("ringing", unacked > 0);
@@ -70,11 +79,15 @@ async function alarms() {
     const note = el("input", "note");
     note.placeholder = t("alarms.note");
     note.maxLength = 200;
+    const before = notes.get(a.id);
+    if (before) note.value = before.value;
+    if (before && before === typing) refocus = [note, before.selectionStart, before.selectionEnd];
     acts.append(note);
     if (!a.acked) {
       const b = el("button", "ack", t("alarms.ack"));
       b.addEventListener("click", async () => {
-        await post(`/api/alarms/${encodeURIComponent(a.id)}/ack`, { note: note.value });
+        const r = await post(`/api/alarms/${encodeURIComponent(a.id)}/ack`, { note: note.value });
+        if (r.status === 200) note.value = ""; // said: not carried into the next action
         alarms();
       });
       acts.append(b);
@@ -82,13 +95,19 @@ async function alarms() {
     if (a.active) {
       const c = el("button", "close", t("alarms.close"));
       c.addEventListener("click", async () => {
-        await post(`/api/alarms/${encodeURIComponent(a.id)}/close`, { note: note.value });
+        const r = await post(`/api/alarms/${encodeURIComponent(a.id)}/close`, { note: note.value });
+        if (r.status === 200) note.value = ""; // said: not carried into the next action
         alarms();
       });
       acts.append(c);
     }
     li.append(acts);
     ul.append(li);
+  }
+  if (refocus) {
+    const [input, from, to] = refocus;
+    input.focus();
+    input.setSelectionRange(from, to);
   }
 }
 
