@@ -263,6 +263,9 @@ if (who) {
     await post("/api/auth/logout");
     location.assign("/login");
   });
+  // Enabled only now: a click before its handler is attached would do nothing.
+  document.getElementById("lang").disabled = false;
+  document.getElementById("logout").disabled = false;
   const tick = () => {
     document.getElementById("clock").textContent = when(Date.now());
   };
