@@ -116,7 +116,13 @@ async def test_cars_at_a_gate_from_real_photos_open_are_refused_or_go_to_the_gua
 
     [banned] = await wait_for(lambda: decided(BANNED[1]), timeout_s=120)
     assert (banned["data"]["decision"], banned["data"]["rule"]) == ("denied", "blacklist")
-    [alarm] = [a for a in await d.rt.store.alarms() if a["key"].startswith("access:blacklist")]
+
+    async def blacklist_alarms() -> list[dict[str, Any]]:
+        return [a for a in await d.rt.store.alarms() if a["key"].startswith("access:blacklist")]
+
+    # The alarm is raised just after the refusal's event is committed: waited for, not read
+    # at once (it was missing on a loaded box).
+    [alarm] = await wait_for(blacklist_alarms)
     assert BANNED[1] in alarm["message"] and alarm["severity"] == "critical"
 
     visitor = (await wait_for(lambda: decided(VISITOR[1]), timeout_s=120))[0]
