@@ -19,8 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(type=kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -71,7 +71,7 @@ def test_demo_runs_a_config_built_on_the_demo(tmp_path: Path) -> None:
         "EDGE_WEB_PORT": str(web),
         "EDGE_SIM_METERS_PORT": str(free_port()),
         "EDGE_SIM_MODBUS_PORT": str(free_port()),
-        "EDGE_SIM_UHPPOTE_PORT": str(free_port()),
+        "EDGE_SIM_UHPPOTE_PORT": str(free_port(socket.SOCK_DGRAM)),  # the controller is UDP
     }
     env.pop("EDGE_MQTT_URL", None)
     proc = subprocess.Popen(

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
+    with socket.socket(type=kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
@@ -46,15 +46,18 @@ async def test_the_demo_opens_on_a_login_and_then_the_compound_is_alive(
     browser: Any,
     tmp_path: Path,
 ) -> None:
-    web = free_port()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
         "EDGE_VENV": str(fake_venv(tmp_path / "venv")),
         "EDGE_DATA_DIR": str(tmp_path / "data"),
-        "EDGE_WEB_PORT": str(web),
+        # Port 0: the console's address is read from the daemon's log line, never a port
+        # picked here that another process could bind before the daemon does.
+        "EDGE_WEB_PORT": "0",
         "EDGE_SIM_METERS_PORT": str(free_port()),
         "EDGE_SIM_MODBUS_PORT": str(free_port()),
+        # Not the demo's fixed default (UDP 15003): a demo run beside this one would hold it.
+        "EDGE_SIM_UHPPOTE_PORT": str(free_port(socket.SOCK_DGRAM)),
     }
     env.pop("EDGE_MQTT_URL", None)
     err = (tmp_path / "demo.err").open("w+b")
@@ -62,15 +65,17 @@ async def test_the_demo_opens_on_a_login_and_then_the_compound_is_alive(
         [str(ROOT / "scripts" / "demo")], cwd=tmp_path, env=env,
         stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
     )  # fmt: skip
-    url = f"http://127.0.0.1:{web}"
     try:
-        password = None
+        password = url = None
         deadline = time.monotonic() + 120
-        while password is None:
+        while password is None or url is None:
             assert proc.poll() is None, (tmp_path / "demo.err").read_text()
-            assert time.monotonic() < deadline, "the demo never printed the login"
-            found = re.search(r"user demo, password (\S+)", (tmp_path / "demo.err").read_text())
+            assert time.monotonic() < deadline, "the demo never printed the login and address"
+            said = (tmp_path / "demo.err").read_text()
+            found = re.search(r"user demo, password (\S+)", said)
             password = found.group(1) if found else None
+            api = re.search(r"local API on (http://127\.0\.0\.1:[1-9]\d*)", said)
+            url = api.group(1) if api else None
             await asyncio.sleep(0.2)
         page = await (await browser.new_context()).new_page()
         deadline = time.monotonic() + 60
