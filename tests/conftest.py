@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,12 @@ SHARED = REPO.parent / "shared"
 pytest_plugins = ["pytester"]
 
 __all__ = ["pytest_runtest_makereport"]
+
+# The variables that point the CLI and the daemon at a daemon, a config or a data folder: left
+# over in an engineer's shell (after running the demo, say) they steered tests at it
+# (EDGE_WEB_PORT=1 failed test_doctor and test_contract). Tests that want one set their own.
+for _name in ("EDGE_WEB_PORT", "EDGE_CONFIG", "EDGE_TOKEN_FILE", "EDGE_DATA_DIR", "EDGE_LOG_FILE"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")

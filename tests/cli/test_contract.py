@@ -155,11 +155,9 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
     await asyncio.to_thread(fixed.write_text, text, encoding="utf-8")
     rc, doc, _ = await run_json(capsys, "status", "--config", str(fixed))
     assert doc["site"]["name"] == "测试小区"
-    os.environ["EDGE_WEB_PORT"] = str(site["port"])
-    try:
+    with pytest.MonkeyPatch.context() as env:  # the caller's own EDGE_WEB_PORT comes back
+        env.setenv("EDGE_WEB_PORT", str(site["port"]))
         rc, doc, _ = await run_json(capsys, "queue")
-    finally:
-        del os.environ["EDGE_WEB_PORT"]
     assert [r["dest"] for r in doc] == ["hub"] and doc[0]["backlog"] >= 0
 
     async with aiohttp.ClientSession(headers=site["headers"]) as http:

@@ -55,7 +55,10 @@ def test_an_invalid_config_fails_with_the_check_command(
 
 
 def test_each_planted_fault_is_a_fail_line_with_its_fix(
-    models_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    models_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     data = tmp_path / "data"
     data.write_text("a file, not a folder")
@@ -92,7 +95,7 @@ uplinks:
 """,
         encoding="utf-8",
     )
-    os.environ.pop("EDGE_WEB_PORT", None)
+    monkeypatch.delenv("EDGE_WEB_PORT", raising=False)  # restored after: no other test sees it
     rc, by = findings(capsys, "--config", str(config), "--user", "nobody", "--unit", str(unit),
                       "--timeout", "2")  # fmt: skip
     assert rc == 1
