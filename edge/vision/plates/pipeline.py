@@ -44,6 +44,7 @@ from edge.vision.plates.sessions import (
     model_param,
 )
 from edge.vision.plates.tracker import iou_matrix
+from edge.vision.stages import STAGES
 
 DetectorChoice = Literal["auto", "320", "640"]
 ReaderChoice = Literal["ppocr", "lprnet"]
@@ -161,6 +162,10 @@ class PlateReader:
         return self._detect(bgr)[0]
 
     def _detect(self, bgr: BGRImage) -> tuple[list[PlateDetection], PlateDetector]:
+        with STAGES.timed("plates", "detect"):
+            return self._detect_untimed(bgr)
+
+    def _detect_untimed(self, bgr: BGRImage) -> tuple[list[PlateDetection], PlateDetector]:
         if self.det320 is not None:
             dets = self.det320.detect(bgr)
             if self.det640 is None or not self._needs_640(bgr, dets):
@@ -196,7 +201,9 @@ class PlateReader:
         top = int(max(0, min(frame_h - side, cy - side / 2)))
         window = bgr[top : top + int(side), left : left + int(side)]
         best, best_iou = None, 0.3
-        for cand in model.detect(window):
+        with STAGES.timed("plates", "detect"):
+            found = model.detect(window)
+        for cand in found:
             bx = (cand.box[0] + left, cand.box[1] + top, cand.box[2] + left, cand.box[3] + top)
             iou = float(iou_matrix([bx], [det.box])[0, 0])
             if iou > best_iou:
@@ -211,12 +218,13 @@ class PlateReader:
 
     def read_detections(self, bgr: BGRImage, dets: list[PlateDetection]) -> list[PlateRead]:
         """Rectify and read the detections in one reader batch."""
-        crops = [rectify(bgr, d.corners, self.margin_x) for d in dets]
-        lines = [
-            side_by_side(c, self.row_split) if d.double_row else c
-            for c, d in zip(crops, dets, strict=True)
-        ]
-        texts = self.reader.read_batch(lines)
+        with STAGES.timed("plates", "rectify"):
+            crops = [rectify(bgr, d.corners, self.margin_x) for d in dets]
+            lines = [
+                side_by_side(c, self.row_split) if d.double_row else c
+                for c, d in zip(crops, dets, strict=True)
+            ]
+        texts = self._read(lines)
         reads = [
             self._finish(c, t, d.corners, d.box, d.double_row, d.score)
             for c, t, d in zip(crops, texts, dets, strict=True)
@@ -266,14 +274,20 @@ class PlateReader:
             double_row = False
         if double_row is not None:
             line = side_by_side(crop, self.row_split) if double_row else crop
-            (text,) = self.reader.read_batch([line])
+            (text,) = self._read([line])
             read = self._finish(crop, text, corners, box, double_row, 1.0)
             return self.agree(read, None) if read.contradicts_colour else read
-        single, double = self.reader.read_batch([crop, side_by_side(crop, self.row_split)])
+        single, double = self._read([crop, side_by_side(crop, self.row_split)])
         use_double = (double.valid, double.confidence) > (single.valid, single.confidence)
         text = double if use_double else single
         read = self._finish(crop, text, corners, box, use_double, 1.0)
         return self.agree(read, None) if read.contradicts_colour else read
+
+    def _read(self, lines: list[BGRImage]) -> list[TextRead]:
+        if not lines:
+            return []
+        with STAGES.timed("plates", "read"):
+            return self.reader.read_batch(lines)
 
     def _finish(
         self,
@@ -286,12 +300,14 @@ class PlateReader:
     ) -> PlateRead:
         probs = None
         by_text = colour_from_text(text.text)
-        if self.colour is not None and by_text in (None, PlateColour.GREEN):
-            probs = self.colour.probabilities(crop)
+        with STAGES.timed("plates", "colour"):
+            if self.colour is not None and by_text in (None, PlateColour.GREEN):
+                probs = self.colour.probabilities(crop)
+            hsv = hsv_colour(crop)
         sure = None
         if probs is not None and float(probs.max()) >= SURE_COLOUR:
             sure = MODEL_CLASSES[int(np.argmax(probs))]
-        colour = decide_colour(text.text, probs, hsv_colour(crop))
+        colour = decide_colour(text.text, probs, hsv)
         return PlateRead(
             text=text.text,
             confidence=text.confidence,
@@ -333,7 +349,7 @@ class PlateReader:
             return read
         crop = wider()
         line = side_by_side(crop, self.row_split) if read.double_row else crop
-        (again,) = self.reader.read_batch([line])
+        (again,) = self._read([line])
         if again.valid and grammar.fits_colour(again.text, colour):
             return self._recoloured(read, again.text, again.char_confidences, crop)
         fixed = constrained(again.alternatives, allowed)
