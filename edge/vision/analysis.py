@@ -94,8 +94,11 @@ class FrameAnalyser:
         face_passes: FacePasses | None = None,
         objects: Any = None,
         object_classes: Sequence[str] = (),
+        reuse_settled: bool = True,
     ) -> None:
         self.pipelines = tuple(pipelines)
+        self.reuse_settled = reuse_settled
+        """Skip reading a plate whose track is settled (`PlatePasses.reusable`)."""
         self.objects = objects if "objects" in self.pipelines else None
         self.object_classes = (
             objects.label_ids(object_classes) if self.objects and object_classes else None
@@ -151,7 +154,8 @@ class FrameAnalyser:
         image = sample.image
         ox, oy = sample.offset
         if self.plates is not None:
-            out.plates = self.plates.read_frame(image)
+            reuse = self.plate_passes.reusable if self.reuse_settled else None
+            out.plates = self.plates.read_frame(image, reuse)
         if self.faces is not None:
             for obs in self.faces.analyse(image):
                 f = obs.face

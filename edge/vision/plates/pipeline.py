@@ -78,6 +78,8 @@ class PlateRead:
     recoloured: bool = False
     #: the reader's alternatives per position (for a repair the colour asks for)
     alternatives: tuple[grammar.Alternatives, ...] = ()
+    #: not read in this frame: a settled track's read, placed at this frame's detection
+    reused: bool = False
 
     @property
     def contradicts_colour(self) -> bool:
@@ -238,15 +240,22 @@ class PlateReader:
 
     # -- public -------------------------------------------------------------------------
 
-    def read_frame(self, bgr: BGRImage) -> list[PlateRead]:
+    def read_frame(
+        self, bgr: BGRImage, reuse: Callable[[PlateDetection], PlateRead | None] | None = None
+    ) -> list[PlateRead]:
         """Every plate found in the frame, best detection first; empty reads are dropped.
 
         Small plates whose read is invalid or under `refine_below_conf` are re-detected on
         a window and read again; the better of the two reads is kept. A clean read costs
-        nothing extra.
+        nothing extra. `reuse` may answer a detection with a read it already has (a
+        settled track, see `PlatePasses.reusable`): that plate is not read again.
         """
         dets, model = self._detect(bgr)
-        reads = self.read_detections(bgr, dets)
+        kept = [reuse(d) if reuse is not None else None for d in dets]
+        fresh = iter(
+            self.read_detections(bgr, [d for d, k in zip(dets, kept, strict=True) if k is None])
+        )
+        reads = [k if k is not None else next(fresh) for k in kept]
         redo = [
             (i, r)
             for i, d in enumerate(dets)
