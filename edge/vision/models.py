@@ -90,11 +90,10 @@ class InputSpec(_Strict):
         for i, img in enumerate(images):
             if self.channels == "GRAY":
                 out[i, 0] = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+            elif self.channels == "RGB":
+                out[i] = img.transpose(2, 0, 1)[::-1]  # converts and reorders in one pass
             else:
-                # plane by plane: 0.45 ms for 640x384 against 0.73 for one strided transpose
-                order = (2, 1, 0) if self.channels == "RGB" else (0, 1, 2)
-                for c, src in enumerate(order):
-                    out[i, c] = img[:, :, src]
+                out[i] = img.transpose(2, 0, 1)
         if self.scale != 1.0:
             out *= np.float32(self.scale)
         mean = np.asarray(self.mean[:n_ch], dtype=np.float32).reshape(n_ch, 1, 1)
