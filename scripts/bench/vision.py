@@ -600,7 +600,9 @@ async def live_run(
         match_ms.append((time.perf_counter() - t0) * 1000)
         return out
 
-    for cam in cams:
+    for cam in cams:  # counts start afresh: the same cameras serve each configuration's run
+        cam.analysed = cam.plate_passes = cam.face_frames = cam.face_passes = 0
+        cam.ages_ms = []
         passes = None
         if "faces" in cam.cfg.pipelines:
             passes = FacePasses(match, split_distance=engines.faces.threshold + 0.1)
