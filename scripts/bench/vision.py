@@ -74,6 +74,7 @@ from edge.vision.plates.pipeline import (  # noqa: E402
     ReaderChoice,
 )
 from edge.vision.plates.sessions import default_registry  # noqa: E402
+from edge.vision.stages import STAGES  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "images"
 SUB_STREAM = (640, 360)
@@ -636,8 +637,10 @@ async def live_run(
         dec_before = [s.state.frames_dropped for s in sessions]
         measuring, t0, load0 = True, time.monotonic(), os.getloadavg()[0]
         proc0 = time.process_time()
+        stages0 = STAGES.snapshot()
         await asyncio.sleep(seconds)
         elapsed = time.monotonic() - t0
+        stages1 = STAGES.snapshot()
         process_cores = (time.process_time() - proc0) / elapsed
         after = [s.stats for s in samplers]
         dec_after = [s.state.frames_dropped for s in sessions]
@@ -664,9 +667,20 @@ async def live_run(
     analysis_cores = cpu_s["analysis"] / elapsed
     other_cores = max(0.0, process_cores - analysis_cores)
     needed = analysis_cores * queued / max(1, analysed) + other_cores
+    # wall time per stage (`edge_model_stage_seconds`), summed over the run, per analysed frame
+    stage_ms = {
+        f"{p}.{st}": round(
+            (h.total_s - (stages0[(p, st)].total_s if (p, st) in stages0 else 0.0))
+            * 1000
+            / max(1, analysed),
+            1,
+        )
+        for (p, st), h in sorted(stages1.items())
+    }
     return {
         "cameras": len(cams),
         "seconds": round(elapsed, 1),
+        "stage_ms_per_frame": stage_ms,
         "nominal_fps": round(sum(c.cfg.analysis_fps for c in cams), 1),
         "sampled_fps": round(offered / elapsed, 1),
         "gate_share": round(queued / max(1, offered), 3),
@@ -887,6 +901,10 @@ def print_live(report: dict[str, Any], key: str, args: argparse.Namespace) -> No
                 f"{live['analysis_cores']:.2f} / {live['other_cores']:.2f}",
             ),
             ("cores needed to keep up", f"{live['cores_needed']:.2f} (if the box were ours alone)"),
+            (
+                "stages, wall ms per frame",
+                " ".join(f"{k} {v:g}" for k, v in live["stage_ms_per_frame"].items() if v),
+            ),
             ("keeps up", "yes" if live["keeps_up"] else "NO"),
             ("load average (1 min)", f"{live['load_1min_start']} -> {live['load_1min_end']}"),
         ]
