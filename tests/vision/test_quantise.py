@@ -20,16 +20,21 @@ EMBEDDER = "dlib_resnet_faceapi_128d"
 pytestmark = needs(IMAGES.is_dir(), *SHARED_MIRROR)
 
 
-def test_the_int8_embedder_is_made_as_the_manifest_pins_it(models_dir: Path) -> None:
-    manifest = load_manifest(models_dir / "manifest.yaml")
+def test_the_int8_embedder_is_made_as_the_manifest_pins_it(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    for f in models_dir.glob("*"):
+        if ".int8." not in f.name:
+            os.symlink(f, tmp_path / f.name)
+    manifest = load_manifest(tmp_path / "manifest.yaml")
     variant = manifest.get(EMBEDDER).int8
     assert variant is not None
-    path = models_dir / variant.file
-    path.unlink(missing_ok=True)  # made again here, from the fp32 file and the images
-    assert make_variants(models_dir, IMAGES, [EMBEDDER]) == []
-    assert sha256_file(path) == variant.sha256
-    assert ModelRegistry(manifest, models_dir).uses_int8(EMBEDDER)
-    assert not ModelRegistry(manifest, models_dir, int8=False).uses_int8(EMBEDDER)
+    assert not ModelRegistry(manifest, tmp_path).uses_int8(EMBEDDER)
+    assert make_variants(tmp_path, IMAGES, [EMBEDDER]) == []  # from the fp32 file and images
+    assert sha256_file(tmp_path / variant.file) == variant.sha256
+    assert ModelRegistry(manifest, tmp_path).uses_int8(EMBEDDER)
+    assert not ModelRegistry(manifest, tmp_path, int8=False).uses_int8(EMBEDDER)
+    assert (models_dir / variant.file).is_file()  # fetch-models made it for the suite
 
 
 def test_int8_and_fp32_embedders_decide_the_same_pairs(models_dir: Path) -> None:
