@@ -202,6 +202,7 @@ class Engines:
         plates = PlateReader(registry, detector=plate_detector, reader=plate_reader)
         if isinstance(plates.reader, PPOCRReader):
             plates.reader.one_at_a_time = CONFIGS[config]["read_one_at_a_time"]
+        plates.fallback_above_px = CONFIGS[config]["fallback_above_px"]
         return cls(plates, FacePipeline(registry), config=config)
 
     @contextmanager
@@ -234,16 +235,24 @@ class Engines:
 
 #: The configuration measured (now) and the one before issue 15's levers (previous): the
 #: fp32 face embedder instead of its int8 variant, pyrDown halving before the face
-#: detector, every plate read in every frame (no reuse of a settled track's read), and a
-#: frame's plates read in one batch rather than one model run each.
+#: detector, every plate read in every frame (no reuse of a settled track's read), a
+#: frame's plates read in one batch rather than one model run each, and the `auto` plate
+#: detector's 640 fallback on sub-streams too.
 #: Both are measured in the same run (latency interleaved), so they see the same box.
 CONFIGS: dict[str, dict[str, Any]] = {
-    "now": {"int8": True, "halving": "area", "reuse_settled": True, "read_one_at_a_time": True},
+    "now": {
+        "int8": True,
+        "halving": "area",
+        "reuse_settled": True,
+        "read_one_at_a_time": True,
+        "fallback_above_px": 960,
+    },
     "previous": {
         "int8": False,
         "halving": "pyramid",
         "reuse_settled": False,
         "read_one_at_a_time": False,
+        "fallback_above_px": 400,
     },
 }
 
