@@ -21,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from edge.codecs import gat1400 as g
+from edge.codecs.gat1400_objects import list_body_bytes
 from edge.events import Event, ImageRef, ImageRole
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
@@ -100,7 +101,7 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
     p = Encoder(cfg, tz, files_in(folder), {}).encode(OutboxItem(0, event, 0))
     if p.refused:
         raise ValueError(p.refused)
-    return p.object_id, g.list_body_bytes(g.MOTOR_VEHICLES, [p.body])
+    return p.object_id, list_body_bytes(g.MOTOR_VEHICLES, [p.body])
 
 
 async def steps(cfg: Gat1400Config, utc_offset: str, timeout_s: float) -> int:
