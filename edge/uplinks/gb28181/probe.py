@@ -19,8 +19,9 @@ from typing import Any
 from edge.codecs import sip, sipdigest
 from edge.codecs.errors import ProtocolError
 from edge.config import EdgeConfig
-from edge.uplinks.gb28181.agent import Gb28181Agent, RegisterRefused
+from edge.uplinks.gb28181.agent import Gb28181Agent
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
+from edge.uplinks.gb28181.registration import RegisterRefused
 from edge.uplinks.gb28181.transport import SipTimeout, SipTransport
 
 
@@ -64,12 +65,14 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         f"  ok    open {cfg.transport} from {transport.local_host}:{transport.local_port} "
         f"({_ms(t0)})"
     )
-    agent.transport = transport
+    agent.registration.transport = transport
     registered = False
     try:
         t0 = time.perf_counter()
         try:
-            expires = await asyncio.wait_for(agent.register(cfg.expires_whole_s), timeout_s * 3)
+            expires = await asyncio.wait_for(
+                agent.registration.register(cfg.expires_whole_s), timeout_s * 3
+            )
         except (SipTimeout, TimeoutError):
             print("  FAIL  register: no answer (address, port, transport or a firewall)")
             return 1
@@ -80,7 +83,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         print(f"  ok    register (expires {expires} s, {_ms(t0)})")
         t0 = time.perf_counter()
         try:
-            answer = await agent.keepalive()
+            answer = await agent.registration.keepalive()
         except SipTimeout:
             print("  FAIL  keepalive: no answer")
             return 1
@@ -99,7 +102,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
     finally:
         if registered:
             try:
-                await asyncio.wait_for(agent.register(0), timeout_s)
+                await asyncio.wait_for(agent.registration.register(0), timeout_s)
                 print("  ok    unregister (Expires: 0)")
             except (SipTimeout, TimeoutError, RegisterRefused, OSError) as exc:
                 print(f"  warn  unregister: {exc}")
