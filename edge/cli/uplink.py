@@ -39,6 +39,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    from edge.config.types import MqttUrl, check_value
     from edge.uplinks.mqtt.config import MqttUplinkConfig
 
     if args.config:
@@ -54,7 +55,7 @@ def _settings(args: argparse.Namespace) -> Any:
             raise ValueError(f"say which uplink with --name (mqtt uplinks: {', '.join(found)})")
         site, gateway = cfg.site.site_id, cfg.site.gateway_id
         if args.url:
-            chosen = chosen.model_copy(update={"url": MqttUplinkConfig._url(args.url)})
+            chosen = chosen.model_copy(update={"url": check_value(MqttUrl, args.url)})
         return chosen, site, gateway
     if not args.url:
         raise CliError("give --config (and --name) or --url mqtt://host:1883")

@@ -22,11 +22,12 @@ import aiohttp
 
 from edge.codecs import gat1400 as g
 from edge.codecs.gat1400_objects import list_body_bytes
+from edge.config.types import check_value
 from edge.events import Event, ImageRef, ImageRole
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.client import ViidClient, ViidError
-from edge.uplinks.gat1400.config import Gat1400Config
+from edge.uplinks.gat1400.config import Gat1400Config, ViidBaseUrl
 from edge.uplinks.gat1400.encode import Encoder, files_in
 
 
@@ -47,7 +48,7 @@ def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:
     else:
         raise ValueError(f"say which uplink with --name (gat1400 uplinks: {', '.join(found)})")
     if args.url:
-        chosen = chosen.model_copy(update={"url": Gat1400Config._url(args.url)})
+        chosen = chosen.model_copy(update={"url": check_value(ViidBaseUrl, args.url)})
     return chosen, cfg.site.utc_offset
 
 
