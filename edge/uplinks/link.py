@@ -35,7 +35,7 @@ import builtins
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -267,6 +267,23 @@ class Link(abc.ABC, Generic[P]):
         if problems:
             doc["problems"] = problems
         return doc
+
+
+async def until_first_failure(*coros: Awaitable[Any], ended: Exception) -> None:
+    """A session's loops, run together: the first to raise stops the others and its error is
+    raised again; should they all return, `ended` is raised (they are not meant to end)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            raise exc
+    raise ended
 
 
 def _clock(ts: float) -> str:
