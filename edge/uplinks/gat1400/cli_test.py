@@ -23,6 +23,7 @@ import aiohttp
 from edge.codecs import gat1400 as g
 from edge.codecs.gat1400_objects import list_body_bytes
 from edge.config.types import check_value
+from edge.config.uplinks import pick_uplink
 from edge.events import Event, ImageRef, ImageRole
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
@@ -38,15 +39,7 @@ def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:
     from edge.config import load_config
 
     cfg = load_config(args.config)
-    found = {n: u for n, u in cfg.uplinks.items() if getattr(u, "type", None) == "gat1400"}
-    if args.name:
-        if args.name not in found:
-            raise ValueError(f"no gat1400 uplink named {args.name!r} (have: {', '.join(found)})")
-        chosen = found[args.name]
-    elif len(found) == 1:
-        chosen = next(iter(found.values()))
-    else:
-        raise ValueError(f"say which uplink with --name (gat1400 uplinks: {', '.join(found)})")
+    chosen: Gat1400Config = pick_uplink(cfg.uplinks, "gat1400", args.name)
     if args.url:
         chosen = chosen.model_copy(update={"url": check_value(ViidBaseUrl, args.url)})
     return chosen, cfg.site.utc_offset

@@ -117,6 +117,7 @@ def cli_test(args: Any) -> int:
     """`edge uplink test gb28181 --config FILE [--name NAME]`."""
     from edge.cli._common import err
     from edge.config import load_config
+    from edge.config.uplinks import pick_uplink
 
     if not args.config:
         err("give --config (and --name): a GB/T 28181 test needs the uplink's settings")
@@ -126,13 +127,10 @@ def cli_test(args: Any) -> int:
     except Exception as exc:
         err(f"cannot use these settings: {exc}")
         return 2
-    found = {n: u for n, u in config.uplinks.items() if getattr(u, "type", None) == "gb28181"}
-    if args.name and args.name not in found:
-        err(f"no gb28181 uplink named {args.name!r} (have: {', '.join(found) or 'none'})")
+    try:
+        cfg = pick_uplink(config.uplinks, "gb28181", args.name)
+    except ValueError as exc:
+        err(str(exc))
         return 2
-    if not args.name and len(found) != 1:
-        err(f"say which uplink with --name (gb28181 uplinks: {', '.join(found) or 'none'})")
-        return 2
-    cfg = found[args.name] if args.name else next(iter(found.values()))
     assert isinstance(cfg, Gb28181UplinkConfig)
     return asyncio.run(run_probe(config, cfg, args.timeout))
