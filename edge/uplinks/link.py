@@ -35,8 +35,9 @@ import builtins
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from edge.backoff import Backoff
@@ -143,14 +144,10 @@ class Link(abc.ABC, Generic[P]):
     def load_image(self, ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
         """The image's bytes, or None and why not (`too_large`, `missing`: pruned by
         retention or deleted by hand). Blocking: call from `encode`."""
-        if ref.size_bytes > max_bytes:
+        data, why = read_image(self.rt.store.data_dir, ref, max_bytes)
+        if why is not None:
             self.images_omitted += 1
-            return None, "too_large"
-        try:
-            return (self.rt.store.data_dir / ref.path).read_bytes(), None
-        except OSError:
-            self.images_omitted += 1
-            return None, "missing"
+        return data, why
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -267,6 +264,25 @@ class Link(abc.ABC, Generic[P]):
         if problems:
             doc["problems"] = problems
         return doc
+
+
+LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
+"""What an encoder is given to read an event's image: bytes, or None and why not."""
+
+
+def read_image(data_dir: Path, ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of `ref` under `data_dir`, or None and why not (`too_large`, `missing`)."""
+    if ref.size_bytes > max_bytes:
+        return None, "too_large"
+    try:
+        return (data_dir / ref.path).read_bytes(), None
+    except OSError:
+        return None, "missing"
+
+
+def files_in(data_dir: Path) -> LoadImage:
+    """An image loader reading under `data_dir` (the CLI's and the bench's, without a link)."""
+    return lambda ref, max_bytes: read_image(data_dir, ref, max_bytes)
 
 
 async def until_first_failure(*coros: Awaitable[Any], ended: Exception) -> None:

@@ -193,7 +193,8 @@ async def run(args: argparse.Namespace, peer: PeerProcess) -> int:
 async def _one_object(scene: bytes, crop: bytes, folder: Path) -> bytes:
     """One encoded MotorVehicleObject, as the uplink encodes it (for the baseline's bodies)."""
     from edge.timefmt import site_tz
-    from edge.uplinks.gat1400.encode import Encoder, files_in
+    from edge.uplinks.gat1400.encode import Encoder
+    from edge.uplinks.link import files_in
 
     (folder / "s.jpg").write_bytes(scene)
     (folder / "c.jpg").write_bytes(crop)

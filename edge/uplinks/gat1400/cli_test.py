@@ -29,7 +29,8 @@ from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.client import ViidClient, ViidError
 from edge.uplinks.gat1400.config import Gat1400Config, ViidBaseUrl
-from edge.uplinks.gat1400.encode import Encoder, files_in
+from edge.uplinks.gat1400.encode import Encoder
+from edge.uplinks.link import files_in
 
 
 def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:

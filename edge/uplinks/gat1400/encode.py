@@ -12,10 +12,8 @@ ShotTime and the pass times are corrected by the measured offset to the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from edge.codecs import gat1400 as g
@@ -28,11 +26,11 @@ from edge.events import Event, ImageRef, ImageRole
 from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
+from edge.uplinks.link import LoadImage
 from edge.uplinks.policy import Policy
 
 log = logging.getLogger(__name__)
 
-LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
 ENDPOINTS = {"plate": g.MOTOR_VEHICLES, "face": g.FACES}
 SEMANTIC: dict[str, SemanticType] = {"plate": "02", "face": "06"}
 
@@ -158,20 +156,6 @@ class Encoder:
         self.images_omitted += 1
         log.debug("event %s: image %s not sent: %s", event_id, ref.path, why)
         return None
-
-
-def files_in(data_dir: Path) -> LoadImage:
-    """An image loader reading under `data_dir` (the CLI's and the bench's, without a link)."""
-
-    def load(ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
-        if ref.size_bytes > max_bytes:
-            return None, "too_large"
-        try:
-            return (data_dir / ref.path).read_bytes(), None
-        except OSError:
-            return None, "missing"
-
-    return load
 
 
 def _wall(value: Any, fallback: datetime) -> datetime:
