@@ -23,7 +23,6 @@ from edge.codecs.dlt645 import ErrorFlag, Version
 from edge.sim.meters import MeterSimulator, MeterSpec, Protocol
 
 
-
 async def test_2007_meter_answers_with_plausible_values(bus: tuple[MeterSimulator, Client]) -> None:
     _, client = bus
     reply = await client.read_dlt(E07, ENERGY)

@@ -13,7 +13,6 @@ from edge.codecs.errors import ChecksumError
 from edge.sim.meters import FaultKind, MeterSimulator
 
 
-
 async def test_fault_silent(bus: tuple[MeterSimulator, Client]) -> None:
     sim, client = bus
     sim.set_fault(E07, "silent")

@@ -1,4 +1,4 @@
-"""The meter simulator's transports and front: wire time at a baud, pyserial URLs, the pty, config and CLI."""
+"""The meter simulator's transports and front: wire time, pyserial URLs, the pty, config, CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from sim_meter_client import E07, ENERGY, REPO, WATER, default_config, tcp_clien
 
 from edge.codecs import cjt188, dlt645
 from edge.sim.meters import FaultKind, MeterSimulator, MeterSpec, SimConfig
-
 
 
 async def test_wire_time_is_emulated_at_the_configured_baud() -> None:
