@@ -12,7 +12,7 @@ from edge.cli._common import CliError, add_api_args, add_json, fetch, print_json
 from edge.cli._table import table
 from edge.cli._tidy import tidy
 from edge.events import EventKind
-from edge.timefmt import parse_since
+from edge.timefmt import parse_since, span
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,24 +79,16 @@ def uplink_line(outbox: dict[str, Any], live: dict[str, Any]) -> str:
     text = f"uplink {outbox['dest']}: {state}"
     if since:
         held = time.time() - since
-        text += f" since {time.strftime('%H:%M:%S', time.localtime(since))} ({_span(held)})"
+        text += f" since {time.strftime('%H:%M:%S', time.localtime(since))} ({span(held)})"
     text += f", backlog {outbox['backlog']}, acked seq {outbox['acked_seq']}"
     age = outbox.get("oldest_unacked_age_s")
     if age:
-        text += f", oldest {_span(age)}"
+        text += f", oldest {span(age)}"
     if outbox.get("parked"):
         text += f", parked {outbox['parked']}"
     if state != "connected" and live.get("last_error"):
         text += f": {live['last_error']}"
     return text
-
-
-def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def event_query(args: argparse.Namespace) -> dict[str, str]:

@@ -44,6 +44,7 @@ from edge.backoff import Backoff
 from edge.events import Event, ImageRef
 from edge.runtime import Runtime
 from edge.store import OutboxItem
+from edge.timefmt import span
 from edge.uplinks.linkconfig import LinkConfig
 from edge.uplinks.outbox import DrainError, Issue, OutboxDrain, PeerRefused
 from edge.uplinks.policy import Policy
@@ -252,7 +253,7 @@ class Link(abc.ABC, Generic[P]):
             if for_s >= self.cfg.degraded_after_s:
                 problems.append(
                     f"uplink {self.name} disconnected since {_clock(down)} "
-                    f"({_span(for_s)}): {self.last_error}"
+                    f"({span(for_s)}): {self.last_error}"
                 )
         refused_at = self.drain.last_refusal_at
         if refused_at is not None and time.time() - refused_at < REFUSALS_SHOWN_S:
@@ -304,11 +305,3 @@ async def until_first_failure(*coros: Awaitable[Any], ended: Exception) -> None:
 
 def _clock(ts: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
-
-
-def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
