@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from daemons import Daemons
 from gat_helpers import GATEWAY_DEVICE, DaemonFactory, add_face, add_plate, backlog, wait_backlog
 from viid_peer import ViidPeer, wait_for
 
@@ -218,20 +219,18 @@ async def test_data_policy_withholds_face_crops(peer: ViidPeer, daemon: DaemonFa
 
 
 async def test_unregisters_on_shutdown_and_logs_a_403(
-    peer: ViidPeer, daemon: DaemonFactory, caplog: pytest.LogCaptureFixture
+    peer: ViidPeer, daemon: DaemonFactory, daemons: Daemons, caplog: pytest.LogCaptureFixture
 ) -> None:
     d = await daemon(peer.url)
     await wait_for(lambda: health(d)["state"] == "connected", 10, "registration")
-    await d.stop()
-    d.stopped_by_test = True  # type: ignore[attr-defined]
+    await daemons.stop(d)
     assert peer.unregistered == [GATEWAY_DEVICE]
 
     d2 = await daemon(peer.url)
     await wait_for(lambda: health(d2)["registrations"] == 1, 10, "registration")
     peer.forget()
     with caplog.at_level(logging.INFO, logger="edge.uplinks.gat1400.sender"):
-        await d2.stop()
-    d2.stopped_by_test = True  # type: ignore[attr-defined]
+        await daemons.stop(d2)
     assert any("403" in r.getMessage() for r in caplog.records)
 
 
