@@ -49,6 +49,7 @@ class Daemon:
         )
         self.web = WebServer(self.rt)
         self._stop = asyncio.Event()
+        self._stopped = False
 
     async def start(self) -> None:
         began = time.monotonic()
@@ -117,6 +118,9 @@ class Daemon:
             await self.stop()
 
     async def stop(self) -> None:
+        if self._stopped:
+            return  # a second stop (a test's teardown after a restart) has nothing to do
+        self._stopped = True
         self.notifier.stopping()
         # The API is a producer too: stop taking requests first, while the writer still
         # commits what in-flight requests hand it; then the tasks, newest first.

@@ -208,7 +208,7 @@ class AccessPayload(_Payload):
     kind: ClassVar[EventKind] = EventKind.ACCESS
     gate: str | None = None
     direction: str | None = None  # "in" | "out"
-    decision: str | None = None  # "granted" | "denied" | "pending" | "ignored"
+    decision: str | None = None  # "granted" | "denied" | "pending" | "ignored" | "expired"
     reason: str | None = None
     plate: str | None = None
     person_id: str | None = None

@@ -118,9 +118,20 @@ class GateMemory:
 
 @dataclass
 class PassbackMemory:
-    """Per anti-passback group: the last direction each person or plate went."""
+    """Per anti-passback group: the last direction each person or plate went, and when;
+    an entry older than `keep` no longer refuses (a car lent and never seen leaving must
+    not lock its owner out for ever)."""
 
     last: dict[tuple[str, str], str] = field(default_factory=dict)
+    at: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    keep: timedelta | None = None
+
+    def inside(self, group: str, key: str, now: datetime) -> bool:
+        """Entered through an `in` gate of `group`, not seen leaving, within `keep`."""
+        if self.last.get((group, key)) != "in":
+            return False
+        since = self.at.get((group, key))
+        return self.keep is None or since is None or now - since < self.keep
 
 
 @dataclass(frozen=True)
@@ -186,8 +197,8 @@ def decide(
     if category != "unknown" and last is not None and now - last < repeat_window:
         return out("none", "repeat", category, "already opened for this pass", matched=matched)
     if passback is not None and gate.passback_group and category != "unknown":
-        previous = passback.last.get((gate.passback_group, sighting.key))
-        if previous == gate.direction == "in":
+        inside = passback.inside(gate.passback_group, sighting.key, now)
+        if inside and gate.direction == "in":
             return out(
                 "deny", "anti_passback", category, "entered before without leaving", matched=matched
             )

@@ -12,7 +12,9 @@ in memory (the lists snapshot is rebuilt only when the store says a list changed
 pass), and the slow part (the gate's UDP or Modbus round trip, the event, the alarms, the
 car park) runs in a task of its own per pass. The repeat window and anti-passback memory
 are updated when deciding, so a second read of the same car while the first opening is on
-the wire does not open twice; a failed opening forgets it again.
+the wire does not open twice; a failed opening forgets it again, a done one is kept in the
+store so a restart neither re-opens nor lets an entry in twice (edge/access/memory.py). A
+pass put to the guard expires when nobody answered in time (edge/access/expiry.py).
 """
 
 from __future__ import annotations
@@ -22,17 +24,11 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from edge.access.decide import (
-    Decision,
-    GateMemory,
-    Lists,
-    PassbackMemory,
-    Sighting,
-    Visitor,
-    decide,
-)
+from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
+from edge.access.expiry import PendingExpiry
 from edge.access.fire import FireControl
 from edge.access.lists import normalize_plate
+from edge.access.memory import PRUNE_EVERY_S, GateMemories
 from edge.access.parking import Parking
 from edge.access.plates import PlateSet, Tolerance
 from edge.config.access import GateConfig, VisitorPass
@@ -64,11 +60,16 @@ class Gatekeeper:
         for gate in cfg.gates:
             for camera in gate.cameras:
                 self.by_camera.setdefault(camera, []).append(gate)
-        self.memory: dict[str, GateMemory] = {g.id: GateMemory() for g in cfg.gates}
-        self.passback = PassbackMemory()
         tol = cfg.tolerance
         self.tolerance = Tolerance(tuple(tol.pairs), tol.any_one_char) if tol.enabled else None
         self.repeat_window = timedelta(seconds=cfg.repeat_window_s)
+        self.memory = GateMemories(
+            self.gates,
+            self.repeat_window,
+            timedelta(seconds=cfg.passback_memory_s),
+            self.tz,
+        )
+        self.expiry = PendingExpiry(rt, self.gates, cfg.pending_expiry_s)
         self.fire = FireControl(rt)
         self.parking = Parking(rt)
         self.lists = Lists(
@@ -149,8 +150,8 @@ class Gatekeeper:
                 tolerance=self.tolerance,
                 min_confidence=self.cfg.tolerance.min_confidence,
                 repeat_window=self.repeat_window,
-                memory=self.memory[gate.id],
-                passback=self.passback,
+                memory=self.memory.gates[gate.id],
+                passback=self.memory.passback,
                 fire_mode=self.fire.on,
             )
             undo = self._remember(gate, sighting, decision)
@@ -193,27 +194,7 @@ class Gatekeeper:
         """Note an opening before it is on the wire; returns how to forget it."""
         if decision.action != "open":
             return None
-        memory = self.memory[gate.id]
-        key = sighting.key
-        before_open = memory.last_open.get(key)
-        memory.last_open[key] = sighting.ts
-        group = (gate.passback_group or "", key)
-        before_dir = self.passback.last.get(group)
-        if gate.passback_group:
-            self.passback.last[group] = gate.direction
-
-        def undo() -> None:
-            if before_open is None:
-                memory.last_open.pop(key, None)
-            else:
-                memory.last_open[key] = before_open
-            if gate.passback_group:
-                if before_dir is None:
-                    self.passback.last.pop(group, None)
-                else:
-                    self.passback.last[group] = before_dir
-
-        return undo
+        return self.memory.opened(gate, sighting)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -229,10 +210,13 @@ class Gatekeeper:
             self._idle.set()
 
     async def run(self) -> None:
-        """Supervised: at stop, the passes being acted on get a moment to finish (an opening
-        on the wire is recorded), then the rest are cancelled, before the writer stops."""
+        """Supervised: prunes the gates' memory now and then; at stop, the passes being
+        acted on get a moment to finish (an opening on the wire is recorded), then the rest
+        are cancelled, before the writer stops."""
         try:
-            await asyncio.Event().wait()
+            while True:
+                await asyncio.sleep(PRUNE_EVERY_S)
+                await self.memory.restore(self.rt.store)
         finally:
             if self._tasks:
                 _, late = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE_S)
@@ -274,6 +258,7 @@ class Gatekeeper:
                 undo()
             payload = _with(payload, opened=opened, gate_error=error)
             if opened:
+                await self.memory.keep(self.rt.store, gate, s)
                 await self.after_opening(gate, s.plate or s.key, d.category, d.visitor_id)
         elif d.action == "ask":
             pending_id = new_id()
@@ -300,6 +285,8 @@ class Gatekeeper:
             payload = _with(payload, pending_id=pending_id)
         self.stats[DECISIONS[d.action]] += 1
         await self.rt.flow.emit(payload.event(f"gate.{gate.id}", images=event.images))
+        if d.action == "ask":
+            self.expiry.asked.set()  # after its event: the console shows it before it can expire
         if d.rule == "blacklist":
             await self.rt.store.raise_alarm(
                 f"access:blacklist:{d.matched}:{gate.id}",
@@ -435,9 +422,18 @@ class Gatekeeper:
                 "visitors": len(lists.visitors),
             },
             **self.stats,
+            "expired": self.expiry.expired,
+            "memory": self.memory.health(),
             "acting": len(self._tasks),
         }
         problems = list(doc["fire_mode"].get("problems", []))
+        for gate in self.gates.values():
+            status = self.rt.devices.status(gate.device)
+            if status.available is False:  # a gate that cannot open is everyone's problem
+                problems.append(
+                    f"gate {gate.name or gate.id}: its device {gate.device} does not answer"
+                    f" ({status.last_error})"
+                )
         if problems:
             doc["problems"] = problems
         return doc
@@ -469,8 +465,10 @@ async def start(rt: Runtime) -> Gatekeeper:
         kinds.add(str(EventKind.READING))
     rt.flow.add_reactor("access.gates", keeper, kinds=kinds)
     await keeper.current_lists()
+    await keeper.memory.restore(rt.store)
     await keeper.fire.restore()
     rt.supervisor.spawn("access.gates", keeper.run)
+    rt.supervisor.spawn("access.pending", keeper.expiry.run)
     rt.supervisor.spawn("access.fire", keeper.fire.run)
     if keeper.parking.parks:
         rt.supervisor.spawn("access.parking", keeper.parking.run)

@@ -15,6 +15,7 @@ from edge.actions.gatekeeping import (
     approve_pass,
     correct_parking_count,
     deny_pass,
+    expire_passes,
     set_fire_mode,
 )
 from edge.actions.gates import hold_gate, open_gate
@@ -31,6 +32,7 @@ __all__ = [
     "close_alarm",
     "correct_parking_count",
     "deny_pass",
+    "expire_passes",
     "hold_gate",
     "open_gate",
     "request_diag",

@@ -25,9 +25,11 @@ async def _answer(
 ) -> ActionResult:
     keeper = _keeper(rt)
     state: PendingState = "approved" if approve else "denied"
-    pending = await rt.store.decide_pending(pending_id, state, str(actor), reason)
+    pending = await rt.store.decide_pending(
+        pending_id, state, str(actor), reason, asked_after_ms=keeper.expiry.asked_until_ms()
+    )
     if pending is None:
-        raise ActionRefused(f"no pass {pending_id} waiting for a guard (already answered?)")
+        raise ActionRefused(await _not_waiting(rt, keeper, pending_id))
     try:
         opened, error = await keeper.guard_decided(pending, approve, actor, reason)
     except LookupError as exc:
@@ -42,6 +44,49 @@ async def _answer(
     return ActionResult(
         False, f"pass {pending_id} approved but gate {pending['gate']} did not open: {error}", data
     )
+
+
+async def _not_waiting(rt: Runtime, keeper: Gatekeeper, pending_id: str) -> str:
+    """Why a pass cannot be answered, in words a guard acts on. One whose time ran out is
+    expired here and now if the expiry task has not got to it yet."""
+    row = await rt.store.pending_pass(pending_id)
+    if row is not None and row["state"] == "pending":
+        await expire_passes(rt)
+        row = await rt.store.pending_pass(pending_id)
+    if row is None:
+        return f"no pass {pending_id} waiting for a guard"
+    if row["state"] == "expired":
+        return (
+            f"pass {pending_id} expired ({row['note']}): the gate was not opened; if the "
+            "vehicle is still there, open the gate by hand with a reason"
+        )
+    return f"pass {pending_id} was already answered ({row['state']} by {row['decided_by']})"
+
+
+async def expire_passes(rt: Runtime) -> list[dict[str, Any]]:
+    """Expire every pass whose guard's answer time ran out: one audit line each (actor
+    `system:access`, action `access.expire`) and one `access` event, `decision: expired`."""
+    from edge.access.expiry import EXPIRED_BY
+
+    expiry = _keeper(rt).expiry
+    expired: list[dict[str, Any]] = []
+    for asked_until_ms, note in expiry.notes():
+        expired += await rt.store.expire_pending(asked_until_ms, EXPIRED_BY, note)
+    for pending in expired:
+
+        async def run(pending: dict[str, Any] = pending) -> ActionResult:
+            await expiry.record(pending)
+            return ActionResult(True, f"pass {pending['id']} expired", {"gate": pending["gate"]})
+
+        await audited(
+            rt,
+            "access.expire",
+            pending["id"],
+            actor=Actor("system", "access"),
+            reason=pending["note"],
+            run=run,
+        )
+    return expired
 
 
 async def approve_pass(

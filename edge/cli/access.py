@@ -47,7 +47,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_change, mode="remove")
 
     a = action("pending", "passes waiting for a guard")
-    a.add_argument("--state", default="pending", choices=("pending", "approved", "denied", "all"))
+    a.add_argument(
+        "--state", default="pending", choices=("pending", "approved", "denied", "expired", "all")
+    )
     a.set_defaults(handler=_pending)
 
     for name, text in (("approve", "let a waiting pass through"), ("deny", "refuse it")):

@@ -209,6 +209,19 @@ class AccessConfig(Section):
         description="The same plate or face at the same gate within this time does not "
         "open it again.",
     )
+    pending_expiry_s: PositiveSeconds = Field(
+        default=120,
+        title="Guard's answer time",
+        description="A pass put to the guard and not answered within this time expires "
+        "(recorded, audited as the daemon): a later approve is refused, so the gate never "
+        "opens for a vehicle that has left.",
+    )
+    passback_memory_s: PositiveSeconds = Field(
+        default=86400,
+        title="Anti-passback memory",
+        description="How long an entry without an exit keeps refusing a second entry; kept "
+        "in the store across restarts and forgotten after this time.",
+    )
     car_parks: list[CarPark] = Field(
         default_factory=list, title="Car parks", description="Occupancy counted by the gates."
     )

@@ -4,7 +4,8 @@ the loop.
 `SceneRules.observe` (pure CPU: rule state, JPEG encoding) runs in the CPU pool after
 each analysed sample; `SceneActions.apply` turns its outcomes into alarms through the
 store (whose alarm transitions are events in the flow, with the crop and the scene on
-the raised one) and into audited relay holds (`actions.hold_gate`). One open alarm per
+the raised one) and into audited relay holds (`actions.hold_gate`, through the daemon's
+`SceneRelays`, which releases them at stop and at start: edge/scene/relays.py). One open alarm per
 rule and camera: key `scene:<camera>:<rule>` (a falling object: one per fall, the key
 followed by `:<id>`, closed by the guards).
 """
@@ -21,6 +22,8 @@ import numpy as np
 from edge.config.scene import SceneRule
 from edge.events import ImageRef, ImageRole
 from edge.ids import new_id
+from edge.scene.relays import SERVICE as RELAYS
+from edge.scene.relays import SceneRelays
 from edge.scene.rules import Clear, Raise, Transition, build
 from edge.vision.analysis import SCENE_MAX_WIDTH, jpeg
 from edge.vision.objects.tracks import ObjectTrack
@@ -135,11 +138,13 @@ class SceneActions:
             await self._relay(tr.relay, False, f"{tr.rule} cleared on {self.camera_id}")
 
     async def _relay(self, gate: str, on: bool, reason: str) -> None:
-        from edge import actions
-
+        relays: SceneRelays | None = self.rt.services.get(RELAYS)
         try:
-            await actions.hold_gate(
-                self.rt, gate, on, actor=actions.Actor("rule", self.camera_id), reason=reason
-            )
+            if relays is None:
+                raise LookupError(f"relay {gate} is not a scene relay of this daemon")
+            if on:
+                await relays.hold(gate, self.camera_id, reason)
+            else:
+                await relays.release(gate, self.camera_id, reason)
         except Exception:  # audited as failed/refused; the alarm stands either way
             log.exception("scene rule on %s: relay %s %s failed", self.camera_id, gate, on)

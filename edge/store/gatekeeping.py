@@ -1,6 +1,7 @@
-"""Access control's own tables: passes waiting for a guard, visitor entries used, and who
-is inside each car park. The rules live in `edge.access`; this module only keeps the rows,
-each change in one transaction (an entry used and a car counted are never half done)."""
+"""Access control's own tables: passes waiting for a guard, what the gates remember (recent
+openings, who went in), visitor entries used, and who is inside each car park. The rules
+live in `edge.access`; this module only keeps the rows, each change in one transaction (an
+entry used and a car counted are never half done)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any, Literal
 from edge.store.reader import Reader
 from edge.store.writer import Tx, Writer, dumps, now_ms
 
-PendingState = Literal["pending", "approved", "denied"]
+PendingState = Literal["pending", "approved", "denied", "expired"]
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,22 @@ class GatekeepingMixin:
         await self.writer.submit(op)
 
     async def decide_pending(
-        self, pending_id: str, state: PendingState, by: str, note: str = ""
+        self,
+        pending_id: str,
+        state: PendingState,
+        by: str,
+        note: str = "",
+        asked_after_ms: int | None = None,
     ) -> dict[str, Any] | None:
         """Move a pending pass to approved or denied, once: None when it is not pending
-        (unknown, or another guard was quicker)."""
+        (unknown, another guard was quicker, or it expired) or was put to the guard at or
+        before `asked_after_ms` (its time ran out)."""
 
         def op(conn: sqlite3.Connection, tx: Tx) -> dict[str, Any] | None:
             changed = conn.execute(
                 "UPDATE access_pending SET state = ?, decided_by = ?, decided_ms = ?, note = ?"
-                " WHERE id = ? AND state = 'pending'",
-                (state, by, now_ms(), note, pending_id),
+                " WHERE id = ? AND state = 'pending' AND ts_ms > ?",
+                (state, by, now_ms(), note, pending_id, asked_after_ms or 0),
             ).rowcount
             if not changed:
                 return None
@@ -75,6 +82,51 @@ class GatekeepingMixin:
 
         result: dict[str, Any] | None = await self.writer.submit(op)
         return result
+
+    async def expire_pending(self, asked_until_ms: int, by: str, note: str) -> list[dict[str, Any]]:
+        """Expire, once, every pass still pending that was put to the guard at or before
+        `asked_until_ms`; returns them (oldest first) as they are now."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> list[dict[str, Any]]:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM access_pending WHERE state = 'pending' AND ts_ms <= ?"
+                    " ORDER BY ts_ms, id",
+                    (asked_until_ms,),
+                )
+            ]
+            out = []
+            for pending_id in ids:
+                conn.execute(
+                    "UPDATE access_pending SET state = 'expired', decided_by = ?,"
+                    " decided_ms = ?, note = ? WHERE id = ?",
+                    (by, now_ms(), note, pending_id),
+                )
+                row = conn.execute("SELECT * FROM access_pending WHERE id = ?", (pending_id,))
+                out.append(_pending_row(row.fetchone()))
+            return out
+
+        result: list[dict[str, Any]] = await self.writer.submit(op)
+        return result
+
+    async def pending_pass(self, pending_id: str) -> dict[str, Any] | None:
+        def q(conn: sqlite3.Connection) -> dict[str, Any] | None:
+            row = conn.execute("SELECT * FROM access_pending WHERE id = ?", (pending_id,))
+            found = row.fetchone()
+            return _pending_row(found) if found is not None else None
+
+        return await self.reader.run(q)
+
+    async def oldest_pending_ms(self) -> int | None:
+        """When the oldest pass still waiting for a guard was put to them."""
+
+        def q(conn: sqlite3.Connection) -> int | None:
+            row = conn.execute("SELECT min(ts_ms) FROM access_pending WHERE state = 'pending'")
+            value = row.fetchone()[0]
+            return int(value) if value is not None else None
+
+        return await self.reader.run(q)
 
     async def pending_passes(
         self, state: PendingState | None = "pending", limit: int = 100
@@ -90,6 +142,40 @@ class GatekeepingMixin:
             return [_pending_row(r) for r in rows]
 
         return await self.reader.run(q)
+
+    # --- what the gates remember --------------------------------------------------------
+
+    async def remember_passes(self, rows: list[tuple[str, str, str, int]]) -> None:
+        """Keep (scope, key, value, ts_ms) rows: `open:<gate>` for a recent opening,
+        `passback:<group>` with the direction for who is inside; the newest per key wins."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> None:
+            conn.executemany(
+                "INSERT INTO access_memory(scope, key, value, ts_ms) VALUES (?,?,?,?)"
+                " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value,"
+                " ts_ms = excluded.ts_ms",
+                rows,
+            )
+
+        await self.writer.submit(op)
+
+    async def prune_access_memory(
+        self, open_before_ms: int, passback_before_ms: int
+    ) -> list[tuple[str, str, str, int]]:
+        """Forget openings older than the repeat window and entries older than the
+        anti-passback memory (the table stays bounded); returns what is left."""
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> list[tuple[str, str, str, int]]:
+            conn.execute(
+                "DELETE FROM access_memory WHERE (scope LIKE 'open:%' AND ts_ms < ?)"
+                " OR (scope LIKE 'passback:%' AND ts_ms < ?)",
+                (open_before_ms, passback_before_ms),
+            )
+            rows = conn.execute("SELECT scope, key, value, ts_ms FROM access_memory")
+            return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
+        result: list[tuple[str, str, str, int]] = await self.writer.submit(op)
+        return result
 
     # --- visitor passes ----------------------------------------------------------------
 

@@ -178,6 +178,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         ) WITHOUT ROWID;
         """,
     ),
+    (
+        5,
+        "access control's memory across restarts: recent openings, who is inside",
+        """
+        CREATE TABLE IF NOT EXISTS access_memory (
+            scope TEXT NOT NULL,
+            key TEXT NOT NULL,
+            value TEXT NOT NULL DEFAULT '',
+            ts_ms INTEGER NOT NULL,
+            PRIMARY KEY (scope, key)
+        ) WITHOUT ROWID;
+        CREATE INDEX IF NOT EXISTS access_memory_ts ON access_memory(ts_ms);
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

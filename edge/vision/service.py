@@ -289,6 +289,9 @@ async def start(rt: Runtime) -> None:
     cameras = [c for c in rt.config.cameras if c.enabled]
     if not cameras:
         return
+    from edge.scene import relays
+
+    relays.start(rt)  # before the workers: it stops after them, releasing what they held
     engines = Engines(rt)
     workers: dict[str, CameraWorker] = {}
     for cfg in cameras:

@@ -49,11 +49,12 @@ async def pending(request: web.Request) -> web.Response:
         "pending": "pending",
         "approved": "approved",
         "denied": "denied",
+        "expired": "expired",
         "all": None,
     }
     asked_state = request.query.get("state", "pending")
     if asked_state not in states:
-        return _error(400, "state is pending, approved, denied or all")
+        return _error(400, "state is pending, approved, denied, expired or all")
     try:
         limit = min(int(request.query.get("limit", "100")), 1000)
     except ValueError:

@@ -140,6 +140,16 @@ def test_anti_passback_refuses_a_second_entry() -> None:
     assert run(plate("粤B12345"), g, passback=pb).action == "open"
 
 
+def test_an_entry_older_than_the_passback_memory_no_longer_refuses() -> None:
+    key = ("garage", "plate:粤B12345")
+    pb = PassbackMemory(last={key: "in"}, keep=timedelta(hours=24))
+    g = gate(passback_group="garage")
+    pb.at[key] = NOON - timedelta(hours=23)
+    assert run(plate("粤B12345"), g, passback=pb).rule == "anti_passback"
+    pb.at[key] = NOON - timedelta(hours=24)  # a car lent and never seen leaving
+    assert run(plate("粤B12345"), g, passback=pb).action == "open"
+
+
 def test_manual_gate_opens_for_nobody_but_says_who() -> None:
     d = run(plate("粤B12345"), gate(mode="manual"))
     assert (d.action, d.category, d.rule) == ("ask", "resident", "manual_mode")

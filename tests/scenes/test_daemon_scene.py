@@ -19,6 +19,7 @@ from prereqs import SHARED_MIRROR, needs
 from edge.app import Daemon
 from edge.config import parse_config
 from edge.sim.modbus import ModbusSimulator, RelaySpec
+from edge.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -115,6 +116,58 @@ async def test_ebike_in_lift_alarm_and_relay(tmp_path: Path) -> None:
 
 async def _true(v: bool) -> bool:
     return v
+
+
+async def test_a_relay_left_on_is_released_at_start_and_a_held_one_at_stop(
+    tmp_path: Path,
+) -> None:
+    """A crash left the lift relay on: the daemon releases it at start (no rule holds it
+    yet); a rule then holds it for an e-bike standing in the lift, and a stop while the
+    e-bike is still there releases it (nothing would, once the daemon is gone)."""
+    from pymodbus.client import AsyncModbusTcpClient
+
+    video = tmp_path / "lift.mp4"
+    videos.write_mp4(videos.stands("motorcycle", "lift", seconds=120, fps=4.0), video, 4.0)
+    async with ModbusSimulator([], relays=[RelaySpec(7)]) as sim:
+        host, port = await sim.start_tcp()
+        board = sim.relay(7)
+        other = AsyncModbusTcpClient(host, port=port)  # the run that crashed
+        await other.connect()
+        await other.write_coil(1, True, device_id=7)
+        other.close()
+        assert board.coils[1]
+        text = CONFIG.format(
+            data=tmp_path / "data", models=MODELS, host=host, port=port, video=video, zone=LIFT
+        )
+        d = Daemon(parse_config(text, "edge.yaml", {}))
+        await d.start()
+        try:
+
+            async def audit(action: str) -> list[dict[str, Any]]:
+                return await d.store.audit_entries(action=action)
+
+            [released] = await until(lambda: audit("gate.release"), 10, "release at start")
+            assert released["actor"] == "system:scene" and released["target"] == "lift1"
+            assert "daemon start" in released["detail"]["reason"]
+            await until(lambda: audit("gate.hold"), 60, "relay held for the e-bike")
+            assert board.coils[1]
+            writes_before_stop = len(board.writes)
+        finally:
+            await d.stop()
+        assert not board.coils[1], "the lift relay stayed on after the daemon stopped"
+        assert board.writes[writes_before_stop:][-1][1:] == (1, False)
+    store = Store(tmp_path / "data")  # the audit the stop left behind
+    await store.open()
+    writer = asyncio.create_task(store.run_writer())
+    try:
+        releases = await store.audit_entries(action="gate.release")
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await store.close()
+    last = releases[0]  # newest first
+    assert last["actor"] == "system:scene" and "daemon stopping" in last["detail"]["reason"]
+    assert last["detail"]["outcome"] == "done"
 
 
 FACADES = """\

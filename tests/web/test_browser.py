@@ -16,7 +16,7 @@ from webauth import PASSWORDS
 
 from edge.app import Daemon
 from edge.events import ImageRole
-from edge.payloads import PlatePayload
+from edge.payloads import AccessPayload, PlatePayload
 
 pytestmark = pytest.mark.slow
 
@@ -81,6 +81,10 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
     plate = PlatePayload(camera="gate1", plate="苏A12345", confidence=0.95)
     await d.rt.flow.emit(plate.event("gate1"))
     await page.wait_for_selector("#events li:has-text('苏A12345')")  # no reload
+    # A pass put to the guard that nobody answered in time: its decision in words.
+    expired = AccessPayload(gate="gate-1", decision="expired", plate="苏A00009", pending_id="p1")
+    await d.rt.flow.emit(expired.event("gate.gate-1"))
+    await page.wait_for_selector("#events li:has-text('苏A00009'):has-text('超时未处理，已失效')")
     assert await page.evaluate(TOFU_CHECK, "未处理报警网关状态最新事件") == []
     await shoot(page, "overview")
 

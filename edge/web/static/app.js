@@ -110,6 +110,9 @@ function eventItem(e) {
   li.append(e.data.plate || e.data.message || nameOf(e.source));
   if (e.data.plate) li.append(" ", el("small", "", nameOf(e.data.camera || e.source)));
   if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
+  if (e.kind === "access" && e.data.decision) {
+    li.append(" ", el("small", "", word("decision", e.data.decision)));
+  }
   return li;
 }
 
@@ -127,6 +130,8 @@ function live() {
   ws.addEventListener("message", (msg) => {
     const doc = JSON.parse(msg.data);
     if (doc.gap) events();
+    // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
+    if (doc.event.kind === "access" && doc.event.data.pending_id) pending();
     if (!LIVE_KINDS.includes(doc.event.kind)) return;
     const ul = document.getElementById("events");
     if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
