@@ -1,7 +1,7 @@
 """Modbus sensors (smoke, water level, gas, temperature/humidity), RTU on a line or TCP.
 
 `profile: water_level` brings the register map and default thresholds from
-config/profiles/; `registers:` / `thresholds:` on the device replace them.
+edge/fieldbus/builtin_profiles/; `registers:` / `thresholds:` on the device replace them.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import time
+from pathlib import Path
 from typing import Any
 
 from edge import health
@@ -32,7 +33,7 @@ STOP_TIMEOUT_S = 8.0
 
 
 class Daemon:
-    def __init__(self, config: EdgeConfig) -> None:
+    def __init__(self, config: EdgeConfig, config_path: Path | None = None) -> None:
         self.config = config
         self.notifier = Notifier()
         self.hub = Hub()
@@ -47,6 +48,7 @@ class Daemon:
         self.rt = compose(
             config, self.store, self.hub, self.supervisor, CpuPool(config.vision.cpu_workers)
         )
+        self.rt.config_path = config_path
         self.web = WebServer(self.rt)
         self._stop = asyncio.Event()
         self._stopped = False

@@ -13,6 +13,7 @@ from typing import Any
 from edge import __version__
 from edge.redact import redact_data
 from edge.runtime import Runtime
+from edge.sdnotify import watchdog_interval_s
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,14 @@ async def summary(rt: Runtime) -> dict[str, Any]:
         "status": "degraded" if problems else "ok",
         "problems": problems,
         "version": __version__,
-        "site": {"name": rt.config.site.name, "site_id": rt.config.site.site_id},
+        "pid": os.getpid(),  # `edge logs` finds where its stderr goes (/proc/PID/fd/2)
+        # The WatchdogSec systemd gave this process (None: not started under a watchdog).
+        "watchdog_s": 2 * iv if (iv := watchdog_interval_s()) else None,
+        "site": {
+            "name": rt.config.site.name,
+            "site_id": rt.config.site.site_id,
+            "utc_offset": rt.config.site.utc_offset,  # so clients show times in the site's zone
+        },
         "uptime_s": round(time.time() - rt.started_at, 1),
         "tasks": tasks,
         "store": rt.store.writer_health(),

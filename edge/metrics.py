@@ -117,7 +117,7 @@ class EdgeCollector(Collector):
         dropped = CounterMetricFamily("edge_outbox_dropped", "Records dropped", labels=labels)
         rate = GaugeMetricFamily("edge_uplink_send_rate", "Records acknowledged/s", labels=labels)
         fails = CounterMetricFamily(
-            "edge_uplink_failures", "Failed connection attempts", labels=labels
+            "edge_uplink_failures", "Sessions lost or connection attempts failed", labels=labels
         )
         conn = GaugeMetricFamily("edge_uplink_connected", "1 when connected", labels=labels)
         outbox = self.health.get("outbox")
@@ -129,7 +129,7 @@ class EdgeCollector(Collector):
             parked.add_metric([dest], o.get("parked", 0))
             dropped.add_metric([dest], o.get("dropped", 0))
             rate.add_metric([dest], _num(live.get("rate_per_s")) or 0.0)
-            fails.add_metric([dest], _num(live.get("failed_attempts")) or 0.0)
+            fails.add_metric([dest], _num(live.get("failures")) or 0.0)
             conn.add_metric([dest], 1 if live.get("state") == "connected" else 0)
         yield from (depth, age, parked, dropped, rate, fails, conn)
 
@@ -206,6 +206,14 @@ class EdgeCollector(Collector):
         for what, n in (storage.get("last_pruned") or {}).items():
             pruned.add_metric([what], _num(n) or 0.0)
         yield pruned
+        freed = CounterMetricFamily("edge_store_pruned_bytes", "Bytes retention freed")
+        freed.add_metric([], _num(storage.get("pruned_bytes_total")) or 0.0)
+        yield freed
+        refused = CounterMetricFamily(
+            "edge_store_refused_writes", "Writes refused for lack of disk space (data lost)"
+        )
+        refused.add_metric([], _num(storage.get("failed_writes")) or 0.0)
+        yield refused
         writer = self.health.get("store") or {}
         q = GaugeMetricFamily("edge_store_queue_depth", "Writes waiting for a commit")
         q.add_metric([], _num(writer.get("queue_depth")) or 0.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.camera.session import Cameras
@@ -40,6 +41,9 @@ class Runtime:
     cameras: Cameras = field(default_factory=Cameras)
     """One shared session per camera (`rt.cameras.session(id)`): analysis, live view and
     GB/T 28181 plays subscribe to it; none opens a connection of its own."""
+    config_path: Path | None = None
+    """The file `config` was loaded from (`edge run --config`), so the installer's view can
+    check it again as `edge config check` does; None for a config built in memory."""
 
     def add_health(self, name: str, provider: HealthProvider) -> None:
         """Subsystems add a section to /api/health (cameras, uplinks, buses, ...)."""

@@ -16,6 +16,7 @@ import os
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -164,6 +165,29 @@ def fail(args: Any, message: str, code: int = FAILED) -> int:
     return code
 
 
+def needs_models(handler: Callable[[Any], int]) -> Callable[[Any], int]:
+    """A verb that loads models: a missing or altered model file is a setup problem with a
+    fix (`scripts/fetch-models`), exit 2, not an unexpected error."""
+
+    def run(args: Any) -> int:
+        from edge.vision.models import ModelFileError
+
+        try:
+            return handler(args)
+        except ModelFileError as exc:
+            raise CliError(str(exc)) from None
+
+    return run
+
+
+def os_reason(exc: BaseException) -> str:
+    """An OSError as a maintainer reads it (`/x/y: No such file or directory`), not Python's
+    `[Errno 2] No such file or directory: '/x/y'`; anything else as its own text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    return str(exc)
+
+
 def err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
@@ -175,7 +199,7 @@ def load_or_raise(path: str) -> EdgeConfig:
     try:
         return load_config(path)
     except ConfigUnreadable as exc:
-        raise CliError(f"cannot read the config {path}: {exc}; give the right file") from None
+        raise CliError(f"cannot read the config {exc}; give the right file") from None
     except ConfigError as exc:
         shown = "; ".join(str(p) for p in exc.problems[:3])
         raise CliError(

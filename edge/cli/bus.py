@@ -142,6 +142,8 @@ async def _probe(bus: SerialBus, pattern: str, proto: MeterProtocol) -> tuple[st
         ex = await bus.transact(proto.request(pattern), proto.matcher(pattern), attempts=1)
     except BusTimeout:
         return None, False
+    except PortError:
+        raise  # not a collision: the line itself is gone (and splitting would never end)
     except (BusError, ProtocolError):
         return None, True  # garbled or bad checksum: replies collided
     reply = ex.value
@@ -205,6 +207,8 @@ async def scan_modbus(link: ModbusRtuLink, units: list[int]) -> list[tuple[int, 
         except DeviceErrorReply as exc:
             if "gateway target" not in str(exc):
                 note = f" (answers with an exception: {exc})"
+        except PortError:
+            raise
         except (BusError, ProtocolError) as exc:
             if not isinstance(exc, BusTimeout):
                 note = f" (garbled answer: {exc})"

@@ -26,6 +26,7 @@ from edge.camera.kinds import CAMERA_KINDS, ProbeTarget, camera_kind
 from edge.camera.packets import Packet
 from edge.camera.redact import redact_url, split_credentials
 from edge.camera.source import FrameSource, SourceTiming
+from edge.cli._common import CliError
 
 PASSWORD_ENV = "EDGE_CAMERA_PASSWORD"
 
@@ -58,25 +59,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _probe(args: argparse.Namespace) -> int:
     if args.frames < 1 or args.timeout <= 0:
-        print("--frames must be >= 1 and --timeout > 0", file=sys.stderr)
-        return 2
+        raise CliError("--frames must be at least 1 and --timeout above 0")
     url, user, password = split_credentials(args.url)
     user = args.username or user
     if args.password_file is not None:
         try:
             password = args.password_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
-            print(f"cannot read {args.password_file}: {exc.strerror}", file=sys.stderr)
-            return 2
+            raise CliError(f"cannot read {args.password_file}: {exc.strerror}") from None
     password = password or os.environ.get(PASSWORD_ENV) or None
     if "://" not in url and not Path(url).exists():
-        print(f"{url} is neither a URL nor an existing file", file=sys.stderr)
-        return 2
+        raise CliError(f"{url} is neither a URL nor an existing file")
+    print(f"connecting to {redact_url(url)} ...", file=sys.stderr, flush=True)
     try:
         result = asyncio.run(_run(args, url, user, password))
     except CameraError as exc:
-        print(f"{redact_url(url)}: {exc}", file=sys.stderr)
-        return 1
+        raise CliError(
+            f"{redact_url(url)}: {exc}; check the address, credentials and network", 1
+        ) from None
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from edge.cli._common import CliError, add_json, load_or_report, print_json
+from edge.cli._common import CliError, add_json, load_or_raise, load_or_report, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -106,8 +106,5 @@ def _schema(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from edge.config.loader import redacted
 
-    cfg = load_or_report(args.path, problems_to=sys.stderr)
-    if isinstance(cfg, int):
-        return cfg
-    print_json(redacted(cfg))
+    print_json(redacted(load_or_raise(args.path)))
     return 0

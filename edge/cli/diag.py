@@ -20,6 +20,7 @@ from edge.cli._common import (
     print_json,
 )
 from edge.cli.doctor import DEFAULT_CONFIG
+from edge.cli.logs import daemon_log_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -29,7 +30,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     b.add_argument("--config", "-c", help=f"config file (default: EDGE_CONFIG, {DEFAULT_CONFIG})")
     b.add_argument("--output", "-o", type=Path, help="archive path (default: ./edge-diag-*.tgz)")
     b.add_argument("--days", type=int, default=3, help="days of logs (3)")
-    b.add_argument("--log-file", type=Path, help="read the log from this file, not the journal")
+    b.add_argument(
+        "--log-file",
+        type=Path,
+        help="read the log from this file (default: where the running daemon's stderr goes, "
+        "else the journal)",
+    )
     b.add_argument("--url", help="daemon API (default: the config's web.listen)")
     b.add_argument("--no-doctor", action="store_true", help="skip running edge doctor")
     add_json(b)
@@ -53,7 +59,7 @@ def _bundle(args: argparse.Namespace) -> int:
         health, devices = None, {"error": f"daemon not reachable: {exc}"}
     print("collecting logs ...", file=sys.stderr, flush=True)
     members = {
-        "logs.txt": bundle.logs(args.days, args.log_file),
+        "logs.txt": bundle.logs(args.days, args.log_file or daemon_log_file(args)),
         "config.json": bundle.dump(redacted(cfg), secrets),
         "health.json": bundle.dump(health or {"error": "daemon not reachable"}, secrets),
         "devices.json": bundle.dump(devices, secrets),

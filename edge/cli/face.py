@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.cli._common import add_json, fail, print_json
+from edge.cli._common import CliError, add_json, fail, needs_models, os_reason, print_json
 from edge.cli._table import table
 from edge.vision.faces.cli import (
     add_gallery_args,
@@ -41,7 +41,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_model_args(enroll)
     add_gallery_args(enroll)
     add_json(enroll)
-    enroll.set_defaults(handler=_enroll)
+    enroll.set_defaults(handler=needs_models(_enroll))
 
     lst = fs.add_parser("list", help="list enrolled people")
     lst.add_argument("--gallery", choices=GALLERIES)
@@ -73,8 +73,10 @@ def _gallery(args: argparse.Namespace, command: str) -> FaceGallery | None:
         registry = registry_from_args(args)
         spec = registry.pick("face_embedder", settings_from_args(args).embedder)
     except (OSError, ValueError) as exc:
-        _err(f"face {command}: {exc}")
-        return None
+        raise CliError(
+            f"cannot read the model manifest ({os_reason(exc)}); run scripts/fetch-models "
+            "or give --models-dir"
+        ) from None
     dim = int(spec.outputs[0].shape[-1] or 0)
     model_key = f"{spec.name}:{spec.sha256[:12]}"
     return FaceGallery(gallery_path_from_args(args), model_key=model_key, dim=dim)

@@ -1,7 +1,10 @@
 """`edge logs`: the daemon's log wherever it goes: the journal (unit edge) or a file.
 
-The unit logs to stderr, so under systemd the journal holds it; on a box run by hand or by
-another supervisor the log is a file (`--file`, or EDGE_LOG_FILE). `-f` follows.
+The daemon logs to stderr, so under systemd the journal holds it; on a box run by hand or by
+another supervisor stderr is often a file. Unless told (`--file`, or EDGE_LOG_FILE), the verb
+asks the running daemon for its pid (`/api/health`) and looks where its stderr points
+(/proc/PID/fd/2): a file is read, anything else (the journal's socket) means the journal.
+`-f` follows.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from edge.cli._common import CliError, add_json, print_json
+from edge.cli._common import CliError, add_api_args, add_json, api_url, get_json, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,6 +27,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--since", help="journal only: e.g. '-2h', 'today', '2026-12-06 08:00'")
     p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     p.add_argument("--unit", default="edge", help="systemd unit (edge)")
+    add_api_args(p)
     add_json(p)
     p.set_defaults(handler=_logs)
 
@@ -37,6 +41,8 @@ def _logs(args: argparse.Namespace) -> int:
     path = args.file or (
         Path(os.environ["EDGE_LOG_FILE"]) if os.environ.get("EDGE_LOG_FILE") else None
     )
+    if path is None:
+        path = daemon_log_file(args)
     if path is not None:
         return _file(args, path)
     if not shutil.which("journalctl"):
@@ -75,3 +81,21 @@ def _file(args: argparse.Namespace, path: Path) -> int:
     except OSError as exc:
         raise CliError(f"cannot read {path}: {exc.strerror}; give the right --file") from None
     return 0
+
+
+def daemon_log_file(args: argparse.Namespace) -> Path | None:
+    """The file the running daemon's stderr goes to, or None (journal, not running, or
+    not ours to look at: /proc/PID/fd needs root or the service user)."""
+    try:
+        _code, doc = get_json(api_url(args) + "/api/health", 2)
+    except (OSError, ValueError, CliError):
+        return None
+    pid = doc.get("pid") if isinstance(doc, dict) else None
+    if not isinstance(pid, int):
+        return None
+    try:
+        target = os.readlink(f"/proc/{pid}/fd/2")
+    except OSError:
+        return None
+    path = Path(target)
+    return path if path.is_absolute() and path.is_file() else None

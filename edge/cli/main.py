@@ -54,12 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the contract: a sentence, never a traceback (EDGE_DEBUG=1 shows it)
         if os.environ.get("EDGE_DEBUG"):
             traceback.print_exc()
-        print(
+        return fail(
+            args,
             f"edge {args.command}: unexpected {type(exc).__name__}: {_first_line(exc)}; "
             "run again with EDGE_DEBUG=1 for the details and report them",
-            file=sys.stderr,
         )
-        return 1
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from edge.cli._common import CliError, add_json, print_json
+from edge.cli._common import CliError, add_json, os_reason, print_json
 from edge.cli._table import table
 from edge.vision.faces.cli import add_model_args, registry_from_args
 
@@ -39,7 +39,10 @@ def _check(args: argparse.Namespace) -> int:
     try:
         registry = registry_from_args(args)
     except (OSError, ValueError) as exc:
-        raise CliError(f"cannot read the model manifest: {exc}; run scripts/fetch-models") from None
+        raise CliError(
+            f"cannot read the model manifest ({os_reason(exc)}); run scripts/fetch-models "
+            "or give --models-dir"
+        ) from None
     specs = list(registry.manifest.models)
     if args.only:
         specs = [s for s in specs if s.name in args.only or s.file in args.only]

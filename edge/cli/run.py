@@ -26,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
         return cfg
     log.setup(cfg.logging.format, cfg.logging.level, dict(cfg.logging.levels))
     try:
-        asyncio.run(Daemon(cfg).run_until_stopped())
+        asyncio.run(Daemon(cfg, Path(args.config)).run_until_stopped())
     except RuntimeError as exc:
         if "newer than this build" not in str(exc):
             raise

@@ -6,13 +6,14 @@ import argparse
 import sys
 import time
 import urllib.parse
+from datetime import datetime
 from typing import Any
 
 from edge.cli._common import CliError, add_api_args, add_json, fetch, print_json
 from edge.cli._table import table
 from edge.cli._tidy import tidy
 from edge.events import EventKind
-from edge.timefmt import parse_since, span
+from edge.timefmt import parse_since, site_tz, span
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,18 +69,21 @@ def _status(args: argparse.Namespace) -> int:
     for o in doc.get("outbox", []):
         if not isinstance(o, dict):
             continue
-        print(uplink_line(o, doc.get(f"uplink.{o['dest']}") or {}))
+        offset = (doc.get("site") or {}).get("utc_offset") or "+08:00"
+        print(uplink_line(o, doc.get(f"uplink.{o['dest']}") or {}, offset))
     return 0 if ok else 1
 
 
-def uplink_line(outbox: dict[str, Any], live: dict[str, Any]) -> str:
-    """`uplink hub: disconnected since 14:02:11 (3 min), backlog 120, oldest 4 min, …`."""
+def uplink_line(outbox: dict[str, Any], live: dict[str, Any], utc_offset: str) -> str:
+    """`uplink hub: disconnected since 14:02:11 (3 min), backlog 120, oldest 4 min, …`, the
+    clock time in the site's zone (`site.utc_offset` from the health document)."""
     state = live.get("state", "not running")
     since = live.get("since")
     text = f"uplink {outbox['dest']}: {state}"
     if since:
         held = time.time() - since
-        text += f" since {time.strftime('%H:%M:%S', time.localtime(since))} ({span(held)})"
+        clock = datetime.fromtimestamp(since, site_tz(utc_offset)).strftime("%H:%M:%S")
+        text += f" since {clock} ({span(held)})"
     text += f", backlog {outbox['backlog']}, acked seq {outbox['acked_seq']}"
     age = outbox.get("oldest_unacked_age_s")
     if age:

@@ -11,7 +11,7 @@ import argparse
 import getpass
 import sys
 
-from edge.cli._common import add_json, err, load_or_report, print_json
+from edge.cli._common import CliError, add_json, err, load_or_raise, print_json
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,15 +50,12 @@ def _password(args: argparse.Namespace) -> str | None:
 def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from edge.web.auth.users import UsersFileError, read_users_file, users_path
 
-    cfg = load_or_report(args.config, sys.stderr)
-    if isinstance(cfg, int):
-        return None
+    cfg = load_or_raise(args.config)
     path = users_path(cfg.web, cfg.storage.data_dir)
     try:
         return cfg, path, read_users_file(path)
     except UsersFileError as exc:
-        err(str(exc))
-        return None
+        raise CliError(str(exc)) from None
 
 
 def _save(args: argparse.Namespace, name: str, role: str, display: str, *, new: bool) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from edge.cli._common import CliError, needs_models, os_reason
 from edge.vision.image import ImageDecodeError, decode_image
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--json", action="store_true", help="one JSON document on stdout")
     d.add_argument("--no-faces", action="store_true", help="plates only")
     _plate_args(d)
-    d.set_defaults(handler=_detect)
+    d.set_defaults(handler=needs_models(_detect))
 
     e = vsub.add_parser("eval-plates", help="exact-match accuracy of plate reads on a folder")
     e.add_argument("dir", metavar="DIR", help="images + optional labels.csv (file,plate)")
@@ -43,7 +44,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     e.add_argument("--json", action="store_true", help="one JSON document on stdout")
     _plate_args(e)
-    e.set_defaults(handler=_eval_plates)
+    e.set_defaults(handler=needs_models(_eval_plates))
 
     try:
         from edge.vision.faces.cli import add_eval_faces
@@ -219,18 +220,15 @@ def _eval_plates(args: argparse.Namespace) -> int:
 
     folder = Path(args.dir)
     if not folder.is_dir():
-        print(f"error: {folder} is not a folder", file=sys.stderr)
-        return 2
+        raise CliError(f"{folder} is not a folder; give the folder of labelled images")
     try:
         items = sorted(load_label_rows(folder), key=lambda it: it[0].name)
     except (OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise CliError(f"cannot read the labels in {folder} ({os_reason(exc)})") from None
     if args.limit:
         items = items[: args.limit]
     if not items:
-        print(f"error: no images in {folder}", file=sys.stderr)
-        return 2
+        raise CliError(f"no images in {folder}; add them with a labels file beside them")
     report = Report()
     misses: list[str] = []
     t0 = time.perf_counter()

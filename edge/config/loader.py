@@ -67,8 +67,10 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> EdgeConf
             limit = f"the file is larger than {MAX_FILE_BYTES // 1024} KiB; a config is far smaller"
             raise ConfigError([Problem(str(path), 1, 1, "", limit)])
         text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigUnreadable(f"{path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigUnreadable(f"{path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigUnreadable(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     return parse_config(text, str(path), env)
 
 

@@ -1,7 +1,8 @@
 """Sensor profiles: a register map and default thresholds an installer names with `profile:`.
 
-Looked up in `$EDGE_PROFILES_DIR` (path list) first, then `config/profiles/` of the
-source tree, so a site can add or override a profile without touching the code.
+Looked up in `$EDGE_PROFILES_DIR` (path list) first, then the built-ins in
+`edge/fieldbus/builtin_profiles/`, so a site can add or override a profile without touching
+the code. The built-ins are package data: an installed venv has no source tree beside it.
 A device's own `registers:` or `thresholds:` replace the profile's wholesale:
 merging two lists point by point would hide which one is in force.
 """
@@ -20,11 +21,11 @@ from edge.config.types import Section
 from edge.fieldbus.registers import RegisterPoint
 from edge.rules.config import ThresholdRule
 
-BUILTIN_DIR = Path(__file__).resolve().parents[2] / "config" / "profiles"
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin_profiles"
 
 
 class Profile(Section):
-    """One file in config/profiles/."""
+    """One profile file (a built-in or one in `$EDGE_PROFILES_DIR`)."""
 
     title: str = Field(default="", title="Title")
     description: str = Field(default="", title="Description")

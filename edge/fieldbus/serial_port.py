@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import errno
 import os
+import re
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -225,10 +226,16 @@ def _port_error(url: str, exc: serial.SerialException) -> PortError:
     if "exclusively lock" in text or code in (errno.EBUSY, errno.EAGAIN):
         return PortBusy(
             f"port {url} is busy: another program (the daemon?) has it open; "
-            "stop it first (systemctl stop compound-edge)"
+            "stop it first (systemctl stop edge)"
         )
     if code == errno.ENOENT:
         return PortMissing(f"port {url} does not exist")
     if code in (errno.EACCES, errno.EPERM):
         return PortError(f"no permission to open {url} (add the user to the dialout group)")
-    return PortError(f"cannot open {url}: {text}")
+    if "Connection refused" in text:
+        return PortError(
+            f"nothing accepts connections at {url}: is the network converter on, and is that "
+            "its TCP server port?"
+        )
+    reason = re.search(r"\[Errno -?\d+\] (.+)$", text)  # pyserial wraps the OS error's text
+    return PortError(f"cannot open {url}: {reason[1] if reason else text}")

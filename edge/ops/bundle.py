@@ -55,12 +55,37 @@ def env_secrets(env: dict[str, str]) -> list[str]:
     return [v for k, v in env.items() if v and SECRET_ENV.search(k)]
 
 
+MAX_LOG_BYTES = 20 << 20  # the tail of a log file: a bundle must stay small enough to send
+_STAMP = re.compile(r'^(?:\{"ts": ")?(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})')
+
+
+def recent_lines(text: str, days: int, now: float | None = None) -> str:
+    """From the first line stamped within the last `days` on (the human format's local time
+    or the JSON format's UTC; a day's slack covers either zone). Unstamped lines (tracebacks)
+    go with the line before them; a log without stamps is kept whole."""
+    cutoff = (time.time() if now is None else now) - (days + 1) * 86400
+    lines = text.splitlines(keepends=True)
+    for n, line in enumerate(lines):
+        m = _STAMP.match(line)
+        if m and time.mktime(time.strptime(f"{m[1]} {m[2]}", "%Y-%m-%d %H:%M:%S")) >= cutoff:
+            return "".join(lines[n:])
+    if not any(_STAMP.match(line) for line in lines):
+        return text
+    return f"(no log line in the last {days} days)\n"
+
+
 def logs(days: int, log_file: Path | None) -> str:
     if log_file is not None:
         try:
-            return log_file.read_text(encoding="utf-8", errors="replace")
+            with log_file.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(0, size - MAX_LOG_BYTES))
+                text = f.read().decode("utf-8", errors="replace")
         except OSError as exc:
             return f"cannot read {log_file}: {exc.strerror}\n"
+        if size > MAX_LOG_BYTES:
+            text = text.split("\n", 1)[-1]  # a cut first line is noise
+        return recent_lines(text, days)
     if shutil.which("journalctl"):
         try:
             done = subprocess.run(

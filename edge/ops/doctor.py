@@ -216,10 +216,37 @@ def _user_groups(user: str) -> set[int] | None:
     return {pw.pw_gid} | {g.gr_gid for g in grp.getgrall() if user in g.gr_mem}
 
 
+def _unit_groups(unit_file: Path) -> set[int]:
+    """The unit's SupplementaryGroups=: the service has them even if the user is not a member."""
+    try:
+        text = unit_file.read_text(encoding="utf-8")
+    except OSError:
+        return set()
+    gids = set()
+    for names in re.findall(r"^SupplementaryGroups=(.*)$", text, re.M):
+        for name in names.split():
+            with contextlib.suppress(KeyError):
+                gids.add(grp.getgrnam(name).gr_gid)
+    return gids
+
+
+def _may_open(st: os.stat_result, user: str, gids: set[int]) -> bool:
+    """Read and write, by the permission bits the kernel checks first (owner, group, other)."""
+    if user == "root":
+        return True
+    with contextlib.suppress(KeyError):
+        if st.st_uid == pwd.getpwnam(user).pw_uid:
+            return st.st_mode & 0o600 == 0o600
+    if st.st_gid in gids:
+        return st.st_mode & 0o060 == 0o060
+    return st.st_mode & 0o006 == 0o006
+
+
 def check_serial(ctx: Context) -> list[Finding]:
     assert ctx.config is not None
     out = []
     groups = _user_groups(ctx.service_user)
+    service_gids = None if groups is None else groups | _unit_groups(ctx.unit_file)
     for bus in ctx.config.buses:
         port = getattr(bus, "port", None)
         if getattr(bus, "type", "") != "serial" or not isinstance(port, str):
@@ -240,28 +267,22 @@ def check_serial(ctx: Context) -> list[Finding]:
             )
             continue
         st = path.stat()
-        if groups is None:
+        if service_gids is None:
             ok = os.access(path, os.R_OK | os.W_OK)
             who = "this user"
         else:
-            ok = (
-                ctx.service_user == "root"
-                or (st.st_gid in groups and bool(st.st_mode & 0o060))
-                or bool(st.st_mode & 0o006)
-            )
+            ok = _may_open(st, ctx.service_user, service_gids)
             who = f"user {ctx.service_user}"
         if ok:
             out.append(Finding(OK, name, f"{port} present, {who} may use it"))
-        else:
-            group = grp.getgrgid(st.st_gid).gr_name
-            out.append(
-                Finding(
-                    FAIL,
-                    name,
-                    f"{port} present but {who} may not open it",
-                    f"usermod -aG {group} {ctx.service_user}",
-                )
-            )
+            continue
+        group = grp.getgrgid(st.st_gid).gr_name
+        fix = (
+            f'chmod g+rw {port} (and a udev rule with MODE="0660" to keep it)'
+            if service_gids and st.st_gid in service_gids
+            else f"usermod -aG {group} {ctx.service_user}"
+        )
+        out.append(Finding(FAIL, name, f"{port} present but {who} may not open it", fix))
     return out
 
 
@@ -419,6 +440,23 @@ def check_uplinks(ctx: Context) -> list[Finding]:
 
 
 def check_watchdog(ctx: Context) -> list[Finding]:
+    """Armed means the running daemon got a WatchdogSec from systemd (its health says so);
+    with the daemon down, that the unit sets one."""
+    if ctx.health is not None and "watchdog_s" in ctx.health:
+        given = ctx.health["watchdog_s"]
+        if isinstance(given, int | float) and given > 0:
+            return [
+                Finding(OK, "watchdog", f"armed: the daemon pets systemd every {given / 2:g} s")
+            ]
+        return [
+            Finding(
+                FAIL,
+                "watchdog",
+                "the running daemon has no systemd watchdog (started by hand, or the unit "
+                "sets no WatchdogSec)",
+                "run it as the service: systemctl restart edge (WatchdogSec=30s in the unit)",
+            )
+        ]
     if shutil.which("systemctl"):
         try:
             shown = subprocess.run(

@@ -1,6 +1,6 @@
 """Simulated Modbus sensors on pymodbus's own server, for the tests, the demo and the bench.
 
-Each unit follows a profile from config/profiles/ and serves its register map
+Each unit follows a profile from edge/fieldbus/builtin_profiles/ and serves its register map
 with values that move: a slow swing plus noise, and now and then an excursion
 (water rising in a garage, smoke, a gas leak) that crosses the profile's
 threshold and falls back, so the demo shows alarms raised and cleared.

@@ -254,6 +254,7 @@ class Retention:
         self._pressed_at: float | None = None
         self._quiet_passes = 0  # passes in a row that found room and no refused write
         self.orphans_removed = 0
+        self.pruned_bytes_total = 0  # freed by passes since start (/metrics counts on it)
 
     def _room(self) -> int:
         """Room for data as if the reserve were given back: free bytes on the filesystem,
@@ -294,6 +295,7 @@ class Retention:
         await self._sweep_if_due(bool(deficit or failures))
         self._report(res)
         self.last = res
+        self.pruned_bytes_total += max(0, res.freed)
         return res
 
     async def _prune(self, res: PruneResult, deficit: int, owed_deficit: int) -> None:
@@ -429,6 +431,7 @@ class Retention:
         doc["reserve_held"] = self.reserve.held if self.reserve.size_bytes else None
         doc["alarm_open"] = bool(self._alarm_open)
         doc["orphans_removed"] = self.orphans_removed
+        doc["pruned_bytes_total"] = self.pruned_bytes_total
         doc.update(stats(self.last))
         return doc
 

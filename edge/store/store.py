@@ -297,12 +297,17 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMix
         since_ms: int | None = None,
         limit: int = 100,
         source: str | None = None,
+        plate: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Newest first."""
+        """Newest first. `plate`: part of the plate's text, any case (a guard types "e999"
+        for 苏E99999), in plate and access events alike."""
 
         def q(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             where: list[str] = []
             args: list[Any] = []
+            if plate:
+                where.append("instr(upper(json_extract(data, '$.plate')), ?) > 0")
+                args.append(plate.upper())
             if kind:
                 where.append("kind = ?")
                 args.append(kind)

@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -44,7 +45,7 @@ from edge.backoff import Backoff
 from edge.events import Event, ImageRef
 from edge.runtime import Runtime
 from edge.store import OutboxItem
-from edge.timefmt import span
+from edge.timefmt import site_tz, span
 from edge.uplinks.linkconfig import LinkConfig
 from edge.uplinks.outbox import DrainError, Issue, OutboxDrain, PeerRefused
 from edge.uplinks.policy import Policy
@@ -92,7 +93,8 @@ class Link(abc.ABC, Generic[P]):
         self.connected_since: float | None = None
         self.disconnected_since: float | None = None
         self.connections = 0
-        self.failed_attempts = 0
+        self.failed_attempts = 0  # in a row, since the last connection (for the log)
+        self.failures = 0  # since start, never reset: /metrics counts on it
         self.images_omitted = 0
         self.outbox: dict[str, Any] = {}
         self.parked_recent: list[dict[str, Any]] = []
@@ -189,6 +191,7 @@ class Link(abc.ABC, Generic[P]):
     def _lost(self, exc: BaseException) -> None:
         text = f"{type(exc).__name__}: {exc}"
         self.failed_attempts += 1
+        self.failures += 1
         if self.connected_since is not None or self.failed_attempts == 1:
             log.warning("uplink %s: connection to %s lost: %s", self.name, self.endpoint, text)
         else:
@@ -235,6 +238,7 @@ class Link(abc.ABC, Generic[P]):
             "since": self.since(),
             "endpoint": self.endpoint,
             "connections": self.connections,
+            "failures": self.failures,
             "connected_since": self.connected_since,
             "disconnected_since": self.disconnected_since,
             "last_error": self.last_error,
@@ -247,20 +251,21 @@ class Link(abc.ABC, Generic[P]):
             **self.health_extra(),
         }
         problems = []
+        offset = self.rt.config.site.utc_offset
         down = self.disconnected_since
         if down is not None and self.state != "off":
             for_s = time.time() - down
             if for_s >= self.cfg.degraded_after_s:
                 problems.append(
-                    f"uplink {self.name} disconnected since {_clock(down)} "
+                    f"uplink {self.name} disconnected since {_clock(down, offset)} "
                     f"({span(for_s)}): {self.last_error}"
                 )
         refused_at = self.drain.last_refusal_at
         if refused_at is not None and time.time() - refused_at < REFUSALS_SHOWN_S:
             problems.append(
                 f"uplink {self.name}: the peer refused {drain['parked_since_start']} record(s) "
-                f"for good, parked (last at {_clock(refused_at)}: {drain['last_refusal']}); "
-                "see `edge queue`"
+                f"for good, parked (last at {_clock(refused_at, offset)}: "
+                f"{drain['last_refusal']}); see `edge queue`"
             )
         if problems:
             doc["problems"] = problems
@@ -303,5 +308,6 @@ async def until_first_failure(*coros: Awaitable[Any], ended: Exception) -> None:
     raise ended
 
 
-def _clock(ts: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+def _clock(ts: float, utc_offset: str) -> str:
+    """Wall time in the site's zone (the box's own zone may be UTC, the reader elsewhere)."""
+    return datetime.fromtimestamp(ts, site_tz(utc_offset)).strftime("%Y-%m-%d %H:%M:%S")

@@ -66,11 +66,12 @@ async def list_events(request: web.Request) -> web.Response:
     except ValueError as exc:
         return _error(400, f"since: {exc}")
     rows = await rt.store.events(
-        kind=q.get("kind") or None, since_ms=since, limit=limit, source=q.get("source") or None
+        kind=q.get("kind") or None,
+        since_ms=since,
+        limit=limit,
+        source=q.get("source") or None,
+        plate=q.get("plate", "").strip() or None,  # part of a plate's text, as a guard types it
     )
-    plate = q.get("plate", "").strip().upper()
-    if plate:  # part of a plate's text, as a guard types it (among the rows read)
-        rows = [r for r in rows if plate in str(r["data"].get("plate", "")).upper()]
     return _json({"events": [_with_times(rt, r) for r in rows]})
 
 
@@ -209,12 +210,16 @@ async def devices(request: web.Request) -> web.Response:
 
 
 async def names(request: web.Request) -> web.Response:
-    """Devices' and cameras' names from the config, so the page never shows a bare id."""
+    """Devices', cameras' and gates' names from the config, so the page never shows a bare
+    id, and the site's UTC offset, so it shows every time in the site's zone."""
     cfg = request.app[RT].config
     return _json(
         {
             "devices": {d.id: getattr(d, "name", "") or d.id for d in cfg.devices},
             "cameras": {c.id: getattr(c, "name", "") or c.id for c in cfg.cameras},
+            "gates": {g.id: g.name or g.id for g in cfg.access.gates},
+            "car_parks": {p.id: p.name or p.id for p in cfg.access.car_parks},
+            "site": {"name": cfg.site.name, "utc_offset": cfg.site.utc_offset},
         }
     )
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from edge import actions
 from edge.access.lists import LISTS, ListChange
+from edge.runtime import Runtime
 from edge.store.gatekeeping import PendingState
 from edge.web.api import RT, _actor, _error, _json
 from edge.web.auth.policy import EVERYONE, STAFF, add
@@ -60,7 +61,27 @@ async def pending(request: web.Request) -> web.Response:
     except ValueError:
         return _error(400, "limit is a number")
     rows = await rt.store.pending_passes(states[asked_state], limit)
-    return _json({"pending": rows})
+    return _json({"pending": [{**p, "crop": await _crop(rt, p)} for p in rows]})
+
+
+# What the guard looks at before answering: the plate or the face that was seen.
+CROP_ROLES = {"plate": "plate_crop", "face": "face_crop"}
+
+
+async def _crop(rt: Runtime, pending: dict[str, Any]) -> dict[str, str] | None:
+    """The pass's crop as the event image route serves it (`/api/events/{id}/images/{n}`,
+    which audits each view of a face), or None once retention has removed it."""
+    role = CROP_ROLES.get(str(pending.get("kind")))
+    wanted = [i.get("path") for i in pending.get("images") or () if i.get("role") == role]
+    if not wanted:
+        return None
+    event = await rt.store.event(pending["pass_event"])
+    if event is None:
+        return None
+    for n, image in enumerate(event["images"]):
+        if image["path"] == wanted[0]:
+            return {"role": image["role"], "url": f"/api/events/{event['id']}/images/{n}"}
+    return None
 
 
 async def answer(request: web.Request) -> web.Response:

@@ -161,6 +161,11 @@ async def offer(request: web.Request) -> web.Response:
     session = _session(request)
     if session is None or not session.encoded:
         return web.json_response({"error": "no live video for this camera"}, status=404)
+    codec = session.state.codec
+    if codec is not None and codec != "h264":  # H.265 cameras: no browser plays it in WebRTC
+        return web.json_response(
+            {"error": f"this camera sends {codec}; browsers play H.264 only"}, status=415
+        )
     if len(live.peers) >= MAX_VIEWERS:
         return web.json_response({"error": "too many live viewers"}, status=503)
     try:

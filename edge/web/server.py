@@ -10,7 +10,18 @@ from pathlib import Path
 from aiohttp import web
 
 from edge.runtime import Runtime
-from edge.web import api, api_access, cameras, events_stream, gates, meters, metrics_route, ws
+from edge.web import (
+    api,
+    api_access,
+    cameras,
+    config_view,
+    events_stream,
+    gates,
+    meters,
+    metrics_route,
+    models_view,
+    ws,
+)
 from edge.web.auth import routes as auth_routes
 from edge.web.auth.guard import Gatekeeper
 from edge.web.auth.policy import public_static
@@ -59,6 +70,8 @@ def make_app(rt: Runtime, token: str = "") -> web.Application:
     cameras.routes(app, rt)
     gates.routes(app)
     meters.routes(app)
+    models_view.routes(app)  # the installer's views
+    config_view.routes(app)
     for extend in rt.services.get("web.routes", []):
         extend(app)
     return app

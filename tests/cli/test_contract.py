@@ -148,6 +148,7 @@ async def test_daemon_verbs(site: dict[str, Any], capsys: pytest.CaptureFixture[
     url = site["url"]
     rc, doc, _ = await run_json(capsys, "status", "--url", url)
     assert doc["version"] == __version__ and rc == (0 if doc["status"] == "ok" else 1)
+    assert doc["site"]["utc_offset"] == "+08:00"  # what text output converts times with
     # found from the config's web.listen, and from EDGE_WEB_PORT
     fixed = Path(site["config"]).with_name("fixed.yaml")
     text = site["text"].replace("127.0.0.1:0", f"0.0.0.0:{site['port']}")
@@ -359,3 +360,97 @@ def test_user_verbs(tmp_path: Path) -> None:
     assert rc == 0 and doc == {"ok": True, "removed": "门岗张"}
     rc, doc = edge("list")
     assert doc == []
+
+
+# One failing call of each verb that can fail before it reaches a daemon or a device.
+FAILING = [
+    ["camera", "probe", "{missing}/still.jpg"],
+    ["camera", "probe", "rtsp://127.0.0.1:{closed}/x", "--timeout", "2"],
+    ["vision", "eval-plates", "{missing}"],
+    ["vision", "detect", "{missing}/gate.jpg", "--models-dir", "{missing}"],
+    ["models", "check", "--models-dir", "{missing}"],
+    ["face", "list", "--models-dir", "{missing}", "--db", "{missing}/faces.db"],
+    ["config", "check", "{missing}/edge.yaml"],
+    ["config", "show", "{missing}/edge.yaml"],
+    ["config", "migrate", "{missing}/edge.yaml"],
+    ["user", "list", "-c", "{missing}/edge.yaml"],
+    ["status", "--config", "{missing}/edge.yaml"],
+    ["doctor", "--config", "{missing}/edge.yaml"],
+    ["diag", "bundle", "--config", "{missing}/edge.yaml"],
+    ["meter", "read", "--port", "{missing}/ttyUSB9", "--addr", "000000000161"],
+    ["bus", "scan", "--port", "{missing}/ttyUSB9"],
+    ["bus", "scan", "--port", "socket://127.0.0.1:{closed}", "--timeout", "0.05"],
+    ["meter", "read", "--port", "socket://127.0.0.1:{closed}", "--addr", "000000000161"],
+    ["events", "--since", "15x", "--url", "http://127.0.0.1:{closed}"],
+    ["events", "--kind", "nonsense", "--url", "http://127.0.0.1:{closed}"],
+    ["logs", "--file", "{missing}/edge.log"],
+]
+
+
+@pytest.mark.parametrize("argv", FAILING, ids=[" ".join(a[:3]) for a in FAILING])
+def test_a_failing_verb_still_answers_json_with_a_sentence(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--json` gets one document even when the verb fails, and the error is a sentence:
+    no traceback, no Python `[Errno N]` text."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    args = [a.format(missing=tmp_path / "missing", closed=closed) for a in argv]
+    capsys.readouterr()
+    rc = main([*args, "--json"])
+    out, err = capsys.readouterr()
+    assert rc in (1, 2), (out, err)
+    doc = json.loads(out)
+    if isinstance(doc, dict) and "ok" in doc:
+        assert doc["ok"] is False
+    assert "Traceback" not in err and "[Errno" not in out + err, out + err
+    said = err.strip() or (isinstance(doc, dict) and doc.get("problems"))
+    assert said, "a failure says why (on stderr, or config check's problems)"
+
+
+def test_status_gives_uplink_times_in_the_site_zone_whatever_the_machines() -> None:
+    """A box on UTC, or a maintainer's laptop elsewhere, still reads the compound's clock."""
+    from edge.cli.status import uplink_line
+
+    since = 1_700_000_000  # 2023-11-14 22:13:20 UTC
+    outbox = {"dest": "hub", "backlog": 3, "acked_seq": 7}
+    live = {"state": "disconnected", "since": since, "last_error": "refused"}
+    assert " since 06:13:20 (" in uplink_line(outbox, live, "+08:00")
+    assert " since 17:13:20 (" in uplink_line(outbox, live, "-05:00")
+
+
+def test_logs_finds_the_file_a_supervisor_sends_the_daemons_stderr_to(tmp_path: Path) -> None:
+    """No --file: `edge logs` asks the daemon for its pid and reads where its stderr goes."""
+    import time
+    import urllib.request
+
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        CONFIG.format(data=tmp_path / "data", host="127.0.0.1", port=1), encoding="utf-8"
+    )
+    log = tmp_path / "daemon.log"
+    env = {k: v for k, v in os.environ.items() if k not in ("EDGE_LOG_FILE", "EDGE_WEB_PORT")}
+    env["PYTHONPATH"] = str(REPO)
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "edge", "run", "--config", str(config)],
+                                stdout=out, stderr=out, env=env)  # fmt: skip
+    try:
+        url, deadline = None, time.monotonic() + 60
+        while url is None:
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            found = [w for w in log.read_text().split() if w.startswith("http://127.0.0.1:")]
+            url = found[0].rstrip(",") if found else None
+            time.sleep(0.1)
+        with urllib.request.urlopen(url + "/api/health", timeout=10):
+            pass
+        done = subprocess.run([sys.executable, "-m", "edge", "logs", "--url", url, "-n", "500",
+                               "--json"], capture_output=True, text=True, timeout=60, env=env,
+                              check=False)  # fmt: skip
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["source"] == "file" and doc["path"] == str(log)
+    assert any("local API on" in line for line in doc["lines"])

@@ -8,15 +8,18 @@ in the data folder. Every file in the archive is then scanned for each of them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
-import sqlite3
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
 
 from edge.cli.main import main
+from edge.events import Event
+from edge.store import Store
 
 SECRETS = {
     "camera": "CamPw-7f3a9e",
@@ -31,18 +34,27 @@ SECRETS = {
 }
 
 
+async def _store_with_a_parked_record(data: Path) -> None:
+    """Three events owed to `hub`, the peer refused the second for good (parked)."""
+    store = Store(data, {"hub": lambda kind: True})
+    await store.open()
+    writer = asyncio.create_task(store.run_writer())
+    try:
+        for n in range(3):
+            await store.add_event(Event("alarm", f"door{n}", {"n": n}))
+        await store.park("hub", 2, "400: plate_no is not a plate")
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await store.close()
+
+
 @pytest.fixture
 def planted(tmp_path: Path) -> Path:
     data = tmp_path / "data"
     (data / "images" / "face_crop").mkdir(parents=True)
     (data / "images" / "face_crop" / "f1.jpg").write_bytes(b"\xff\xd8FACE-PIXELS\xff\xd9")
-    conn = sqlite3.connect(data / "edge.db")
-    conn.execute("CREATE TABLE events (rowid_ INTEGER PRIMARY KEY, id TEXT, ts_ms INTEGER)")
-    conn.execute("CREATE TABLE outbox (dest TEXT, seq INTEGER, event_rowid INTEGER, acked INT)")
-    conn.execute("INSERT INTO events VALUES (1, 'e1', 1000), (2, 'e2', 2000)")
-    conn.execute("INSERT INTO outbox VALUES ('hub', 1, 1, 0), ('hub', 2, 2, 2)")
-    conn.commit()
-    conn.close()
+    asyncio.run(_store_with_a_parked_record(data))
     (tmp_path / "gb-password").write_text(SECRETS["gb"])
     config = tmp_path / "edge.yaml"
     config.write_text(
@@ -79,11 +91,13 @@ uplinks:
         encoding="utf-8",
     )
     log = tmp_path / "edge.log"
+    now = time.strftime("%Y-%m-%d %H:%M:%S,000")
     log.write_text(
-        "2026-12-06 INFO started\n"
-        f"2026-12-06 WARNING mqtt: connect to mqtt://gw:{SECRETS['mqtt_url']}@127.0.0.1 failed\n"
-        f"2026-12-06 WARNING gb28181: auth with {SECRETS['gb']} refused\n"
-        f"2026-12-06 DEBUG http GET /x?access_token={SECRETS['log']}\n",
+        "2020-01-01 08:00:00,000 INFO [main] edge.app: ancient-line, older than --days\n"
+        f"{now} INFO started\n"
+        f"{now} WARNING mqtt: connect to mqtt://gw:{SECRETS['mqtt_url']}@127.0.0.1 failed\n"
+        f"{now} WARNING gb28181: auth with {SECRETS['gb']} refused\n"
+        f"{now} DEBUG http GET /x?access_token={SECRETS['log']}\n",
         encoding="utf-8",
     )
     return tmp_path
@@ -112,12 +126,17 @@ def test_the_bundle_holds_what_support_needs_and_no_secret(
             assert secret.encode() not in raw, f"{where} secret leaked into {name}"
         assert b"FACE-PIXELS" not in raw and not name.endswith((".jpg", ".png"))
     store = json.loads(files["store.json"])
-    assert store["tables"] == {"events": 2, "outbox": 2}
+    assert store["tables"]["events"] == 3 and store["tables"]["outbox"] == 3
     (hub,) = store["outbox"]
-    assert hub["unsent"] == 2 and hub["parked"] == 1 and hub["oldest_unsent_age_s"] > 0
+    assert hub["unsent"] == 2 and hub["oldest_unsent_age_s"] >= 0
+    assert hub["parked"] == 1
+    (parked,) = hub["parked_recent"]
+    assert parked["seq"] == 2 and parked["kind"] == "alarm"
+    assert parked["reason"] == "400: plate_no is not a plate"
     versions = json.loads(files["versions.json"])
     assert versions["edge"] and versions["python"] and "pydantic" in versions["libraries"]
     assert "mqtt: connect to mqtt://***@127.0.0.1 failed" in files["logs.txt"].decode()
+    assert b"ancient-line" not in files["logs.txt"]  # only the last --days (3)
     assert b"EDGE_MQTT_PASSWORD=***" in files["environment.txt"]
     config = json.loads(files["config.json"])
     assert config["uplinks"]["hub"]["type"] == "mqtt"

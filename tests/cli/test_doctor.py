@@ -164,3 +164,108 @@ devices:
     gone = by["device meter-gone"][0]
     assert gone["status"] == "FAIL" and "edge meter read" in gone["fix"]
     assert by["daemon"][0]["status"] in ("OK", "FAIL")  # degraded by the silent meter or not
+
+
+def test_serial_permission_is_judged_as_the_service_will_run(tmp_path: Path) -> None:
+    """The service may open a port through the unit's SupplementaryGroups= even when the user
+    is not a member; a port its group may only read is as useless as a foreign one."""
+    import grp
+
+    dialout = grp.getgrnam("dialout").gr_gid
+    ports = {}
+    for name, mode in (("rw", 0o660), ("ro", 0o640)):
+        ports[name] = tmp_path / f"ttyUSB-{name}"
+        ports[name].write_text("")
+        os.chown(ports[name], 0, dialout)
+        ports[name].chmod(mode)
+    cfg = parse_config(
+        f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+buses:
+  - {{id: rw, type: serial, port: {ports["rw"]}}}
+  - {{id: ro, type: serial, port: {ports["ro"]}}}
+""",
+        "edge.yaml",
+        {},
+    )
+    bare, grouped = tmp_path / "bare.service", tmp_path / "grouped.service"
+    bare.write_text("[Service]\nUser=nobody\n")
+    grouped.write_text("[Service]\nUser=nobody\nSupplementaryGroups=dialout\n")
+
+    def judged(unit: Path) -> dict[str, doctor.Finding]:
+        ctx = doctor.Context("edge.yaml", config=cfg, service_user="nobody", unit_file=unit)
+        return {f.check: f for f in doctor.check_serial(ctx)}
+
+    without = judged(bare)  # nobody is not in dialout, and the unit adds nothing
+    assert without["serial rw"].status == "FAIL"
+    assert without["serial rw"].fix == "usermod -aG dialout nobody"
+    with_group = judged(grouped)
+    assert with_group["serial rw"].status == "OK"
+    assert with_group["serial ro"].status == "FAIL"
+    assert with_group["serial ro"].fix.startswith(f"chmod g+rw {ports['ro']}")
+
+
+def test_a_camera_that_gives_frames_reports_its_codec_resolution_and_fps(tmp_path: Path) -> None:
+    """The OK line a maintainer compares with the camera's settings: a real H.264 file."""
+    import av
+    import numpy as np
+
+    video = tmp_path / "gate.mp4"
+    with av.open(str(video), "w") as out:
+        stream = out.add_stream("h264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for n in range(20):
+            img = np.full((240, 320, 3), n * 10, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    cfg = parse_config(
+        f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+cameras:
+  - {{id: gate1, kind: file, path: {video}, fps: 10}}
+""",
+        "edge.yaml",
+        {},
+    )
+    (f,) = doctor.check_cameras(doctor.Context("edge.yaml", config=cfg, timeout_s=10))
+    assert f.status == "OK" and f.check == "camera gate1", f
+    assert f.message.startswith("h264 320x240 ") and f.message.endswith(" fps"), f
+
+
+async def test_the_watchdog_is_armed_only_when_the_running_daemon_got_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit that sets WatchdogSec proves nothing about a daemon started by hand: doctor asks
+    the running daemon what systemd gave it (WATCHDOG_USEC, as systemd passes it)."""
+    unit = tmp_path / "edge.service"
+    unit.write_text("[Service]\nWatchdogSec=30s\n")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    got = {}
+    for given in ("30000000", None):
+        if given:
+            monkeypatch.setenv("WATCHDOG_USEC", given)
+        else:
+            monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+        api = closed_port()
+        text = f"""\
+config_version: 1
+site: {{name: 测试, site_id: "32010600002160000001", gateway_id: "32010600001180000001"}}
+storage: {{data_dir: {tmp_path / "data"}}}
+web: {{listen: "127.0.0.1:{api}"}}
+"""
+        d = Daemon(parse_config(text, "edge.yaml", {}))
+        await d.start()
+        try:
+            health = await asyncio.to_thread(doctor.fetch_health, f"http://127.0.0.1:{api}", 5)
+        finally:
+            await d.stop()
+        ctx = doctor.Context("edge.yaml", health=health, unit_file=unit)
+        (got[given],) = doctor.check_watchdog(ctx)
+    assert got["30000000"].status == "OK" and "every 15 s" in got["30000000"].message
+    assert got[None].status == "FAIL" and "systemctl restart edge" in got[None].fix

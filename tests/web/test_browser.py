@@ -107,6 +107,8 @@ async def test_a_guard_logs_in_acts_on_an_alarm_and_sees_events_live(
     await page.click("#lang")
     await page.wait_for_selector("#alarms:has-text('No open alarms')")
     await page.wait_for_selector("#events li:has-text('Plate')")
+    await page.wait_for_selector("#who:has-text('Guard')")  # all of it, not only the lists
+    await page.wait_for_selector("#cameras:has-text('No cameras configured')")
     await shoot(page, "overview-en")
     assert problems == []
     await ctx.close()
@@ -157,10 +159,12 @@ async def test_a_guard_finds_a_plate_in_the_history_and_cannot_reach_staff_route
     got = await page.evaluate(
         """async () => [
           (await fetch('/api/queue')).status,
+          (await fetch('/api/installer/models')).status,
+          (await fetch('/api/installer/config')).status,
           (await fetch('/api/alarms/x/ack', {method: 'POST', body: '{}'})).status,
         ]"""
     )
-    assert got == [403, 403]  # the installer's route, and a state change without CSRF
+    assert got == [403, 403, 403, 403]  # the installer's routes; a change without CSRF
 
     async with page.expect_response(lambda r: "/api/events?" in r.url):
         await page.click("#nav button[data-view=history]")

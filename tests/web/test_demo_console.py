@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from console_browser import login, shoot
+from webauth import token_headers
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -97,6 +99,23 @@ async def test_the_demo_opens_on_a_login_and_then_the_compound_is_alive(
         await shoot(page, "demo-live")
         await page.click("#viewer-close")
         await shoot(page, "demo-overview")
+        # The installer's views of this `edge run --config`: its file checks out, every model
+        # of the demo is intact, and the recognisers the cameras run have their timings.
+        async with aiohttp.ClientSession(headers=token_headers(tmp_path / "data")) as http:
+            async with http.get(url + "/api/installer/config") as r:
+                check = await r.json()
+            assert check["checked"] and check["ok"], check
+            assert check["path"].endswith("demo.yaml") and check["running_version"] == 1
+            deadline = time.monotonic() + 60  # the plate camera's first frame, on a busy box
+            while True:
+                async with http.get(url + "/api/installer/models") as r:
+                    models = (await r.json())["models"]
+                assert {m["file_state"] for m in models} == {"ok"}
+                plates = [m for m in models if m["engine"] == "plates"]
+                if any(m["loaded"] and m["cameras"] for m in plates):
+                    break
+                assert time.monotonic() < deadline, plates
+                await asyncio.sleep(0.5)
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:

@@ -1,37 +1,52 @@
 // The guard's overview: open alarms on top (acknowledge, close), health in words, last events.
 import { get, me, post } from "./api/client.js";
 import { load, t, toggle, word } from "./i18n/i18n.js";
-import { alarmHistory, fillFilters, findEvents, staff } from "./history.js";
+import { alarmHistory, fillFilters, findEvents } from "./history.js";
+import { staff } from "./staff.js";
+import { alarmText } from "./alarm_text.js";
 import { play } from "./webrtc/player.js";
+import { el, nameOf, setSite, when } from "./site.js";
+import { events, live } from "./feed.js";
+import { gates, pending } from "./gates.js";
 
-let tz = "+08:00";
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function when(ms) {
-  // Local date and time in the site's zone (utc_offset from the health document).
-  const sign = tz.startsWith("-") ? -1 : 1;
-  const [h, m] = tz.slice(1).split(":").map(Number);
-  const d = new Date(ms + sign * (h * 60 + m) * 60000);
-  return d.toISOString().slice(0, 19).replace("T", " ");
-}
-
+// Health in words a guard understands: cameras and devices working, each uplink (the hub,
+// the police network) connected or not since when with its backlog; the technical problems
+// themselves are on the staff view.
 async function health() {
-  const doc = await get("/api/health");
+  const [doc, cams] = await Promise.all([get("/api/health"), get("/api/cameras")]);
   document.getElementById("site").textContent = doc.site.name;
-  tz = doc.site.utc_offset || tz;
   const s = document.getElementById("status");
   s.textContent = word("status", doc.status);
   s.className = `status ${doc.status}`;
-  const ul = document.getElementById("health");
-  ul.replaceChildren();
-  for (const p of doc.problems || []) ul.append(el("li", "bad", p));
-  if (!(doc.problems || []).length) ul.append(el("li", "good", t("health.all_ok")));
+  const items = [];
+  const offCams = cams.cameras.filter((c) => !c.online);
+  if (cams.cameras.length) {
+    items.push(el("li", offCams.length ? "bad" : "good", t("health.cameras", {
+      up: cams.cameras.length - offCams.length, n: cams.cameras.length,
+    })));
+    for (const c of offCams) items.push(el("li", "bad", t("health.camera_down", { name: c.name })));
+  }
+  const devices = doc.devices || [];
+  const offDevs = devices.filter((d) => d.available === false);
+  if (devices.length) {
+    items.push(el("li", offDevs.length ? "bad" : "good", t("health.devices", {
+      up: devices.length - offDevs.length, n: devices.length,
+    })));
+    for (const d of offDevs) items.push(el("li", "bad", t("health.device_down", { name: nameOf(d.device) })));
+  }
+  for (const [key, u] of Object.entries(doc)) {
+    if (!key.startsWith("uplink.") || !u || !u.type) continue;
+    const up = u.state === "connected";
+    const vars = {
+      name: word("uplink", u.type), state: word("link_state", u.state),
+      since: u.since ? when(u.since * 1000) : "", n: u.backlog ?? 0,
+    };
+    const cls = up ? "good" : u.state === "off" ? "" : "bad"; // off: no address configured yet
+    items.push(el("li", cls, t(u.since ? "health.uplink_since" : "health.uplink", vars)));
+  }
+  if (doc.status !== "ok") items.push(el("li", "bad", t("health.call_staff")));
+  else if (!items.length) items.push(el("li", "good", t("health.all_ok")));
+  document.getElementById("health").replaceChildren(...items);
 }
 
 let unacked = 0;
@@ -48,7 +63,7 @@ async function alarms() {
     const li = el("li", `alarm ${a.severity} ${a.status}`);
     li.dataset.id = a.id;
     const head = el("div", "line");
-    head.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    head.append(el("b", "", word("severity", a.severity)), " ", alarmText(a, nameOf), " ");
     head.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
     li.append(head);
     const acts = el("div", "acts");
@@ -93,116 +108,6 @@ function chime() {
   osc.stop(audio.currentTime + 0.6);
 }
 document.addEventListener("click", () => audio && audio.resume());
-
-const MAX_EVENTS = 30;
-// What a guard follows live; meter readings and device state have their own sections.
-const LIVE_KINDS = ["plate", "face", "access", "alarm"];
-let names = { devices: {}, cameras: {} };
-
-function nameOf(id) {
-  return names.cameras[id] || names.devices[id] || id;
-}
-
-function eventItem(e) {
-  const li = el("li", `event ${e.kind}`);
-  li.dataset.id = e.id;
-  li.append(el("time", "", when(e.ts_ms)), " ", el("b", "", word("kind", e.kind)), " ");
-  li.append(e.data.plate || e.data.message || nameOf(e.source));
-  if (e.data.plate) li.append(" ", el("small", "", nameOf(e.data.camera || e.source)));
-  if (e.kind === "alarm") li.append(" ", el("small", "", word("alarm_state", e.data.state)));
-  if (e.kind === "access" && e.data.decision) {
-    li.append(" ", el("small", "", word("decision", e.data.decision)));
-  }
-  return li;
-}
-
-async function events() {
-  const docs = await Promise.all(LIVE_KINDS.map((k) => get(`/api/events?limit=20&kind=${k}`)));
-  const all = docs.flatMap((d) => d.events).sort((a, b) => b.ts_ms - a.ts_ms).slice(0, 20);
-  const ul = document.getElementById("events");
-  ul.replaceChildren(...all.map(eventItem));
-}
-
-function live() {
-  // New events arrive over the WebSocket; after a gap (or a reconnect) the list is reloaded.
-  const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/api/live`);
-  ws.addEventListener("message", (msg) => {
-    const doc = JSON.parse(msg.data);
-    if (doc.gap) events();
-    // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
-    if (doc.event.kind === "access" && doc.event.data.pending_id) pending();
-    if (!LIVE_KINDS.includes(doc.event.kind)) return;
-    const ul = document.getElementById("events");
-    if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
-    ul.prepend(eventItem(doc.event));
-    while (ul.children.length > MAX_EVENTS) ul.lastChild.remove();
-    if (doc.event.kind === "alarm") alarms();
-  });
-  ws.addEventListener("close", () => setTimeout(() => { events(); live(); }, 2000));
-}
-
-// Gates: open with a reason (audited with the logged-in guard); pending approvals if the
-// access control offers them.
-async function gates() {
-  const doc = await get("/api/gates");
-  const ul = document.getElementById("gates");
-  ul.replaceChildren();
-  if (!doc.gates.length) ul.append(el("li", "", t("gates.none")));
-  for (const g of doc.gates) {
-    const li = el("li", "gate");
-    li.dataset.gate = g.id;
-    const state = g.available === false ? t("gates.offline") : "";
-    li.append(el("div", "line", `${g.name} ${state}`));
-    const acts = el("div", "acts");
-    const reason = el("input", "reason");
-    reason.placeholder = t("gates.reason");
-    reason.maxLength = 200;
-    const b = el("button", "open", t("gates.open"));
-    const msg = el("small", "msg");
-    b.addEventListener("click", async () => {
-      if (!reason.value.trim()) {
-        msg.textContent = t("gates.need_reason");
-        return;
-      }
-      const r = await post(`/api/gates/${encodeURIComponent(g.id)}/open`, { reason: reason.value });
-      msg.textContent = r.status === 200 ? t("gates.opened") : t("gates.failed");
-      if (r.status === 200) reason.value = "";
-    });
-    acts.append(reason, b, msg);
-    li.append(acts);
-    ul.append(li);
-  }
-  await pending();
-}
-
-async function pending() {
-  const r = await fetch("/api/access/pending");
-  const ul = document.getElementById("pending");
-  ul.replaceChildren();
-  if (!r.ok) return; // no access control on this gateway
-  const access = await fetch("/api/access");
-  if (access.ok) {
-    const fire = (await access.json()).fire_mode || {};
-    const li = el("li", fire.on ? "bad" : "good", fire.on ? t("gates.fire_on") : t("gates.fire_off"));
-    ul.append(li);
-  }
-  const doc = await r.json();
-  for (const p of doc.pending || []) {
-    const li = el("li", "pending");
-    li.append(el("b", "", t("gates.ask")), " ", p.plate || p.person || p.key || p.id, " ");
-    if (p.gate) li.append(el("small", "", p.gate));
-    for (const action of ["approve", "deny"]) {
-      const b = el("button", action, t(`gates.${action}`));
-      b.addEventListener("click", async () => {
-        await post(`/api/access/pending/${encodeURIComponent(p.id)}/${action}`, { reason: "" });
-        pending();
-      });
-      li.append(b);
-    }
-    ul.append(li);
-  }
-}
 
 // Meters and sensors: latest value with unit, threshold state, the last day as a sparkline.
 const SVG = "http://www.w3.org/2000/svg";
@@ -296,8 +201,8 @@ function show(view) {
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${view}`;
   for (const b of document.querySelectorAll("#nav button")) b.classList.toggle("on", b.dataset.view === view);
   if (view === "history") {
-    findEvents(when);
-    alarmHistory(when);
+    findEvents();
+    alarmHistory();
   }
   if (view === "staff") staff();
 }
@@ -307,25 +212,33 @@ for (const b of document.querySelectorAll("#nav button")) {
 }
 document.getElementById("event-filter").addEventListener("submit", (ev) => {
   ev.preventDefault();
-  findEvents(when);
+  findEvents();
 });
-document.getElementById("f-status").addEventListener("change", () => alarmHistory(when));
+document.getElementById("f-status").addEventListener("change", () => alarmHistory());
 
 async function refresh() {
-  await Promise.all([health(), alarms(), meters()]);
+  await Promise.all([health(), alarms(), meters(), pending()]);
 }
 
 await load();
 const who = await me();
 if (who) {
-  names = await get("/api/names");
-  document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
+  setSite(await get("/api/names"));
+  const whoLine = () => {
+    document.getElementById("who").textContent = `${who.display_name} · ${word("role", who.role)}`;
+  };
+  whoLine();
   if (who.role !== "guard") for (const b of document.querySelectorAll(".staff-only")) b.hidden = false;
   document.getElementById("lang").addEventListener("click", async () => {
     await toggle();
+    whoLine();
+    cameras();
     refresh();
+    gates();
+    pending(true);
     events();
     fillFilters(cameraList);
+    show(document.querySelector("#nav button.on")?.dataset.view || "overview"); // redrawn in the new language
   });
   document.getElementById("logout").addEventListener("click", async () => {
     await post("/api/auth/logout");
@@ -335,12 +248,14 @@ if (who) {
     document.getElementById("clock").textContent = when(Date.now());
   };
   setInterval(tick, 1000);
+  // The overview first, before the first loads: a view picked meanwhile is not taken back.
+  show("overview");
   await Promise.all([refresh(), events(), cameras(), gates()]);
   fillFilters(cameraList);
-  show("overview");
   setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
-  live();
+  // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
+  live({ alarm: () => alarms(), access: (e) => e.data.pending_id && pending() });
   setInterval(refresh, 5000);
   setInterval(chime, 4000);
 }

@@ -1,18 +1,13 @@
 // The history views: events by kind, camera, time and plate text with a detail (scene image),
-// alarms by ThingsBoard status; and the staff view (queues, tasks) for installers/maintainers.
+// alarms by ThingsBoard status (the staff view is staff.js).
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
+import { alarmText } from "./alarm_text.js";
+import { el, nameOf, when } from "./site.js";
 
 const KINDS = ["", "plate", "face", "access", "alarm", "reading", "device"];
 const SINCE = ["1h", "24h", "7d", "30d"];
 const STATUSES = ["", "active_unack", "active_ack", "cleared_unack", "cleared_ack"];
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 function options(select, values, label) {
   select.replaceChildren(
@@ -33,7 +28,7 @@ export function fillFilters(cameras) {
   options(document.getElementById("f-status"), STATUSES, (s) => (s ? word("alarm_status", s) : t("alarms.all")));
 }
 
-export async function findEvents(when) {
+export async function findEvents() {
   const f = document.getElementById("event-filter");
   const q = new URLSearchParams({ limit: "200", since: f.since.value });
   if (f.kind.value) q.set("kind", f.kind.value);
@@ -45,21 +40,46 @@ export async function findEvents(when) {
   if (!doc.events.length) ul.append(el("li", "", t("events.none")));
   for (const e of doc.events) {
     const li = el("li", "found");
-    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${e.data.plate || e.data.message || e.source}`);
+    const text = e.kind === "alarm" ? alarmText({ ...e.data, source: e.source }, nameOf)
+      : e.data.plate || e.data.message || nameOf(e.source);
+    const b = el("button", "link", `${when(e.ts_ms)} ${word("kind", e.kind)} ${text}`);
     b.type = "button";
-    b.addEventListener("click", () => detail(e, when));
+    b.addEventListener("click", () => detail(e));
     li.append(b);
     ul.append(li);
   }
 }
 
-function detail(e, when) {
+// Fields whose values are words of a catalogue group, names from the config, or times.
+const ENUMS = {
+  decision: "decision", category: "category", direction: "direction", state: "alarm_state",
+  severity: "severity", mode: "gate_mode", colour: "plate_colour",
+};
+const NAMED = ["camera", "gate", "device"];
+const TIMES = ["first_seen", "last_seen"]; // epoch seconds
+const HIDDEN = ["extra", "box", "pass_event", "pending_id", "track_id"]; // ids and pixels
+
+function shown(k, v) {
+  if (k in ENUMS) return word(ENUMS[k], String(v));
+  if (NAMED.includes(k)) return nameOf(String(v));
+  if (TIMES.includes(k) && typeof v === "number") return when(v * 1000);
+  if (k === "match" && typeof v === "object") {
+    const who = v.name || v.person_id;
+    return who ? `${who} · ${word("match", v.result)}` : word("match", v.result);
+  }
+  if (typeof v === "boolean") return word("value", String(v));
+  if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(2);
+  return typeof v === "object" ? JSON.stringify(v) : String(v);
+}
+
+function detail(e) {
   const box = document.getElementById("detail");
   box.hidden = false;
-  box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${e.source}`));
+  box.replaceChildren(el("h3", "", `${word("kind", e.kind)} · ${when(e.ts_ms)} · ${nameOf(e.source)}`));
   const dl = el("dl");
   for (const [k, v] of Object.entries(e.data)) {
-    dl.append(el("dt", "", word("field", k)), el("dd", "", typeof v === "object" ? JSON.stringify(v) : String(v)));
+    if (v === null || v === undefined || v === "" || HIDDEN.includes(k)) continue;
+    dl.append(el("dt", "", word("field", k)), el("dd", "", shown(k, v)));
   }
   box.append(dl);
   e.images.forEach((im, n) => {
@@ -72,7 +92,7 @@ function detail(e, when) {
   });
 }
 
-export async function alarmHistory(when) {
+export async function alarmHistory() {
   const status = document.getElementById("f-status").value;
   const doc = await get(`/api/alarms?limit=200${status ? `&status=${status}` : ""}`);
   const ul = document.getElementById("alarm-history");
@@ -80,25 +100,11 @@ export async function alarmHistory(when) {
   if (!doc.alarms.length) ul.append(el("li", "", t("alarms.none_found")));
   for (const a of doc.alarms) {
     const li = el("li", `alarm ${a.severity} ${a.status}`);
-    li.append(el("b", "", word("severity", a.severity)), " ", a.message, " ");
+    li.append(el("b", "", word("severity", a.severity)), " ", alarmText(a, nameOf), " ");
     li.append(el("small", "", `${word("alarm_status", a.status)} · ${when(a.raised_ms)}`));
-    if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by })}`));
-    if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by })}`));
+    // Who handled it and when (the audit has the same, with the note).
+    if (a.acked_by) li.append(el("small", "", ` · ${t("alarms.acked_by", { who: a.acked_by, at: when(a.acked_ms) })}`));
+    if (a.closed_by) li.append(el("small", "", ` · ${t("alarms.closed_by", { who: a.closed_by, at: when(a.closed_ms) })}`));
     ul.append(li);
   }
-}
-
-export async function staff() {
-  const q = await get("/api/queue");
-  const ul = document.getElementById("queues");
-  ul.replaceChildren();
-  if (!q.destinations.length) ul.append(el("li", "", t("staff.no_queues")));
-  for (const d of q.destinations) {
-    ul.append(el("li", "", `${d.dest} · ${t("staff.backlog", { n: d.backlog })}`));
-  }
-  const h = await get("/api/health");
-  const tasks = document.getElementById("tasks");
-  tasks.replaceChildren(
-    ...(h.tasks || []).map((x) => el("li", x.state === "running" ? "" : "bad", `${x.name} · ${word("task_state", x.state)}`)),
-  );
 }
