@@ -5,7 +5,9 @@ with no retransmission. So the push is a hint and the log is the truth: every ev
 taken by index, a gap in the pushed indices (a lost datagram, a gateway restart, a
 controller reboot) is filled by `get_event` for each missing index, and the last index
 taken is kept in the store so a restart resumes where it stopped, never replaying the whole
-log and never skipping a swipe.
+log and never skipping a swipe. The index is committed in the same transaction as the event
+it took, so even a kill -9 between the two leaves either both or neither: no swipe is
+recorded, or sent to the hub, twice.
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ class UhppoteGate:
         self.pushes_dropped = 0
         self.garbled = 0
         self.door_open: bool | None = None
+        self.relay_on: bool | None = None
         self._listener: asyncio.DatagramTransport | None = None
         self._cursor = f"uhppote.{config.id}.event_index"
         self._lock = asyncio.Lock()
@@ -148,7 +151,9 @@ class UhppoteGate:
                 raise ValueError("controller refused the event listener address")
         await self._load_cursor()
         await self._catch_up()
-        await self.rt.devices.success(cfg.id, firmware=info.version, door_open=self.door_open)
+        await self.rt.devices.success(
+            cfg.id, firmware=info.version, door_open=self.door_open, relay_on=self.relay_on
+        )
         while True:
             try:
                 data = await asyncio.wait_for(self.pushes.get(), cfg.poll_interval_s)
@@ -180,6 +185,7 @@ class UhppoteGate:
             "pushes_dropped": self.pushes_dropped,
             "garbled": self.garbled,
             "door_open": self.door_open,
+            "relay_on": self.relay_on,
         }
 
     # --- events ------------------------------------------------------------------------
@@ -211,7 +217,7 @@ class UhppoteGate:
             return
         if pushed.controller != self.config.controller:
             return
-        self.door_open = bool(getattr(pushed, f"door_{self.config.door}_open"))
+        self._door_state(pushed)
         if self.last_index is None or pushed.event_index > self.last_index:
             await self._catch_up(upto=pushed.event_index)
 
@@ -219,10 +225,20 @@ class UhppoteGate:
         status = await self.api.get_status(self.target, timeout=self.config.timeout_s)
         if status is None:
             raise TimeoutError("no status reply")
-        self.door_open = bool(getattr(status, f"door_{self.config.door}_open"))
-        await self.rt.devices.success(self.config.id, door_open=self.door_open)
+        self._door_state(status)
+        await self.rt.devices.success(
+            self.config.id, door_open=self.door_open, relay_on=self.relay_on
+        )
         if self.last_index is None or status.event_index > self.last_index:
             await self._catch_up(upto=status.event_index)
+
+    def _door_state(self, status: Any) -> None:
+        """The door's contact (open or shut) and its lock relay (released or not), from a
+        status reply or a pushed event (both carry them). They differ when it matters: a
+        released lock nobody pushed, a door held open after the lock re-engaged."""
+        door = self.config.door
+        self.door_open = bool(getattr(status, f"door_{door}_open"))
+        self.relay_on = bool(int(status.relays) & (1 << (door - 1)))
 
     async def _load_cursor(self) -> None:
         if self.last_index is None:
@@ -239,7 +255,7 @@ class UhppoteGate:
                 if status is None:
                     raise TimeoutError("no status reply")
                 upto = int(status.event_index)
-                self.door_open = bool(getattr(status, f"door_{cfg.door}_open"))
+                self._door_state(status)
             if self.last_index is None:
                 # First contact: the controller's old log is not this gateway's business.
                 await self._save_cursor(upto)
@@ -263,13 +279,16 @@ class UhppoteGate:
             for index in range(first, upto + 1):
                 record = await self.api.get_event(self.target, index, timeout=cfg.timeout_s)
                 if record is not None and record.index == index and record.event_type != 0xFF:
-                    await self._emit(record)
-                await self._save_cursor(index)
+                    await self._emit(record)  # commits the cursor with the event
+                else:
+                    await self._save_cursor(index)
 
     async def _save_cursor(self, index: int) -> None:
+        """Moved in memory only once the store has it: a failed write is retried by the
+        next session from the same index, never skipped."""
         if index != self.last_index:
-            self.last_index = index
             await self.rt.store.set_counter(self._cursor, index)
+            self.last_index = index
 
     async def _emit(self, record: Any) -> None:
         kind = EVENT_TYPES.get(record.event_type, f"type-{record.event_type}")
@@ -287,7 +306,13 @@ class UhppoteGate:
         }
         ts = record.timestamp.replace(tzinfo=self.tz) if record.timestamp else None
         event = Event("access", self.config.id, data, ts=ts) if ts else None
-        await self.rt.flow.emit(event or Event("access", self.config.id, data))
+        # The event and the log position in one transaction: a crash between two separate
+        # writes would leave the event recorded but the index not, and the next run would
+        # fetch and record (and send the hub) the same swipe again.
+        await self.rt.flow.emit(
+            event or Event("access", self.config.id, data), counter=(self._cursor, record.index)
+        )
+        self.last_index = record.index
 
 
 def _describe(exc: BaseException) -> str:

@@ -193,8 +193,11 @@ def decide(
             )
 
     category, rule, matched, visitor, refusal = _who(sighting, lists, tolerance, min_confidence)
-    last = memory.last_open.get(sighting.key)
-    if category != "unknown" and last is not None and now - last < repeat_window:
+    # An opening remembered for this plate or face: nothing new within the window, whoever
+    # it is (a stranger a guard just let in is not put to the guard again). A face nobody
+    # knows has no identity to remember, so it never counts as a repeat.
+    last = memory.last_open.get(sighting.key) if sighting.key != "face:?" else None
+    if last is not None and now - last < repeat_window:
         return out("none", "repeat", category, "already opened for this pass", matched=matched)
     if passback is not None and gate.passback_group and category != "unknown":
         inside = passback.inside(gate.passback_group, sighting.key, now)
@@ -210,7 +213,14 @@ def decide(
             return out("deny", "unknown", category, "not on any list")
         return out("ask", "unknown", category, "not on any list: the guard decides")
     if mode == "manual":
-        return out("ask", "manual_mode", category, f"manual gate: {rule}", matched=matched)
+        return out(
+            "ask",
+            "manual_mode",
+            category,
+            f"manual gate: {rule}",
+            matched=matched,
+            visitor_id=visitor,  # so the guard's opening uses one of the pass's entries
+        )
     return out("open", rule, category, rule.replace("_", " "), matched=matched, visitor_id=visitor)
 
 

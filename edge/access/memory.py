@@ -1,13 +1,13 @@
 """What the gates remember between passes, across restarts: recent openings (the repeat
 window) and who went in without coming out (anti-passback).
 
-The pure rule reads it (`edge.access.decide`); the gatekeeper notes an opening when it
-decides (so a second read while the first opening is on the wire does not open twice),
-forgets it if the gate did not open, and keeps a done one in the store. A restart reads the
-store back, so a restarted daemon neither opens again for the car it just let in nor lets a
-plate or face that entered in again without an exit. Bounded: an opening is forgotten after
-the repeat window, an entry after `passback_memory_s`, here and in the store, at start and
-every PRUNE_EVERY_S.
+The pure rule reads it (`edge.access.decide`); the gatekeeper notes an opening (the rule's,
+or one a guard approved for a pass) before it is on the wire (so a second read meanwhile
+does not open twice), forgets it if the gate did not open, and keeps a done one in the store.
+A restart reads the store back, so a restarted daemon neither opens again for the car it just
+let in nor lets a plate or face that entered in again without an exit. Bounded: an opening is
+forgotten after the repeat window, an entry after `passback_memory_s`, here and in the store,
+at start and every PRUNE_EVERY_S.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
-from edge.access.decide import GateMemory, PassbackMemory, Sighting
+from edge.access.decide import GateMemory, PassbackMemory
 from edge.config.access import GateConfig
 
 PRUNE_EVERY_S = 60.0
@@ -50,18 +50,18 @@ class GateMemories:
         self.passback_keep = passback_keep
         self.tz = tz
 
-    def opened(self, gate: GateConfig, sighting: Sighting) -> Callable[[], None]:
-        """Note an opening before it is on the wire; returns how to forget it."""
+    def opened(self, gate: GateConfig, key: str, when: datetime) -> Callable[[], None]:
+        """Note an opening for `key` (a `Sighting.key`) before it is on the wire; returns
+        how to forget it."""
         memory = self.gates[gate.id]
-        key = sighting.key
         before_open = memory.last_open.get(key)
-        memory.last_open[key] = sighting.ts
+        memory.last_open[key] = when
         group = (gate.passback_group or "", key)
         before_dir = self.passback.last.get(group)
         before_at = self.passback.at.get(group)
         if gate.passback_group:
             self.passback.last[group] = gate.direction
-            self.passback.at[group] = sighting.ts
+            self.passback.at[group] = when
 
         def undo() -> None:
             _put(memory.last_open, key, before_open)
@@ -71,12 +71,12 @@ class GateMemories:
 
         return undo
 
-    async def keep(self, store: Any, gate: GateConfig, sighting: Sighting) -> None:
+    async def keep(self, store: Any, gate: GateConfig, key: str, when: datetime) -> None:
         """The gate opened: keep it in the store for the next run."""
-        at = _ms(sighting.ts)
-        rows = [(f"open:{gate.id}", sighting.key, "", at)]
+        at = _ms(when)
+        rows = [(f"open:{gate.id}", key, "", at)]
         if gate.passback_group:
-            rows.append((f"passback:{gate.passback_group}", sighting.key, gate.direction, at))
+            rows.append((f"passback:{gate.passback_group}", key, gate.direction, at))
         await store.remember_passes(rows)
 
     async def restore(self, store: Any) -> None:

@@ -11,17 +11,18 @@ The dispatcher runs every reactor in turn, so this one must return at once: deci
 in memory (the lists snapshot is rebuilt only when the store says a list changed, never per
 pass), and the slow part (the gate's UDP or Modbus round trip, the event, the alarms, the
 car park) runs in a task of its own per pass. The repeat window and anti-passback memory
-are updated when deciding, so a second read of the same car while the first opening is on
-the wire does not open twice; a failed opening forgets it again, a done one is kept in the
-store so a restart neither re-opens nor lets an entry in twice (edge/access/memory.py). A
-pass put to the guard expires when nobody answered in time (edge/access/expiry.py).
+are updated when deciding (and when a guard approves a pass, which counts the same), so a
+second read of the same car while the first opening is on the wire does not open twice; a
+failed opening forgets it again, a done one is kept in the store so a restart neither
+re-opens nor lets an entry in twice (edge/access/memory.py). A pass put to the guard
+expires when nobody answered in time (edge/access/expiry.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
@@ -89,6 +90,7 @@ class Gatekeeper:
             "pending": 0,
             "ignored": 0,
             "not_opened": 0,
+            "manual": 0,
             "lists_loaded": 0,
         }
 
@@ -194,7 +196,7 @@ class Gatekeeper:
         """Note an opening before it is on the wire; returns how to forget it."""
         if decision.action != "open":
             return None
-        return self.memory.opened(gate, sighting)
+        return self.memory.opened(gate, sighting.key, sighting.ts)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -258,7 +260,7 @@ class Gatekeeper:
                 undo()
             payload = _with(payload, opened=opened, gate_error=error)
             if opened:
-                await self.memory.keep(self.rt.store, gate, s)
+                await self.memory.keep(self.rt.store, gate, s.key, s.ts)
                 await self.after_opening(gate, s.plate or s.key, d.category, d.visitor_id)
         elif d.action == "ask":
             pending_id = new_id()
@@ -271,6 +273,7 @@ class Gatekeeper:
                     "direction": gate.direction,
                     "camera": s.camera,
                     "kind": s.kind,
+                    "key": s.key,
                     "plate": s.plate,
                     "person": s.identity,
                     "category": d.category,
@@ -310,16 +313,23 @@ class Gatekeeper:
         from edge import actions
 
         try:
-            result = await actions.open_gate(self.rt, gate.id, actor=actor, reason=reason)
+            result = await actions.open_gate(
+                self.rt, gate.id, actor=actor, reason=reason, record=False
+            )
             opened, error = result.ok, None if result.ok else result.message
         except actions.ActionRefused as exc:
             opened, error = False, str(exc)
         except Exception as exc:
             opened, error = False, str(exc) or type(exc).__name__
+        await self._gate_answered(gate, opened, error)
+        return opened, error
+
+    async def _gate_answered(self, gate: GateConfig, opened: bool, error: str | None) -> None:
+        """The gate's answer to an opening: a silent one is an alarm and a device state."""
         key = f"access:gate_not_opening:{gate.id}"
         if opened:
             await self.rt.store.close_alarm_by_key(key, "system:access")
-            return True, None
+            return
         self.stats["not_opened"] += 1
         if self.rt.devices.status(gate.device).available is not False:
             await self.rt.devices.failure(gate.device, error or "did not open")
@@ -330,7 +340,29 @@ class Gatekeeper:
             severity="critical",
             data={"gate": gate.id, "device": gate.device, "error": error},
         )
-        return False, error
+
+    async def opened_by_hand(
+        self, gate_id: str, actor: Actor, reason: str, error: str | None
+    ) -> None:
+        """Someone opened a gate by hand (`actions.open_gate`, already audited): its
+        `access` event (rule `manual`, who and why, the gate's answer), and the alarm if the
+        gate did not answer. Tied to no pass, so no one's repeat or passback memory moves."""
+        gate = self.gates[gate_id]
+        opened = error is None
+        await self._gate_answered(gate, opened, error)
+        self.stats["manual"] += 1
+        payload = AccessPayload(
+            gate=gate.id,
+            direction=gate.direction,
+            decision="granted",
+            reason=reason,
+            actor=str(actor),
+            rule="manual",
+            decided_by=str(actor),
+            opened=opened,
+            gate_error=error,
+        )
+        await self.rt.flow.emit(payload.event(f"gate.{gate.id}"))
 
     async def after_opening(
         self, gate: GateConfig, vehicle: str, category: str, visitor_id: str | None
@@ -382,8 +414,16 @@ class Gatekeeper:
         opened: bool | None = None
         error: str | None = None
         if approve:
+            # Counts like the rule's opening (repeat window, anti-passback), noted before
+            # it is on the wire so a second read meanwhile is not put to the guard again.
+            key, when = _pending_key(pending), datetime.now(self.tz)
+            undo = self.memory.opened(gate, key, when) if key is not None else None
             opened, error = await self.open(gate, actor, reason or "approved by the guard")
+            if not opened and undo is not None:
+                undo()
             if opened:
+                if key is not None:
+                    await self.memory.keep(self.rt.store, gate, key, when)
                 vehicle = pending.get("plate") or f"face:{pending.get('person')}"
                 category = pending.get("category") or "unknown"
                 await self.after_opening(gate, vehicle, category, pending.get("visitor_id"))
@@ -437,6 +477,16 @@ class Gatekeeper:
         if problems:
             doc["problems"] = problems
         return doc
+
+
+def _pending_key(pending: dict[str, Any]) -> str | None:
+    """Who a pending pass was for, as the repeat and anti-passback memory knows them (a
+    pass put to the guard before the key was kept with it: its plate, if it had one)."""
+    key = pending.get("key")
+    if isinstance(key, str) and key:
+        return None if key == "face:?" else key  # a face nobody knows is no one to remember
+    plate = pending.get("plate")
+    return f"plate:{plate}" if plate else None
 
 
 def _with(payload: AccessPayload, **changes: Any) -> AccessPayload:

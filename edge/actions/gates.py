@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from edge.access.gates import find_gate
+from edge.access.gates import GateError, find_gate
 from edge.actions.base import ActionRefused, ActionResult, Actor, audited
 
 if TYPE_CHECKING:
@@ -20,18 +20,37 @@ def gate_device(rt: Runtime, gate_id: str) -> str:
     return gate_id
 
 
-async def open_gate(rt: Runtime, gate_id: str, *, actor: Actor, reason: str) -> ActionResult:
-    """Pulse `gate_id` open. Refused when there is no such gate or it cannot open."""
+async def open_gate(
+    rt: Runtime, gate_id: str, *, actor: Actor, reason: str, record: bool = True
+) -> ActionResult:
+    """Pulse `gate_id` open. Refused when there is no such gate or it cannot open.
+
+    Someone opening a gate of `access.gates` by hand (the page, `edge gate open`, the hub)
+    also leaves an `access` event, opened or not, like a pass does: the gate's history and
+    the hub see every opening, not only the rule's. The gatekeeper, which records its own
+    decision for the pass, asks with `record=False`."""
 
     async def run() -> ActionResult:
         try:
             gate = find_gate(rt.services, gate_device(rt, gate_id))
         except LookupError as exc:
             raise ActionRefused(str(exc.args[0])) from None
-        outcome = await gate.open_gate(reason=reason, actor=str(actor))
+        try:
+            outcome = await gate.open_gate(reason=reason, actor=str(actor))
+        except GateError as exc:  # silent, refusing, stuck: the guard is told why, as is
+            raise ActionRefused(str(exc)) from None
         return ActionResult(True, f"gate {gate_id} opened", {"gate": gate_id, **outcome})
 
-    return await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
+    keeper = rt.services.get("access") if record else None
+    if keeper is None or gate_id not in keeper.gates:
+        return await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
+    try:
+        result = await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
+    except Exception as exc:
+        await keeper.opened_by_hand(gate_id, actor, reason, str(exc) or type(exc).__name__)
+        raise
+    await keeper.opened_by_hand(gate_id, actor, reason, None)
+    return result
 
 
 async def hold_gate(

@@ -117,11 +117,16 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMix
 
     # --- events and images --------------------------------------------------
 
-    async def add_event(self, event: Event) -> Event:
-        """Commit `event`. Refused for lack of space (`StorageFull`), it takes its image
-        files with it: nothing would ever reference them (a retry saves them again)."""
+    async def add_event(self, event: Event, *, counter: tuple[str, int] | None = None) -> Event:
+        """Commit `event`, and set `counter` (name, value) in the same transaction if given
+        (a source's position in its own numbered log: both or neither survive a crash).
+        Refused for lack of space (`StorageFull`), it takes its image files with it: nothing
+        would ever reference them (a retry saves them again)."""
         try:
-            await self.writer.add_event(event)
+            if counter is None:
+                await self.writer.add_event(event)
+            else:
+                await self.writer.submit(_event_and_counter(event, *counter))
         except StorageFull:
             if event.images:
                 await asyncio.get_running_loop().run_in_executor(
@@ -277,11 +282,7 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMix
         """A named position that must survive a restart (a controller's last event index)."""
 
         def op(conn: sqlite3.Connection, tx: Tx) -> None:
-            conn.execute(
-                "INSERT INTO counters(name, value) VALUES (?, ?)"
-                " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
-                (counter, value),
-            )
+            _set_counter(conn, counter, value)
 
         await self.writer.submit(op)
 
@@ -340,3 +341,23 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMix
         return await self.reader.run(
             lambda c: {r["name"]: r["value"] for r in c.execute("SELECT * FROM counters")}
         )
+
+
+def _set_counter(conn: sqlite3.Connection, counter: str, value: int) -> None:
+    conn.execute(
+        "INSERT INTO counters(name, value) VALUES (?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+        (counter, value),
+    )
+
+
+def _event_and_counter(
+    event: Event, counter: str, value: int
+) -> Callable[[sqlite3.Connection, Tx], None]:
+    """One write: the event (with its outbox rows) and the counter, committed together."""
+
+    def op(conn: sqlite3.Connection, tx: Tx) -> None:
+        tx.emit([event])
+        _set_counter(conn, counter, value)
+
+    return op

@@ -132,6 +132,16 @@ def test_same_plate_within_the_window_does_not_reopen() -> None:
     assert run(plate("粤B12345"), memory=memory).action == "open"
 
 
+def test_a_stranger_let_in_by_the_guard_is_not_asked_again_within_the_window() -> None:
+    memory = GateMemory(last_open={"plate:苏A00001": NOON - timedelta(seconds=10)})
+    again = run(plate("苏A00001"), gate(mode="ask"), memory=memory)
+    assert (again.action, again.rule, again.category) == ("none", "repeat", "unknown")
+    # A face nobody knows is nobody in particular: never a repeat of another one.
+    memory.last_open["face:?"] = NOON - timedelta(seconds=10)
+    stranger = Sighting("face", "cam1", NOON, confidence=0.9)
+    assert run(stranger, gate(mode="ask", passes=["face"]), memory=memory).action == "ask"
+
+
 def test_anti_passback_refuses_a_second_entry() -> None:
     pb = PassbackMemory(last={("garage", "plate:粤B12345"): "in"})
     g = gate(passback_group="garage")

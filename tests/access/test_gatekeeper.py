@@ -269,6 +269,23 @@ async def test_manual_open_maps_the_gate_to_its_device_and_is_audited(
     assert audit["actor"] == "cli:li" and audit["detail"]["reason"] == "ambulance"
     status, reply = await api(d, "POST", "/api/gates/no-such/open", {"by": "li", "reason": "test"})
     assert status == 409
+    # The gate's history (and the hub) see the opening by hand like a pass's.
+    [rec] = await manual_openings(d)
+    assert (rec["gate"], rec["decision"], rec["decided_by"]) == ("east-in", "granted", "cli:li")
+    assert rec["reason"] == "ambulance" and rec["opened"] is True
+
+    controller.silent = True
+    status, reply = await api(d, "POST", "/api/gates/east-in/open", {"by": "li", "reason": "taxi"})
+    assert status == 409 and "did not answer" in reply["error"], reply
+    _, rec = await manual_openings(d)
+    assert rec["opened"] is False and "did not answer" in rec["gate_error"]
+    [alarm] = await d.rt.store.alarms(state="raised")
+    assert alarm["key"] == "access:gate_not_opening:east-in"
+
+
+async def manual_openings(d: Any) -> list[dict[str, Any]]:
+    rows = await d.rt.store.events(kind="access", limit=100)
+    return [r["data"] for r in rows[::-1] if r["data"].get("rule") == "manual"]
 
 
 async def test_a_visitor_pass_added_from_the_cli_opens_and_a_bad_one_is_refused(

@@ -76,6 +76,23 @@ async def test_open_gate_pulses_the_configured_door(
     assert controller.door_open(2)
 
 
+async def test_door_and_lock_relay_state_are_read_while_open_and_after(
+    make_runtime: Any, wait_for: Wait
+) -> None:
+    async with UhppoteSimulator(serial=405419897, open_delay_s=0.5) as sim:
+        rt = await make_runtime([], [gate(sim)])
+        await wait_for(lambda: rt.devices.status("gate-east").available)
+        state = rt.devices.status("gate-east").extra
+        assert (state["door_open"], state["relay_on"]) == (False, False)
+        await rt.services["device.gate-east"].open_gate(reason="resident", actor="rule:access")
+        # Read from the controller's status replies: released, then locked again.
+        await wait_for(lambda: state["relay_on"] and state["door_open"])
+        await wait_for(lambda: not state["relay_on"] and not state["door_open"])
+        health = rt.services["device.gate-east"].health()
+        assert (health["door_open"], health["relay_on"]) == (False, False)
+        await rt.supervisor.stop(timeout_s=2)
+
+
 async def test_a_stuck_or_silent_controller_is_reported_not_opened(
     controller: UhppoteSimulator, make_runtime: Any, wait_for: Wait
 ) -> None:

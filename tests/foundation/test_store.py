@@ -291,3 +291,17 @@ async def test_a_write_that_fills_the_database_fails_its_batch_as_storage_full(
         await store.submit(big)
     await store.submit(lambda conn, tx: conn.execute("PRAGMA max_page_count = 1073741823"))
     await store.submit(big)
+
+
+async def test_an_event_and_its_source_counter_are_committed_together_or_not_at_all(
+    store: Store,
+) -> None:
+    """A controller's log position travels with the event taken at it: when the event is
+    refused, the position does not move (the event is taken again, not skipped)."""
+    first = Event("access", "door", {"controller_index": 1})
+    await store.add_event(first, counter=("uhppote.door.event_index", 1))
+    assert (await store.counters())["uhppote.door.event_index"] == 1
+    with pytest.raises(sqlite3.IntegrityError):  # the same event id again
+        await store.add_event(first, counter=("uhppote.door.event_index", 2))
+    assert (await store.counters())["uhppote.door.event_index"] == 1
+    assert [i.event.id for i in await store.pending("hub", 0, 10)] == [first.id]

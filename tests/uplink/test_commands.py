@@ -240,3 +240,28 @@ async def test_diag_returns_the_health_summary(
     assert status["gateway"] == GATEWAY
     await wait_until(lambda: bool(hub.on("/health")), 10, "periodic health")
     assert HealthMessage.model_validate(hub.on("/health")[-1].body).site == SITE
+
+
+async def test_fire_mode_from_the_hub_is_the_audited_action_the_page_calls(
+    broker: Broker, hub: HubClient, daemon: DaemonFactory
+) -> None:
+    d = await ready(hub, daemon, broker)
+    keeper = d.rt.services["access"]
+    on = {"on": True, "reason": "fire reported by the district centre"}
+    reply = await send(hub, "fire_mode", command("fire_mode", on, "f-1"), "f-1")
+    assert reply["ok"] is True and reply["result"]["changed"] is True, reply
+    assert keeper.fire.on and keeper.fire.by == "hub:operator-7"
+    alarms = [a for a in await d.store.alarms(state="raised") if a["key"] == "access:fire_mode"]
+    assert len(alarms) == 1 and alarms[0]["severity"] == "critical"
+    off = {"on": False, "reason": "all clear"}
+    reply = await send(hub, "fire_mode", command("fire_mode", off, "f-2"), "f-2")
+    assert reply["ok"] is True and not keeper.fire.on
+    rows = [r for r in audit_rows(d) if r["action"] == "access.fire_mode"]
+    assert [(r["actor"], r["target"]) for r in rows] == [
+        ("hub:operator-7", "on"),
+        ("hub:operator-7", "off"),
+    ]
+    assert json.loads(rows[0]["detail"])["reason"] == on["reason"]
+    reply = await send(hub, "fire_mode", command("fire_mode", {"on": True}, "f-3"), "f-3")
+    assert reply["status"] == "rejected" and "reason" in reply["error"], reply
+    assert not keeper.fire.on

@@ -49,6 +49,7 @@ from edge.uplinks.mqtt.wire import (
     AllowlistArgs,
     CommandBody,
     CommandEnvelope,
+    FireModeArgs,
     GateOpenArgs,
 )
 
@@ -274,6 +275,9 @@ class CommandProcessor:
                 result = await actions.change_access_lists(
                     self.rt, changes, actor=actor, reason=reason
                 )
+            elif body.name == "fire_mode":
+                f = FireModeArgs.model_validate(body.args)
+                result = await actions.set_fire_mode(self.rt, f.on, actor=actor, reason=f.reason)
             else:
                 g = GateOpenArgs.model_validate(body.args)
                 result = await actions.open_gate(self.rt, g.gate, actor=actor, reason=g.reason)

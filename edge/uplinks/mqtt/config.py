@@ -13,8 +13,8 @@ from edge.config.topics import check_topic_prefix
 from edge.config.types import AtKey, Bytes, KeyProblems, MqttUrl, PositiveSeconds, Section
 from edge.uplinks.linkconfig import LinkConfig
 
-CommandName = Literal["allowlist", "gate_open", "diag"]
-COMMANDS: tuple[CommandName, ...] = ("allowlist", "gate_open", "diag")
+CommandName = Literal["allowlist", "gate_open", "diag", "fire_mode"]
+COMMANDS: tuple[CommandName, ...] = ("allowlist", "gate_open", "diag", "fire_mode")
 
 
 class TlsFiles(Section):
@@ -70,7 +70,7 @@ class CommandsConfig(Section):
     allowed: list[CommandName] = Field(
         default_factory=lambda: list(COMMANDS),
         title="Commands this gateway runs",
-        description="Others are refused with a reply (allowlist, gate_open, diag).",
+        description="Others are refused with a reply (allowlist, gate_open, diag, fire_mode).",
     )
     max_bytes: Bytes = Field(
         default=256 * 1024,

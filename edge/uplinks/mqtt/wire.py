@@ -215,13 +215,21 @@ class DiagArgs(_Msg):
     pass
 
 
+class FireModeArgs(_Msg):
+    on: bool = Field(
+        description="true: fire mode on (every fire_open gate held open until cleared); "
+        "false: cleared."
+    )
+    reason: str = Field(min_length=1, max_length=500, description="Recorded in the audit log.")
+
+
 class CommandBody(_Msg):
     schema_: Literal["compound-edge/cmd/1"] = Field(alias="schema")
     request_id: str = Field(
         pattern=REQUEST_ID.pattern,
         description="Unique per request; a repeat gets the first reply again, not a rerun.",
     )
-    name: Literal["allowlist", "gate_open", "diag"] = Field(
+    name: Literal["allowlist", "gate_open", "diag", "fire_mode"] = Field(
         description="Must match the topic's {name}."
     )
     site: str = Field(description="The target site ID (a command for another site is refused).")
@@ -258,6 +266,7 @@ ARGS: dict[str, type[BaseModel]] = {
     "allowlist": AllowlistArgs,
     "gate_open": GateOpenArgs,
     "diag": DiagArgs,
+    "fire_mode": FireModeArgs,
 }
 
 # Every model the documentation and docs/schemas/ cover, by file stem.
@@ -271,5 +280,6 @@ MESSAGES: dict[str, type[BaseModel]] = {
     "command-allowlist-args": AllowlistArgs,
     "command-gate_open-args": GateOpenArgs,
     "command-diag-args": DiagArgs,
+    "command-fire_mode-args": FireModeArgs,
     "command-reply": CommandReply,
 }
