@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from datetime import datetime
 from ipaddress import IPv4Address
 from typing import Any, Literal
@@ -26,25 +25,15 @@ from uhppoted.uhppote_async import UhppoteAsync
 from edge.access.gates import GateError
 from edge.backoff import Backoff
 from edge.config.devices import DeviceBase
-from edge.config.types import PositiveSeconds
+from edge.config.types import HostPort, PositiveSeconds
 from edge.events import Event
 from edge.timefmt import site_tz
 
 log = logging.getLogger(__name__)
 
-_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
 PUSH_QUEUE = 256
 MAX_CATCH_UP = 10_000
 EVENT_TYPES = {1: "card", 2: "door", 3: "alarm", 4: "system"}
-
-
-def _host_port(value: str) -> str:
-    if not _HOST_PORT.match(value):
-        raise ValueError(f"{value!r} is not host:port")
-    port = int(value.rsplit(":", 1)[1])
-    if port > 65535:
-        raise ValueError(f"port {port} is out of range")
-    return value
 
 
 class UhppoteConfig(DeviceBase):
@@ -59,12 +48,12 @@ class UhppoteConfig(DeviceBase):
         title="Controller serial number",
         description="Printed on the board and answered to discovery, e.g. 405419896.",
     )
-    address: str = Field(
+    address: HostPort = Field(
         title="Controller address",
         description="host:port the controller answers on, normally <its IP>:60000.",
     )
     door: int = Field(ge=1, le=4, title="Door", description="Door (relay) 1-4 this gate uses.")
-    listener: str | None = Field(
+    listener: HostPort | None = Field(
         default=None,
         title="Event listener",
         description="host:port on this gateway where the controller pushes swipe and door "
@@ -84,17 +73,12 @@ class UhppoteConfig(DeviceBase):
         description="Set the controller's time from the gateway on every connect.",
     )
 
-    @field_validator("address")
-    @classmethod
-    def _addr(cls, value: str) -> str:
-        return _host_port(value)
-
     @field_validator("listener")
     @classmethod
     def _listener(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        host = _host_port(value).rsplit(":", 1)[0]
+        host = value.rsplit(":", 1)[0]
         try:
             IPv4Address(host)
         except ValueError:

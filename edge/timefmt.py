@@ -34,3 +34,12 @@ def parse_since(text: str, now: datetime | None = None) -> int:
     if dt.tzinfo is None:
         raise ValueError("a time needs an offset, e.g. 2026-11-22T08:00:00+08:00")
     return int(dt.timestamp() * 1000)
+
+
+def span(seconds: float) -> str:
+    """A duration as an operator reads it in a status line: `45 s`, `12 min`, `3.5 h`."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from daemons import Daemons
 from prereqs import SHARED_MIRROR, pytest_runtest_makereport, require
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,3 +45,11 @@ def models_dir() -> Path:
         timeout=300,
     )
     return dest
+
+
+@pytest.fixture
+async def daemons() -> AsyncIterator[Daemons]:
+    """Start daemons in process with `await daemons.start(config)`; stopped at teardown."""
+    started = Daemons()
+    yield started
+    await started.stop_all()

@@ -13,7 +13,7 @@ from edge.cli._common import CliError, add_api_args, add_json, fetch, print_json
 from edge.cli._table import table
 from edge.cli._tidy import tidy
 from edge.events import EventKind
-from edge.timefmt import parse_since, site_tz
+from edge.timefmt import parse_since, site_tz, span
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,24 +83,16 @@ def uplink_line(outbox: dict[str, Any], live: dict[str, Any], utc_offset: str) -
     if since:
         held = time.time() - since
         clock = datetime.fromtimestamp(since, site_tz(utc_offset)).strftime("%H:%M:%S")
-        text += f" since {clock} ({_span(held)})"
+        text += f" since {clock} ({span(held)})"
     text += f", backlog {outbox['backlog']}, acked seq {outbox['acked_seq']}"
     age = outbox.get("oldest_unacked_age_s")
     if age:
-        text += f", oldest {_span(age)}"
+        text += f", oldest {span(age)}"
     if outbox.get("parked"):
         text += f", parked {outbox['parked']}"
     if state != "connected" and live.get("last_error"):
         text += f": {live['last_error']}"
     return text
-
-
-def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def event_query(args: argparse.Namespace) -> dict[str, str]:

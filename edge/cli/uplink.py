@@ -39,22 +39,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _settings(args: argparse.Namespace) -> Any:
+    from edge.config.types import MqttUrl, check_value
+    from edge.config.uplinks import pick_uplink
     from edge.uplinks.mqtt.config import MqttUplinkConfig
 
     if args.config:
         cfg = load_or_raise(args.config)
-        found = {n: u for n, u in cfg.uplinks.items() if getattr(u, "type", None) == "mqtt"}
-        if args.name:
-            if args.name not in found:
-                raise ValueError(f"no mqtt uplink named {args.name!r} (have: {', '.join(found)})")
-            chosen = found[args.name]
-        elif len(found) == 1:
-            chosen = next(iter(found.values()))
-        else:
-            raise ValueError(f"say which uplink with --name (mqtt uplinks: {', '.join(found)})")
+        chosen = pick_uplink(cfg.uplinks, "mqtt", args.name)
         site, gateway = cfg.site.site_id, cfg.site.gateway_id
         if args.url:
-            chosen = chosen.model_copy(update={"url": MqttUplinkConfig._url(args.url)})
+            chosen = chosen.model_copy(update={"url": check_value(MqttUrl, args.url)})
         return chosen, site, gateway
     if not args.url:
         raise CliError("give --config (and --name) or --url mqtt://host:1883")

@@ -83,12 +83,7 @@ def _avcc(data: bytes) -> tuple[list[bytes], int]:
     pos = 5
     for count_mask in (0x1F, 0xFF):
         count = data[pos] & count_mask
-        pos += 1
-        for _ in range(count):
-            (size,) = struct.unpack_from(">H", data, pos)
-            pos += 2
-            nals.append(data[pos : pos + size])
-            pos += size
+        pos = _sized_nals(data, pos + 1, count, nals)
     return nals, length_size
 
 
@@ -102,13 +97,19 @@ def _hvcc(data: bytes) -> tuple[list[bytes], int]:
     for _ in range(arrays):
         pos += 1  # array_completeness, reserved, NAL_unit_type
         (count,) = struct.unpack_from(">H", data, pos)
-        pos += 2
-        for _ in range(count):
-            (size,) = struct.unpack_from(">H", data, pos)
-            pos += 2
-            nals.append(data[pos : pos + size])
-            pos += size
+        pos = _sized_nals(data, pos + 2, count, nals)
     return nals, length_size
+
+
+def _sized_nals(data: bytes, pos: int, count: int, nals: list[bytes]) -> int:
+    """`count` NAL units each after a 16-bit big-endian size (avcC and hvcC alike), appended
+    to `nals`; the position after the last."""
+    for _ in range(count):
+        (size,) = struct.unpack_from(">H", data, pos)
+        pos += 2
+        nals.append(data[pos : pos + size])
+        pos += size
+    return pos
 
 
 class AccessUnits:

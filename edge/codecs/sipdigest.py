@@ -9,21 +9,11 @@ URI, `sip:<serverID>@<domain>` or `sip:ip:port`, depending on the device).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from edge.codecs.http_digest import Parts
+from edge.codecs.http_digest import compute as http_compute
 from edge.codecs.sip import SipError, split_list
-
-
-def md5_hex(text: str) -> str:
-    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
-@dataclass(frozen=True)
-class DigestParts:
-    ha1: str
-    ha2: str
-    response: str
 
 
 def compute(
@@ -38,19 +28,24 @@ def compute(
     nc: str = "00000001",
     cnonce: str = "",
     algorithm: str = "MD5",
-) -> DigestParts:
-    """HA1, HA2 and the response for one challenge (MD5 only: what GB/T 28181 gear uses)."""
+) -> Parts:
+    """HA1, HA2 and the response for one challenge (MD5 only: what GB/T 28181 gear uses);
+    the formula is HTTP's (`http_digest.compute`), with SIP's errors and upper-case method."""
     if algorithm.upper() not in ("MD5", ""):
         raise SipError(f"digest algorithm {algorithm!r} is not supported (MD5 only)")
-    ha1 = md5_hex(f"{username}:{realm}:{password}")
-    ha2 = md5_hex(f"{method.upper()}:{uri}")
-    if qop:
-        if qop.lower() != "auth":
-            raise SipError(f"qop {qop!r} is not supported (auth only)")
-        response = md5_hex(f"{ha1}:{nonce}:{nc}:{cnonce}:auth:{ha2}")
-    else:
-        response = md5_hex(f"{ha1}:{nonce}:{ha2}")
-    return DigestParts(ha1, ha2, response)
+    if qop and qop.lower() != "auth":
+        raise SipError(f"qop {qop!r} is not supported (auth only)")
+    return http_compute(
+        method=method.upper(),
+        uri=uri,
+        username=username,
+        password=password,
+        realm=realm,
+        nonce=nonce,
+        qop="auth" if qop else None,
+        nc=nc,
+        cnonce=cnonce,
+    )
 
 
 def parse_auth(value: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from edge.config.police_ids import ApeId, CameraChannelId
 from edge.config.scene import SceneRule, check_scene
-from edge.config.types import AtKey, PositiveSeconds, Section
+from edge.config.types import AtKey, FractionPolygon, PositiveSeconds, Section
 
 CameraRole = Literal["vehicle_gate", "pedestrian_gate", "general"]
 Pipeline = Literal["plates", "faces", "objects"]
@@ -71,19 +71,10 @@ class RoiPolygon(Section):
     """A region of interest, in fractions of the frame so it survives a resolution change."""
 
     name: str = Field(default="roi", title="Name", description="Shown on the page and in logs.")
-    points: list[tuple[float, float]] = Field(
-        min_length=3,
+    points: FractionPolygon = Field(
         title="Polygon points (x, y fractions)",
         description="Vertices as [x, y] with 0..1 of the frame width and height, top-left origin.",
     )
-
-    @field_validator("points")
-    @classmethod
-    def _in_frame(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for x, y in points:
-            if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
-                raise ValueError(f"point ({x}, {y}) is outside the frame: use fractions 0..1")
-        return points
 
 
 class _CameraBase(Section):

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from edge.config.types import AtKey, PositiveSeconds, Section
+from edge.config.types import AtKey, PixelPolygon, PositiveSeconds, Section
 
 COCO_VEHICLES = ("car", "truck", "bus")
 EBIKES = ("bicycle", "motorcycle")
@@ -37,20 +37,11 @@ class Zone(Section):
     name: str = Field(
         default="zone", title="Zone name", description="Shown in the alarm, e.g. 'lift car'."
     )
-    points: list[tuple[float, float]] = Field(
-        min_length=3,
+    points: PixelPolygon = Field(
         title="Polygon points (x, y pixels)",
         description="Vertices as [x, y] in pixels of the full camera frame, top-left origin, "
         "read off a snapshot.",
     )
-
-    @field_validator("points")
-    @classmethod
-    def _non_negative(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        for x, y in points:
-            if x < 0 or y < 0:
-                raise ValueError(f"point ({x}, {y}) is outside the frame: pixels start at 0")
-        return points
 
 
 class _Rule(Section):

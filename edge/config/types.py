@@ -1,4 +1,4 @@
-"""Shared field types for the YAML: durations, sizes, 20-digit IDs, secrets.
+"""Shared field types for the YAML: durations, sizes, 20-digit IDs, addresses, polygons, secrets.
 
 Field names carry units (`poll_interval_s`); values may still be written the way
 installers think (`5m`, `2GB`), and are normalised to the unit in the name.
@@ -10,8 +10,19 @@ import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|min|h|d)?\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
@@ -76,6 +87,88 @@ def _parse_bytes(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(_parse_seconds), Field(ge=0, le=MAX_SECONDS)]
 PositiveSeconds = Annotated[float, BeforeValidator(_parse_seconds), Field(gt=0, le=MAX_SECONDS)]
 Bytes = Annotated[int, BeforeValidator(_parse_bytes), Field(ge=0, le=MAX_BYTES)]
+
+
+# --- addresses ---------------------------------------------------------------------------
+
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.-]+:\d{1,5}$")
+
+
+def _host_port(value: str) -> str:
+    if not _HOST_PORT.match(value):
+        raise ValueError(f"{value!r} is not host:port")
+    port = int(value.rsplit(":", 1)[1])
+    if port > 65535:
+        raise ValueError(f"port {port} is out of range")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_host_port)]
+"""`name:port` or `IPv4:port` (port 0-65535): a device's or a listener's address."""
+
+
+def UrlOf(*schemes: str, expected: str, empty: bool = False) -> Any:
+    """A URL with one of `schemes` and a host (and, if given, a valid port), stripped of
+    surrounding blanks; `expected` shows the installer the shape, e.g. "http://host:port".
+    `empty=True`: "" is kept (the destination is configured but does not connect)."""
+
+    def check(value: str) -> str:
+        text = value.strip()
+        if empty and not text:
+            return text
+        parts = urlsplit(text)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"expected {expected}, got {value!r}")
+        try:
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"bad port in {value!r}") from exc
+        return text
+
+    return Annotated[str, AfterValidator(check)]
+
+
+HttpUrl = UrlOf("http", "https", expected="http://host:port")
+"""An http(s) URL kept as the text written (pydantic's HttpUrl would rewrite it)."""
+
+MqttUrl = UrlOf("mqtt", "mqtts", expected="mqtt://host:port or mqtts://host:port", empty=True)
+"""A broker URL, or "" for a destination that queues without connecting."""
+
+
+def check_value(tp: Any, value: Any) -> Any:
+    """`value` validated as a field of type `tp` outside a model (a CLI flag overriding a
+    setting): the first problem raised as a ValueError with the sentence the loader shows."""
+    try:
+        return TypeAdapter(tp).validate_python(value)
+    except ValidationError as exc:
+        raise ValueError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
+# --- polygons ----------------------------------------------------------------------------
+
+Points = list[tuple[float, float]]
+
+
+def _in_pixels(points: Points) -> Points:
+    for x, y in points:
+        if x < 0 or y < 0:
+            raise ValueError(f"point ({x}, {y}) is outside the frame: pixels start at 0")
+    return points
+
+
+def _in_fractions(points: Points) -> Points:
+    for x, y in points:
+        if not (0.0 <= x <= 1.0 and 0.0 <= y <= 1.0):
+            raise ValueError(f"point ({x}, {y}) is outside the frame: use fractions 0..1")
+    return points
+
+
+PixelPolygon = Annotated[Points, Field(min_length=3), AfterValidator(_in_pixels)]
+"""At least three [x, y] vertices in pixels of the full frame (read off a snapshot)."""
+
+FractionPolygon = Annotated[Points, Field(min_length=3), AfterValidator(_in_fractions)]
+"""At least three [x, y] vertices in fractions 0..1 of the frame (survives a resolution
+change)."""
 
 
 class YamlInt(int):

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import Field
 
 from edge.config.types import Section
@@ -25,3 +28,17 @@ class UplinkBase(Section):
 
     def wants(self, kind: str) -> bool:
         return self.enabled and (self.kinds is None or kind in self.kinds)
+
+
+def pick_uplink(uplinks: Mapping[str, Any], kind: str, name: str | None) -> Any:
+    """The `kind` destination an `edge uplink test` means: the one named, or the only one.
+    ValueError with a sentence for the installer when that is not one entry."""
+    found = {n: u for n, u in uplinks.items() if getattr(u, "type", None) == kind}
+    have = ", ".join(found) or "none"
+    if name:
+        if name not in found:
+            raise ValueError(f"no {kind} uplink named {name!r} (have: {have})")
+        return found[name]
+    if len(found) != 1:
+        raise ValueError(f"say which uplink with --name ({kind} uplinks: {have})")
+    return next(iter(found.values()))

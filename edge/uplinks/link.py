@@ -35,16 +35,17 @@ import builtins
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from pathlib import Path
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from edge.backoff import Backoff
 from edge.events import Event, ImageRef
 from edge.runtime import Runtime
 from edge.store import OutboxItem
-from edge.timefmt import site_tz
+from edge.timefmt import site_tz, span
 from edge.uplinks.linkconfig import LinkConfig
 from edge.uplinks.outbox import DrainError, Issue, OutboxDrain, PeerRefused
 from edge.uplinks.policy import Policy
@@ -146,14 +147,10 @@ class Link(abc.ABC, Generic[P]):
     def load_image(self, ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
         """The image's bytes, or None and why not (`too_large`, `missing`: pruned by
         retention or deleted by hand). Blocking: call from `encode`."""
-        if ref.size_bytes > max_bytes:
+        data, why = read_image(self.rt.store.data_dir, ref, max_bytes)
+        if why is not None:
             self.images_omitted += 1
-            return None, "too_large"
-        try:
-            return (self.rt.store.data_dir / ref.path).read_bytes(), None
-        except OSError:
-            self.images_omitted += 1
-            return None, "missing"
+        return data, why
 
     # --- lifecycle ------------------------------------------------------------------
 
@@ -261,7 +258,7 @@ class Link(abc.ABC, Generic[P]):
             if for_s >= self.cfg.degraded_after_s:
                 problems.append(
                     f"uplink {self.name} disconnected since {_clock(down, offset)} "
-                    f"({_span(for_s)}): {self.last_error}"
+                    f"({span(for_s)}): {self.last_error}"
                 )
         refused_at = self.drain.last_refusal_at
         if refused_at is not None and time.time() - refused_at < REFUSALS_SHOWN_S:
@@ -275,14 +272,42 @@ class Link(abc.ABC, Generic[P]):
         return doc
 
 
+LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
+"""What an encoder is given to read an event's image: bytes, or None and why not."""
+
+
+def read_image(data_dir: Path, ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
+    """The bytes of `ref` under `data_dir`, or None and why not (`too_large`, `missing`)."""
+    if ref.size_bytes > max_bytes:
+        return None, "too_large"
+    try:
+        return (data_dir / ref.path).read_bytes(), None
+    except OSError:
+        return None, "missing"
+
+
+def files_in(data_dir: Path) -> LoadImage:
+    """An image loader reading under `data_dir` (the CLI's and the bench's, without a link)."""
+    return lambda ref, max_bytes: read_image(data_dir, ref, max_bytes)
+
+
+async def until_first_failure(*coros: Awaitable[Any], ended: Exception) -> None:
+    """A session's loops, run together: the first to raise stops the others and its error is
+    raised again; should they all return, `ended` is raised (they are not meant to end)."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for t in done:
+        exc = None if t.cancelled() else t.exception()
+        if exc is not None:
+            raise exc
+    raise ended
+
+
 def _clock(ts: float, utc_offset: str) -> str:
     """Wall time in the site's zone (the box's own zone may be UTC, the reader elsewhere)."""
     return datetime.fromtimestamp(ts, site_tz(utc_offset)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _span(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

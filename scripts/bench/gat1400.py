@@ -38,6 +38,7 @@ from gat_helpers import APE, GATEWAY_DEVICE, config_text, jpeg, plate_jpeg  # no
 
 from edge.app import Daemon  # noqa: E402
 from edge.codecs import gat1400 as g  # noqa: E402
+from edge.codecs.gat1400_objects import list_body_bytes  # noqa: E402
 from edge.config.loader import parse_config  # noqa: E402
 from edge.events import Event, ImageRef  # noqa: E402
 from edge.store import OutboxItem  # noqa: E402
@@ -178,7 +179,7 @@ async def run(args: argparse.Namespace, peer: PeerProcess) -> int:
             await d.stop()
     # Baseline: the same list bodies from a bare loop.
     one = await _one_object(scene, crop, Path(tempfile.mkdtemp()))
-    bodies = [g.list_body_bytes(g.MOTOR_VEHICLES, [one] * args.batch)] * max(
+    bodies = [list_body_bytes(g.MOTOR_VEHICLES, [one] * args.batch)] * max(
         1, args.backlog // args.batch
     )
     rate = await raw_rate(peer.url, bodies, args.posts, args.batch)
@@ -192,7 +193,8 @@ async def run(args: argparse.Namespace, peer: PeerProcess) -> int:
 async def _one_object(scene: bytes, crop: bytes, folder: Path) -> bytes:
     """One encoded MotorVehicleObject, as the uplink encodes it (for the baseline's bodies)."""
     from edge.timefmt import site_tz
-    from edge.uplinks.gat1400.encode import Encoder, files_in
+    from edge.uplinks.gat1400.encode import Encoder
+    from edge.uplinks.link import files_in
 
     (folder / "s.jpg").write_bytes(scene)
     (folder / "c.jpg").write_bytes(crop)

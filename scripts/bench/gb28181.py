@@ -34,9 +34,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "gb28181"))
 
 import av  # noqa: E402
+from daemons import Daemons  # noqa: E402
 from gb_helpers import CHANNELS, DEVICE, DaemonFactory, file_camera  # noqa: E402
 from gb_media import decode_ps, write_video  # noqa: E402
 from gb_platform import Platform  # noqa: E402
@@ -159,7 +161,8 @@ async def live_plays(path: Path, plays: int, seconds: float) -> tuple[float, int
 async def first_frame(path: Path, tmp: Path) -> float:
     platform = Platform("udp")
     await platform.start()
-    factory = DaemonFactory(tmp / "data")
+    daemons = Daemons()
+    factory = DaemonFactory(tmp / "data", daemons)
     try:
         await factory(platform, file_camera("north", path, CHANNELS[0]))
         await platform.until(lambda: platform.registered(DEVICE), 20, "registration")
@@ -171,8 +174,7 @@ async def first_frame(path: Path, tmp: Path) -> float:
                 return time.monotonic() - t0
             await asyncio.sleep(0.02)
     finally:
-        for d in list(factory.running):
-            await factory.stop(d)
+        await daemons.stop_all()
         await platform.stop()
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemons import Daemons
 
 from edge.app import Daemon
 from edge.config import config_model
@@ -28,9 +29,7 @@ MakeDaemon = Callable[..., Awaitable[Daemon]]
 
 
 @pytest.fixture
-async def make_daemon(tmp_path: Path) -> AsyncIterator[MakeDaemon]:
-    started: list[Daemon] = []
-
+def make_daemon(tmp_path: Path, daemons: Daemons) -> MakeDaemon:
     async def make(
         access: dict[str, Any],
         devices: list[dict[str, Any]],
@@ -49,14 +48,9 @@ async def make_daemon(tmp_path: Path) -> AsyncIterator[MakeDaemon]:
                 **extra,
             }
         )
-        d = Daemon(config)
-        await d.start()
-        started.append(d)
-        return d
+        return await daemons.start(config)
 
-    yield make
-    for d in started:
-        await d.stop()
+    return make
 
 
 @pytest.fixture

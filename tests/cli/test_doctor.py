@@ -22,6 +22,7 @@ from edge.app import Daemon
 from edge.cli.main import main
 from edge.config import parse_config
 from edge.ops import doctor
+from edge.ops.checks import buses, cameras, host, service
 from edge.sim.meters import MeterSimulator, MeterSpec, SimConfig
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,10 +125,10 @@ uplinks:
 
 def test_clock_offset_from_the_platform_fails_past_the_limit() -> None:
     ctx = doctor.Context("x", health={"uplink.police": {"time_offset_s": 95.0}})
-    (f,) = [f for f in doctor.check_clock(ctx) if "police" in f.message]
+    (f,) = [f for f in host.check_clock(ctx) if "police" in f.message]
     assert f.status == "FAIL" and "+95.0 s" in f.message and "ntp" in f.fix.lower()
     ctx = doctor.Context("x", health={"uplink.police": {"time_offset_s": 0.4}})
-    assert [f.status for f in doctor.check_clock(ctx) if "police" in f.message] == ["OK"]
+    assert [f.status for f in host.check_clock(ctx) if "police" in f.message] == ["OK"]
 
 
 async def test_a_silent_meter_behind_a_running_daemon_fails(
@@ -199,7 +200,7 @@ buses:
 
     def judged(unit: Path) -> dict[str, doctor.Finding]:
         ctx = doctor.Context("edge.yaml", config=cfg, service_user="nobody", unit_file=unit)
-        return {f.check: f for f in doctor.check_serial(ctx)}
+        return {f.check: f for f in buses.check_serial(ctx)}
 
     without = judged(bare)  # nobody is not in dialout, and the unit adds nothing
     assert without["serial rw"].status == "FAIL"
@@ -236,7 +237,7 @@ cameras:
         "edge.yaml",
         {},
     )
-    (f,) = doctor.check_cameras(doctor.Context("edge.yaml", config=cfg, timeout_s=10))
+    (f,) = cameras.check_cameras(doctor.Context("edge.yaml", config=cfg, timeout_s=10))
     assert f.status == "OK" and f.check == "camera gate1", f
     assert f.message.startswith("h264 320x240 ") and f.message.endswith(" fps"), f
 
@@ -269,6 +270,6 @@ web: {{listen: "127.0.0.1:{api}"}}
         finally:
             await d.stop()
         ctx = doctor.Context("edge.yaml", health=health, unit_file=unit)
-        (got[given],) = doctor.check_watchdog(ctx)
+        (got[given],) = service.check_watchdog(ctx)
     assert got["30000000"].status == "OK" and "every 15 s" in got["30000000"].message
     assert got[None].status == "FAIL" and "systemctl restart edge" in got[None].fix

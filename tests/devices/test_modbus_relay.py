@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from modbus_bus import modbus_bus
 
 from edge.access.gates import GateError
 from edge.fieldbus.modbus import write_request
@@ -20,19 +21,7 @@ async def sim() -> AsyncIterator[ModbusSimulator]:
 
 async def start(sim: ModbusSimulator, make_runtime: Any, framing: str, **extra: Any) -> Any:
     host, port = await sim.start_tcp(rtu=framing == "rtu")
-    bus: dict[str, Any] = (
-        {"id": "b", "type": "modbus_tcp", "host": host, "port": port, "timeout_s": 0.3}
-        if framing == "tcp"
-        else {
-            "id": "b",
-            "type": "serial",
-            "port": f"socket://{host}:{port}",
-            "baudrate": 9600,
-            "parity": "N",
-            "timeout_s": 0.3,
-            "inter_frame_gap_s": 0.005,
-        }
-    )
+    bus = modbus_bus(framing, host, port)
     gate = {
         "id": "barrier-1",
         "type": "modbus_relay",

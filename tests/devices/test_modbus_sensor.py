@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from modbus_bus import modbus_bus
 from pydantic import ValidationError
 
 from edge.config import config_model
@@ -46,19 +47,7 @@ async def test_water_level_crossing_raises_then_clears_with_hysteresis(
     sim: ModbusSimulator, make_runtime: Any, wait_for: Any, framing: str
 ) -> None:
     host, port = await sim.start_tcp(rtu=framing == "rtu")
-    bus: dict[str, Any] = (
-        {"id": "b", "type": "modbus_tcp", "host": host, "port": port, "timeout_s": 0.3}
-        if framing == "tcp"
-        else {
-            "id": "b",
-            "type": "serial",
-            "port": f"socket://{host}:{port}",
-            "baudrate": 9600,
-            "parity": "N",
-            "timeout_s": 0.3,
-            "inter_frame_gap_s": 0.005,
-        }
-    )
+    bus = modbus_bus(framing, host, port)
     rule = {"point": "level", "above": 0.30, "hysteresis": 0.05, "min_duration_s": 0.5}
     sim.force(2, "level", 0.10)
     rt = await make_runtime(

@@ -5,20 +5,9 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from webauth import MINIMAL
 
 from edge.store import Store
-
-MINIMAL = """\
-config_version: 1
-site:
-  name: 测试小区
-  site_id: "32010600002160000001"
-  gateway_id: "32010600001180000001"
-storage:
-  data_dir: {data_dir}
-web:
-  listen: "127.0.0.1:0"
-"""
 
 
 @pytest.fixture

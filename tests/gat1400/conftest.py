@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from daemons import Daemons
 from gat_helpers import DaemonFactory, config_text
 from viid_peer import ViidPeer
 
@@ -24,18 +25,10 @@ async def peer() -> AsyncIterator[ViidPeer]:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[DaemonFactory]:
-    started: list[Daemon] = []
-
+def daemon(tmp_path: Path, daemons: Daemons) -> DaemonFactory:
     async def make(url: str, extra: str = "", password: str = "hik12345") -> Daemon:
         text = config_text(tmp_path / "data", url, extra, password)
         cfg = parse_config(text, "test.yaml", dict(os.environ))
-        d = Daemon(cfg)
-        await d.start()
-        started.append(d)
-        return d
+        return await daemons.start(cfg)
 
-    yield make
-    for d in started:
-        if not getattr(d, "stopped_by_test", False):
-            await d.stop()
+    return make

@@ -12,6 +12,9 @@ from edge.codecs import gat1400 as g
 from edge.codecs import gat1400_ids as ids
 from edge.codecs import http_digest as hd
 from edge.codecs.errors import ProtocolError
+from edge.codecs.gat1400_objects import Face, SubImage, dumps_object, jpeg_size
+from edge.codecs.gat1400_tables import image_type, plate_class, plate_color
+from edge.codecs.gat1400_time import format_time, parse_time
 
 CST = timezone(timedelta(hours=8))
 APE = "32010600001190000001"
@@ -81,11 +84,11 @@ def test_a_lone_status_object_answers_a_list_post() -> None:
 
 def test_time_format_is_local_and_round_trips() -> None:
     ts = datetime(2026, 12, 6, 1, 2, 3, tzinfo=UTC)
-    assert g.format_time(ts, CST) == "20261206090203"
-    assert g.parse_time("20261206090203", CST) == ts
+    assert format_time(ts, CST) == "20261206090203"
+    assert parse_time("20261206090203", CST) == ts
     for bad in ("2026-12-06", "20261332090203", 20261206090203):
         with pytest.raises(ProtocolError):
-            g.parse_time(bad, CST)  # type: ignore[arg-type]
+            parse_time(bad, CST)  # type: ignore[arg-type]
 
 
 def test_server_time_zone_forms() -> None:
@@ -124,28 +127,28 @@ def test_jpeg_size_reads_the_frame_header() -> None:
     img = np.zeros((123, 457, 3), np.uint8)
     ok, buf = cv2.imencode(".jpg", img)
     assert ok
-    assert g.jpeg_size(buf.tobytes()) == (457, 123)
+    assert jpeg_size(buf.tobytes()) == (457, 123)
     with pytest.raises(ProtocolError):
-        g.jpeg_size(b"\x89PNG....")
+        jpeg_size(b"\x89PNG....")
 
 
 def test_code_tables() -> None:
-    assert g.plate_color("blue") == "5" and g.plate_color("green") == "9"
-    assert g.plate_color("mauve") == "99"
-    assert g.plate_class("blue") == "02" and g.plate_class("new_energy_small") == "99"
-    assert g.plate_class("hk_macao", "粤Z1234澳") == "27"
-    assert g.image_type("plate", "scene") == "01" and g.image_type("face", "scene") == "14"
-    assert g.image_type("plate", "plate_crop") == "02" and g.image_type("face", "crop") == "11"
+    assert plate_color("blue") == "5" and plate_color("green") == "9"
+    assert plate_color("mauve") == "99"
+    assert plate_class("blue") == "02" and plate_class("new_energy_small") == "99"
+    assert plate_class("hk_macao", "粤Z1234澳") == "27"
+    assert image_type("plate", "scene") == "01" and image_type("face", "scene") == "14"
+    assert image_type("plate", "plate_crop") == "02" and image_type("face", "crop") == "11"
 
 
 def test_dumps_object_equals_plain_json_encoding() -> None:
     import json
 
     _, buf = cv2.imencode(".jpg", np.full((40, 60, 3), 7, np.uint8))
-    img = g.SubImage(
+    img = SubImage(
         APE + "02" + "20261206090203" + "00001", APE, "14", "20261206090203", buf.tobytes(), 60, 40
     )
-    face = g.Face(
+    face = Face(
         img.image_id + "0600001",
         img.image_id,
         APE,
@@ -154,4 +157,4 @@ def test_dumps_object_equals_plain_json_encoding() -> None:
         (1, 2, 3, 4),
         [img, img],
     )
-    assert json.loads(g.dumps_object(face)) == face.to_json()
+    assert json.loads(dumps_object(face)) == face.to_json()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,9 @@ from viid_rules import check_face, check_motor_vehicle
 from edge.codecs import gat1400 as g
 from edge.codecs import gat1400_ids as ids
 from edge.codecs import http_digest as hd
+from edge.codecs.gat1400_objects import LISTS, list_objects
+from edge.codecs.gat1400_tables import FILE_FORMATS, IMAGE_TYPES
+from edge.codecs.gat1400_time import parse_time
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "protocols" / "vectors"
 VECTORS: list[dict[str, Any]] = json.loads((SHARED / "gat1400.json").read_text("utf-8"))
@@ -124,7 +128,7 @@ def _check_register_flow(j: dict[str, Any], d: dict[str, Any]) -> None:
             assert ours == r2["headers"]["Authorization"]
     status = g.parse_response_status(a2["body"])
     assert a2["status"] == 200 and status.ok and status.id == device
-    assert g.parse_time(status.local_time, g.timezone.utc)
+    assert parse_time(status.local_time, UTC)
     if "DeviceID" in str(d.get("note", "")) or "type code" in str(d.get("note", "")):
         m = re.search(r"type code (\d{3})", d["note"])
         if m:
@@ -150,7 +154,7 @@ def _check_system_body(j: dict[str, Any], d: dict[str, Any]) -> None:
 def _check_status(j: dict[str, Any], d: dict[str, Any]) -> None:
     s = g.parse_response_status(j)
     assert s.ok and s.id == j["ResponseStatusObject"]["Id"]
-    assert g.parse_time(s.local_time, g.timezone.utc)
+    assert parse_time(s.local_time, UTC)
     # The same answer with StatusCode as a string means the same.
     as_text = {"ResponseStatusObject": {**j["ResponseStatusObject"], "StatusCode": "0"}}
     assert g.parse_response_status(as_text) == s
@@ -171,7 +175,7 @@ def _check_time(j: dict[str, Any], d: dict[str, Any]) -> None:
     assert set(j["SystemTimeObject"]) == set(d["fields"].replace(" ", "").split(","))
     assert t.to_json() == j
     if re.fullmatch(r"\d{14}", t.local_time):
-        assert t.moment(g.timezone.utc)
+        assert t.moment(UTC)
 
 
 def _check_id(j: str, d: dict[str, Any]) -> None:
@@ -189,10 +193,10 @@ def _check_push(j: dict[str, Any], d: dict[str, Any]) -> None:
         h = {k.lower(): v for k, v in j["headers"].items()}
         assert h["content-type"].split(";")[0].lower() in g.ACCEPTED_CONTENT_TYPES
         ids.check_device_id(h["user-identify"])
-    for endpoint, (outer, _inner) in g.LISTS.items():
+    for endpoint, (outer, _inner) in LISTS.items():
         if outer not in body:
             continue
-        objects = g.list_objects(endpoint, body)
+        objects = list_objects(endpoint, body)
         check = check_face if endpoint == g.FACES else check_motor_vehicle
         # The captures' image data is elided ("<base64 JPEG>"): check all but its bytes.
         for i, obj in enumerate(objects):
@@ -203,14 +207,14 @@ def _check_push(j: dict[str, Any], d: dict[str, Any]) -> None:
             else:
                 assert not problems, problems
                 for im in obj["SubImageList"]["SubImageInfoObject"]:
-                    assert im["Type"] in g.IMAGE_TYPES and im["FileFormat"] in g.FILE_FORMATS
+                    assert im["Type"] in IMAGE_TYPES and im["FileFormat"] in FILE_FORMATS
             for key, want in d.items():
                 if isinstance(want, dict) and key in obj and "seq_37_41" in want:
                     assert ids.decompose(obj[key]).as_vector() == want
         if "headers" in j:
             assert {o["DeviceID"] for o in objects} == {j["headers"]["User-Identify"]}
     if "SourceID_rule" in d:
-        for obj in g.list_objects(g.FACES, body):
+        for obj in list_objects(g.FACES, body):
             scene = [
                 im
                 for im in obj["SubImageList"]["SubImageInfoObject"]

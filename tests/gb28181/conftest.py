@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from daemons import Daemons
 from gb_helpers import DaemonFactory
 from gb_media import write_video
 from gb_platform import Platform
@@ -33,8 +34,5 @@ async def udp_platform() -> AsyncIterator[Platform]:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[DaemonFactory]:
-    factory = DaemonFactory(tmp_path / "data")
-    yield factory
-    for d in list(factory.running):
-        await factory.stop(d)
+def daemon(tmp_path: Path, daemons: Daemons) -> DaemonFactory:
+    return DaemonFactory(tmp_path / "data", daemons)

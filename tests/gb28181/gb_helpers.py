@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from daemons import Daemons
 from gb_platform import DOMAIN, SERVER_ID, Platform
 
 from edge.app import Daemon
@@ -14,22 +15,19 @@ CHANNELS = ["34020000001310000001", "34020000001320000002", "3402000000131000000
 
 
 class DaemonFactory:
-    """Starts daemons on a config built for the platform; stops what is left at teardown."""
+    """Starts daemons on a config built for the platform; `daemons` stops what is left at
+    teardown."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, daemons: Daemons) -> None:
         self.data_dir = data_dir
-        self.running: list[Daemon] = []
+        self.daemons = daemons
 
     async def __call__(self, platform: Platform, cameras: str, **uplink: object) -> Daemon:
         text = gb_config(self.data_dir, platform, cameras, **uplink)
-        d = Daemon(parse_config(text, "test.yaml", {}))
-        await d.start()
-        self.running.append(d)
-        return d
+        return await self.daemons.start(parse_config(text, "test.yaml", {}))
 
     async def stop(self, d: Daemon) -> None:
-        self.running.remove(d)
-        await d.stop()
+        await self.daemons.stop(d)
 
 
 def gb_config(data_dir: Path, platform: Platform, cameras: str, **uplink: object) -> str:

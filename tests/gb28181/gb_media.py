@@ -59,28 +59,7 @@ def encode(
     """Encode `frames` frames (each still held a few frames) and demux them back."""
     buf = io.BytesIO()
     with av.open(buf, "w", format=container) as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx265":
-            params = f"keyint={gop}:min-keyint={gop}:bframes=0:log-level=error"
-            stream.options = {"preset": "ultrafast", "x265-params": params}
-        else:
-            stream.options = {
-                "preset": "ultrafast",
-                "tune": "zerolatency",
-                "g": str(gop),
-                "bf": "0",
-            }
-        pics = stills(size, images)
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(pics[(i * len(pics)) // frames], format="bgr24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        _encode_stills(out, codec, size, frames, fps, gop, images)
     buf.seek(0)
     packets: list[Pkt] = []
     with av.open(buf, "r", format=container) as inp:
@@ -128,27 +107,41 @@ def write_video(
     """An MP4 of real stills (parameter sets only in the avcC/hvcC box, as in camera files)."""
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream(codec, rate=fps)
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx265":
-            params = f"keyint={gop}:min-keyint={gop}:bframes=0:log-level=error"
-            stream.options = {"preset": "ultrafast", "x265-params": params}
-        else:
-            stream.options = {
-                "preset": "ultrafast",
-                "tune": "zerolatency",
-                "g": str(gop),
-                "bf": "0",
-            }
-        pics = stills(size, 4)
-        for i in range(frames):
-            frame = av.VideoFrame.from_ndarray(pics[(i * len(pics)) // frames], format="bgr24")
-            frame.pts = i
-            frame.time_base = Fraction(1, fps)
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
+        _encode_stills(out, codec, size, frames, fps, gop, images=4)
     path.write_bytes(buf.getvalue())
     return path
+
+
+def _encode_stills(
+    out: av.container.OutputContainer,
+    codec: str,
+    size: tuple[int, int],
+    frames: int,
+    fps: int,
+    gop: int,
+    images: int,
+) -> None:
+    """`frames` frames of `images` stills (each held a few frames) into the open container
+    `out`, one keyframe every `gop` frames and no B-frames (what cameras send live)."""
+    stream = out.add_stream(codec, rate=fps)
+    stream.width, stream.height = size
+    stream.pix_fmt = "yuv420p"
+    if codec == "libx265":
+        params = f"keyint={gop}:min-keyint={gop}:bframes=0:log-level=error"
+        stream.options = {"preset": "ultrafast", "x265-params": params}
+    else:
+        stream.options = {
+            "preset": "ultrafast",
+            "tune": "zerolatency",
+            "g": str(gop),
+            "bf": "0",
+        }
+    pics = stills(size, images)
+    for i in range(frames):
+        frame = av.VideoFrame.from_ndarray(pics[(i * len(pics)) // frames], format="bgr24")
+        frame.pts = i
+        frame.time_base = Fraction(1, fps)
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)

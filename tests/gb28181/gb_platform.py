@@ -16,13 +16,14 @@ stays empty):
 - a Catalog answer is complete when the items received reach `SumNum`, every
   page repeating the query's SN and the same SumNum.
 
-And it plays: INVITE with an SDP offer (UDP, TCP passive or TCP active),
-checks the answer (sendonly, PS/90000 on 96, the offer's y=), ACK, receives
-RTP (PT 96, the offer's SSRC, consecutive sequence numbers, ≤ 1400-byte
-payloads, a marker per frame), and hands the reassembled PS to FFmpeg.
+And it plays: INVITE with an SDP offer (UDP, TCP passive or TCP active), ACK,
+and a `gb_play.PlaySession` that checks the answer and receives the RTP.
 
 Faults on demand: `answer_keepalives = False`, `keepalive_status = 404`,
-`restart()` (all state lost, same port), a wrong password configured.
+`restart()` (all state lost, same port), a wrong password configured,
+`mark_offline(device)` (wvp with `gb-device-online: 0`, the standard behaviour:
+a device whose keepalives stopped for too long is offline, and its later
+keepalives are answered 200 but do not bring it back; only a REGISTER does).
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-import socket
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Literal
 
-from edge.codecs import manscdp, rtp, sdp, sip, sipdigest
+from gb_play import PlaySession
+
+from edge.codecs import manscdp, sdp, sip, sipdigest
 from edge.codecs.errors import ProtocolError
 
 SERVER_ID = "34020000002000000001"
@@ -95,6 +97,7 @@ class Platform:
         self.registrations: dict[str, Registration] = {}
         self.register_log: list[tuple[int, str, int]] = []  # (status, call_id, expires)
         self.unregistered: list[str] = []
+        self.offline: set[str] = set()  # known but marked offline: keepalives do not revive
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
         self.byes: list[str] = []  # Call-IDs of plays the device hung up
@@ -157,7 +160,13 @@ class Platform:
         self._changed.set()
 
     def registered(self, device: str) -> bool:
-        return device in self.registrations
+        return device in self.registrations and device not in self.offline
+
+    def mark_offline(self, device: str) -> None:
+        """wvp's keepalive timer fired (no keepalive for interval × count): the device is
+        offline until it registers again, whatever its keepalives say later."""
+        self.offline.add(device)
+        self._touch()
 
     def docs(self, cmd: str, root: str | None = None) -> list[Received]:
         return [
@@ -318,6 +327,7 @@ class Platform:
                 msg.call_id, cseq, expires, (contact.host, contact.port or 5060)
             )
         self.register_log.append((200, msg.call_id, expires))
+        self.offline.discard(device)
         # GB/T 28181 §9.10: the platform's time in the REGISTER answer (local, no zone).
         now = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))) + self.clock_skew
         date = now.replace(tzinfo=None).isoformat(timespec="milliseconds")
@@ -528,145 +538,12 @@ class Platform:
         return await self.send_request(msg, play.device)
 
 
-class PlaySession:
-    def __init__(
-        self, platform: Platform, device: str, channel: str, media: str, ssrc: str
-    ) -> None:
-        self.platform = platform
-        self.device = device
-        self.channel = channel
-        self.media = media
-        self.ssrc = int(ssrc)
-        self.call_id = uuid.uuid4().hex
-        self.port = 0
-        self.answer: sip.SipMessage | None = None
-        self.invite: sip.SipMessage | None = None
-        self.offer_answer: sdp.SdpOffer | None = None
-        self.packets: list[rtp.RtpPacket] = []
-        self.ps = bytearray()
-        self.frames_marked = 0
-        self.first_packet_at: float | None = None
-        self.invited_at = 0.0
-        self.last_packet_at: float | None = None
-        self._udp: asyncio.DatagramTransport | None = None
-        self._server: asyncio.Server | None = None
-        self._tcp: list[asyncio.StreamWriter] = []
-        self._reader_tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def violations(self) -> list[str]:
-        return self.platform.violations
-
-    async def open(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.media == "udp":
-            self._udp, _ = await loop.create_datagram_endpoint(
-                lambda: _RtpUdp(self), local_addr=("127.0.0.1", 0)
-            )
-            self.port = self._udp.get_extra_info("sockname")[1]
-        elif self.media == "tcp-passive":
-            self._server = await asyncio.start_server(self._on_tcp, "127.0.0.1", 0)
-            self.port = self._server.sockets[0].getsockname()[1]
-        else:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.port = s.getsockname()[1]  # informative only: we connect out
-
-    def check_answer(self, invite: sip.SipMessage) -> None:
-        assert self.answer is not None
-        bad = self.platform.violations.append
-        if (self.answer.get("Content-Type") or "").lower() != "application/sdp":
-            bad("INVITE answer is not application/sdp")
-        if not self.answer.get("Contact"):
-            bad("INVITE answer without Contact")
-        if not sip.parse_name_addr(self.answer.require("To")).tag:
-            bad("INVITE answer without To tag")
-        text = self.answer.body.decode()
-        lines = text.split("\r\n")
-        for need in ("a=sendonly", "a=rtpmap:96 PS/90000", f"y={self.ssrc:010d}"):
-            if need not in lines:
-                bad(f"SDP answer lacks {need}")
-        answer = sdp.parse_offer(self.answer.body)
-        self.offer_answer = answer
-        if (answer.tcp) != (self.media != "udp"):
-            bad(f"SDP answer proto {answer.proto} for a {self.media} offer")
-        want_setup = {"tcp-passive": "active", "tcp-active": "passive"}.get(self.media)
-        if answer.setup != want_setup:
-            bad(f"SDP answer setup {answer.setup} for {self.media}")
-        if answer.address in ("0.0.0.0", ""):
-            bad("SDP answer advertises a wildcard address")
-
-    async def connect_active(self) -> None:
-        assert self.offer_answer is not None
-        reader, writer = await asyncio.open_connection(
-            self.offer_answer.address, self.offer_answer.port
-        )
-        self._tcp.append(writer)
-        task = asyncio.create_task(self._read_tcp(reader))
-        self._reader_tasks.add(task)
-
-    async def _on_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._tcp.append(writer)
-        await self._read_tcp(reader)
-
-    async def _read_tcp(self, reader: asyncio.StreamReader) -> None:
-        deframer = rtp.TcpDeframer()
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                for packet in deframer.feed(data):
-                    self.rtp(packet)
-
-    def rtp(self, data: bytes) -> None:
-        now = time.monotonic()
-        if self.first_packet_at is None:
-            self.first_packet_at = now
-        self.last_packet_at = now
-        try:
-            packet = rtp.parse(data)
-        except ProtocolError as exc:
-            self.violations.append(f"RTP: {exc}")
-            return
-        if packet.payload_type != 96:
-            self.violations.append(f"RTP payload type {packet.payload_type}")
-        if packet.ssrc != self.ssrc:
-            self.violations.append(f"RTP SSRC {packet.ssrc} is not the offer's {self.ssrc}")
-        if len(packet.payload) > 1400:
-            self.violations.append(f"RTP payload of {len(packet.payload)} bytes")
-        if self.packets and packet.seq != (self.packets[-1].seq + 1) & 0xFFFF:
-            self.violations.append(f"RTP seq jumped {self.packets[-1].seq} → {packet.seq}")
-        self.packets.append(packet)
-        self.ps += packet.payload
-        if packet.marker:
-            self.frames_marked += 1
-        self.platform._touch()
-
-    async def close(self) -> None:
-        """Stop listening (what a platform does when it goes away without BYE)."""
-        if self._udp is not None:
-            self._udp.close()
-        if self._server is not None:
-            self._server.close()
-        for w in self._tcp:
-            w.close()
-        for t in self._reader_tasks:
-            t.cancel()
-        await asyncio.sleep(0)
-
-
 class _PlatformUdp(asyncio.DatagramProtocol):
     def __init__(self, owner: Platform) -> None:
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.owner._datagram(data, addr)
-
-
-class _RtpUdp(asyncio.DatagramProtocol):
-    def __init__(self, owner: PlaySession) -> None:
-        self.owner = owner
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.owner.rtp(data)
 
 
 def _tag() -> str:

@@ -50,6 +50,23 @@ async def _peer() -> tuple[_Peer, int]:
     return peer, transport.get_extra_info("sockname")[1]
 
 
+async def _udp_transport(port: int, handled: list[str] | None = None) -> SipTransport:
+    """The device's UDP transport towards `port`, open; it answers each request 200 and notes
+    its Call-ID in `handled` (None: requests are not answered)."""
+
+    async def handle(msg: sip.SipMessage) -> sip.SipMessage | None:
+        if handled is None:
+            return None
+        handled.append(msg.call_id)
+        return sip.response_to(msg, 200)
+
+    t = SipTransport(
+        "udp", ("127.0.0.1", port), local_host="127.0.0.1", local_port=0, on_request=handle
+    )
+    await t.open(1)
+    return t
+
+
 async def _wait(pred: object, what: str) -> None:
     for _ in range(500):
         if pred():  # type: ignore[operator]
@@ -60,14 +77,7 @@ async def _wait(pred: object, what: str) -> None:
 
 async def test_udp_request_is_retransmitted_until_answered() -> None:
     peer, port = await _peer()
-
-    async def no_requests(msg: sip.SipMessage) -> None:
-        return None
-
-    t = SipTransport(
-        "udp", ("127.0.0.1", port), local_host="127.0.0.1", local_port=0, on_request=no_requests
-    )
-    await t.open(1)
+    t = await _udp_transport(port)
     try:
         pending = asyncio.create_task(t.request(_message("z9hG4bKretx"), 5))
         await _wait(lambda: len(peer.got) >= 2, "a retransmission")  # the first is "lost"
@@ -85,15 +95,7 @@ async def test_udp_request_is_retransmitted_until_answered() -> None:
 async def test_a_retransmitted_platform_request_is_handled_once() -> None:
     peer, port = await _peer()
     handled: list[str] = []
-
-    async def handle(msg: sip.SipMessage) -> sip.SipMessage:
-        handled.append(msg.call_id)
-        return sip.response_to(msg, 200)
-
-    t = SipTransport(
-        "udp", ("127.0.0.1", port), local_host="127.0.0.1", local_port=0, on_request=handle
-    )
-    await t.open(1)
+    t = await _udp_transport(port, handled)
     try:
         assert peer.transport is not None
         raw = _message("z9hG4bKdup").encode()
@@ -160,15 +162,7 @@ async def test_udp_requests_from_anyone_but_the_platform_are_not_taken() -> None
     platform_peer, port = await _peer()
     stranger, _ = await _peer()
     handled: list[str] = []
-
-    async def handle(msg: sip.SipMessage) -> sip.SipMessage:
-        handled.append(msg.call_id)
-        return sip.response_to(msg, 200)
-
-    t = SipTransport(
-        "udp", ("127.0.0.1", port), local_host="127.0.0.1", local_port=0, on_request=handle
-    )
-    await t.open(1)
+    t = await _udp_transport(port, handled)
     try:
         stranger.transport.sendto(_message("z9hG4bKstranger").encode(), ("127.0.0.1", t.local_port))
         platform_peer.transport.sendto(

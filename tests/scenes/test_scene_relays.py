@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from daemons import Daemons
 
 from edge.app import Daemon
 from edge.config import config_model
@@ -26,11 +27,9 @@ async def board_sim() -> AsyncIterator[ModbusSimulator]:
 
 
 @pytest.fixture
-async def daemon(
-    tmp_path: Path, board_sim: ModbusSimulator
-) -> AsyncIterator[Callable[..., Awaitable[Daemon]]]:
-    started: list[Daemon] = []
-
+def daemon(
+    tmp_path: Path, board_sim: ModbusSimulator, daemons: Daemons
+) -> Callable[..., Awaitable[Daemon]]:
     async def make(**access: Any) -> Daemon:
         host, port = await board_sim.start_tcp()
         config = config_model().model_validate(
@@ -55,14 +54,9 @@ async def daemon(
                 "access": access,
             }
         )
-        d = Daemon(config)
-        await d.start()
-        started.append(d)
-        return d
+        return await daemons.start(config)
 
-    yield make
-    for d in started:
-        await d.stop()
+    return make
 
 
 async def _attached(d: Daemon) -> None:

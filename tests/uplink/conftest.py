@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from daemons import Daemons
 from mqtt_broker import Broker
 from mqtt_hub import HubClient
 from uplink_helpers import DaemonFactory, config_text
@@ -34,16 +35,9 @@ async def hub(broker: Broker) -> AsyncIterator[HubClient]:
 
 
 @pytest.fixture
-async def daemon(tmp_path: Path) -> AsyncIterator[DaemonFactory]:
-    started: list[Daemon] = []
-
+def daemon(tmp_path: Path, daemons: Daemons) -> DaemonFactory:
     async def make(url: str, uplink_extra: str = "") -> Daemon:
         cfg = parse_config(config_text(tmp_path / "data", url, uplink_extra), "test.yaml", {})
-        d = Daemon(cfg)
-        await d.start()
-        started.append(d)
-        return d
+        return await daemons.start(cfg)
 
-    yield make
-    for d in started:
-        await d.stop()
+    return make

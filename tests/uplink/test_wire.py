@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from edge.events import Event, ImageRef
+from edge.uplinks.link import files_in
 from edge.uplinks.mqtt import schemas
 from edge.uplinks.mqtt.config import MqttUplinkConfig
-from edge.uplinks.mqtt.encode import Encoder, LoadImage
+from edge.uplinks.mqtt.encode import Encoder
 from edge.uplinks.mqtt.wire import EventMessage, ImageMessage
 from edge.uplinks.policy import DataPolicy, Policy, mask_value
 
@@ -34,23 +35,9 @@ def event(
     )
 
 
-def loader(data_dir: Path) -> LoadImage:
-    """What the link kit gives the encoder: bytes, or why there are none."""
-
-    def load(ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
-        if ref.size_bytes > max_bytes:
-            return None, "too_large"
-        try:
-            return (data_dir / ref.path).read_bytes(), None
-        except OSError:
-            return None, "missing"
-
-    return load
-
-
 def encoder(tmp_path: Path, **cfg: object) -> Encoder:
     config = MqttUplinkConfig.model_validate({"type": "mqtt", "url": "mqtt://h:1883", **cfg})
-    return Encoder(config, f"compound/{SITE}", SITE, CST, loader(tmp_path))
+    return Encoder(config, f"compound/{SITE}", SITE, CST, files_in(tmp_path))
 
 
 def test_schema_files_are_up_to_date() -> None:

@@ -28,6 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 
 from edge.codecs import gat1400 as g
+from edge.codecs.gat1400_objects import list_body_bytes
 from edge.uplinks.gat1400.encode import Prepared
 from edge.uplinks.outbox import PeerRefused
 
@@ -159,7 +160,7 @@ class Batcher:
         try:
             endpoint = batch[0][0].endpoint
             assert endpoint is not None and self.post is not None
-            body = g.list_body_bytes(endpoint, [p.body for p, _ in batch])
+            body = list_body_bytes(endpoint, [p.body for p, _ in batch])
             try:
                 statuses = await self.post(endpoint, body)
             except Exception as exc:  # every cause fails the whole POST

@@ -21,12 +21,16 @@ from typing import Any
 import aiohttp
 
 from edge.codecs import gat1400 as g
+from edge.codecs.gat1400_objects import list_body_bytes
+from edge.config.types import check_value
+from edge.config.uplinks import pick_uplink
 from edge.events import Event, ImageRef, ImageRole
 from edge.store import OutboxItem
 from edge.timefmt import site_tz
 from edge.uplinks.gat1400.client import ViidClient, ViidError
-from edge.uplinks.gat1400.config import Gat1400Config
-from edge.uplinks.gat1400.encode import Encoder, files_in
+from edge.uplinks.gat1400.config import Gat1400Config, ViidBaseUrl
+from edge.uplinks.gat1400.encode import Encoder
+from edge.uplinks.link import files_in
 
 
 def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:
@@ -36,17 +40,9 @@ def settings(args: argparse.Namespace) -> tuple[Gat1400Config, str]:
     from edge.config import load_config
 
     cfg = load_config(args.config)
-    found = {n: u for n, u in cfg.uplinks.items() if getattr(u, "type", None) == "gat1400"}
-    if args.name:
-        if args.name not in found:
-            raise ValueError(f"no gat1400 uplink named {args.name!r} (have: {', '.join(found)})")
-        chosen = found[args.name]
-    elif len(found) == 1:
-        chosen = next(iter(found.values()))
-    else:
-        raise ValueError(f"say which uplink with --name (gat1400 uplinks: {', '.join(found)})")
+    chosen: Gat1400Config = pick_uplink(cfg.uplinks, "gat1400", args.name)
     if args.url:
-        chosen = chosen.model_copy(update={"url": Gat1400Config._url(args.url)})
+        chosen = chosen.model_copy(update={"url": check_value(ViidBaseUrl, args.url)})
     return chosen, cfg.site.utc_offset
 
 
@@ -100,7 +96,7 @@ def synthetic_record(cfg: Gat1400Config, tz: Any, folder: Path) -> tuple[str, by
     p = Encoder(cfg, tz, files_in(folder), {}).encode(OutboxItem(0, event, 0))
     if p.refused:
         raise ValueError(p.refused)
-    return p.object_id, g.list_body_bytes(g.MOTOR_VEHICLES, [p.body])
+    return p.object_id, list_body_bytes(g.MOTOR_VEHICLES, [p.body])
 
 
 async def steps(cfg: Gat1400Config, utc_offset: str, timeout_s: float) -> int:

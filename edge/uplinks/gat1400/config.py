@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 
 from edge.config.police_ids import ViidSenderId
-from edge.config.types import Bytes, PositiveSeconds
+from edge.config.types import Bytes, HttpUrl, PositiveSeconds
 from edge.uplinks.linkconfig import LinkConfig
 
 KINDS = ("plate", "face")  # what GA/T 1400 has objects for: MotorVehicle, Face
+
+
+ViidBaseUrl = Annotated[HttpUrl, AfterValidator(lambda v: v.rstrip("/"))]
+"""The 视图库's base URL; paths (/VIID/...) are joined on with a slash of their own."""
 
 
 class Gat1400Config(LinkConfig):
     """Face and vehicle passes with their images to a 视图库 over GA/T 1400 (HTTP + digest)."""
 
     type: Literal["gat1400"] = Field(title="Type", description="gat1400: a 视图库 (VIID).")
-    url: str = Field(
+    url: ViidBaseUrl = Field(
         title="视图库 base URL",
         description="http://host:port (a path prefix before /VIID is kept).",
     )
@@ -114,18 +117,6 @@ class Gat1400Config(LinkConfig):
         title="Event kinds",
         description="plate (MotorVehicle) and face (Face); GA/T 1400 has no object for others.",
     )
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        u = urlsplit(v.strip())
-        if u.scheme not in ("http", "https") or not u.hostname:
-            raise ValueError(f"expected http://host:port, got {v!r}")
-        try:
-            _ = u.port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {v!r}") from exc
-        return v.strip().rstrip("/")
 
     @field_validator("kinds")
     @classmethod

@@ -12,24 +12,25 @@ ShotTime and the pass times are corrected by the measured offset to the
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 from edge.codecs import gat1400 as g
 from edge.codecs.errors import ProtocolError
 from edge.codecs.gat1400_ids import SemanticType, record_ids
+from edge.codecs.gat1400_objects import Box, Face, MotorVehicle, SubImage, dumps_object, jpeg_size
+from edge.codecs.gat1400_tables import image_type, plate_class, plate_color
+from edge.codecs.gat1400_time import format_time
 from edge.events import Event, ImageRef, ImageRole
 from edge.payloads import FacePayload, PlatePayload
 from edge.store import OutboxItem
 from edge.uplinks.gat1400.config import Gat1400Config
+from edge.uplinks.link import LoadImage
 from edge.uplinks.policy import Policy
 
 log = logging.getLogger(__name__)
 
-LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
 ENDPOINTS = {"plate": g.MOTOR_VEHICLES, "face": g.FACES}
 SEMANTIC: dict[str, SemanticType] = {"plate": "02", "face": "06"}
 
@@ -84,9 +85,9 @@ class Encoder:
             obj = self._object(ev)
         except (ProtocolError, ValueError, KeyError, TypeError) as exc:
             return Prepared(seq, ev.id, ev.kind, endpoint, "", b"", 0, f"cannot encode: {exc}")
-        return Prepared(seq, ev.id, ev.kind, endpoint, obj.id, g.dumps_object(obj), len(obj.images))
+        return Prepared(seq, ev.id, ev.kind, endpoint, obj.id, dumps_object(obj), len(obj.images))
 
-    def _object(self, ev: Event) -> g.MotorVehicle | g.Face:
+    def _object(self, ev: Event) -> MotorVehicle | Face:
         payload = PlatePayload.from_data(ev.data) if ev.kind == "plate" else None
         face = FacePayload.from_data(ev.data) if ev.kind == "face" else None
         seen = payload or face
@@ -104,7 +105,7 @@ class Encoder:
             semantic=SEMANTIC[ev.kind],
             n_images=len(ordered),
         )
-        shot = g.format_time(ts + shift, self.tz)
+        shot = format_time(ts + shift, self.tz)
         images = []
         # IDs by position in the event's own list, so one image pruned from disk
         # does not shift the IDs of the others on a resend.
@@ -112,19 +113,19 @@ class Encoder:
             loaded = self._load(ev.id, im)
             if loaded is not None:
                 raw, w, h = loaded
-                kind_type = g.image_type(ev.kind, im.role)
-                images.append(g.SubImage(image_id, device, kind_type, shot, raw, w, h))
-        appear = g.format_time(_wall(seen.first_seen, ts) + shift, self.tz)
-        disappear = g.format_time(_wall(seen.last_seen, ts) + shift, self.tz)
+                kind_type = image_type(ev.kind, im.role)
+                images.append(SubImage(image_id, device, kind_type, shot, raw, w, h))
+        appear = format_time(_wall(seen.first_seen, ts) + shift, self.tz)
+        disappear = format_time(_wall(seen.last_seen, ts) + shift, self.tz)
         box = _box(seen.box)
         if payload is not None:
-            return g.MotorVehicle(
+            return MotorVehicle(
                 motor_vehicle_id=ids.object_id,
                 source_id=ids.source_id,
                 device_id=device,
                 plate_no=payload.plate,
-                plate_color=g.plate_color(payload.colour),
-                plate_class=g.plate_class(payload.plate_type, payload.plate),
+                plate_color=plate_color(payload.colour),
+                plate_class=plate_class(payload.plate_type, payload.plate),
                 pass_time=shot,
                 appear_time=appear,
                 disappear_time=disappear,
@@ -133,7 +134,7 @@ class Encoder:
                 tollgate_id=self.cfg.tollgate_id,
                 images=images,
             )
-        return g.Face(
+        return Face(
             face_id=ids.object_id,
             source_id=ids.source_id,
             device_id=device,
@@ -147,7 +148,7 @@ class Encoder:
         raw, why = self.load_image(ref, self.cfg.batch_max_bytes)
         if raw is not None:
             try:
-                w, h = g.jpeg_size(raw)
+                w, h = jpeg_size(raw)
             except ProtocolError as exc:
                 why = str(exc)
             else:
@@ -157,20 +158,6 @@ class Encoder:
         return None
 
 
-def files_in(data_dir: Path) -> LoadImage:
-    """An image loader reading under `data_dir` (the CLI's and the bench's, without a link)."""
-
-    def load(ref: ImageRef, max_bytes: int) -> tuple[bytes | None, str | None]:
-        if ref.size_bytes > max_bytes:
-            return None, "too_large"
-        try:
-            return (data_dir / ref.path).read_bytes(), None
-        except OSError:
-            return None, "missing"
-
-    return load
-
-
 def _wall(value: Any, fallback: datetime) -> datetime:
     """A pass's first/last-seen wall-clock seconds; the event time when absent or odd."""
     if isinstance(value, int | float) and value > 1e9:
@@ -178,7 +165,7 @@ def _wall(value: Any, fallback: datetime) -> datetime:
     return fallback
 
 
-def _box(value: Any) -> g.Box | None:
+def _box(value: Any) -> Box | None:
     if isinstance(value, list | tuple) and len(value) == 4:
         try:
             x1, y1, x2, y2 = (max(0, round(float(v))) for v in value)

@@ -32,7 +32,7 @@ from edge.uplinks.gat1400.batcher import Batcher, Refused
 from edge.uplinks.gat1400.client import SessionLost, ViidClient, ViidError
 from edge.uplinks.gat1400.config import Gat1400Config
 from edge.uplinks.gat1400.encode import Encoder, Prepared
-from edge.uplinks.link import Link
+from edge.uplinks.link import Link, until_first_failure
 from edge.uplinks.outbox import DrainError
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ class Gat1400Uplink(Link[Prepared]):
                 ]
                 if self.cfg.time_sync:
                     tasks.append(self._time_loop(client))
-                await _until_first_failure(*tasks)
+                await until_first_failure(*tasks, ended=ViidError("uplink task ended unexpectedly"))
             except asyncio.CancelledError:
                 await asyncio.shield(self._unregister(client))
                 raise
@@ -204,18 +204,3 @@ class Gat1400Uplink(Link[Prepared]):
                 self.last_error = str(exc.__cause__)
                 log.info("uplink %s: %s; pausing", self.name, exc.__cause__)
                 await asyncio.sleep(pause.next_delay())
-
-
-async def _until_first_failure(*coros: Any) -> None:
-    """Run together; the first to raise (or return) stops the others, then re-raise."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for t in done:
-        if not t.cancelled() and t.exception() is not None:
-            raise t.exception()
-    raise ViidError("uplink task ended unexpectedly")

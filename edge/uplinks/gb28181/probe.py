@@ -19,8 +19,9 @@ from typing import Any
 from edge.codecs import sip, sipdigest
 from edge.codecs.errors import ProtocolError
 from edge.config import EdgeConfig
-from edge.uplinks.gb28181.agent import Gb28181Agent, RegisterRefused
+from edge.uplinks.gb28181.agent import Gb28181Agent
 from edge.uplinks.gb28181.config import Gb28181UplinkConfig
+from edge.uplinks.gb28181.registration import RegisterRefused
 from edge.uplinks.gb28181.transport import SipTimeout, SipTransport
 
 
@@ -64,12 +65,14 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         f"  ok    open {cfg.transport} from {transport.local_host}:{transport.local_port} "
         f"({_ms(t0)})"
     )
-    agent.transport = transport
+    agent.registration.transport = transport
     registered = False
     try:
         t0 = time.perf_counter()
         try:
-            expires = await asyncio.wait_for(agent.register(cfg.expires_whole_s), timeout_s * 3)
+            expires = await asyncio.wait_for(
+                agent.registration.register(cfg.expires_whole_s), timeout_s * 3
+            )
         except (SipTimeout, TimeoutError):
             print("  FAIL  register: no answer (address, port, transport or a firewall)")
             return 1
@@ -80,7 +83,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
         print(f"  ok    register (expires {expires} s, {_ms(t0)})")
         t0 = time.perf_counter()
         try:
-            answer = await agent.keepalive()
+            answer = await agent.registration.keepalive()
         except SipTimeout:
             print("  FAIL  keepalive: no answer")
             return 1
@@ -99,7 +102,7 @@ async def run_probe(config: EdgeConfig, cfg: Gb28181UplinkConfig, timeout_s: flo
     finally:
         if registered:
             try:
-                await asyncio.wait_for(agent.register(0), timeout_s)
+                await asyncio.wait_for(agent.registration.register(0), timeout_s)
                 print("  ok    unregister (Expires: 0)")
             except (SipTimeout, TimeoutError, RegisterRefused, OSError) as exc:
                 print(f"  warn  unregister: {exc}")
@@ -114,6 +117,7 @@ def cli_test(args: Any) -> int:
     """`edge uplink test gb28181 --config FILE [--name NAME]`."""
     from edge.cli._common import err
     from edge.config import load_config
+    from edge.config.uplinks import pick_uplink
 
     if not args.config:
         err("give --config (and --name): a GB/T 28181 test needs the uplink's settings")
@@ -123,13 +127,10 @@ def cli_test(args: Any) -> int:
     except Exception as exc:
         err(f"cannot use these settings: {exc}")
         return 2
-    found = {n: u for n, u in config.uplinks.items() if getattr(u, "type", None) == "gb28181"}
-    if args.name and args.name not in found:
-        err(f"no gb28181 uplink named {args.name!r} (have: {', '.join(found) or 'none'})")
+    try:
+        cfg = pick_uplink(config.uplinks, "gb28181", args.name)
+    except ValueError as exc:
+        err(str(exc))
         return 2
-    if not args.name and len(found) != 1:
-        err(f"say which uplink with --name (gb28181 uplinks: {', '.join(found) or 'none'})")
-        return 2
-    cfg = found[args.name] if args.name else next(iter(found.values()))
     assert isinstance(cfg, Gb28181UplinkConfig)
     return asyncio.run(run_probe(config, cfg, args.timeout))

@@ -10,7 +10,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from edge.config.tls import load_tls_files
 from edge.config.topics import check_topic_prefix
-from edge.config.types import AtKey, Bytes, KeyProblems, PositiveSeconds, Section
+from edge.config.types import AtKey, Bytes, KeyProblems, MqttUrl, PositiveSeconds, Section
 from edge.uplinks.linkconfig import LinkConfig
 
 CommandName = Literal["allowlist", "gate_open", "diag", "fire_mode"]
@@ -106,7 +106,7 @@ class MqttUplinkConfig(LinkConfig):
     """The district hub over MQTT (QoS 1, TLS, retained status with a last will)."""
 
     type: Literal["mqtt"] = Field(title="Type", description="mqtt: the district hub.")
-    url: str = Field(
+    url: MqttUrl = Field(
         default="",
         title="Broker URL",
         description="mqtt://host:1883 or mqtts://host:8883. Empty: the destination keeps "
@@ -185,21 +185,6 @@ class MqttUplinkConfig(LinkConfig):
     @classmethod
     def _protocol(cls, v: object) -> object:
         return str(v) if isinstance(v, int | float) else v  # `protocol: 5` unquoted
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            return v
-        u = urlsplit(v)
-        if u.scheme not in ("mqtt", "mqtts") or not u.hostname:
-            raise ValueError(f"expected mqtt://host:port or mqtts://host:port, got {v!r}")
-        try:
-            _ = u.port
-        except ValueError as exc:
-            raise ValueError(f"bad port in {v!r}") from exc
-        return v
 
     @model_validator(mode="after")
     def _mtls_needs_tls(self) -> MqttUplinkConfig:

@@ -13,16 +13,14 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
 
 from edge.events import Event, ImageRef
+from edge.uplinks.link import LoadImage
 from edge.uplinks.mqtt.config import MqttUplinkConfig
 from edge.uplinks.mqtt.wire import SCHEMA
-
-LoadImage = Callable[[ImageRef, int], tuple[bytes | None, str | None]]
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from edge.redact import redact_url
 from edge.runtime import Runtime
 from edge.store.writer import now_ms
 from edge.timefmt import rfc3339, site_tz
-from edge.uplinks.link import Link
+from edge.uplinks.link import Link, until_first_failure
 from edge.uplinks.mqtt.commands import CommandProcessor
 from edge.uplinks.mqtt.config import MqttUplinkConfig
 from edge.uplinks.mqtt.encode import Encoder, Outgoing, dumps
@@ -169,11 +169,12 @@ class MqttUplink(Link[Outgoing]):
             self.connected()
             work: asyncio.Queue[tuple[str, str]] = asyncio.Queue(WORK_MAX)
             try:
-                await _until_first_failure(
+                await until_first_failure(
                     self.deliver(window.publish_all),
                     self._command_intake(client, work),
                     self._command_worker(client, work),
                     self._health_loop(client),
+                    ended=aiomqtt.MqttError("uplink task ended unexpectedly"),
                 )
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):  # a clean stop: say so before leaving
@@ -262,19 +263,3 @@ def _with_cause(exc: aiomqtt.MqttError, errors: list[str]) -> aiomqtt.MqttError:
     if not errors:
         return exc
     return aiomqtt.MqttError(f"{exc} ({errors[-1]})")
-
-
-async def _until_first_failure(*coros: Any) -> None:
-    """Run together; the first to raise (or return) stops the others, then re-raise."""
-    tasks = [asyncio.ensure_future(c) for c in coros]
-    try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    for t in done:
-        exc = None if t.cancelled() else t.exception()
-        if exc is not None:
-            raise exc
-    raise aiomqtt.MqttError("uplink task ended unexpectedly")
