@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,19 @@ __all__ = ["pytest_runtest_makereport"]
 # (EDGE_WEB_PORT=1 failed test_doctor and test_contract). Tests that want one set their own.
 for _name in ("EDGE_WEB_PORT", "EDGE_CONFIG", "EDGE_TOKEN_FILE", "EDGE_DATA_DIR", "EDGE_LOG_FILE"):
     os.environ.pop(_name, None)
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """`edge run` in-process (test_upgrade) sets the root logger up with one handler on the
+    test's captured stderr, which is closed after the test: every later log line then printed
+    an 'I/O operation on closed file' traceback into another test's stderr (test_contract
+    failed when run after it). Each test gets the root logger back as it found it."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
