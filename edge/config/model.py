@@ -21,20 +21,20 @@ from edge.config.web import WebConfig
 CONFIG_VERSION = 1
 
 
-def _union(plugins: dict[str, Any], what: str) -> Any:
+def _union(plugins: dict[str, Any], what: str, tag: str = "type") -> Any:
     models = [p.config for p in plugins.values()]
     if not models:
         return Annotated[dict[str, Any], Field(description=f"No {what} types are installed.")]
     if len(models) == 1:
         return models[0]
-    return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
+    return Annotated[functools.reduce(operator.or_, models), Field(discriminator=tag)]
 
 
 class EdgeConfig(Section):
     """compound-edge configuration (one YAML file).
 
-    This class types the sections; `devices` and `uplinks` are validated by the model
-    `config_model()` builds from the plugin registry when called (a subclass of this
+    This class types the sections; `devices`, `cameras` and `uplinks` are validated by the
+    model `config_model()` builds from the plugin registry when called (a subclass of this
     one, so what it returns is an `EdgeConfig`). Validate with `config_model()`.
     """
 
@@ -112,18 +112,20 @@ class EdgeConfig(Section):
 
 @functools.cache
 def config_model() -> type[EdgeConfig]:
-    """The config model with the `devices:` and `uplinks:` unions of the installed plugins."""
+    """The config model with the `devices:`, `cameras:` and `uplinks:` unions of the installed
+    plugins (camera kinds: the table in `edge.camera.kinds`), so a new type needs no edit here."""
     from edge.registry import registry
 
     reg = registry()
     fields: dict[str, Any] = {}
-    for name, plugins, what in (
-        ("devices", reg.drivers, "device"),
-        ("uplinks", reg.uplinks, "uplink"),
+    for name, plugins, what, tag in (
+        ("devices", reg.drivers, "device", "type"),
+        ("cameras", reg.cameras, "camera", "kind"),
+        ("uplinks", reg.uplinks, "uplink", "type"),
     ):
         info = EdgeConfig.model_fields[name]
-        union = _union(dict(plugins), what)
-        ann = list[union] if name == "devices" else dict[str, union]  # type: ignore[valid-type]
+        union = _union(dict(plugins), what, tag)
+        ann = dict[str, union] if name == "uplinks" else list[union]  # type: ignore[valid-type]
         fields[name] = (
             ann,
             Field(

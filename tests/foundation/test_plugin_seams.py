@@ -5,7 +5,8 @@ exactly as a maintainer adding a capability would: nothing else in the tree is t
 daemon, `edge config check|schema`, `edge --help`, `edge uplink test` and `edge doctor` must
 then all know the new types. The new driver emits an event and the new uplink, built on the
 link kit, delivers it to a file: a whole new destination works end to end.
-(Camera kinds are one entry in `edge/camera/kinds.py`'s table by design: `test_kinds.py`.)
+A camera kind is, by design, one entry in `edge/camera/kinds.py`'s table beside its own
+module (source and config model): the config's `cameras:` union is built from that table.
 """
 
 from __future__ import annotations
@@ -119,10 +120,44 @@ def _run(args) -> int:
     return 0
 '''
 
+CAMERA = '''
+"""`kind: thermal`: a throwaway camera kind (its config model and its openers)."""
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.cameras import _NetworkCamera
+
+
+class ThermalCamera(_NetworkCamera):
+    kind: Literal["thermal"] = Field(title="Source kind", description="A thermal imager.")
+    palette: str = Field(default="iron", title="Palette", description="False colours.")
+
+
+def from_config(cfg, timing, executor):
+    raise NotImplementedError("never opened in this test")
+
+
+def for_probe(target, timing):
+    raise NotImplementedError("never opened in this test")
+'''
+
+CAMERA_ENTRY = """
+CAMERA_KINDS["thermal"] = CameraKind(
+    "thermal",
+    "edge.camera.thermal:ThermalCamera",
+    "never",
+    lambda c, t, e: importlib.import_module("edge.camera.thermal").from_config(c, t, e),
+    lambda p, t: importlib.import_module("edge.camera.thermal").for_probe(p, t),
+)
+"""
+
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The package as it is, plus one new file per plugin kind and nothing else changed."""
+    """The package as it is, plus one new file per plugin kind (and the camera kind's
+    entry in its table) and nothing else changed."""
     root = tmp_path_factory.mktemp("tree")
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     for pkg in ("edge", "drivers"):
@@ -131,6 +166,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "edge" / "uplinks" / "pigeon").mkdir()
     (root / "edge" / "uplinks" / "pigeon" / "__init__.py").write_text(UPLINK)
     (root / "edge" / "cli" / "hello.py").write_text(CLI)
+    (root / "edge" / "camera" / "thermal.py").write_text(CAMERA)
+    kinds = root / "edge" / "camera" / "kinds.py"  # the one table: one entry
+    kinds.write_text(kinds.read_text() + CAMERA_ENTRY)
     return root
 
 
@@ -152,6 +190,12 @@ def _config(tree: Path, tmp_path: Path) -> Path:
               - id: probe-1
                 type: thermo_probe
                 label: 3号楼
+            cameras:
+              - id: thermal-1
+                kind: thermal
+                url: http://127.0.0.1:9/thermal
+                palette: rainbow
+                enabled: false  # the daemon test runs the driver and uplink, not a camera
             uplinks:
               loft:
                 type: pigeon
@@ -179,10 +223,11 @@ def test_the_new_types_are_in_the_registry_schema_and_help(tree: Path, tmp_path:
     cfg = _config(tree, tmp_path)
     checked = _edge(tree, "config", "check", str(cfg))
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "1 devices" in checked.stdout and "1 uplinks" in checked.stdout, checked.stdout
+    assert "1 devices, 1 cameras, 1 uplinks" in checked.stdout, checked.stdout
     schema = _edge(tree, "config", "schema")
     assert schema.returncode == 0, schema.stderr
-    assert '"thermo_probe"' in schema.stdout and '"pigeon"' in schema.stdout
+    for new in ('"thermo_probe"', '"pigeon"', '"thermal"'):
+        assert new in schema.stdout, new
     helped = _edge(tree, "--help")
     assert "hello" in helped.stdout, helped.stdout
     hello = _edge(tree, "hello", "--json")
