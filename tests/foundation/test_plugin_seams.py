@@ -127,10 +127,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from edge.config.cameras import _NetworkCamera
+from edge.config.cameras import NetworkCamera
 
 
-class ThermalCamera(_NetworkCamera):
+class ThermalCamera(NetworkCamera):
     kind: Literal["thermal"] = Field(title="Source kind", description="A thermal imager.")
     palette: str = Field(default="iron", title="Palette", description="False colours.")
 
