@@ -18,6 +18,15 @@ cameras:
 """
 
 
+RELAY_DEVICES = """\
+buses:
+  - {id: lift-bus, type: modbus_tcp, host: 127.0.0.1, port: 1502}
+devices:
+  - {id: lift1, type: modbus_relay, bus: lift-bus, unit: 7, coil: 1}
+  - {id: meter1, type: modbus, bus: lift-bus, unit: 8, profile: water_level}
+"""
+
+
 def problems(text: str) -> list[str]:
     with pytest.raises(ConfigError) as info:
         parse_config(text, "edge.yaml", {})
@@ -26,7 +35,8 @@ def problems(text: str) -> list[str]:
 
 def test_rules_load_typed_with_defaults() -> None:
     cfg = parse_config(
-        HEAD
+        RELAY_DEVICES
+        + HEAD
         + """\
     pipelines: [objects]
     motion_gate: {keepalive_s: 1}
@@ -85,3 +95,27 @@ def test_mistakes_name_file_line_and_key(tail: str, line: int | None, says: str)
     assert all(p.startswith("edge.yaml:") for p in found), found
     if line is not None:
         assert any(p.startswith(f"edge.yaml:{line}:") for p in found), found
+
+
+EBIKE_RELAY = """\
+    pipelines: [objects]
+    motion_gate: {{enabled: false}}
+    rules:
+      - type: ebike_in_lift
+        zone: {{points: [[0, 0], [90, 0], [90, 90]]}}
+        relay: {relay}
+"""
+
+
+@pytest.mark.parametrize(
+    ("relay", "says"),
+    [("lift-1", "no modbus_relay device 'lift-1'"), ("meter1", "meter1 is a modbus device")],
+)
+def test_a_rule_relay_that_no_device_can_hold_is_a_config_error(relay: str, says: str) -> None:
+    """A typo in the lift relay's id (or a meter named instead) is found by `edge config
+    check`, at the rule's line: not at 2 a.m. when the e-bike is in the lift and nothing
+    holds the doors."""
+    text = RELAY_DEVICES + HEAD + EBIKE_RELAY.format(relay=relay)
+    found = problems(text)
+    assert any(says in p and p.startswith("edge.yaml:18:") for p in found), found
+    assert parse_config(RELAY_DEVICES + HEAD + EBIKE_RELAY.format(relay="lift1"), "edge.yaml", {})
