@@ -113,3 +113,15 @@ def test_falling_object_ignores_birds_and_wrong_scale() -> None:
     assert fall(slow, rules(FALL)) == []
     # a "fall" at a tenth of g (a drifting leaf or a lift cabin light) is not an object from height
     assert fall(videos.drop(g=0.98), rules(FALL)) == []
+
+
+def test_fire_lane_dwell_survives_a_missed_detection(detector) -> None:  # type: ignore[no-untyped-def]
+    """The detector misses a parked car now and then (a person walking past, headlights):
+    one sample without it must not restart a clock of minutes, or a car parked all night
+    would never raise the alarm."""
+    frames = videos.stands("car", "lane", seconds=12.0)
+    empty = videos.background("lane")
+    frames = [(t, empty.copy() if t == 4.0 else img) for t, img in frames]
+    out = play(detector, frames, rules(FIRE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert 8.0 <= out[0][0] < 12.0
