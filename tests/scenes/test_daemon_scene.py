@@ -236,7 +236,7 @@ DWELL_CAMERA = """\
     fps: 2
     loop: false
     analysis_fps: 2
-    pipelines: [objects]
+    pipelines: {pipelines}
     motion_gate: {{enabled: false}}
     rules:
       - type: {rule}
@@ -247,14 +247,20 @@ DWELL_CAMERA = """\
 
 
 async def test_fire_lane_and_loitering_raise_and_clear(tmp_path: Path) -> None:
+    """The fire lane's alarm names the parked car's plate: read while it stands there (its
+    plate pass only ends when it leaves, long after the alarm)."""
     cams = []
-    for cid, rule, frames, zone in (
-        ("lane-n", "fire_lane", videos.stands("car", "lane", seconds=8.0), LANE),
-        ("stair-2", "loitering", videos.stands("person", "lift", seconds=8.0), LIFT),
+    for cid, rule, frames, zone, pipelines in (
+        ("lane-n", "fire_lane", videos.parked(seconds=8.0), LANE, "[objects, plates]"),
+        ("stair-2", "loitering", videos.stands("person", "lift", seconds=8.0), LIFT, "[objects]"),
     ):
         video = tmp_path / f"{cid}.mp4"
         videos.write_mp4(frames, video, 2.0)
-        cams.append(DWELL_CAMERA.format(id=cid, video=video, rule=rule, zone_name=rule, zone=zone))
+        cams.append(
+            DWELL_CAMERA.format(
+                id=cid, video=video, rule=rule, zone_name=rule, zone=zone, pipelines=pipelines
+            )
+        )
     text = FACADES.format(data=tmp_path / "data", cameras="".join(cams)).replace(
         "storage:", f"vision: {{models_dir: {MODELS}, manifest: {MODELS}/manifest.yaml}}\nstorage:"
     )
@@ -279,3 +285,4 @@ async def test_fire_lane_and_loitering_raise_and_clear(tmp_path: Path) -> None:
     ]
     lane = next(e for e in events if e["source"] == "lane-n" and e["data"]["state"] == "raised")
     assert {im["role"] for im in lane["images"]} == {"vehicle_crop", "scene"}
+    assert lane["data"]["data"]["plate"] == videos.PARKED[1]

@@ -56,6 +56,16 @@ def test_fire_lane_parked_car_raises_and_clears(detector) -> None:  # type: igno
     assert isinstance(first, Raise) and first.data["label"] in {"car", "truck"}
 
 
+def test_fire_lane_alarm_names_the_parked_cars_plate(detector, plate_reader) -> None:  # type: ignore[no-untyped-def]
+    """The plate is read while the car stands in the lane; its plate pass ends only when
+    the car leaves, minutes after the alarm, so the alarm reads it from the open pass."""
+    frames = videos.parked(seconds=12.0)
+    out = play(detector, frames, rules(FIRE), ALL, plates=plate_reader)
+    assert kinds(out) == ["raise", "clear"]
+    first = out[0][1].transition
+    assert isinstance(first, Raise) and first.data["plate"] == videos.PARKED[1]
+
+
 def test_fire_lane_near_miss_short_stop_and_car_outside(detector) -> None:  # type: ignore[no-untyped-def]
     short = videos.stands("car", "lane", seconds=6.0)
     assert kinds(play(detector, short, rules(FIRE), ALL)) == []
