@@ -71,6 +71,10 @@ def _plate_on(vehicle: Box, plates: list[tuple[str, Box]]) -> str | None:
     return max(on)[1] if on else None
 
 
+STALE_BY = "system:scene"
+"""Who closed a scene alarm the previous run left open."""
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
     transition: Transition
@@ -138,6 +142,21 @@ class SceneActions:
 
     def key(self, rule: str) -> str:
         return f"scene:{self.camera_id}:{rule}"
+
+    async def close_stale(self) -> int:
+        """At start, before the first sample: close this camera's zone-rule alarms a previous
+        run left open. The rules start watching afresh and would never clear them (the car
+        may have left while the daemon was down); one whose condition still stands raises
+        again after its `min_s`, as it holds its relay again. A falling object's alarm is
+        the guards' to close."""
+        prefix, closed = self.key(""), 0
+        for state in ("raised", "acknowledged"):
+            for a in await self.rt.store.alarms(state=state, limit=10_000):
+                if a["key"].startswith(prefix) and a["data"].get("type") != "falling_object":
+                    closed += await self.rt.store.close_alarm(a["id"], STALE_BY)
+        if closed:
+            log.info("scene rules on %s: closed %d alarm(s) left open", self.camera_id, closed)
+        return closed
 
     async def apply(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
