@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from edge.config import ConfigError, parse_config
@@ -119,3 +122,20 @@ def test_a_rule_relay_that_no_device_can_hold_is_a_config_error(relay: str, says
     found = problems(text)
     assert any(says in p and p.startswith("edge.yaml:18:") for p in found), found
     assert parse_config(RELAY_DEVICES + HEAD + EBIKE_RELAY.format(relay="lift1"), "edge.yaml", {})
+
+
+def test_the_example_in_docs_scene_rules_loads() -> None:
+    """What an installer copies from docs/scene-rules.md passes `edge config check` (every
+    field name, unit and relay there is one the code knows)."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "scene-rules.md").read_text()
+    [example] = re.findall(r"```yaml\n(.*?)```", doc, re.S)
+    head = HEAD.split("cameras:")[0]
+    cfg = parse_config(head + example, "edge.yaml", {})
+    kinds = {c.id: [r.type for r in c.rules] for c in cfg.cameras}
+    assert kinds == {
+        "lift-3a": ["ebike_in_lift"],
+        "lane-north": ["fire_lane", "loitering"],
+        "tower-a-facade": ["falling_object"],
+    }
+    lane = cfg.cameras[1].rules
+    assert lane[0].min_s == 180 and lane[1].cooldown_s == 1800
