@@ -125,6 +125,23 @@ def test_falling_object_ignores_birds_and_wrong_scale() -> None:
     assert fall(videos.drop(g=0.98), rules(FALL)) == []
 
 
+def test_fire_lane_near_miss_a_car_crawling_through_the_lane(detector) -> None:  # type: ignore[no-untyped-def]
+    """A car inching along a queue (30 px/s, past `max_move_px` every second) is never
+    stationary however long it is in the zone."""
+    crawl = videos.creeps("car", "lane", seconds=14.0, px_per_s=30.0)
+    assert kinds(play(detector, crawl, rules(FIRE), ALL)) == []
+    # the same car stopped for as long: the alarm (so the detector did see it all along)
+    parked = videos.stands("car", "lane", seconds=14.0)
+    assert kinds(play(detector, parked, rules(FIRE), ALL))[:1] == ["raise"]
+
+
+def test_ebike_in_lift_a_bicycle_counts_too(detector) -> None:  # type: ignore[no-untyped-def]
+    frames = videos.enters_and_leaves("bicycle", "lift", stay_s=4.0)
+    out = play(detector, frames, rules(EBIKE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert out[0][1].transition.data["label"] == "bicycle"
+
+
 def test_fire_lane_dwell_survives_a_missed_detection(detector) -> None:  # type: ignore[no-untyped-def]
     """The detector misses a parked car now and then (a person walking past, headlights):
     one sample without it must not restart a clock of minutes, or a car parked all night
