@@ -136,6 +136,7 @@ class SceneActions:
         self.last_plate: tuple[float, str] | None = None
         self.raised = 0
         self.cleared = 0
+        self._stale_closed = False
 
     def saw_plate(self, plate: str, ts: float) -> None:
         self.last_plate = (ts, plate)
@@ -148,7 +149,11 @@ class SceneActions:
         run left open. The rules start watching afresh and would never clear them (the car
         may have left while the daemon was down); one whose condition still stands raises
         again after its `min_s`, as it holds its relay again. A falling object's alarm is
-        the guards' to close."""
+        the guards' to close. Once per daemon run: a worker the supervisor restarts keeps
+        its rules' state, and the alarms they hold open are theirs."""
+        if self._stale_closed:
+            return 0
+        self._stale_closed = True
         prefix, closed = self.key(""), 0
         for state in ("raised", "acknowledged"):
             for a in await self.rt.store.alarms(state=state, limit=10_000):
