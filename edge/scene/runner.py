@@ -36,7 +36,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATE_WINDOW_S = 120.0
-"""A plate read on the camera this long before a fire-lane vehicle stopped still names it."""
+"""A plate read on the camera this long before a fire-lane vehicle appeared still names it."""
+PLATE_GRACE_S = 5.0
+"""A plate pass ends a couple of seconds after its plate was last seen (the plate tracker's
+patience): one that ended later than this after the vehicle stopped is another vehicle's
+(the stopped one's own plate, still in view, is read from its open pass)."""
 
 PlatesInView = Callable[[], list[tuple[str, Box]]]
 """The plates the camera reads now (voted so far) with their boxes in frame pixels; asked
@@ -180,7 +184,8 @@ class SceneActions:
             and tr.track is not None
         ):
             ts, plate = self.last_plate
-            if ts >= tr.track.first_ts - PLATE_WINDOW_S:
+            stopped = tr.track.last_ts - float(tr.data.get("dwell_s", 0.0))
+            if tr.track.first_ts - PLATE_WINDOW_S <= ts <= stopped + PLATE_GRACE_S:
                 data["plate"] = plate
         images: list[ImageRef] = []
         if o.crop:
