@@ -25,6 +25,7 @@ pytestmark = pytest.mark.slow
 def _raised(camera_rules: SceneRules, label: str, box: Any, plate: str | None = None) -> Outcome:
     """Feed one track standing in the zone until the rule raises."""
     track = ObjectTrack(1, label, box, 0.9, 0.0, 0.0)
+    track.best_crop = videos.Cutout.of(label, 200).image  # a real COCO object
     plates = (
         (lambda: [(plate, (box[0] + 40, box[3] - 40, box[0] + 120, box[3] - 10))])
         if plate
@@ -72,6 +73,14 @@ async def test_scene_alarms_read_in_the_guards_language(tmp_path: Any) -> None:
             ):
                 await alarms.locator("li", has_text=line).wait_for(timeout=10_000)
             assert "loitering" not in await alarms.inner_text()
+            # the live feed shows each alarm's evidence: the object's crop, the frame strip
+            crops = page.locator("#events li.alarm img.crop")
+            await crops.nth(3).wait_for(timeout=10_000)
+            assert await crops.count() == 4
+            for i in range(4):
+                img = crops.nth(i)
+                await img.evaluate("(im) => im.decode()")  # the image route served a JPEG
+                assert await img.evaluate("(im) => im.naturalWidth") > 50
             await page.click("#lang")
             for line in (
                 "E-bike (motorcycle) in 3号梯轿厢",
