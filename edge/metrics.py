@@ -17,10 +17,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from edge.events import Event, EventKind
+from edge.vision.stages import STAGES
 
 LAG_INTERVAL_S = 0.5
 
@@ -75,6 +81,7 @@ class EdgeCollector(Collector):
         yield from self._outbox()
         yield from self._devices()
         yield from self._cameras()
+        yield from self._stages()
         yield from self._buses()
         yield from self._store()
         lag = GaugeMetricFamily("edge_loop_lag_seconds", "Event loop lag, last sample")
@@ -169,6 +176,16 @@ class EdgeCollector(Collector):
                 ms = _num(st.get("last_analysis_ms")) or 0.0
                 latency.add_metric([cid, str(stage)], ms / 1000)
         yield from (fps, online, drops, reconn, latency)
+
+    def _stages(self) -> Iterator[Metric]:
+        hist = HistogramMetricFamily(
+            "edge_model_stage_seconds",
+            "Time per model stage of a frame's analysis (all cameras)",
+            labels=["pipeline", "stage"],
+        )
+        for (pipeline, stage), h in sorted(STAGES.snapshot().items()):
+            hist.add_metric([pipeline, stage], h.cumulative(), h.total_s)
+        yield hist
 
     def _buses(self) -> Iterator[Metric]:
         lab = ["bus"]

@@ -23,6 +23,7 @@ from edge.camera.sampler import Sample
 from edge.vision.face_passes import FacePass, FacePasses
 from edge.vision.objects.tracks import ObjectTrack, ObjectTracks
 from edge.vision.plates.vote import PlatePass, PlatePasses, crop_score
+from edge.vision.stages import STAGES
 
 SCENE_MAX_WIDTH = 1280
 
@@ -74,6 +75,8 @@ class Analysis:
     objects: list[Any] = field(default_factory=list)
     """`ObjectDetection`s with boxes in frame pixels."""
     ms: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    """ms per `pipeline.stage` (the names `/metrics` labels `edge_model_stage_seconds` with)."""
 
 
 class FrameAnalyser:
@@ -91,8 +94,11 @@ class FrameAnalyser:
         face_passes: FacePasses | None = None,
         objects: Any = None,
         object_classes: Sequence[str] = (),
+        reuse_settled: bool = True,
     ) -> None:
         self.pipelines = tuple(pipelines)
+        self.reuse_settled = reuse_settled
+        """Skip reading a plate whose track is settled (`PlatePasses.reusable`)."""
         self.objects = objects if "objects" in self.pipelines else None
         self.object_classes = (
             objects.label_ids(object_classes) if self.objects and object_classes else None
@@ -139,22 +145,29 @@ class FrameAnalyser:
         """The recognisers only (no tracking): plate reads and faces in one sample."""
         began = time.perf_counter()
         out = Analysis()
+        with STAGES.frame_stages() as out.stages:
+            self._analyse(sample, out)
+        out.ms = (time.perf_counter() - began) * 1000
+        return out
+
+    def _analyse(self, sample: Sample, out: Analysis) -> None:
         image = sample.image
         ox, oy = sample.offset
         if self.plates is not None:
-            out.plates = self.plates.read_frame(image)
+            reuse = self.plate_passes.reusable if self.reuse_settled else None
+            out.plates = self.plates.read_frame(image, reuse)
         if self.faces is not None:
             for obs in self.faces.analyse(image):
                 f = obs.face
                 x1, y1, x2, y2 = float(f.x), float(f.y), float(f.x + f.w), float(f.y + f.h)
                 out.faces.append((obs, (x1 + ox, y1 + oy, x2 + ox, y2 + oy), (x1, y1, x2, y2)))
         if self.objects is not None:
+            with STAGES.timed("objects", "detect"):
+                found = self.objects.detect(image, self.object_classes)
             out.objects = [
                 replace(d, box=(d.box[0] + ox, d.box[1] + oy, d.box[2] + ox, d.box[3] + oy))
-                for d in self.objects.detect(image, self.object_classes)
+                for d in found
             ]
-        out.ms = (time.perf_counter() - began) * 1000
-        return out
 
     def step(self, sample: Sample) -> tuple[PlateEnded, list[FacePass], Analysis]:
         """Analyse one sample and feed the trackers: the passes that ended with it."""

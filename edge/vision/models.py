@@ -146,12 +146,23 @@ def with_free_spatial_dims(path: Path, input_name: str) -> bytes:
     return model.SerializeToString()
 
 
+HALVING: Literal["area", "pyramid"] = "area"
+"""How `resize_image` halves; "pyramid" is the previous way, which `scripts/bench/vision.py`
+sets to measure the previous configuration beside the current one in the same run."""
+
+
 def resize_image(image: npt.NDArray[np.uint8], width: int, height: int) -> npt.NDArray[np.uint8]:
-    """Resize without aliasing, fast: halve with a Gaussian pyramid while the image is at
-    least twice the target, then finish bilinearly (INTER_AREA at arbitrary ratios costs
-    several times more on these CPUs for no visible gain to the detectors)."""
+    """Resize without aliasing, fast: halve by 2x2 averaging while the image is at least
+    twice the target, then finish bilinearly. INTER_AREA at exactly one half is OpenCV's
+    fast path (0.4 ms for 720p against 3 ms for `pyrDown`'s 5x5 Gaussian, which this used
+    before: YuNet found the same faces plus two blurred ones in the background, and the
+    pairs decided the same); at arbitrary ratios it costs several times more."""
     while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
-        image = np.asarray(cv2.pyrDown(image), dtype=np.uint8)
+        if HALVING == "pyramid":
+            image = np.asarray(cv2.pyrDown(image), dtype=np.uint8)
+            continue
+        half = (image.shape[1] // 2, image.shape[0] // 2)
+        image = np.asarray(cv2.resize(image, half, interpolation=cv2.INTER_AREA), dtype=np.uint8)
     if image.shape[1] == width and image.shape[0] == height:
         return image
     return np.asarray(
@@ -181,6 +192,24 @@ class OutputSpec(_Strict):
     shape: tuple[int | None, ...]
 
 
+class Int8Variant(_Strict):
+    """A statically quantised copy of a model, made here by `scripts/quantise-models`
+    (never fetched): loaded instead of the fp32 file when present, since it was measured
+    to decide the same as fp32 on every labelled set (docs/benchmarks.md)."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = Field(gt=0)
+    recipe: str = Field(description="how it was made: calibration set, format, ops")
+
+    @field_validator("file")
+    @classmethod
+    def _plain_file_name(cls, v: str) -> str:
+        if Path(v).name != v:
+            raise ValueError("file must be a bare file name inside the models directory")
+        return v
+
+
 class ModelSpec(_Strict):
     """One manifest entry."""
 
@@ -196,6 +225,7 @@ class ModelSpec(_Strict):
     outputs: tuple[OutputSpec, ...] = Field(min_length=1)
     decoder: str
     params: dict[str, Any] = Field(default_factory=dict)
+    int8: Int8Variant | None = None
 
     @field_validator("file")
     @classmethod
@@ -260,10 +290,13 @@ class ModelRegistry:
         models_dir: str | Path,
         *,
         intra_op_threads: int = 1,
+        int8: bool = True,
     ) -> None:
         self.manifest = manifest
         self.models_dir = Path(models_dir)
         self.intra_op_threads = intra_op_threads
+        self.int8 = int8
+        """Load a model's int8 variant when the manifest lists one and its file is here."""
         self._sessions: dict[str, ort.InferenceSession] = {}
         self._lock = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
@@ -295,9 +328,16 @@ class ModelRegistry:
     def path(self, name: str) -> Path:
         return self.models_dir / self.spec(name).file
 
+    def uses_int8(self, name: str) -> bool:
+        """Whether `session(name)` loads (or would load) the int8 variant."""
+        variant = self.spec(name).int8
+        return self.int8 and variant is not None and (self.models_dir / variant.file).is_file()
+
     def verify(self, name: str) -> Path:
         """Check presence, size and sha256; raise ModelFileError saying what to do."""
-        spec = self.spec(name)
+        spec: ModelSpec | Int8Variant = self.spec(name)
+        if self.uses_int8(name):
+            spec = self.spec(name).int8 or spec
         path = self.models_dir / spec.file
         if not path.is_file():
             raise ModelFileError(

@@ -206,7 +206,10 @@ class CameraWorker:
 
     def _step_sync(self, sample: Sample) -> tuple[PlateEnded, list[FacePass]]:
         assert self.analyser is not None
-        plates, faces, _ = self.analyser.step(sample)
+        plates, faces, result = self.analyser.step(sample)
+        if log.isEnabledFor(logging.DEBUG):
+            parts = " ".join(f"{k}={v:.1f}ms" for k, v in result.stages.items())
+            log.debug("camera %s: analysed in %.1f ms: %s", self.cfg.id, result.ms, parts)
         self._offset = sample.offset
         if self.scene.rules:
             live = self.analyser.object_tracks.live.values()

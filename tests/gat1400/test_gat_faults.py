@@ -10,11 +10,21 @@ from typing import Any
 import aiohttp
 import pytest
 from daemons import Daemons
-from gat_helpers import GATEWAY_DEVICE, DaemonFactory, add_face, add_plate, backlog, wait_backlog
+from gat_helpers import (
+    GATEWAY_DEVICE,
+    DaemonFactory,
+    add_face,
+    add_plate,
+    backlog,
+    face_jpeg,
+    scene_jpeg,
+    wait_backlog,
+)
 from viid_peer import ViidPeer, wait_for
 
 from edge.app import Daemon
 from edge.codecs import gat1400 as g
+from edge.events import Event
 
 
 def health(d: Daemon) -> dict[str, Any]:
@@ -216,6 +226,31 @@ async def test_data_policy_withholds_face_crops(peer: ViidPeer, daemon: DaemonFa
     (face,) = [r.obj for r in peer.received]
     types = [im["Type"] for im in face["SubImageList"]["SubImageInfoObject"]]
     assert types == ["14"]
+
+
+async def test_a_plates_only_uplink_is_owed_no_face(peer: ViidPeer, daemon: DaemonFactory) -> None:
+    d = await daemon(peer.url, "    kinds: [plate]\n")
+    await add_face(d)
+    await add_plate(d, 1)
+    await wait_backlog(d, 0, 10)
+    assert [r.endpoint for r in peer.received] == ["/VIID/MotorVehicles"]
+    assert not peer.violations
+
+
+async def test_who_the_gallery_says_a_face_is_never_goes_out(
+    peer: ViidPeer, daemon: DaemonFactory
+) -> None:
+    d = await daemon(peer.url)
+    scene = await d.store.save_image(scene_jpeg(), "scene")
+    crop = await d.store.save_image(face_jpeg(), "face_crop")
+    match = {"result": "resident", "gallery": "residents", "name": "张三", "person_id": "r-1017"}
+    body = {"camera": "gate-in", "match": match, "confidence": 0.93, "box": [10, 20, 110, 140]}
+    await d.store.add_event(Event("face", "gate-in", body, (crop, scene)))
+    await wait_backlog(d, 0, 10)
+    (face,) = [r.obj for r in peer.received]
+    wire = json.dumps(face, ensure_ascii=False)
+    assert "张三" not in wire and "r-1017" not in wire and "residents" not in wire
+    assert not peer.violations
 
 
 async def test_unregisters_on_shutdown_and_logs_a_403(

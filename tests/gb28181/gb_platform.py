@@ -20,7 +20,10 @@ And it plays: INVITE with an SDP offer (UDP, TCP passive or TCP active), ACK,
 and a `gb_play.PlaySession` that checks the answer and receives the RTP.
 
 Faults on demand: `answer_keepalives = False`, `keepalive_status = 404`,
-`restart()` (all state lost, same port), a wrong password configured.
+`restart()` (all state lost, same port), a wrong password configured,
+`mark_offline(device)` (wvp with `gb-device-online: 0`, the standard behaviour:
+a device whose keepalives stopped for too long is offline, and its later
+keepalives are answered 200 but do not bring it back; only a REGISTER does).
 """
 
 from __future__ import annotations
@@ -94,6 +97,7 @@ class Platform:
         self.registrations: dict[str, Registration] = {}
         self.register_log: list[tuple[int, str, int]] = []  # (status, call_id, expires)
         self.unregistered: list[str] = []
+        self.offline: set[str] = set()  # known but marked offline: keepalives do not revive
         self.messages: list[Received] = []
         self.keepalives: list[float] = []
         self.byes: list[str] = []  # Call-IDs of plays the device hung up
@@ -156,7 +160,13 @@ class Platform:
         self._changed.set()
 
     def registered(self, device: str) -> bool:
-        return device in self.registrations
+        return device in self.registrations and device not in self.offline
+
+    def mark_offline(self, device: str) -> None:
+        """wvp's keepalive timer fired (no keepalive for interval × count): the device is
+        offline until it registers again, whatever its keepalives say later."""
+        self.offline.add(device)
+        self._touch()
 
     def docs(self, cmd: str, root: str | None = None) -> list[Received]:
         return [
@@ -317,6 +327,7 @@ class Platform:
                 msg.call_id, cseq, expires, (contact.host, contact.port or 5060)
             )
         self.register_log.append((200, msg.call_id, expires))
+        self.offline.discard(device)
         # GB/T 28181 §9.10: the platform's time in the REGISTER answer (local, no zone).
         now = datetime.now(UTC).astimezone(timezone(timedelta(hours=8))) + self.clock_skew
         date = now.replace(tzinfo=None).isoformat(timespec="milliseconds")

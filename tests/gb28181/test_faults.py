@@ -108,6 +108,33 @@ async def test_unanswered_keepalives_lead_to_register_again(
     p.answer_keepalives = True
 
 
+async def test_keepalives_answered_again_after_a_miss_register_again(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    # wvp with gb-device-online: 0 marks a device offline when its keepalives stop for
+    # interval x count, then answers later keepalives 200 without bringing it back: only a
+    # REGISTER does. After keepalives went unanswered the device cannot know, so it
+    # registers again (same Call-ID) once they are answered again.
+    p = udp_platform
+    d = await daemon(
+        p,
+        file_camera("north", video, CHANNELS[0]),
+        keepalive_s=0.3,
+        keepalive_max_missed=5,
+        connect_timeout_s=0.3,
+    )
+    await p.until(lambda: p.registered(DEVICE), 10, "registration")
+    call_id = p.registrations[DEVICE].call_id
+    p.answer_keepalives = False
+    await p.until(lambda: _agent(d).health()["keepalives_missed"] >= 1, 10, "a missed keepalive")
+    p.mark_offline(DEVICE)
+    p.answer_keepalives = True
+    await p.until(lambda: p.registered(DEVICE), 10, "a REGISTER once keepalives are answered")
+    assert p.registrations[DEVICE].call_id == call_id
+    assert _agent(d).health()["keepalives_missed"] < 5
+    assert p.violations == []
+
+
 async def test_alarm_events_become_alarm_notify(
     udp_platform: Platform, daemon: DaemonFactory, video: Path
 ) -> None:

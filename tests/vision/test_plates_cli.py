@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 from prereqs import SHARED_MIRROR, needs
 
 from edge.cli import vision
+from edge.cli._common import CliError
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -21,10 +23,16 @@ pytestmark = needs(SHARED.is_dir(), *SHARED_MIRROR)
 
 
 def run(*argv: str) -> int:
+    """The verb's exit code; a `CliError` as the `edge` entry point answers it (its sentence
+    on stderr, its code)."""
     parser = argparse.ArgumentParser(prog="edge")
     vision.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["vision", *argv, "--models-dir", str(SHARED / "models")])
-    return int(args.handler(args))
+    try:
+        return int(args.handler(args))
+    except CliError as exc:
+        print(f"edge: {exc}", file=sys.stderr)
+        return exc.code
 
 
 def copy_crops(dest: Path, names: list[str]) -> None:

@@ -206,3 +206,30 @@ def test_a_track_unseen_for_too_long_is_not_extended_by_a_late_box() -> None:
     assert tracker.update([(100, 100, 200, 130)], 0, 0.0) == [1]
     assert tracker.update([], 1, 1.0) == []
     assert tracker.update([(100, 100, 200, 130)], 2, 2.0) == [2]  # 2 s unseen: a new pass
+
+
+@needs(SHARED.is_dir(), *SHARED_MIRROR)
+@pytest.mark.parametrize("reuse", [True, False])
+def test_a_settled_plate_is_not_read_again_while_it_stays_put(reuse: bool) -> None:
+    """A car waiting at the barrier: once three reads in a row agree surely, the next
+    frames reuse that read (the reader does not run) except every fifth, which reads it
+    again; the pass votes the same plate as when every frame is read."""
+    from edge.camera.frame import Frame
+    from edge.camera.sampler import Sample
+    from edge.vision.analysis import FrameAnalyser
+
+    reader = PlateReader(default_registry(SHARED / "models"))
+    scene = decode_image(SHARED / "images" / "plates" / "scenes" / "zeusees_19.jpg")
+    analyser = FrameAnalyser(["plates"], plates=reader, reuse_settled=reuse)
+    read_in = []
+    for f in range(12):
+        frame = Frame("cam", f, scene, f / 5, 1000 + f / 5)
+        _, _, result = analyser.step(Sample(frame, scene, (0, 0), None, None))
+        assert [r.text for r in result.plates] == ["闽EVL838"]
+        read_in.append("plates.read" in result.stages)
+    (p,), _ = analyser.flush()
+    assert p[0].text == "闽EVL838" and p[0].vote.reads == 12 and p[1]
+    if reuse:
+        assert read_in == [True] * 3 + [False] * 4 + [True] + [False] * 4
+    else:
+        assert all(read_in)

@@ -6,8 +6,10 @@ the device sends under it (MANSCDP MESSAGEs, our BYE).
   as a new device registration), refreshed at 80 % of the granted Expires;
   `Expires: 0` on shutdown.
 - A Keepalive MESSAGE every `keepalive_s`; `keepalive_max_missed` unanswered,
-  or a 404/403 answer (a platform that forgot us, e.g. after its restart):
-  `ReRegister`, and the agent registers again at once on the same transport.
+  or a 404/403 answer (a platform that forgot us, e.g. after its restart), or
+  an answer after unanswered ones (the platform may have marked us offline and
+  ignore keepalives until we register): `ReRegister`, and the agent registers
+  again at once on the same transport.
   A refused registration is `RegisterRefused` and ends the session.
 """
 
@@ -32,7 +34,7 @@ REFRESH_AT = 0.8  # of the granted Expires
 
 
 class ReRegister(Exception):
-    """The platform forgot us (404 to a keepalive, keepalives unanswered)."""
+    """The platform forgot us, or may have (404 to a keepalive, keepalives unanswered)."""
 
 
 class RegisterRefused(Exception):
@@ -230,8 +232,12 @@ class Registration:
                 continue
             if answer.status in (404, 403, 401):
                 raise ReRegister(f"the platform answered {answer.status} to a keepalive")
-            missed = 0
             self.keepalives_ok += 1
+            if missed:
+                # While they went unanswered the platform may have marked us offline, and
+                # one that does (wvp with gb-device-online: 0, the standard's way) answers
+                # keepalives 200 but only a REGISTER brings the device back.
+                raise ReRegister(f"keepalives answered again after {missed} unanswered")
 
 
 def _clock_offset(answer: sip.SipMessage, tz: tzinfo) -> float | None:

@@ -19,6 +19,7 @@ from edge.vision.faces.gallery import FaceGallery, MatchResult
 from edge.vision.faces.quality import QualityWeights, face_quality
 from edge.vision.faces.settings import FaceSettings
 from edge.vision.models import ModelRegistry
+from edge.vision.stages import STAGES
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -62,12 +63,17 @@ class FacePipeline:
         return self.embedder.threshold
 
     def detect(self, image: Image) -> list[Face]:
-        return self.detector(image)
+        with STAGES.timed("faces", "detect"):
+            return self.detector(image)
 
     def describe(self, image: Image, faces: list[Face]) -> list[FaceObservation]:
         """Align and embed the given faces of one image in a single batched run."""
-        chips = self.embedder.align(image, faces)
-        emb = self.embedder.embed_chips(chips)
+        if not faces:
+            return []
+        with STAGES.timed("faces", "align"):
+            chips = self.embedder.align(image, faces)
+        with STAGES.timed("faces", "embed"):
+            emb = self.embedder.embed_chips(chips)
         return [
             FaceObservation(f, c, e, face_quality(f, c, self.quality_weights))
             for f, c, e in zip(faces, chips, emb, strict=True)

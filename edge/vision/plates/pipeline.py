@@ -44,6 +44,7 @@ from edge.vision.plates.sessions import (
     model_param,
 )
 from edge.vision.plates.tracker import iou_matrix
+from edge.vision.stages import STAGES
 
 DetectorChoice = Literal["auto", "320", "640"]
 ReaderChoice = Literal["ppocr", "lprnet"]
@@ -77,6 +78,8 @@ class PlateRead:
     recoloured: bool = False
     #: the reader's alternatives per position (for a repair the colour asks for)
     alternatives: tuple[grammar.Alternatives, ...] = ()
+    #: not read in this frame: a settled track's read, placed at this frame's detection
+    reused: bool = False
 
     @property
     def contradicts_colour(self) -> bool:
@@ -105,10 +108,14 @@ class PlateReader:
     """Detect and read Chinese plates in BGR frames (plain synchronous CPU work).
 
     detector="auto" runs the 320 detector (4x cheaper than 640, and it read as many of the
-    test scenes) and falls back to the 640 one only when 320 finds nothing in a frame big
-    enough for 640 to see more. On a stream where most frames hold no plate that fallback
-    doubles the cost of an empty frame: choose "320" there. `small_plate_px` > 0 also falls
-    back when a 320 detection is narrower than that in the 320 input.
+    test scenes) and falls back to the 640 one only when 320 finds nothing in a frame whose
+    longer side exceeds `fallback_above_px` (960: main streams, not sub-streams). On the
+    labelled scenes and CCPD photos fitted to 640x360 and 960x540 the fallback found no
+    plate 320 missed, while on a gated sub-stream it ran on every frame without a plate
+    (the 16-camera bench: 70 → 53 ms of CPU per analysed frame without it). On a main
+    stream where most frames hold no plate it doubles the cost of an empty frame: choose
+    "320" there. `small_plate_px` > 0 also falls back when a 320 detection is narrower
+    than that in the 320 input.
     """
 
     def __init__(
@@ -151,6 +158,8 @@ class PlateReader:
             ColourClassifier(src.session(model_name(src, names.COLOUR))) if colour_model else None
         )
         self.small_plate_px = small_plate_px
+        self.fallback_above_px = 960
+        """Frames up to this long side are read by 320 alone (400 before issue 15)."""
         self.refine_below_px = refine_below_px
         self.refine_below_conf = refine_below_conf
         self.margin_x = margin_x
@@ -161,6 +170,10 @@ class PlateReader:
         return self._detect(bgr)[0]
 
     def _detect(self, bgr: BGRImage) -> tuple[list[PlateDetection], PlateDetector]:
+        with STAGES.timed("plates", "detect"):
+            return self._detect_untimed(bgr)
+
+    def _detect_untimed(self, bgr: BGRImage) -> tuple[list[PlateDetection], PlateDetector]:
         if self.det320 is not None:
             dets = self.det320.detect(bgr)
             if self.det640 is None or not self._needs_640(bgr, dets):
@@ -169,7 +182,7 @@ class PlateReader:
         return self.det640.detect(bgr), self.det640
 
     def _needs_640(self, bgr: BGRImage, dets: list[PlateDetection]) -> bool:
-        if max(bgr.shape[:2]) <= 400:  # 640 would only upsample what 320 saw
+        if max(bgr.shape[:2]) <= self.fallback_above_px:
             return False
         if not dets:
             return True
@@ -196,7 +209,9 @@ class PlateReader:
         top = int(max(0, min(frame_h - side, cy - side / 2)))
         window = bgr[top : top + int(side), left : left + int(side)]
         best, best_iou = None, 0.3
-        for cand in model.detect(window):
+        with STAGES.timed("plates", "detect"):
+            found = model.detect(window)
+        for cand in found:
             bx = (cand.box[0] + left, cand.box[1] + top, cand.box[2] + left, cand.box[3] + top)
             iou = float(iou_matrix([bx], [det.box])[0, 0])
             if iou > best_iou:
@@ -211,12 +226,13 @@ class PlateReader:
 
     def read_detections(self, bgr: BGRImage, dets: list[PlateDetection]) -> list[PlateRead]:
         """Rectify and read the detections in one reader batch."""
-        crops = [rectify(bgr, d.corners, self.margin_x) for d in dets]
-        lines = [
-            side_by_side(c, self.row_split) if d.double_row else c
-            for c, d in zip(crops, dets, strict=True)
-        ]
-        texts = self.reader.read_batch(lines)
+        with STAGES.timed("plates", "rectify"):
+            crops = [rectify(bgr, d.corners, self.margin_x) for d in dets]
+            lines = [
+                side_by_side(c, self.row_split) if d.double_row else c
+                for c, d in zip(crops, dets, strict=True)
+            ]
+        texts = self._read(lines)
         reads = [
             self._finish(c, t, d.corners, d.box, d.double_row, d.score)
             for c, t, d in zip(crops, texts, dets, strict=True)
@@ -230,15 +246,22 @@ class PlateReader:
 
     # -- public -------------------------------------------------------------------------
 
-    def read_frame(self, bgr: BGRImage) -> list[PlateRead]:
+    def read_frame(
+        self, bgr: BGRImage, reuse: Callable[[PlateDetection], PlateRead | None] | None = None
+    ) -> list[PlateRead]:
         """Every plate found in the frame, best detection first; empty reads are dropped.
 
         Small plates whose read is invalid or under `refine_below_conf` are re-detected on
         a window and read again; the better of the two reads is kept. A clean read costs
-        nothing extra.
+        nothing extra. `reuse` may answer a detection with a read it already has (a
+        settled track, see `PlatePasses.reusable`): that plate is not read again.
         """
         dets, model = self._detect(bgr)
-        reads = self.read_detections(bgr, dets)
+        kept = [reuse(d) if reuse is not None else None for d in dets]
+        fresh = iter(
+            self.read_detections(bgr, [d for d, k in zip(dets, kept, strict=True) if k is None])
+        )
+        reads = [k if k is not None else next(fresh) for k in kept]
         redo = [
             (i, r)
             for i, d in enumerate(dets)
@@ -266,14 +289,20 @@ class PlateReader:
             double_row = False
         if double_row is not None:
             line = side_by_side(crop, self.row_split) if double_row else crop
-            (text,) = self.reader.read_batch([line])
+            (text,) = self._read([line])
             read = self._finish(crop, text, corners, box, double_row, 1.0)
             return self.agree(read, None) if read.contradicts_colour else read
-        single, double = self.reader.read_batch([crop, side_by_side(crop, self.row_split)])
+        single, double = self._read([crop, side_by_side(crop, self.row_split)])
         use_double = (double.valid, double.confidence) > (single.valid, single.confidence)
         text = double if use_double else single
         read = self._finish(crop, text, corners, box, use_double, 1.0)
         return self.agree(read, None) if read.contradicts_colour else read
+
+    def _read(self, lines: list[BGRImage]) -> list[TextRead]:
+        if not lines:
+            return []
+        with STAGES.timed("plates", "read"):
+            return self.reader.read_batch(lines)
 
     def _finish(
         self,
@@ -286,12 +315,14 @@ class PlateReader:
     ) -> PlateRead:
         probs = None
         by_text = colour_from_text(text.text)
-        if self.colour is not None and by_text in (None, PlateColour.GREEN):
-            probs = self.colour.probabilities(crop)
+        with STAGES.timed("plates", "colour"):
+            if self.colour is not None and by_text in (None, PlateColour.GREEN):
+                probs = self.colour.probabilities(crop)
+            hsv = hsv_colour(crop)
         sure = None
         if probs is not None and float(probs.max()) >= SURE_COLOUR:
             sure = MODEL_CLASSES[int(np.argmax(probs))]
-        colour = decide_colour(text.text, probs, hsv_colour(crop))
+        colour = decide_colour(text.text, probs, hsv)
         return PlateRead(
             text=text.text,
             confidence=text.confidence,
@@ -333,7 +364,7 @@ class PlateReader:
             return read
         crop = wider()
         line = side_by_side(crop, self.row_split) if read.double_row else crop
-        (again,) = self.reader.read_batch([line])
+        (again,) = self._read([line])
         if again.valid and grammar.fits_colour(again.text, colour):
             return self._recoloured(read, again.text, again.char_confidences, crop)
         fixed = constrained(again.alternatives, allowed)

@@ -157,6 +157,8 @@ class PPOCRReader:
         self.width = width
         self.min_width = min_width
         self.max_width = 640
+        self.one_at_a_time = True
+        """False: one run for the whole batch (the previous way, for the bench)."""
 
     def _resize(self, crop: BGRImage, limit: int) -> BGRImage:
         h, w = crop.shape[:2]
@@ -178,10 +180,20 @@ class PPOCRReader:
         return batch
 
     def read_batch(self, crops: Sequence[BGRImage]) -> list[TextRead]:
+        """One model run per crop: on one thread a batch of n costs ~1.4-1.5x n single runs
+        (2 crops: 47 against 34 ms of CPU, 3: 78 against 50), so the crops share only the
+        preprocessing."""
         if not crops:
             return []
-        (probs,) = self.session.run(None, {self.input_name: self.preprocess(crops)})
-        return [self.decoder.decode(p) for p in probs]
+        batch = self.preprocess(crops)
+        if not self.one_at_a_time:
+            (probs,) = self.session.run(None, {self.input_name: batch})
+            return [self.decoder.decode(p) for p in probs]
+        out = []
+        for i in range(len(batch)):
+            (probs,) = self.session.run(None, {self.input_name: batch[i : i + 1]})
+            out.append(self.decoder.decode(probs[0]))
+        return out
 
 
 class LPRNetReader:

@@ -70,7 +70,10 @@ def default_models_dir() -> Path:
 
 @lru_cache(maxsize=4)
 def default_registry(
-    models_dir: Path | None = None, manifest: Path | None = None, threads: int = 1
+    models_dir: Path | None = None,
+    manifest: Path | None = None,
+    threads: int = 1,
+    int8: bool = True,
 ) -> ModelRegistry:
     """One registry per directory per process, so sessions are verified and loaded once.
 
@@ -80,4 +83,4 @@ def default_registry(
     if manifest is None:
         beside = models_dir / "manifest.yaml"
         manifest = beside if beside.exists() else MANIFEST
-    return ModelRegistry(load_manifest(manifest), models_dir, intra_op_threads=threads)
+    return ModelRegistry(load_manifest(manifest), models_dir, intra_op_threads=threads, int8=int8)

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from edge.vision.plates.color import PlateColour, PlateType, decide_colour, decide_type
+from edge.vision.plates.detect import PlateDetection
 from edge.vision.plates.grammar import is_valid
 from edge.vision.plates.pipeline import PlateRead
-from edge.vision.plates.tracker import PlateTracker
+from edge.vision.plates.tracker import PlateTracker, iou_matrix
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -129,6 +130,15 @@ def vote(reads: Sequence[PlateRead]) -> PlateVote | None:
     )
 
 
+#: A track is settled after this many reads in a row of one text, valid and sure...
+SETTLE_READS = 3
+SETTLE_CONFIDENCE = 0.95
+#: ...and its plate stays read while a detection overlaps its last box this much...
+SETTLED_IOU = 0.7
+#: ...for at most this many frames in a row before it is read again.
+MAX_REUSE = 4
+
+
 @dataclass(slots=True)
 class _Open:
     reads: list[PlateRead]
@@ -136,6 +146,24 @@ class _Open:
     last_frame: int
     first_ts: float
     last_ts: float
+    sure: list[PlateRead] = field(default_factory=list)
+    """The latest run of real reads of one text, valid and sure (`SETTLE_CONFIDENCE`)."""
+    reused: int = 0
+    """Frames in a row this track's read was reused instead of read."""
+    last_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+    def note(self, read: PlateRead) -> None:
+        self.last_box = read.box
+        if read.reused:
+            self.reused += 1
+            return
+        self.reused = 0
+        if read.valid and read.confidence >= SETTLE_CONFIDENCE:
+            if not self.sure or self.sure[-1].text != read.text:
+                self.sure = []
+            self.sure = [*self.sure[-(SETTLE_READS - 1) :], read]
+        else:
+            self.sure = []
 
 
 class PlatePasses:
@@ -161,8 +189,10 @@ class PlatePasses:
         for tid, read in zip(ids, reads, strict=True):
             entry = self.open.get(tid)
             if entry is None:
-                self.open[tid] = _Open([read], frame_index, frame_index, ts, ts)
+                entry = self.open[tid] = _Open([read], frame_index, frame_index, ts, ts)
+                entry.note(read)
                 continue
+            entry.note(read)
             entry.reads.append(read)
             entry.last_frame, entry.last_ts = frame_index, ts
             if len(entry.reads) > self.max_reads:
@@ -170,6 +200,29 @@ class PlatePasses:
                 del entry.reads[worst]
                 self.dropped_reads += 1
         return self._close(self.tracker.expire(frame_index, ts))
+
+    def reusable(self, det: PlateDetection) -> PlateRead | None:
+        """The read of a settled track this detection continues, placed at the detection;
+        None: read it.
+
+        A plate read the same, validly and surely, `SETTLE_READS` times in a row is not
+        read again while it stays put (IoU >= `SETTLED_IOU` with its last box), except
+        every `MAX_REUSE` + 1-th frame, which reads it to catch a change. The reused read
+        votes like the read it copies, so the pass's text and best crop are what they
+        would have been; the time saved is the reader's, most of a plate frame's cost.
+        """
+        for entry in self.open.values():
+            if len(entry.sure) < SETTLE_READS or entry.reused >= MAX_REUSE:
+                continue
+            if float(iou_matrix([entry.last_box], [det.box])[0, 0]) >= SETTLED_IOU:
+                return replace(
+                    entry.sure[-1],
+                    box=det.box,
+                    corners=det.corners,
+                    det_score=det.score,
+                    reused=True,
+                )
+        return None
 
     def flush(self) -> list[PlatePass]:
         """End every open pass (stream stopped or camera removed)."""
