@@ -147,11 +147,15 @@ def _rule_relays(cfg: EdgeConfig) -> list[tuple[Key, str]]:
     holdable = sorted(str(i) for i, t in types.items() if t in HOLDABLE_DEVICES)
     out: list[tuple[Key, str]] = []
     for i, cam in enumerate(cfg.cameras):
+        first: dict[str, int] = {}
         for j, rule in enumerate(cam.rules):
             relay = getattr(rule, "relay", None)
+            key: Key = ("cameras", i, "rules", j, "relay")
+            if relay is not None and first.setdefault(relay, j) != j:
+                # a relay is held per camera: one rule's clear would release the other's hold
+                out.append((key, f"{relay} is also held by rules[{first[relay]}] of this camera"))
             if relay is None or types.get(relay) in HOLDABLE_DEVICES:
                 continue
-            key: Key = ("cameras", i, "rules", j, "relay")
             if relay in types:
                 why = f"{relay} is a {types[relay]} device, which cannot be held on"
             else:

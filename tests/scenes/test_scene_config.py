@@ -139,3 +139,16 @@ def test_the_example_in_docs_scene_rules_loads() -> None:
     }
     lane = cfg.cameras[1].rules
     assert lane[0].min_s == 180 and lane[1].cooldown_s == 1800
+
+
+def test_two_rules_of_one_camera_cannot_share_a_relay() -> None:
+    """The relay is held per camera: one rule's clear would release it under the other's
+    e-bike. One zone polygon can cover both areas."""
+    second = (
+        EBIKE_RELAY.format(relay="lift1")
+        .split("    rules:\n")[1]
+        .replace("ebike_in_lift", "ebike_in_lift\n        name: landing")
+    )
+    text = RELAY_DEVICES + HEAD + EBIKE_RELAY.format(relay="lift1") + second
+    found = problems(text)
+    assert any("also held by rules[0]" in p and p.startswith("edge.yaml:22:") for p in found), found
