@@ -12,6 +12,7 @@ onnxruntime sessions are thread-safe, so one per model serves the whole executor
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -334,7 +335,10 @@ class ModelRegistry:
         return self.int8 and variant is not None and (self.models_dir / variant.file).is_file()
 
     def verify(self, name: str) -> Path:
-        """Check presence, size and sha256; raise ModelFileError saying what to do."""
+        """Check presence, size and sha256; raise ModelFileError saying what to do.
+
+        An int8 variant may instead match its receipt (`quantise-models` measured that
+        file against fp32 because this onnxruntime or CPU wrote other bytes)."""
         spec: ModelSpec | Int8Variant = self.spec(name)
         if self.uses_int8(name):
             spec = self.spec(name).int8 or spec
@@ -344,14 +348,17 @@ class ModelRegistry:
                 f"model {name!r}: {path} is missing; "
                 f"run scripts/fetch-models --dest {self.models_dir}"
             )
+        expected = [(spec.bytes, spec.sha256)]
+        if isinstance(spec, Int8Variant):
+            expected += _receipt(path)
         size = path.stat().st_size
-        if size != spec.bytes:
+        if size not in {b for b, _ in expected}:
             raise ModelFileError(
                 f"model {name!r}: {path} has {size} bytes, manifest says {spec.bytes}; "
                 "re-fetch it with scripts/fetch-models"
             )
         digest = sha256_file(path)
-        if digest != spec.sha256:
+        if digest not in {sha for _, sha in expected}:
             raise ModelFileError(
                 f"model {name!r}: {path} sha256 {digest} does not match the manifest "
                 f"({spec.sha256}); re-fetch it with scripts/fetch-models"
@@ -405,3 +412,16 @@ class ModelRegistry:
             raise ModelFileError(
                 f"model {name!r}: manifest outputs {missing} not in the graph {sorted(outputs)}"
             )
+
+
+def accepted_receipt(model: Path) -> Path:
+    """Where `quantise-models` records a derived file it measured and kept."""
+    return model.with_name(model.name + ".accepted.json")
+
+
+def _receipt(model: Path) -> list[tuple[int, str]]:
+    try:
+        doc = json.loads(accepted_receipt(model).read_text(encoding="utf-8"))
+        return [(int(doc["bytes"]), str(doc["sha256"]))]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
