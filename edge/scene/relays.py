@@ -10,7 +10,9 @@ one leaves the lift door or the siren on with nobody to release it. So:
 - at start, every relay a camera's rule names is released before any rule can hold it: a
   coil left on by a crashed run is not what any rule wants now (a rule whose condition still
   stands raises again and holds it within its `min_s`). Retried with backoff while the board
-  does not answer, until done or the daemon stops.
+  does not answer, until done or the daemon stops;
+- while a rule holds one, a hold the board refused is retried with backoff until it holds
+  or the rule lets go (the e-bike is still in the lift when the board answers again).
 
 A relay that is also a fire door's device is left alone while fire mode is on: the escape
 route stays open whatever the scene rules say.
