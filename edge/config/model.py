@@ -12,6 +12,7 @@ from edge.config.access import AccessConfig
 from edge.config.buses import BusConfig
 from edge.config.cameras import CameraConfig
 from edge.config.logging import LoggingConfig
+from edge.config.scene import HOLDABLE_DEVICES
 from edge.config.site import SiteConfig
 from edge.config.storage import StorageConfig
 from edge.config.types import Key, KeyProblems, Section
@@ -105,6 +106,7 @@ class EdgeConfig(Section):
                 problems.append(
                     (("devices", i, "bus"), f"no bus with id {bus!r} (known: {bus_ids})")
                 )
+        problems += _rule_relays(self)
         if problems:
             raise KeyProblems(problems)
         return self
@@ -138,6 +140,30 @@ def config_model() -> type[EdgeConfig]:
         "EdgeConfig", __base__=EdgeConfig, __doc__=EdgeConfig.__doc__, **fields
     )
     return model
+
+
+def _rule_relays(cfg: EdgeConfig) -> list[tuple[Key, str]]:
+    """A scene rule's relay must be a device that can be held on: a typo would otherwise
+    show only when the e-bike is in the lift and nothing holds the doors."""
+    types = {getattr(d, "id", None): getattr(d, "type", "?") for d in cfg.devices}
+    holdable = sorted(str(i) for i, t in types.items() if t in HOLDABLE_DEVICES)
+    out: list[tuple[Key, str]] = []
+    for i, cam in enumerate(cfg.cameras):
+        first: dict[str, int] = {}
+        for j, rule in enumerate(cam.rules):
+            relay = getattr(rule, "relay", None)
+            key: Key = ("cameras", i, "rules", j, "relay")
+            if relay is not None and first.setdefault(relay, j) != j:
+                # a relay is held per camera: one rule's clear would release the other's hold
+                out.append((key, f"{relay} is also held by rules[{first[relay]}] of this camera"))
+            if relay is None or types.get(relay) in HOLDABLE_DEVICES:
+                continue
+            if relay in types:
+                why = f"{relay} is a {types[relay]} device, which cannot be held on"
+            else:
+                why = f"no modbus_relay device {relay!r}"
+            out.append((key, f"{why} (modbus_relay devices: {holdable})"))
+    return out
 
 
 def _duplicates(section: str, ids: list[str | None], what: str) -> list[tuple[Key, str]]:
