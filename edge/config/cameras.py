@@ -77,7 +77,10 @@ class RoiPolygon(Section):
     )
 
 
-class _CameraBase(Section):
+class CameraBase(Section):
+    """What every camera kind's model has (a new kind's model subclasses this, or
+    `NetworkCamera`, and adds `kind: Literal["<name>"]`)."""
+
     id: str = Field(
         pattern=r"^[A-Za-z0-9_.-]{1,64}$",
         title="Camera ID",
@@ -170,7 +173,7 @@ class _CameraBase(Section):
     )
 
     @model_validator(mode="after")
-    def _backoff_order(self) -> _CameraBase:
+    def _backoff_order(self) -> CameraBase:
         if self.reconnect_max_s < self.reconnect_min_s:
             raise AtKey("reconnect_max_s", "must be >= reconnect_min_s")
         gate = self.motion_gate
@@ -183,7 +186,7 @@ class _CameraBase(Section):
         return self
 
 
-class _NetworkCamera(_CameraBase):
+class NetworkCamera(CameraBase):
     url: str = Field(
         title="URL",
         description="Stream address without credentials (give them in username/password).",
@@ -196,7 +199,7 @@ class _NetworkCamera(_CameraBase):
     )
 
 
-class RtspCamera(_NetworkCamera):
+class RtspCamera(NetworkCamera):
     """An IP camera's RTSP stream, pulled over TCP (interleaved) and decoded with PyAV."""
 
     kind: Literal["rtsp"] = Field(title="Source kind", description="RTSP over TCP.")
@@ -214,7 +217,7 @@ class RtspCamera(_NetworkCamera):
         return url
 
 
-class MjpegCamera(_NetworkCamera):
+class MjpegCamera(NetworkCamera):
     """An HTTP multipart/x-mixed-replace stream of JPEGs (cheap cameras, encoders)."""
 
     kind: Literal["mjpeg"] = Field(title="Source kind", description="HTTP MJPEG stream.")
@@ -225,7 +228,7 @@ class MjpegCamera(_NetworkCamera):
         return _http_url(url)
 
 
-class SnapshotCamera(_NetworkCamera):
+class SnapshotCamera(NetworkCamera):
     """A camera polled for single JPEG snapshots over HTTP (basic or digest auth)."""
 
     kind: Literal["snapshot"] = Field(title="Source kind", description="HTTP JPEG polling.")
@@ -241,7 +244,7 @@ class SnapshotCamera(_NetworkCamera):
         return _http_url(url)
 
 
-class FileCamera(_CameraBase):
+class FileCamera(CameraBase):
     """Images from a folder, one image, or a video file, looped: for the demo and tests."""
 
     kind: Literal["file"] = Field(title="Source kind", description="File or folder.")

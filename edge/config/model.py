@@ -12,6 +12,7 @@ from edge.config.access import AccessConfig
 from edge.config.buses import BusConfig
 from edge.config.cameras import CameraConfig
 from edge.config.logging import LoggingConfig
+from edge.config.scene import HOLDABLE_DEVICES
 from edge.config.site import SiteConfig
 from edge.config.storage import StorageConfig
 from edge.config.types import Key, KeyProblems, Section
@@ -21,20 +22,20 @@ from edge.config.web import WebConfig
 CONFIG_VERSION = 1
 
 
-def _union(plugins: dict[str, Any], what: str) -> Any:
+def _union(plugins: dict[str, Any], what: str, tag: str = "type") -> Any:
     models = [p.config for p in plugins.values()]
     if not models:
         return Annotated[dict[str, Any], Field(description=f"No {what} types are installed.")]
     if len(models) == 1:
         return models[0]
-    return Annotated[functools.reduce(operator.or_, models), Field(discriminator="type")]
+    return Annotated[functools.reduce(operator.or_, models), Field(discriminator=tag)]
 
 
 class EdgeConfig(Section):
     """compound-edge configuration (one YAML file).
 
-    This class types the sections; `devices` and `uplinks` are validated by the model
-    `config_model()` builds from the plugin registry when called (a subclass of this
+    This class types the sections; `devices`, `cameras` and `uplinks` are validated by the
+    model `config_model()` builds from the plugin registry when called (a subclass of this
     one, so what it returns is an `EdgeConfig`). Validate with `config_model()`.
     """
 
@@ -105,6 +106,7 @@ class EdgeConfig(Section):
                 problems.append(
                     (("devices", i, "bus"), f"no bus with id {bus!r} (known: {bus_ids})")
                 )
+        problems += _rule_relays(self)
         if problems:
             raise KeyProblems(problems)
         return self
@@ -112,18 +114,20 @@ class EdgeConfig(Section):
 
 @functools.cache
 def config_model() -> type[EdgeConfig]:
-    """The config model with the `devices:` and `uplinks:` unions of the installed plugins."""
+    """The config model with the `devices:`, `cameras:` and `uplinks:` unions of the installed
+    plugins (camera kinds: the table in `edge.camera.kinds`), so a new type needs no edit here."""
     from edge.registry import registry
 
     reg = registry()
     fields: dict[str, Any] = {}
-    for name, plugins, what in (
-        ("devices", reg.drivers, "device"),
-        ("uplinks", reg.uplinks, "uplink"),
+    for name, plugins, what, tag in (
+        ("devices", reg.drivers, "device", "type"),
+        ("cameras", reg.cameras, "camera", "kind"),
+        ("uplinks", reg.uplinks, "uplink", "type"),
     ):
         info = EdgeConfig.model_fields[name]
-        union = _union(dict(plugins), what)
-        ann = list[union] if name == "devices" else dict[str, union]  # type: ignore[valid-type]
+        union = _union(dict(plugins), what, tag)
+        ann = dict[str, union] if name == "uplinks" else list[union]  # type: ignore[valid-type]
         fields[name] = (
             ann,
             Field(
@@ -136,6 +140,30 @@ def config_model() -> type[EdgeConfig]:
         "EdgeConfig", __base__=EdgeConfig, __doc__=EdgeConfig.__doc__, **fields
     )
     return model
+
+
+def _rule_relays(cfg: EdgeConfig) -> list[tuple[Key, str]]:
+    """A scene rule's relay must be a device that can be held on: a typo would otherwise
+    show only when the e-bike is in the lift and nothing holds the doors."""
+    types = {getattr(d, "id", None): getattr(d, "type", "?") for d in cfg.devices}
+    holdable = sorted(str(i) for i, t in types.items() if t in HOLDABLE_DEVICES)
+    out: list[tuple[Key, str]] = []
+    for i, cam in enumerate(cfg.cameras):
+        first: dict[str, int] = {}
+        for j, rule in enumerate(cam.rules):
+            relay = getattr(rule, "relay", None)
+            key: Key = ("cameras", i, "rules", j, "relay")
+            if relay is not None and first.setdefault(relay, j) != j:
+                # a relay is held per camera: one rule's clear would release the other's hold
+                out.append((key, f"{relay} is also held by rules[{first[relay]}] of this camera"))
+            if relay is None or types.get(relay) in HOLDABLE_DEVICES:
+                continue
+            if relay in types:
+                why = f"{relay} is a {types[relay]} device, which cannot be held on"
+            else:
+                why = f"no modbus_relay device {relay!r}"
+            out.append((key, f"{why} (modbus_relay devices: {holdable})"))
+    return out
 
 
 def _duplicates(section: str, ids: list[str | None], what: str) -> list[tuple[Key, str]]:

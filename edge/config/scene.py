@@ -19,6 +19,9 @@ COCO_VEHICLES = ("car", "truck", "bus")
 EBIKES = ("bicycle", "motorcycle")
 
 
+HOLDABLE_DEVICES = frozenset({"modbus_relay"})
+"""Device types whose driver can hold a relay on (`hold_open`): what a rule's `relay` names."""
+
 EbikeClass = Literal["bicycle", "motorcycle"]
 VehicleClass = Literal["car", "truck", "bus"]
 
@@ -78,8 +81,8 @@ class EbikeInLiftRule(_Rule):
     relay: str | None = Field(
         default=None,
         title="Relay gate device",
-        description="ID of a gate/relay device (modbus_relay) held open while the e-bike is "
-        "in the lift (keeps the doors open / blocks the call); released when it leaves.",
+        description="ID of a `modbus_relay` device (in `devices:`) held on while the e-bike "
+        "is in the lift (keeps the doors open / blocks the call); released when it leaves.",
     )
     clear_s: PositiveSeconds = Field(
         default=2.0,

@@ -10,7 +10,9 @@ one leaves the lift door or the siren on with nobody to release it. So:
 - at start, every relay a camera's rule names is released before any rule can hold it: a
   coil left on by a crashed run is not what any rule wants now (a rule whose condition still
   stands raises again and holds it within its `min_s`). Retried with backoff while the board
-  does not answer, until done or the daemon stops.
+  does not answer, until done or the daemon stops;
+- while a rule holds one, a hold the board refused is retried with backoff until it holds
+  or the rule lets go (the e-bike is still in the lift when the board answers again).
 
 A relay that is also a fire door's device is left alone while fire mode is on: the escape
 route stays open whatever the scene rules say.
@@ -49,12 +51,25 @@ class SceneRelays:
         """Per relay, the cameras whose rule holds it now."""
         self.released_at_start: set[str] = set()
         self.released_at_stop: set[str] = set()
+        self.retrying: dict[str, tuple[str, str]] = {}
+        """Per relay whose hold failed (the board did not answer): the camera and reason to
+        hold it for again, until it holds or no rule wants it any more."""
+        self._retry = asyncio.Event()
         self._lock = asyncio.Lock()
 
     async def hold(self, relay: str, camera: str, reason: str) -> None:
+        """Hold the relay for `camera`'s rule; a failure is raised (and audited) and the hold
+        retried in the background while the rule still wants it: the e-bike is still in the
+        lift when the board answers again."""
         async with self._lock:
             self.holders.setdefault(relay, set()).add(camera)
-            await self._set(relay, True, _actor("rule", camera), reason)
+            try:
+                await self._set(relay, True, _actor("rule", camera), reason)
+            except Exception:
+                self.retrying[relay] = (camera, reason)
+                self._retry.set()
+                raise
+            self.retrying.pop(relay, None)
 
     async def release(self, relay: str, camera: str, reason: str) -> None:
         """A rule let go; the relay is released once no other camera's rule holds it."""
@@ -64,6 +79,7 @@ class SceneRelays:
             if holders:
                 return
             self.holders.pop(relay, None)
+            self.retrying.pop(relay, None)
             if self._fire_holds(relay):
                 return
             await self._set(relay, False, _actor("rule", camera), reason)
@@ -73,9 +89,35 @@ class SceneRelays:
         release what is held then."""
         try:
             await self._release_at_start()
-            await asyncio.Event().wait()
+            await self._retry_holds()
         finally:
             await self._release_at_stop()
+
+    async def _retry_holds(self) -> None:
+        """Forever: hold again, with backoff, each relay whose hold failed while a rule
+        still holds it."""
+        backoff = Backoff(0.5, 30.0)
+        while True:
+            await self._retry.wait()
+            for relay in sorted(self.retrying):
+                async with self._lock:
+                    if relay not in self.retrying or relay not in self.holders:
+                        self.retrying.pop(relay, None)
+                        continue
+                    camera, reason = self.retrying[relay]
+                    try:
+                        await self._set(relay, True, _actor("rule", camera), reason)
+                    except Exception as exc:
+                        why = str(exc) or type(exc).__name__
+                        log.warning("scene relay %s: hold still failing (%s)", relay, why)
+                        continue
+                    self.retrying.pop(relay, None)
+                    log.info("scene relay %s held after retrying", relay)
+            if not self.retrying:
+                self._retry.clear()
+                backoff.reset()
+                continue
+            await asyncio.sleep(backoff.next_delay())
 
     async def _release_at_start(self) -> None:
         from edge.actions import ActionRefused
@@ -156,6 +198,7 @@ class SceneRelays:
         return {
             "held": {relay: sorted(cams) for relay, cams in sorted(self.holders.items())},
             "released_at_start": sorted(self.released_at_start),
+            "retrying": sorted(self.retrying),
         }
 
 

@@ -78,14 +78,13 @@ class ZoneRule:
         return None
 
     def observe(self, tracks: Iterable[ObjectTrack], ts: float) -> list[Transition]:
-        inside = [
-            t
-            for t in tracks
-            if t.label in self.classes and t.last_ts >= ts and self.zone.holds(t.box)
-        ]
-        seen = {t.id for t in inside}
+        ours = [t for t in tracks if t.label in self.classes and self.zone.holds(t.box)]
+        inside = [t for t in ours if t.last_ts >= ts]
+        # a track the detector missed in this sample (still live, last seen inside) keeps
+        # its clock: one miss must not restart a dwell of minutes
+        kept = {t.id for t in ours}
         for tid in list(self.since):
-            if tid not in seen:
+            if tid not in kept:
                 del self.since[tid]
         longest: tuple[float, ObjectTrack] | None = None
         for t in inside:

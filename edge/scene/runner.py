@@ -13,7 +13,7 @@ followed by `:<id>`, closed by the guards).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,9 @@ from edge.scene.relays import SERVICE as RELAYS
 from edge.scene.relays import SceneRelays
 from edge.scene.rules import Clear, Raise, Transition, build
 from edge.vision.analysis import SCENE_MAX_WIDTH, jpeg
+from edge.vision.objects.detect import Box
 from edge.vision.objects.tracks import ObjectTrack
+from edge.vision.plates.vote import PlatePasses, reportable, vote
 
 if TYPE_CHECKING:
     from edge.runtime import Runtime
@@ -34,7 +36,47 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLATE_WINDOW_S = 120.0
-"""A plate read on the camera this long before a fire-lane vehicle stopped still names it."""
+"""A plate read on the camera this long before a fire-lane vehicle appeared still names it."""
+PLATE_GRACE_S = 5.0
+"""A plate pass ends a couple of seconds after its plate was last seen (the plate tracker's
+patience): one that ended later than this after the vehicle stopped is another vehicle's
+(the stopped one's own plate, still in view, is read from its open pass)."""
+
+PlatesInView = Callable[[], list[tuple[str, Box]]]
+"""The plates the camera reads now (voted so far) with their boxes in frame pixels; asked
+only when a fire-lane alarm is raised."""
+
+
+def plates_in_view(
+    passes: PlatePasses, offset: tuple[int, int], min_confidence: float
+) -> list[tuple[str, Box]]:
+    """The open plate passes, voted so far: a parked car's pass ends only when it leaves,
+    long after the fire lane's alarm, so the alarm reads the plate from the open one."""
+    ox, oy = offset
+    out: list[tuple[str, Box]] = []
+    for entry in passes.open.values():
+        voted = vote(entry.reads)
+        if voted is None or not reportable(voted, min_confidence):
+            continue
+        x1, y1, x2, y2 = entry.reads[-1].box
+        out.append((voted.text, (x1 + ox, y1 + oy, x2 + ox, y2 + oy)))
+    return out
+
+
+def _plate_on(vehicle: Box, plates: list[tuple[str, Box]]) -> str | None:
+    """The plate whose centre lies on the vehicle's box (the biggest if several: the
+    nearest car's own plate, not one seen through its windows)."""
+    on = [
+        (b[2] - b[0], text)
+        for text, b in plates
+        if vehicle[0] <= (b[0] + b[2]) / 2 <= vehicle[2]
+        and vehicle[1] <= (b[1] + b[3]) / 2 <= vehicle[3]
+    ]
+    return max(on)[1] if on else None
+
+
+STALE_BY = "system:scene"
+"""Who closed a scene alarm the previous run left open."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +93,25 @@ class SceneRules:
         self.rules = build(rules)
 
     def observe(
-        self, tracks: Iterable[ObjectTrack], ts: float, image: np.ndarray | None
+        self,
+        tracks: Iterable[ObjectTrack],
+        ts: float,
+        image: np.ndarray | None,
+        plates: PlatesInView | None = None,
     ) -> list[Outcome]:
         live = list(tracks)
         out: list[Outcome] = []
         for rule in self.rules:
             for tr in rule.observe(live, ts):
+                if (
+                    isinstance(tr, Raise)
+                    and tr.type == "fire_lane"
+                    and tr.track is not None
+                    and plates is not None
+                ):
+                    plate = _plate_on(tr.track.box, plates())
+                    if plate is not None:
+                        tr.data["plate"] = plate
                 out.append(evidence(tr, image))
         return out
 
@@ -85,12 +140,32 @@ class SceneActions:
         self.last_plate: tuple[float, str] | None = None
         self.raised = 0
         self.cleared = 0
+        self._stale_closed = False
 
     def saw_plate(self, plate: str, ts: float) -> None:
         self.last_plate = (ts, plate)
 
     def key(self, rule: str) -> str:
         return f"scene:{self.camera_id}:{rule}"
+
+    async def close_stale(self) -> int:
+        """At start, before the first sample: close this camera's zone-rule alarms a previous
+        run left open. The rules start watching afresh and would never clear them (the car
+        may have left while the daemon was down); one whose condition still stands raises
+        again after its `min_s`, as it holds its relay again. A falling object's alarm is
+        the guards' to close. Once per daemon run: a worker the supervisor restarts keeps
+        its rules' state, and the alarms they hold open are theirs."""
+        if self._stale_closed:
+            return 0
+        self._stale_closed = True
+        prefix, closed = self.key(""), 0
+        for state in ("raised", "acknowledged"):
+            for a in await self.rt.store.alarms(state=state, limit=10_000):
+                if a["key"].startswith(prefix) and a["data"].get("type") != "falling_object":
+                    closed += await self.rt.store.close_alarm(a["id"], STALE_BY)
+        if closed:
+            log.info("scene rules on %s: closed %d alarm(s) left open", self.camera_id, closed)
+        return closed
 
     async def apply(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:
@@ -102,9 +177,15 @@ class SceneActions:
     async def _raise(self, tr: Raise, o: Outcome) -> None:
 
         data: dict[str, Any] = {"camera": self.camera_id, **tr.data}
-        if tr.type == "fire_lane" and self.last_plate is not None and tr.track is not None:
+        if (
+            tr.type == "fire_lane"
+            and "plate" not in data
+            and self.last_plate is not None
+            and tr.track is not None
+        ):
             ts, plate = self.last_plate
-            if ts >= tr.track.first_ts - PLATE_WINDOW_S:
+            stopped = tr.track.last_ts - float(tr.data.get("dwell_s", 0.0))
+            if tr.track.first_ts - PLATE_WINDOW_S <= ts <= stopped + PLATE_GRACE_S:
                 data["plate"] = plate
         images: list[ImageRef] = []
         if o.crop:

@@ -28,7 +28,7 @@ from edge.config.cameras import CameraConfig
 from edge.events import ImageRef, ImageRole
 from edge.payloads import FaceMatch, FacePayload, PlatePayload
 from edge.runtime import Runtime
-from edge.scene.runner import Outcome, SceneActions, SceneRules
+from edge.scene.runner import Outcome, SceneActions, SceneRules, plates_in_view
 from edge.scene.worker import FallingWorker
 from edge.vision.analysis import FrameAnalyser, PlateEnded, jpeg
 from edge.vision.face_passes import FacePass
@@ -177,6 +177,8 @@ class CameraWorker:
             objects=self.engines.objects,
             object_classes=self.cfg.object_classes,
         )
+        if self.scene.rules:
+            await self.scene_actions.close_stale()
         self.sampler = sampler = make_sampler(self.cfg)
         frames = self.session.subscribe_frames("analysis", sampler.offer)
         try:
@@ -211,7 +213,14 @@ class CameraWorker:
         self._offset = sample.offset
         if self.scene.rules:
             live = self.analyser.object_tracks.live.values()
-            self._scene_out += self.scene.observe(live, sample.frame.wall, sample.frame.image)
+            passes, offset = self.analyser.plate_passes, sample.offset
+            floor = self.rt.config.vision.plates.min_confidence
+            self._scene_out += self.scene.observe(
+                live,
+                sample.frame.wall,
+                sample.frame.image,
+                lambda: plates_in_view(passes, offset, floor),  # empty without `plates`
+            )
         return plates, faces
 
     async def _images(

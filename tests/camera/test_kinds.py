@@ -1,4 +1,4 @@
-"""Camera kinds dispatch from one table: the config union, the daemon's `open_source`,
+"""Camera kinds dispatch from one table: the config's union, the daemon's `open_source`,
 `edge camera probe --kind` and the plugin registry all list the same kinds."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from edge.camera.factory import open_source
 from edge.camera.kinds import CAMERA_KINDS, ProbeTarget, camera_kind
 from edge.camera.source import SourceTiming
 from edge.cli.main import main
+from edge.config import config_model
 from edge.config.cameras import AnyCamera, CameraConfig
 from edge.registry import build_registry
 
@@ -26,8 +27,14 @@ ENTRIES: dict[str, dict[str, Any]] = {
 
 
 def test_the_table_covers_the_config_union_and_the_registry() -> None:
+    # The static union types the built-in kinds for code; the config's `cameras:` union is
+    # built from the table (`config_model()`), so a kind added there is accepted as written.
     union_kinds = {m.model_fields["kind"].annotation.__args__[0] for m in get_args(AnyCamera)}
     assert set(CAMERA_KINDS) == union_kinds == set(ENTRIES)
+    cameras = TypeAdapter(config_model().model_fields["cameras"].annotation)
+    for name, extra in ENTRIES.items():
+        (cam,) = cameras.validate_python([{"id": f"cam-{name}", "kind": name, **extra}])
+        assert type(cam) is CAMERA_KINDS[name].config_model()
     reg = build_registry()
     assert set(reg.cameras) == set(CAMERA_KINDS)
     for name, plugin in reg.cameras.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -154,3 +154,26 @@ async def test_a_reactor_emitting_events_does_not_wait_for_itself(flow: Flow) ->
     await asyncio.wait_for(all_echoed.wait(), 60)
     await flow.idle(timeout_s=60)
     assert len(_commit_order(flow.store)) == 4000
+
+
+async def test_reactors_run_in_the_order_added_and_finish_an_event_before_the_next(
+    flow: Flow,
+) -> None:
+    """Order between reactors is part of the contract (docs/architecture.md): thresholds and
+    the watchlist raise their alarms before the gatekeeper decides on the same sighting,
+    and an event has been through every reactor before the next one starts."""
+    trail: list[tuple[str, str]] = []
+
+    def recorder(name: str) -> Callable[[Event], Awaitable[None]]:
+        async def react(ev: Event) -> None:
+            trail.append((name, ev.id))
+            await asyncio.sleep(0)  # a reactor that yields must still not be overtaken
+
+        return react
+
+    for name in ("thresholds", "watchlist", "gates"):
+        flow.add_reactor(name, recorder(name))
+    await asyncio.gather(*(flow.emit(Event("plate", "cam", {"n": i})) for i in range(200)))
+    await flow.idle(timeout_s=30)
+    order = _commit_order(flow.store)
+    assert trail == [(n, i) for i in order for n in ("thresholds", "watchlist", "gates")]

@@ -47,3 +47,29 @@ def test_no_sql_outside_the_store() -> None:
 def test_the_check_sees_sql_where_it_is() -> None:
     store_modules = list((ROOT / "edge" / "store").rglob("*.py"))
     assert any(_offences(p) for p in store_modules)  # the store itself is full of it
+
+
+def _writer_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        named = []
+        if isinstance(node, ast.Import):
+            named = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            named = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+        if "edge.store.writer" in named:
+            found.append(f"{path.relative_to(ROOT)}:{node.lineno}: imports edge.store.writer")
+    return found
+
+
+def test_nothing_outside_the_store_imports_its_writer() -> None:
+    """The writer thread is the store's own: what others may use of it (`now_ms`, `dumps`)
+    is re-exported by `edge.store`, so the writer can change without breaking a caller."""
+    modules = [
+        p
+        for p in [*(ROOT / "edge").rglob("*.py"), *(ROOT / "drivers").rglob("*.py")]
+        if (ROOT / "edge" / "store") not in p.parents
+    ]
+    offences = [o for p in modules for o in _writer_imports(p)]
+    assert offences == [], "import these from edge.store:\n" + "\n".join(offences)
+    assert _writer_imports(ROOT / "edge" / "store" / "__init__.py")  # the check sees one

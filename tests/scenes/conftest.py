@@ -29,3 +29,12 @@ def detector(models_dir: Path):  # type: ignore[no-untyped-def]
         conf=spec.param("conf_threshold", 0.3),
         nms_iou=spec.param("nms_iou", 0.45),
     )
+
+
+@pytest.fixture(scope="session")
+def plate_reader(models_dir: Path):  # type: ignore[no-untyped-def]
+    """The real plate pipeline the daemon builds by default (`vision.plates`)."""
+    from edge.vision.plates.pipeline import PlateReader
+    from edge.vision.plates.sessions import default_registry
+
+    return PlateReader(default_registry(models_dir, models_dir / "manifest.yaml"))

@@ -10,9 +10,10 @@ from pydantic import TypeAdapter
 from edge.camera.frame import Frame
 from edge.camera.sampler import Sample
 from edge.config.scene import SceneRule
+from edge.config.vision import PlateVisionConfig
 from edge.scene.falling import FallingObjects
 from edge.scene.rules import Clear, Raise
-from edge.scene.runner import Outcome, SceneRules
+from edge.scene.runner import Outcome, SceneRules, plates_in_view
 from edge.vision.analysis import FrameAnalyser
 
 RULES: TypeAdapter[list[SceneRule]] = TypeAdapter(list[SceneRule])
@@ -26,15 +27,25 @@ def rules(*docs: dict[str, Any]) -> list[SceneRule]:
 
 
 def play(
-    detector: Any, frames: list[tuple[float, Any]], docs: list[SceneRule], classes: list[str]
+    detector: Any,
+    frames: list[tuple[float, Any]],
+    docs: list[SceneRule],
+    classes: list[str],
+    plates: Any = None,
 ) -> list[tuple[float, Outcome]]:
-    analyser = FrameAnalyser(["objects"], objects=detector, object_classes=classes)
+    """`plates`: a plate reader to run the `plates` pipeline beside `objects`, as the
+    daemon's camera worker does (with the default `min_confidence`)."""
+    pipelines = ["objects", "plates"] if plates is not None else ["objects"]
+    analyser = FrameAnalyser(pipelines, objects=detector, object_classes=classes, plates=plates)
     scene = SceneRules(docs)
+    floor = PlateVisionConfig().min_confidence
     out: list[tuple[float, Outcome]] = []
     for i, (t, image) in enumerate(frames):
         frame = Frame("cam", i, image, t, t)
         analyser.step(Sample(frame, image, (0, 0), None, None))
-        for o in scene.observe(analyser.object_tracks.live.values(), t, image):
+        live = analyser.object_tracks.live.values()
+        reading = (lambda: plates_in_view(analyser.plate_passes, (0, 0), floor)) if plates else None
+        for o in scene.observe(live, t, image, reading):
             out.append((t, o))
     return out
 

@@ -236,7 +236,7 @@ DWELL_CAMERA = """\
     fps: 2
     loop: false
     analysis_fps: 2
-    pipelines: [objects]
+    pipelines: {pipelines}
     motion_gate: {{enabled: false}}
     rules:
       - type: {rule}
@@ -247,14 +247,20 @@ DWELL_CAMERA = """\
 
 
 async def test_fire_lane_and_loitering_raise_and_clear(tmp_path: Path) -> None:
+    """The fire lane's alarm names the parked car's plate: read while it stands there (its
+    plate pass only ends when it leaves, long after the alarm)."""
     cams = []
-    for cid, rule, frames, zone in (
-        ("lane-n", "fire_lane", videos.stands("car", "lane", seconds=8.0), LANE),
-        ("stair-2", "loitering", videos.stands("person", "lift", seconds=8.0), LIFT),
+    for cid, rule, frames, zone, pipelines in (
+        ("lane-n", "fire_lane", videos.parked(seconds=8.0), LANE, "[objects, plates]"),
+        ("stair-2", "loitering", videos.stands("person", "lift", seconds=8.0), LIFT, "[objects]"),
     ):
         video = tmp_path / f"{cid}.mp4"
         videos.write_mp4(frames, video, 2.0)
-        cams.append(DWELL_CAMERA.format(id=cid, video=video, rule=rule, zone_name=rule, zone=zone))
+        cams.append(
+            DWELL_CAMERA.format(
+                id=cid, video=video, rule=rule, zone_name=rule, zone=zone, pipelines=pipelines
+            )
+        )
     text = FACADES.format(data=tmp_path / "data", cameras="".join(cams)).replace(
         "storage:", f"vision: {{models_dir: {MODELS}, manifest: {MODELS}/manifest.yaml}}\nstorage:"
     )
@@ -279,3 +285,49 @@ async def test_fire_lane_and_loitering_raise_and_clear(tmp_path: Path) -> None:
     ]
     lane = next(e for e in events if e["source"] == "lane-n" and e["data"]["state"] == "raised")
     assert {im["role"] for im in lane["images"]} == {"vehicle_crop", "scene"}
+    assert lane["data"]["data"]["plate"] == videos.PARKED[1]
+
+
+async def test_an_alarm_left_open_by_the_previous_run_is_closed_at_start(tmp_path: Path) -> None:
+    """The daemon stopped while a car stood in the fire lane; it left before the restart.
+    Nothing would ever clear that alarm (the rule starts watching afresh and never raises
+    it), so the guards would see a blocked lane for good: the start closes it, and a rule
+    whose condition still stands raises again after its `min_s`."""
+    store = Store(tmp_path / "data")
+    await store.open()
+    writer = asyncio.create_task(store.run_writer())
+    try:
+        await store.raise_alarm("scene:lane-n:fire_lane", "lane-n", "消防通道占用 car", "warning")
+        fall = {"type": "falling_object"}  # the guards close those
+        await store.raise_alarm("scene:lane-n:drop:1", "lane-n", "高空抛物", "critical", fall)
+        await store.raise_alarm("scene:lane-s:fire_lane", "lane-s", "another camera", "warning")
+    finally:
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+        await store.close()
+    video = tmp_path / "lane.mp4"
+    videos.write_mp4(videos.stands("car", "lane", seconds=0.0), video, 2.0)  # the empty lane
+    camera = DWELL_CAMERA.format(
+        id="lane-n", video=video, rule="fire_lane", zone_name="lane", zone=LANE,
+        pipelines="[objects]",
+    )  # fmt: skip
+    text = FACADES.format(data=tmp_path / "data", cameras=camera).replace(
+        "storage:", f"vision: {{models_dir: {MODELS}, manifest: {MODELS}/manifest.yaml}}\nstorage:"
+    )
+    d = Daemon(parse_config(text, "edge.yaml", {}))
+    await d.start()
+    try:
+
+        async def closed() -> list[dict[str, Any]]:
+            return [
+                a for a in await d.store.alarms(limit=10) if a["key"] == "scene:lane-n:fire_lane"
+                and a["state"] == "closed"
+            ]  # fmt: skip
+
+        [gone] = await until(closed, 30, "the stale fire-lane alarm closed")
+        alarms = {a["key"]: a for a in await d.store.alarms(limit=10)}
+    finally:
+        await d.stop()
+    assert gone["closed_by"] == "system:scene"
+    assert alarms["scene:lane-n:drop:1"]["state"] == "raised"
+    assert alarms["scene:lane-s:fire_lane"]["state"] == "raised"

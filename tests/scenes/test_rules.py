@@ -56,6 +56,16 @@ def test_fire_lane_parked_car_raises_and_clears(detector) -> None:  # type: igno
     assert isinstance(first, Raise) and first.data["label"] in {"car", "truck"}
 
 
+def test_fire_lane_alarm_names_the_parked_cars_plate(detector, plate_reader) -> None:  # type: ignore[no-untyped-def]
+    """The plate is read while the car stands in the lane; its plate pass ends only when
+    the car leaves, minutes after the alarm, so the alarm reads it from the open pass."""
+    frames = videos.parked(seconds=12.0)
+    out = play(detector, frames, rules(FIRE), ALL, plates=plate_reader)
+    assert kinds(out) == ["raise", "clear"]
+    first = out[0][1].transition
+    assert isinstance(first, Raise) and first.data["plate"] == videos.PARKED[1]
+
+
 def test_fire_lane_near_miss_short_stop_and_car_outside(detector) -> None:  # type: ignore[no-untyped-def]
     short = videos.stands("car", "lane", seconds=6.0)
     assert kinds(play(detector, short, rules(FIRE), ALL)) == []
@@ -113,3 +123,32 @@ def test_falling_object_ignores_birds_and_wrong_scale() -> None:
     assert fall(slow, rules(FALL)) == []
     # a "fall" at a tenth of g (a drifting leaf or a lift cabin light) is not an object from height
     assert fall(videos.drop(g=0.98), rules(FALL)) == []
+
+
+def test_fire_lane_near_miss_a_car_crawling_through_the_lane(detector) -> None:  # type: ignore[no-untyped-def]
+    """A car inching along a queue (30 px/s, past `max_move_px` every second) is never
+    stationary however long it is in the zone."""
+    crawl = videos.creeps("car", "lane", seconds=14.0, px_per_s=30.0)
+    assert kinds(play(detector, crawl, rules(FIRE), ALL)) == []
+    # the same car stopped for as long: the alarm (so the detector did see it all along)
+    parked = videos.stands("car", "lane", seconds=14.0)
+    assert kinds(play(detector, parked, rules(FIRE), ALL))[:1] == ["raise"]
+
+
+def test_ebike_in_lift_a_bicycle_counts_too(detector) -> None:  # type: ignore[no-untyped-def]
+    frames = videos.enters_and_leaves("bicycle", "lift", stay_s=4.0)
+    out = play(detector, frames, rules(EBIKE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert out[0][1].transition.data["label"] == "bicycle"
+
+
+def test_fire_lane_dwell_survives_a_missed_detection(detector) -> None:  # type: ignore[no-untyped-def]
+    """The detector misses a parked car now and then (a person walking past, headlights):
+    one sample without it must not restart a clock of minutes, or a car parked all night
+    would never raise the alarm."""
+    frames = videos.stands("car", "lane", seconds=12.0)
+    empty = videos.background("lane")
+    frames = [(t, empty.copy() if t == 4.0 else img) for t, img in frames]
+    out = play(detector, frames, rules(FIRE), ALL)
+    assert kinds(out) == ["raise", "clear"]
+    assert 8.0 <= out[0][0] < 12.0

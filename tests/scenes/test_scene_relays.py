@@ -1,6 +1,7 @@
 """The scene rules' relays in a running daemon with a real relay board (pymodbus's server):
 shared by two cameras, released only when neither holds it; left alone for a fire door in
-fire mode; and a board that stops answering does not hold the daemon's stop for long."""
+fire mode; a hold the board refused is retried while wanted; and a board that stops
+answering does not hold the daemon's stop for long."""
 
 from __future__ import annotations
 
@@ -115,3 +116,39 @@ async def test_a_board_that_stops_answering_does_not_hold_the_stop(
     assert relays.released_at_stop == set()
     assert any("may stay on" in r.getMessage() for r in caplog.records), caplog.text
     board_sim.set_fault(7, FaultKind.NONE)
+
+
+async def test_a_hold_the_board_refused_is_retried_while_the_rule_still_wants_it(
+    daemon: Any, board_sim: ModbusSimulator
+) -> None:
+    """The board did not answer when the e-bike came in: the lift doors must be held as
+    soon as it answers again, while the e-bike is still there (not never); a release in
+    between ends the retries."""
+    d = await daemon()
+    await _attached(d)
+    relays = SceneRelays(d.rt, set())
+    task = asyncio.create_task(relays.run())
+    board = board_sim.relay(7)
+    try:
+        board_sim.set_fault(7, FaultKind.ERROR_REPLY)
+        with pytest.raises(Exception):  # noqa: B017 - the action's own refusal, whatever it is
+            await relays.hold("lift1", "lift-a", "e-bike in the car")
+        assert not board.coils[1]
+        board_sim.set_fault(7, FaultKind.NONE)
+        async with asyncio.timeout(10):  # the backoff's first steps, not its 30 s
+            while True:
+                if board.coils[1]:
+                    break
+                await asyncio.sleep(0.05)
+        await relays.release("lift1", "lift-a", "cleared on lift-a")
+        assert not board.coils[1]
+        board_sim.set_fault(7, FaultKind.ERROR_REPLY)  # refused again, then released:
+        with pytest.raises(Exception):  # noqa: B017
+            await relays.hold("lift1", "lift-a", "another e-bike")
+        board_sim.set_fault(7, FaultKind.NONE)
+        await relays.release("lift1", "lift-a", "it left")
+        assert relays.health()["retrying"] == []
+        assert not board.coils[1]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

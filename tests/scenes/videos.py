@@ -113,6 +113,28 @@ def stands(label: str, kind: str, *, seconds: float, fps: float = 2.0, height: i
     return out
 
 
+PLATES = OBJECTS.parent / "plates" / "scenes"
+PARKED = ("we0091234_single_green.jpg", "沪AF71017")
+"""A real photo of a car whose plate the plate pipeline reads (labels.csv in PLATES)."""
+
+
+def parked(*, seconds: float, fps: float = 2.0) -> Frames:
+    """A real photo of a car, plate readable, standing in the lane (the photo scaled to
+    the frame's height, centred), then the empty lane for 4 s."""
+    bg = background("lane")
+    photo = cv2.imread(str(PLATES / PARKED[0]))
+    if photo is None:
+        raise FileNotFoundError(PLATES / PARKED[0])
+    car = Cutout(cv2.resize(photo, None, fx=H / photo.shape[0], fy=H / photo.shape[0]))
+    out: Frames = []
+    for t in _timeline(fps, seconds + 4.0):
+        frame = bg.copy()
+        if t < seconds:
+            paste(frame, car, W / 2, H)
+        out.append((t, frame))
+    return out
+
+
 def creeps(label: str, kind: str, *, seconds: float, px_per_s: float, fps: float = 2.0) -> Frames:
     """A vehicle crawling through the zone (never stationary)."""
     bg, cut = background(kind), Cutout.of(label, 160)
@@ -175,6 +197,7 @@ SCENARIOS = {
     "motorcycle_in_lift": lambda: (enters_and_leaves("motorcycle", "lift", stay_s=4.0), 4.0),
     "person_in_lift": lambda: (enters_and_leaves("person", "lift", stay_s=4.0), 4.0),
     "car_parked": lambda: (stands("car", "lane", seconds=12.0), 2.0),
+    "car_parked_with_plate": lambda: (parked(seconds=12.0), 2.0),
     "car_creeping": lambda: (creeps("car", "lane", seconds=10.0, px_per_s=30.0), 2.0),
     "person_standing": lambda: (stands("person", "lift", seconds=10.0), 2.0),
     "falling_object": lambda: (drop(), 25.0),

@@ -84,3 +84,20 @@ async def test_a_refused_record_is_parked_and_the_rest_delivered(store: Store) -
     assert [(p["seq"], p["reason"]) for p in await store.parked("hub")] == [(2, "invalid object")]
     (stats,) = await store.outbox_stats()
     assert (stats["backlog"], stats["parked"]) == (0, 1)
+
+
+async def test_an_idle_drain_sends_a_new_event_when_it_is_committed(store: Store) -> None:
+    """Nothing owed, connection up: the next alarm is sent when it is committed, not at the
+    drain's next wake-up for other reasons (the stall check, here an hour away)."""
+    drain: OutboxDrain[int] = OutboxDrain(store, "hub", window=4, fetch_max=4, stall_s=3600)
+    sent, issue = transport({})
+    task = asyncio.create_task(drain.run(prepare, issue))
+    try:
+        await wait_until(lambda: drain.acked_seq == 0 and not drain.in_flight, 10, "idle")
+        for n in range(3):  # each one while the drain waits for work
+            await store.add_event(Event("alarm", "smoke-1", {"n": n}))
+            await wait_until(lambda: drain.acked_seq == n + 1, 10, f"alarm {n} sent")  # noqa: B023
+        assert sent == [1, 2, 3]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

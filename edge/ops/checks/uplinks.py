@@ -12,12 +12,13 @@ from edge.ops.checks.base import FAIL, OK, WARN, Context, Finding
 def check_uplinks(ctx: Context) -> list[Finding]:
     """The `edge uplink test` steps per destination (connect, authenticate, round trip)."""
     assert ctx.config is not None
-    from edge.cli.uplink import run_test, steps_doc
+    from edge.cli.uplink import run_test, steps_doc, uplink_tests
 
+    tests = uplink_tests()  # each type's own (a plugin without one is not tested here)
     out = []
     for name, up in ctx.config.uplinks.items():
         kind = getattr(up, "type", "")
-        if not getattr(up, "enabled", True) or kind not in ("mqtt", "gat1400", "gb28181"):
+        if not getattr(up, "enabled", True) or kind not in tests:
             continue
         if kind == "mqtt" and not getattr(up, "url", ""):
             out.append(

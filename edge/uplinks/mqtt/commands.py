@@ -38,7 +38,7 @@ from edge import actions
 from edge.access import ListChange
 from edge.actions import ActionRefused, Actor
 from edge.runtime import Runtime
-from edge.store.writer import now_ms
+from edge.store import now_ms
 from edge.timefmt import rfc3339
 from edge.uplinks.mqtt.config import CommandsConfig
 from edge.uplinks.mqtt.hubhealth import hub_view

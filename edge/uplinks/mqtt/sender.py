@@ -33,7 +33,7 @@ from edge.events import Event
 from edge.ids import new_id
 from edge.redact import redact_url
 from edge.runtime import Runtime
-from edge.store.writer import now_ms
+from edge.store import now_ms
 from edge.timefmt import rfc3339, site_tz
 from edge.uplinks.link import Link, until_first_failure
 from edge.uplinks.mqtt.commands import CommandProcessor

@@ -8,15 +8,19 @@ import { el, nameOf, when } from "./site.js";
 const MAX_EVENTS = 30;
 // What a guard follows live; meter readings and device state have their own sections.
 const LIVE_KINDS = ["plate", "face", "access", "alarm"];
-const CROPS = { plate: "plate_crop", face: "face_crop" };
+// A scene rule's alarm carries the e-bike's, the car's or the person's crop (or a falling
+// object's frame strip, as object_crop): the guard sees what raised it at a glance.
+const CROPS = { plate: ["plate_crop"], face: ["face_crop"], alarm: ["object_crop", "vehicle_crop"] };
 
 function cropOf(e) {
-  // The plate or face crop, as the event image route serves it (a face view is audited there).
-  const n = (e.images || []).findIndex((im) => im.role === CROPS[e.kind]);
+  // The plate, face or object crop, as the event image route serves it (a face view is
+  // audited there).
+  const roles = CROPS[e.kind] || [];
+  const n = (e.images || []).findIndex((im) => roles.includes(im.role));
   if (n < 0) return null;
   const img = el("img", "crop");
   img.src = `/api/events/${encodeURIComponent(e.id)}/images/${n}`;
-  img.alt = word("image_role", CROPS[e.kind]);
+  img.alt = word("image_role", e.images[n].role);
   return img;
 }
 

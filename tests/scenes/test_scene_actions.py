@@ -1,0 +1,65 @@
+"""What `SceneActions` makes of the rules' outcomes in the daemon's store: the start's sweep
+of alarms a previous run left open happens once per daemon run; the fire lane's alarm names
+no other vehicle's plate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from daemons import Daemons
+from harness import LIFT, rules
+from uplink.uplink_helpers import config_text
+
+from edge.config.loader import parse_config
+from edge.scene.runner import SceneActions, SceneRules
+from edge.vision.objects.tracks import ObjectTrack
+
+
+async def test_a_restarted_camera_worker_keeps_its_open_alarms(
+    tmp_path: Path, daemons: Daemons
+) -> None:
+    """The supervisor restarts a camera worker that failed; its rules keep their state (the
+    e-bike alarm is still theirs to close), so the start's sweep of alarms left by a
+    previous run must not close it."""
+    text = config_text(tmp_path / "data", "", "")
+    d = await daemons.start(parse_config(text, "edge.yaml", {}))
+    lift = rules({"type": "ebike_in_lift", "zone": {"name": "lift car", "points": LIFT}})
+    scene, actions = SceneRules(lift), SceneActions(d.rt, "lift-3a", lift)
+    await d.store.raise_alarm("scene:lift-3a:ebike_in_lift", "lift-3a", "left open", "critical")
+    assert await actions.close_stale() == 1  # the first run of the worker
+    track = ObjectTrack(7, "motorcycle", (200.0, 120.0, 440.0, 340.0), 0.9, 0.0, 0.0)
+    for ts in (0.0, 2.5):
+        track.last_ts = ts
+        await actions.apply(scene.observe([track], ts, None))
+    assert await actions.close_stale() == 0  # the worker restarted
+    [open_] = await d.store.alarms(state="raised")
+    assert open_["key"] == "scene:lift-3a:ebike_in_lift" and open_["message"] != "left open"
+
+
+async def test_a_passing_cars_plate_does_not_name_the_parked_one(
+    tmp_path: Path, daemons: Daemons
+) -> None:
+    """The parked car's plate is out of view (nose in); its plate was read as it drove in,
+    and another car's was read while it stood there: the alarm names the first one only.
+    A property manager phones the owner the alarm names."""
+    text = config_text(tmp_path / "data", "", "")
+    d = await daemons.start(parse_config(text, "edge.yaml", {}))
+    lane = rules({"type": "fire_lane", "zone": {"name": "lane", "points": LIFT}, "min_s": 60})
+
+    async def alarm(plates: list[tuple[str, float]]) -> dict[str, object]:
+        scene, actions = SceneRules(lane), SceneActions(d.rt, "lane-n", lane)
+        track = ObjectTrack(3, "car", (200.0, 120.0, 440.0, 340.0), 0.9, 1000.0, 1000.0)
+        for ts in (1000.0, 1010.0, 1075.0):  # drove in at 1000, stopped at 1010
+            for text, read in plates:
+                if read <= ts:
+                    actions.saw_plate(text, read)
+            track.last_ts = ts
+            if ts == 1010.0:
+                track.box = (240.0, 120.0, 480.0, 340.0)  # the last move before it stopped
+            await actions.apply(scene.observe([track], ts, None))
+        [a] = await d.store.alarms(state="raised")
+        await d.store.close_alarm(a["id"], "test")
+        return a["data"]  # type: ignore[no-any-return]
+
+    assert (await alarm([("沪AF71017", 1008.0)]))["plate"] == "沪AF71017"
+    assert "plate" not in await alarm([("沪AF71017", 1008.0), ("苏E12345", 1050.0)])
