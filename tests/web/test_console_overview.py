@@ -97,6 +97,17 @@ async def test_a_browser_that_cannot_play_the_stream_gets_a_still_every_second(
     page = await ctx.new_page()
     await login(page, url, "zhang", PASSWORDS["zhang"])
     await page.wait_for_url(url + "/")
+    # The tile's still is refreshed in place: the same image, shown all along (a rebuilt
+    # tile was blank until its next still loaded, a flicker every few seconds).
+    tile_img = "document.querySelector('#cameras .tile[data-camera=cam1] img')"
+    shown = f"() => {{ const i = {tile_img}; return i && i.complete && i.naturalWidth > 0; }}"
+    await page.wait_for_function(shown)
+    before = await page.evaluate(
+        f"() => {{ const i = {tile_img}; i.dataset.probe = 'kept'; return i.src; }}"
+    )
+    await page.wait_for_function(f"() => {tile_img}.src !== {before!r}")  # a refresh happened
+    await page.wait_for_function(shown)
+    assert await page.evaluate(f"() => {tile_img}.dataset.probe") == "kept"
     await page.click("#cameras .tile[data-camera=cam1]")
     still = page.locator("#viewer-still")
     await still.wait_for(state="visible")

@@ -171,25 +171,41 @@ let stopViewer = null;
 
 let cameraList = [];
 
+// Each refresh keeps the tiles it has (by camera id) and only updates their state and
+// label: rebuilt tiles started blank until their new still loaded, a flicker every 4 s.
 async function cameras() {
   const doc = await get("/api/cameras");
   cameraList = doc.cameras;
   const box = document.getElementById("cameras");
-  box.replaceChildren();
-  if (!doc.cameras.length) box.append(el("p", "", t("cameras.none")));
-  for (const cam of doc.cameras) {
-    const tile = el("button", `tile ${cam.online ? "online" : "offline"}`);
-    tile.type = "button";
-    tile.dataset.camera = cam.id;
-    const img = el("img", "none");
-    img.alt = "";
-    img.addEventListener("load", () => img.classList.remove("none"));
-    img.addEventListener("error", () => img.classList.add("none"));
-    tile.append(img, el("span", "", `${cam.name} · ${word("online", String(cam.online))}`));
-    tile.addEventListener("click", () => openViewer(cam));
-    box.append(tile);
+  if (!doc.cameras.length) {
+    box.replaceChildren(el("p", "", t("cameras.none")));
+    return;
   }
+  const kept = new Map([...box.querySelectorAll(".tile")].map((x) => [x.dataset.camera, x]));
+  const tiles = doc.cameras.map((cam) => {
+    const tile = kept.get(cam.id) || newTile(cam.id);
+    tile.className = `tile ${cam.online ? "online" : "offline"}`;
+    tile.querySelector("span").textContent = `${cam.name} · ${word("online", String(cam.online))}`;
+    return tile;
+  });
+  box.replaceChildren(...tiles);
   stills();
+}
+
+function newTile(id) {
+  const tile = el("button", "tile");
+  tile.type = "button";
+  tile.dataset.camera = id;
+  const img = el("img", "none");
+  img.alt = "";
+  img.addEventListener("load", () => img.classList.remove("none"));
+  img.addEventListener("error", () => img.classList.add("none"));
+  tile.append(img, el("span", ""));
+  tile.addEventListener("click", () => {
+    const cam = cameraList.find((c) => c.id === id);
+    if (cam) openViewer(cam);
+  });
+  return tile;
 }
 
 function stills() {
