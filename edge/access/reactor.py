@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
@@ -321,10 +321,10 @@ class Gatekeeper:
             opened, error = False, str(exc)
         except Exception as exc:
             opened, error = False, str(exc) or type(exc).__name__
-        await self._gate_answered(gate, opened, error)
+        await self.gate_answered(gate, opened, error)
         return opened, error
 
-    async def _gate_answered(self, gate: GateConfig, opened: bool, error: str | None) -> None:
+    async def gate_answered(self, gate: GateConfig, opened: bool, error: str | None) -> None:
         """The gate's answer to an opening: a silent one is an alarm and a device state."""
         key = f"access:gate_not_opening:{gate.id}"
         if opened:
@@ -340,29 +340,6 @@ class Gatekeeper:
             severity="critical",
             data={"gate": gate.id, "device": gate.device, "error": error},
         )
-
-    async def opened_by_hand(
-        self, gate_id: str, actor: Actor, reason: str, error: str | None
-    ) -> None:
-        """Someone opened a gate by hand (`actions.open_gate`, already audited): its
-        `access` event (rule `manual`, who and why, the gate's answer), and the alarm if the
-        gate did not answer. Tied to no pass, so no one's repeat or passback memory moves."""
-        gate = self.gates[gate_id]
-        opened = error is None
-        await self._gate_answered(gate, opened, error)
-        self.stats["manual"] += 1
-        payload = AccessPayload(
-            gate=gate.id,
-            direction=gate.direction,
-            decision="granted",
-            reason=reason,
-            actor=str(actor),
-            rule="manual",
-            decided_by=str(actor),
-            opened=opened,
-            gate_error=error,
-        )
-        await self.rt.flow.emit(payload.event(f"gate.{gate.id}"))
 
     async def after_opening(
         self, gate: GateConfig, vehicle: str, category: str, visitor_id: str | None
@@ -402,54 +379,6 @@ class Gatekeeper:
             )
         )
 
-    # --- the guard ---------------------------------------------------------------------
-
-    async def guard_decided(
-        self, pending: dict[str, Any], approve: bool, actor: Actor, reason: str
-    ) -> tuple[bool | None, str | None]:
-        """A guard answered a pending pass: open (approve) or record the refusal."""
-        gate = self.gates.get(pending["gate"])
-        if gate is None:
-            raise LookupError(f"gate {pending['gate']!r} is no longer configured")
-        opened: bool | None = None
-        error: str | None = None
-        if approve:
-            # Counts like the rule's opening (repeat window, anti-passback), noted before
-            # it is on the wire so a second read meanwhile is not put to the guard again.
-            key, when = _pending_key(pending), datetime.now(self.tz)
-            undo = self.memory.opened(gate, key, when) if key is not None else None
-            opened, error = await self.open(gate, actor, reason or "approved by the guard")
-            if not opened and undo is not None:
-                undo()
-            if opened:
-                if key is not None:
-                    await self.memory.keep(self.rt.store, gate, key, when)
-                vehicle = pending.get("plate") or f"face:{pending.get('person')}"
-                category = pending.get("category") or "unknown"
-                await self.after_opening(gate, vehicle, category, pending.get("visitor_id"))
-        decision = "granted" if approve else "denied"
-        self.stats[decision] += 1
-        payload = AccessPayload(
-            gate=gate.id,
-            direction=gate.direction,
-            decision=decision,
-            reason=reason or ("approved by the guard" if approve else "refused by the guard"),
-            plate=pending.get("plate"),
-            person_id=pending.get("person"),
-            actor=str(actor),
-            pass_event=pending["pass_event"],
-            camera=pending.get("camera"),
-            rule="guard_approved" if approve else "guard_denied",
-            category=pending.get("category"),
-            decided_by=str(actor),
-            opened=opened,
-            gate_error=error,
-            pending_id=pending["id"],
-            visitor_id=pending.get("visitor_id"),
-        )
-        await self.rt.flow.emit(payload.event(f"gate.{gate.id}"))
-        return opened, error
-
     def health(self) -> dict[str, Any]:
         lists = self.lists
         doc: dict[str, Any] = {
@@ -477,16 +406,6 @@ class Gatekeeper:
         if problems:
             doc["problems"] = problems
         return doc
-
-
-def _pending_key(pending: dict[str, Any]) -> str | None:
-    """Who a pending pass was for, as the repeat and anti-passback memory knows them (a
-    pass put to the guard before the key was kept with it: its plate, if it had one)."""
-    key = pending.get("key")
-    if isinstance(key, str) and key:
-        return None if key == "face:?" else key  # a face nobody knows is no one to remember
-    plate = pending.get("plate")
-    return f"plate:{plate}" if plate else None
 
 
 def _with(payload: AccessPayload, **changes: Any) -> AccessPayload:

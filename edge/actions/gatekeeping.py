@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from edge.access import guard
 from edge.actions.base import ActionRefused, ActionResult, Actor, audited
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ async def _answer(
     if pending is None:
         raise ActionRefused(await _not_waiting(rt, keeper, pending_id))
     try:
-        opened, error = await keeper.guard_decided(pending, approve, actor, reason)
+        opened, error = await guard.answer_pending(keeper, pending, approve, actor, reason)
     except LookupError as exc:
         raise ActionRefused(str(exc.args[0])) from None
     data: dict[str, Any] = {"pending_id": pending_id, "gate": pending["gate"], "state": state}

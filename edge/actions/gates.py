@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from edge.access import guard
 from edge.access.gates import GateError, find_gate
 from edge.actions.base import ActionRefused, ActionResult, Actor, audited
 
@@ -47,9 +48,9 @@ async def open_gate(
     try:
         result = await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
     except Exception as exc:
-        await keeper.opened_by_hand(gate_id, actor, reason, str(exc) or type(exc).__name__)
+        await guard.opened_by_hand(keeper, gate_id, actor, reason, str(exc) or type(exc).__name__)
         raise
-    await keeper.opened_by_hand(gate_id, actor, reason, None)
+    await guard.opened_by_hand(keeper, gate_id, actor, reason, None)
     return result
 
 
