@@ -8,6 +8,7 @@ token, before a handler runs. Actions are audited with the logged-in user.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from edge import actions
-from edge.actions import Actor
+from edge.actions import ActionResult, Actor
 from edge.events import Event
 from edge.health import summary
 from edge.payloads import payload_of
@@ -36,6 +37,15 @@ def _dumps(obj: Any) -> str:
 
 def _json(obj: Any, status: int = 200) -> web.Response:
     return web.json_response(obj, status=status, dumps=_dumps)
+
+
+async def _acted(action: Awaitable[ActionResult]) -> web.Response:
+    """An audited action's answer for the page: refused is 409 with the action's reason."""
+    try:
+        result = await action
+    except actions.ActionRefused as exc:
+        return _error(409, str(exc))
+    return _json({"ok": result.ok, "message": result.message, "result": result.data})
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -179,11 +189,7 @@ async def alarm_action(request: web.Request) -> web.Response:
     if isinstance(asked, web.Response):
         return asked
     actor, body = asked
-    try:
-        result = await fn(rt, alarm_id, actor=actor, note=str(body.get("note", "")))
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message})
+    return await _acted(fn(rt, alarm_id, actor=actor, note=str(body.get("note", ""))))
 
 
 async def open_gate(request: web.Request) -> web.Response:
@@ -195,13 +201,9 @@ async def open_gate(request: web.Request) -> web.Response:
     reason = str(body.get("reason", "")).strip()
     if not reason:
         return _error(400, 'say why: {"reason": "..."}')
-    try:
-        result = await actions.open_gate(
-            rt, request.match_info["gate_id"], actor=actor, reason=reason
-        )
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message, "result": result.data})
+    return await _acted(
+        actions.open_gate(rt, request.match_info["gate_id"], actor=actor, reason=reason)
+    )
 
 
 async def devices(request: web.Request) -> web.Response:

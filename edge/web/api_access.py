@@ -15,7 +15,7 @@ from edge import actions
 from edge.access.lists import LISTS, ListChange
 from edge.runtime import Runtime
 from edge.store.gatekeeping import PendingState
-from edge.web.api import RT, _actor, _error, _json
+from edge.web.api import RT, _acted, _actor, _error, _json
 from edge.web.auth.policy import EVERYONE, STAFF, add
 
 
@@ -95,13 +95,9 @@ async def answer(request: web.Request) -> web.Response:
     if isinstance(asked, web.Response):
         return asked
     actor, body = asked
-    try:
-        result = await fn(
-            rt, request.match_info["pending_id"], actor=actor, reason=str(body.get("reason", ""))
-        )
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message, "result": result.data})
+    return await _acted(
+        fn(rt, request.match_info["pending_id"], actor=actor, reason=str(body.get("reason", "")))
+    )
 
 
 async def list_entries(request: web.Request) -> web.Response:
@@ -138,13 +134,9 @@ async def change_lists(request: web.Request) -> web.Response:
         ]
     except (KeyError, TypeError) as exc:
         return _error(400, f"a change needs list and mode: {exc}")
-    try:
-        result = await actions.change_access_lists(
-            rt, changes, actor=actor, reason=str(body.get("reason", ""))
-        )
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message, "result": result.data})
+    return await _acted(
+        actions.change_access_lists(rt, changes, actor=actor, reason=str(body.get("reason", "")))
+    )
 
 
 async def fire(request: web.Request) -> web.Response:
@@ -157,11 +149,7 @@ async def fire(request: web.Request) -> web.Response:
     reason = str(body.get("reason", "")).strip()
     if not isinstance(on, bool) or not reason:
         return _error(400, 'say on or off, and why: {"on": true, "reason": "..."}')
-    try:
-        result = await actions.set_fire_mode(rt, on, actor=actor, reason=reason)
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message, "result": result.data})
+    return await _acted(actions.set_fire_mode(rt, on, actor=actor, reason=reason))
 
 
 async def parking(request: web.Request) -> web.Response:
@@ -181,13 +169,11 @@ async def correct_parking(request: web.Request) -> web.Response:
     reason = str(body.get("reason", "")).strip()
     if not isinstance(inside, int) or isinstance(inside, bool) or not reason:
         return _error(400, 'say how many and why: {"inside": 42, "reason": "..."}')
-    try:
-        result = await actions.correct_parking_count(
+    return await _acted(
+        actions.correct_parking_count(
             rt, request.match_info["car_park"], inside, actor=actor, reason=reason
         )
-    except actions.ActionRefused as exc:
-        return _error(409, str(exc))
-    return _json({"ok": result.ok, "message": result.message, "result": result.data})
+    )
 
 
 def routes(app: web.Application) -> None:
