@@ -67,9 +67,24 @@ async def summary(rt: Runtime) -> dict[str, Any]:
             continue
         if isinstance(doc[name], dict):
             problems.extend(doc[name].get("problems", []))
+    _fresh_backlogs(doc)
     doc["status"] = "degraded" if problems else "ok"
     redacted: dict[str, Any] = redact_data(doc)  # last_error texts repeat URLs with passwords
     return redacted
+
+
+def _fresh_backlogs(doc: dict[str, Any]) -> None:
+    """An uplink's own section keeps figures it refreshes every few seconds; the outbox
+    was just read, so its section says the same as the `outbox` list of this document
+    (a guard who just saw two records arrive must not read a backlog of one)."""
+    if not isinstance(doc.get("outbox"), list):
+        return
+    for row in doc["outbox"]:
+        section = doc.get(f"uplink.{row['dest']}")
+        if isinstance(section, dict) and "backlog" in section:
+            section["backlog"] = row["backlog"]
+            section["oldest_age_s"] = row["oldest_unacked_age_s"]
+            section["parked"] = row["parked"]
 
 
 def status_line(doc: dict[str, Any]) -> str:

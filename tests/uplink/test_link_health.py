@@ -67,3 +67,22 @@ async def test_below_the_threshold_an_outage_is_shown_but_not_degraded(
     doc = await health(d.web.port)
     assert doc["uplink.hub"]["state"] == "disconnected"
     assert doc["status"] == "ok", json.dumps(doc["problems"])
+
+
+async def test_records_owed_show_in_the_uplinks_backlog_at_once(
+    broker: Broker, daemon: DaemonFactory
+) -> None:
+    """The link refreshes its own figures every few seconds; a health read right after two
+    records were committed still says two (the console showed one: a guard's false count)."""
+    d = await daemon(broker.url)
+    uplink = d.rt.services["uplink.hub"]
+    await wait_until(lambda: uplink.state == "connected", 10, "connected")
+    await broker.stop()
+    await wait_until(lambda: uplink.failed_attempts >= 1, 10, "the link to notice")
+    await uplink._refresh_stats()  # its cached figures are now from before the records
+    for i in range(2):
+        await d.store.add_event(Event("alarm", f"smoke-owed-{i}", {"n": i}))
+    doc = await health(d.web.port)
+    assert doc["uplink.hub"]["backlog"] == 2
+    assert doc["uplink.hub"]["oldest_age_s"] >= 0
+    assert [o["backlog"] for o in doc["outbox"] if o["dest"] == "hub"] == [2]
