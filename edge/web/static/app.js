@@ -5,7 +5,7 @@ import { alarmHistory, fillFilters, findEvents } from "./history.js";
 import { staff } from "./staff.js";
 import { alarmText } from "./alarm_text.js";
 import { play } from "./webrtc/player.js";
-import { el, nameOf, setSite, when } from "./site.js";
+import { el, nameOf, setSite, turn, when } from "./site.js";
 import { events, live } from "./feed.js";
 import { gates, pending } from "./gates.js";
 
@@ -13,7 +13,9 @@ import { gates, pending } from "./gates.js";
 // the police network) connected or not since when with its backlog; the technical problems
 // themselves are on the staff view.
 async function health() {
+  const stale = turn("health");
   const [doc, cams] = await Promise.all([get("/api/health"), get("/api/cameras")]);
+  if (stale()) return;
   document.getElementById("site").textContent = doc.site.name;
   const s = document.getElementById("status");
   s.textContent = word("status", doc.status);
@@ -53,7 +55,9 @@ let unacked = 0;
 
 async function alarms() {
   // Active or cleared-by-itself alarms a guard has not dealt with, newest first.
+  const stale = turn("alarms");
   const doc = await get("/api/alarms?open=1");
+  if (stale()) return;
   const ul = document.getElementById("alarms");
   // The list is redrawn on every alarm event and every refresh: a note the guard is typing
   // (and where the cursor is) carries over to the redrawn row, else it would be wiped
@@ -147,7 +151,9 @@ function sparkline(values) {
 }
 
 async function meters() {
+  const stale = turn("meters");
   const doc = await get("/api/meters");
+  if (stale()) return;
   const ul = document.getElementById("meters");
   ul.replaceChildren();
   if (!doc.meters.length) ul.append(el("li", "", t("meters.none")));
@@ -174,7 +180,9 @@ let cameraList = [];
 // Each refresh keeps the tiles it has (by camera id) and only updates their state and
 // label: rebuilt tiles started blank until their new still loaded, a flicker every 4 s.
 async function cameras() {
+  const stale = turn("cameras");
   const doc = await get("/api/cameras");
+  if (stale()) return;
   cameraList = doc.cameras;
   const box = document.getElementById("cameras");
   if (!doc.cameras.length) {
@@ -271,7 +279,7 @@ if (who) {
     refresh();
     gates();
     pending(true);
-    events();
+    events(true);
     fillFilters(cameraList);
     show(document.querySelector("#nav button.on")?.dataset.view || "overview"); // redrawn in the new language
   });
@@ -288,12 +296,12 @@ if (who) {
   setInterval(tick, 1000);
   // The overview first, before the first loads: a view picked meanwhile is not taken back.
   show("overview");
+  // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
+  live({ alarm: () => alarms(), access: (e) => e.data.pending_id && pending() });
   await Promise.all([refresh(), events(), cameras(), gates()]);
   fillFilters(cameraList);
   setInterval(cameras, STILL_EVERY_MS); // online state and a fresh still
   tick();
-  // A pass put to the guard, answered or expired elsewhere: the waiting list follows.
-  live({ alarm: () => alarms(), access: (e) => e.data.pending_id && pending() });
   setInterval(refresh, 5000);
   setInterval(chime, 4000);
 }

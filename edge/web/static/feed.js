@@ -53,28 +53,43 @@ export function eventItem(e) {
   return li;
 }
 
-export async function events() {
-  const docs = await Promise.all(LIVE_KINDS.map((k) => get(`/api/events?limit=20&kind=${k}`)));
-  const all = docs.flatMap((d) => d.events).sort((a, b) => b.ts_ms - a.ts_ms).slice(0, 20);
+// The events shown, newest first. A reload merges into it rather than replacing it: an
+// event that came over the socket while the reload's query ran (committed after it) stays.
+let shown = [];
+
+function draw(redraw) {
   const ul = document.getElementById("events");
-  ul.replaceChildren(...all.map(eventItem));
+  const kept = redraw ? new Map() : new Map([...ul.children].map((li) => [li.dataset.id, li]));
+  ul.replaceChildren(...shown.map((e) => kept.get(e.id) || eventItem(e)));
+}
+
+function merge(list) {
+  const byId = new Map(shown.map((e) => [e.id, e]));
+  for (const e of list) byId.set(e.id, e);
+  shown = [...byId.values()].sort((a, b) => b.ts_ms - a.ts_ms).slice(0, MAX_EVENTS);
+}
+
+// `redraw`: rebuild every line (the language changed), else lines shown are kept as they are.
+export async function events(redraw = false) {
+  const docs = await Promise.all(LIVE_KINDS.map((k) => get(`/api/events?limit=20&kind=${k}`)));
+  merge(docs.flatMap((d) => d.events));
+  draw(redraw);
 }
 
 // `on[kind](event)` is called for each live event of that kind (the alarm list, the passes
-// waiting for the guard follow them).
+// waiting for the guard follow them). The list is loaded once the socket is open (and again
+// after a gap or a reconnect), so no event falls between the load and the subscription.
 export function live(on) {
-  // New events arrive over the WebSocket; after a gap (or a reconnect) the list is reloaded.
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/api/live`);
+  ws.addEventListener("open", () => events());
   ws.addEventListener("message", (msg) => {
     const doc = JSON.parse(msg.data);
     if (doc.gap) events();
     if (on[doc.event.kind]) on[doc.event.kind](doc.event);
     if (!LIVE_KINDS.includes(doc.event.kind)) return;
-    const ul = document.getElementById("events");
-    if (ul.querySelector(`[data-id="${doc.event.id}"]`)) return;
-    ul.prepend(eventItem(doc.event));
-    while (ul.children.length > MAX_EVENTS) ul.lastChild.remove();
+    merge([doc.event]);
+    draw(false);
   });
-  ws.addEventListener("close", () => setTimeout(() => { events(); live(on); }, 2000));
+  ws.addEventListener("close", () => setTimeout(() => live(on), 2000));
 }

@@ -2,10 +2,12 @@
 // the logged-in guard); fire mode; the passes put to the guard, with their crops.
 import { get, post } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
-import { el, when } from "./site.js";
+import { el, turn, when } from "./site.js";
 
 export async function gates() {
+  const stale = turn("gates");
   const doc = await get("/api/gates");
+  if (stale()) return;
   const ul = document.getElementById("gates");
   ul.replaceChildren();
   if (!doc.gates.length) ul.append(el("li", "", t("gates.none")));
@@ -45,18 +47,23 @@ export async function gates() {
 // Passes the gatekeeper put to the guard, each with the plate or face crop that was seen.
 // A row is drawn once and kept while it waits (the image route audits every view of a face:
 // redrawing each refresh would fetch and audit it again); `redraw` after a language switch.
+let redrawOwed = false; // a newer call than the language switch's draws in the new language
+
 export async function pending(redraw = false) {
-  const r = await fetch("/api/access/pending");
+  redrawOwed ||= redraw;
+  const stale = turn("pending");
+  const [r, access] = await Promise.all([fetch("/api/access/pending"), fetch("/api/access")]);
   const ul = document.getElementById("pending");
   if (!r.ok) { // no access control on this gateway
-    ul.replaceChildren();
+    if (!stale()) ul.replaceChildren();
     return;
   }
   const doc = await r.json();
-  if (redraw) ul.replaceChildren();
-  const access = await fetch("/api/access");
-  if (access.ok) {
-    const fire = (await access.json()).fire_mode || {};
+  const fire = access.ok ? (await access.json()).fire_mode || {} : null;
+  if (stale()) return;
+  if (redrawOwed) ul.replaceChildren();
+  redrawOwed = false;
+  if (fire) {
     const li = ul.querySelector("li.fire") || el("li");
     li.className = `fire ${fire.on ? "bad" : "good"}`;
     li.textContent = fire.on ? t("gates.fire_on") : t("gates.fire_off");

@@ -3,7 +3,7 @@
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
 import { alarmText } from "./alarm_text.js";
-import { el, nameOf, when } from "./site.js";
+import { el, nameOf, turn, when } from "./site.js";
 
 const KINDS = ["", "plate", "face", "access", "alarm", "reading", "device"];
 const SINCE = ["1h", "24h", "7d", "30d"];
@@ -29,12 +29,14 @@ export function fillFilters(cameras) {
 }
 
 export async function findEvents() {
+  const stale = turn("events"); // opening the view searches too; the guard's search wins
   const f = document.getElementById("event-filter");
   const q = new URLSearchParams({ limit: "200", since: f.since.value });
   if (f.kind.value) q.set("kind", f.kind.value);
   if (f.source.value) q.set("source", f.source.value);
   if (f.plate.value.trim()) q.set("plate", f.plate.value.trim());
   const doc = await get(`/api/events?${q}`);
+  if (stale()) return;
   const ul = document.getElementById("found");
   ul.replaceChildren();
   if (!doc.events.length) ul.append(el("li", "", t("events.none")));
@@ -93,8 +95,10 @@ function detail(e) {
 }
 
 export async function alarmHistory() {
+  const stale = turn("alarm-history");
   const status = document.getElementById("f-status").value;
   const doc = await get(`/api/alarms?limit=200${status ? `&status=${status}` : ""}`);
+  if (stale()) return;
   const ul = document.getElementById("alarm-history");
   ul.replaceChildren();
   if (!doc.alarms.length) ul.append(el("li", "", t("alarms.none_found")));

@@ -2,6 +2,18 @@
 let tz = "+08:00";
 let names = { devices: {}, cameras: {}, gates: {}, car_parks: {} };
 
+const calls = new Map();
+
+// Loaders are called by the refresh timer, live events and the guard's own actions, so
+// their calls overlap. `turn(name)` numbers a call; the check it returns says a newer call
+// of that loader started since, whose answer is drawn instead: an older answer arriving
+// last would bring back a state already gone (an alarm just acknowledged, for 5 s).
+export function turn(name) {
+  const mine = (calls.get(name) || 0) + 1;
+  calls.set(name, mine);
+  return () => calls.get(name) !== mine;
+}
+
 export function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;

@@ -3,12 +3,14 @@
 // Guards never see it; the API refuses its routes to them anyway.
 import { get } from "./api/client.js";
 import { t, word } from "./i18n/i18n.js";
-import { el } from "./site.js";
+import { el, turn } from "./site.js";
 
 const FILE_OK = "ok";
 
 async function queues() {
+  const stale = turn("queues");
   const q = await get("/api/queue");
+  if (stale()) return;
   const ul = document.getElementById("queues");
   ul.replaceChildren();
   if (!q.destinations.length) ul.append(el("li", "", t("staff.no_queues")));
@@ -18,7 +20,9 @@ async function queues() {
 }
 
 async function tasks() {
+  const stale = turn("tasks");
   const h = await get("/api/health");
+  if (stale()) return;
   document.getElementById("tasks").replaceChildren(
     ...(h.problems || []).map((p) => el("li", "bad problem", p)), // the daemon's own sentences
     ...(h.tasks || []).map((x) => el("li", x.state === "running" ? "" : "bad", `${x.name} · ${word("task_state", x.state)}`)),
@@ -43,7 +47,9 @@ function modelItem(m) {
 }
 
 async function models() {
+  const stale = turn("models");
   const doc = await get("/api/installer/models");
+  if (stale()) return;
   const ul = document.getElementById("models");
   ul.replaceChildren();
   ul.append(el("li", "", t("staff.models_dir", { dir: doc.models_dir })));
@@ -54,7 +60,9 @@ async function models() {
 }
 
 async function config() {
+  const stale = turn("config");
   const doc = await get("/api/installer/config");
+  if (stale()) return;
   const ul = document.getElementById("config-check");
   ul.replaceChildren();
   if (!doc.checked) {
