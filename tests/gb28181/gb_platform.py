@@ -530,6 +530,24 @@ class Platform:
             await play.connect_active()
         return play
 
+    async def cancel(self, play: PlaySession, *, branch: str | None = None) -> sip.SipMessage:
+        """RFC 3261 §9.1: the INVITE's Request-URI, Via (branch), Call-ID, From, To and
+        CSeq number, with method CANCEL; another `branch` matches no INVITE."""
+        assert play.invite is not None
+        invite = play.invite
+        via = invite.require("Via")
+        if branch is not None:
+            v = sip.parse_via(via)
+            via = sip.Via(v.transport, v.host, v.port, {"rport": "", "branch": branch}).encode()
+        msg = sip.SipMessage(
+            method="CANCEL",
+            uri=invite.uri,
+            headers=[("Via", via)]
+            + [(name, invite.require(name)) for name in ("From", "To", "Call-ID")]
+            + [("CSeq", f"{invite.cseq[0]} CANCEL"), ("Max-Forwards", "70")],
+        )
+        return await self.send_request(msg, play.device)
+
     async def bye(self, play: PlaySession) -> sip.SipMessage:
         assert play.invite is not None and play.answer is not None
         msg = self._request("BYE", play.device, play.channel, b"", "", call_id=play.call_id)

@@ -10,7 +10,7 @@ from gb_media import decode_ps, ps_codec, write_video
 from gb_platform import Platform
 
 from edge.app import Daemon
-from edge.codecs import ps
+from edge.codecs import ps, sip
 from edge.uplinks.gb28181.agent import Gb28181Agent
 
 
@@ -139,4 +139,29 @@ async def test_an_h265_camera_is_played_as_h265(
     assert ps_codec(bytes(play.ps)) == "hevc"  # the PSM says 0x24: nothing was transcoded
     assert len(decode_ps(bytes(play.ps))) >= 6
     assert d.rt.cameras.session("north").stream.codec == "hevc"
+    assert p.violations == []
+
+
+async def test_a_cancel_after_the_answer_changes_nothing_and_an_unknown_one_is_481(
+    udp_platform: Platform, daemon: DaemonFactory, video: Path
+) -> None:
+    """A platform whose play timed out sends CANCEL (wvp does): the INVITE was answered at
+    once, so RFC 3261 §9.2 answers it 200 and the play goes on until BYE; a CANCEL with no
+    INVITE is 481. It used to be 405, which a strict platform takes as a broken UA."""
+    p = udp_platform
+    d = await _registered(p, daemon, video)
+    play = await p.invite(DEVICE, CHANNELS[0], "udp")
+    assert play.answer is not None and play.answer.status == 200
+    answer = await p.cancel(play)
+    assert answer.status == 200
+    assert sip.parse_name_addr(answer.require("To")).params.get("tag") == (
+        sip.parse_name_addr(play.answer.require("To")).params.get("tag")
+    )
+    before = play.frames_marked
+    await p.until(lambda: play.frames_marked >= before + 3, 15, "the play to go on")
+    assert (await p.bye(play)).status == 200
+    assert _agent(d).plays.plays == {}
+    assert (await p.cancel(play)).status == 200  # a retransmission: the same answer
+    fresh = await p.cancel(play, branch="z9hG4bKnoinvite1")
+    assert fresh.status == 481  # a CANCEL that matches no INVITE
     assert p.violations == []

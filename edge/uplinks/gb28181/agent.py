@@ -190,10 +190,15 @@ class Gb28181Agent(Link[bytes | None]):
             return None
         if method == "BYE":
             return self.plays.bye(msg)
+        if method == "CANCEL":
+            return self.plays.cancel(msg)
         if method == "OPTIONS":
             return sip.response_to(msg, 200, to_tag=new_tag())
         return sip.response_to(
-            msg, 405, to_tag=new_tag(), extra=[("Allow", "INVITE, ACK, BYE, MESSAGE, OPTIONS")]
+            msg,
+            405,
+            to_tag=new_tag(),
+            extra=[("Allow", "INVITE, ACK, BYE, CANCEL, MESSAGE, OPTIONS")],
         )
 
     def _on_message(self, msg: sip.SipMessage) -> sip.SipMessage:

@@ -179,6 +179,16 @@ class PlayManager:
         self._stop(play, "bye")
         return sip.response_to(msg, 200)
 
+    def cancel(self, msg: sip.SipMessage) -> sip.SipMessage:
+        """RFC 3261 §9.2. An INVITE is answered here at once, so a platform's CANCEL (its
+        play timed out waiting) arrives after the final response and changes nothing: 200,
+        and the platform ends the dialog with BYE, or the ACK timeout ends an unacknowledged
+        play. A CANCEL matching no INVITE is 481."""
+        play = self.plays.get(msg.call_id)
+        if play is None:
+            return sip.response_to(msg, 481, to_tag=_tag())
+        return sip.response_to(msg, 200, to_tag=play.local_tag)
+
     def _ack_timeout(self, call_id: str) -> None:
         play = self.plays.get(call_id)
         if play is not None and play.task is None:
