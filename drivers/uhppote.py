@@ -220,6 +220,10 @@ class UhppoteGate:
         self._door_state(pushed)
         if self.last_index is None or pushed.event_index > self.last_index:
             await self._catch_up(upto=pushed.event_index)
+        elif pushed.event_index < self.last_index:
+            # A late datagram, or a log that started again (a cleared or replaced board):
+            # the controller's own newest index tells which.
+            await self._catch_up()
 
     async def _poll_status(self) -> None:
         status = await self.api.get_status(self.target, timeout=self.config.timeout_s)
@@ -229,8 +233,8 @@ class UhppoteGate:
         await self.rt.devices.success(
             self.config.id, door_open=self.door_open, relay_on=self.relay_on
         )
-        if self.last_index is None or status.event_index > self.last_index:
-            await self._catch_up(upto=status.event_index)
+        if self.last_index is None or status.event_index != self.last_index:
+            await self._catch_up(upto=status.event_index)  # lower: the log started again
 
     def _door_state(self, status: Any) -> None:
         """The door's contact (open or shut) and its lock relay (released or not), from a
@@ -267,6 +271,9 @@ class UhppoteGate:
                     upto,
                     self.last_index,
                 )
+                # Kept before any event is taken: a restart meanwhile must not resume
+                # from the old log's position and skip the new log's first events.
+                await self.rt.store.set_counter(self._cursor, 0)
                 self.last_index = 0
             first = max(self.last_index + 1, upto - MAX_CATCH_UP + 1)
             if first > self.last_index + 1:

@@ -165,6 +165,11 @@ class UhppoteSimulator:
             self.swipe(10000000 + i, 1)
         self.listener = saved
 
+    def clear_log(self) -> None:
+        """The event log starts again from index 1 (its memory cleared, or a new board set
+        to the same serial number)."""
+        self.events.clear()
+
     def door_open(self, door: int) -> bool:
         loop = asyncio.get_running_loop()
         return self._door_open_until.get(door, 0.0) > loop.time()

@@ -166,6 +166,40 @@ async def test_a_restart_resumes_after_the_last_event_taken(
     assert sorted(e["controller_index"] for e in await card_events(rt)) == [1, 2, 3]
 
 
+@pytest.mark.parametrize("listener", ["127.0.0.1:0", None])
+async def test_a_log_that_starts_again_while_connected_loses_no_swipe(
+    controller: UhppoteSimulator, make_runtime: Any, wait_for: Wait, listener: str | None
+) -> None:
+    """A board whose log is cleared (or replaced under the same serial) numbers its events
+    from 1 again: they were ignored as older than the last index taken until the gateway
+    reconnected, and the first ones were never taken at all."""
+    rt = await make_runtime([], [gate(controller, listener=listener)])
+    await wait_for(lambda: rt.devices.status("gate-east").available)
+    for card in (11, 12, 13):
+        controller.swipe(card, door=2)
+
+    def count(n: int) -> Callable[[], Awaitable[bool]]:
+        async def check() -> bool:
+            return len(await card_events(rt)) == n
+
+        return check
+
+    await wait_for(count(3))
+    controller.clear_log()
+
+    async def restarted() -> bool:
+        return (await rt.store.counters())["uhppote.gate-east.event_index"] == 0
+
+    await wait_for(restarted)  # kept at once: a gateway restart now resumes at the new start
+    controller.swipe(21, door=2)
+    controller.swipe(22, door=2)
+    await wait_for(count(5))
+    taken = [(e["card"], e["controller_index"]) for e in await card_events(rt)]
+    assert sorted(taken) == [(11, 1), (12, 2), (13, 3), (21, 1), (22, 2)]
+    assert (await rt.store.counters())["uhppote.gate-east.event_index"] == 2
+    assert rt.services["device.gate-east"].health()["last_event_index"] == 2
+
+
 def test_config_errors_name_the_field() -> None:
     base = {"id": "g", "type": "uhppote", "controller": 1, "address": "10.0.0.5:60000", "door": 1}
     UhppoteConfig.model_validate(base)
