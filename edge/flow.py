@@ -99,14 +99,21 @@ class Flow:
 
     # --- producers ------------------------------------------------------------
 
-    async def emit(self, event: Event, *, counter: tuple[str, int] | None = None) -> Event:
+    async def emit(
+        self,
+        event: Event,
+        *,
+        counter: tuple[str, int] | None = None,
+        settles: int | None = None,
+    ) -> Event:
         """Commit `event` (raises what `store.add_event` raises: IntegrityError for a
         duplicate id, RuntimeError once the writer stopped) and queue it for the reactors.
         `counter` (name, value) is set in the same transaction: a source that reads a
         numbered log (a door controller's) keeps its position with the event, so a crash
-        can neither lose the event nor record it twice."""
+        can neither lose the event nor record it twice. `settles` ends a gate opening kept
+        under way (`store.begin_opening`) in the same transaction."""
         await self._wait_for_room()
-        await self.store.add_event(event, counter=counter)
+        await self.store.add_event(event, counter=counter, settles=settles)
         return event
 
     async def emit_readings(self, device: str, readings: list[Reading]) -> Event | None:

@@ -5,9 +5,11 @@ memory like the rule's opening."""
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from edge.access import openings
 from edge.payloads import AccessPayload
 
 if TYPE_CHECKING:
@@ -22,24 +24,7 @@ async def answer_pending(
     gate = keeper.gates.get(pending["gate"])
     if gate is None:
         raise LookupError(f"gate {pending['gate']!r} is no longer configured")
-    opened: bool | None = None
-    error: str | None = None
-    if approve:
-        # Counts like the rule's opening (repeat window, anti-passback), noted before
-        # it is on the wire so a second read meanwhile is not put to the guard again.
-        key, when = _pending_key(pending), datetime.now(keeper.tz)
-        undo = keeper.memory.opened(gate, key, when) if key is not None else None
-        opened, error = await keeper.open(gate, actor, reason or "approved by the guard")
-        if not opened and undo is not None:
-            undo()
-        if opened:
-            if key is not None:
-                await keeper.memory.keep(keeper.rt.store, gate, key, when)
-            vehicle = pending.get("plate") or f"face:{pending.get('person')}"
-            category = pending.get("category") or "unknown"
-            await keeper.after_opening(gate, vehicle, category, pending.get("visitor_id"))
     decision = "granted" if approve else "denied"
-    keeper.stats[decision] += 1
     payload = AccessPayload(
         gate=gate.id,
         direction=gate.direction,
@@ -53,17 +38,60 @@ async def answer_pending(
         rule="guard_approved" if approve else "guard_denied",
         category=pending.get("category"),
         decided_by=str(actor),
-        opened=opened,
-        gate_error=error,
         pending_id=pending["id"],
         visitor_id=pending.get("visitor_id"),
     )
-    await keeper.rt.flow.emit(payload.event(f"gate.{gate.id}"))
+    opened: bool | None = None
+    error: str | None = None
+    opening = None
+    if approve:
+        opening = await openings.begin(keeper.rt, payload.event(f"gate.{gate.id}"))
+        # Counts like the rule's opening (repeat window, anti-passback), noted before
+        # it is on the wire so a second read meanwhile is not put to the guard again.
+        key, when = _pending_key(pending), datetime.now(keeper.tz)
+        undo = keeper.memory.opened(gate, key, when) if key is not None else None
+        opened, error = await keeper.open(gate, actor, reason or "approved by the guard")
+        if not opened and undo is not None:
+            undo()
+        if opened:
+            if key is not None:
+                await keeper.memory.keep(keeper.rt.store, gate, key, when)
+            vehicle = pending.get("plate") or f"face:{pending.get('person')}"
+            category = pending.get("category") or "unknown"
+            await keeper.after_opening(gate, vehicle, category, pending.get("visitor_id"))
+    keeper.stats[decision] += 1
+    payload = dataclasses.replace(payload, opened=opened, gate_error=error)
+    await keeper.rt.flow.emit(payload.event(f"gate.{gate.id}"), settles=opening)
     return opened, error
 
 
+def _by_hand(keeper: Gatekeeper, gate_id: str, actor: Actor, reason: str) -> AccessPayload:
+    gate = keeper.gates[gate_id]
+    return AccessPayload(
+        gate=gate.id,
+        direction=gate.direction,
+        decision="granted",
+        reason=reason,
+        actor=str(actor),
+        rule="manual",
+        decided_by=str(actor),
+    )
+
+
+async def begin_by_hand(keeper: Gatekeeper, gate_id: str, actor: Actor, reason: str) -> int | None:
+    """Keep the record of an opening by hand before the gate is told (`openings`)."""
+    return await openings.begin(
+        keeper.rt, _by_hand(keeper, gate_id, actor, reason).event(f"gate.{gate_id}")
+    )
+
+
 async def opened_by_hand(
-    keeper: Gatekeeper, gate_id: str, actor: Actor, reason: str, error: str | None
+    keeper: Gatekeeper,
+    gate_id: str,
+    actor: Actor,
+    reason: str,
+    error: str | None,
+    opening: int | None = None,
 ) -> None:
     """Someone opened a gate by hand (`actions.open_gate`, already audited): its
     `access` event (rule `manual`, who and why, the gate's answer), and the alarm if the
@@ -72,18 +100,9 @@ async def opened_by_hand(
     opened = error is None
     await keeper.gate_answered(gate, opened, error)
     keeper.stats["manual"] += 1
-    payload = AccessPayload(
-        gate=gate.id,
-        direction=gate.direction,
-        decision="granted",
-        reason=reason,
-        actor=str(actor),
-        rule="manual",
-        decided_by=str(actor),
-        opened=opened,
-        gate_error=error,
-    )
-    await keeper.rt.flow.emit(payload.event(f"gate.{gate.id}"))
+    payload = _by_hand(keeper, gate_id, actor, reason)
+    payload = dataclasses.replace(payload, opened=opened, gate_error=error)
+    await keeper.rt.flow.emit(payload.event(f"gate.{gate.id}"), settles=opening)
 
 
 def _pending_key(pending: dict[str, Any]) -> str | None:

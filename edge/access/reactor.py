@@ -25,6 +25,7 @@ import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from edge.access import openings
 from edge.access.decide import Decision, Lists, Sighting, Visitor, decide
 from edge.access.expiry import PendingExpiry
 from edge.access.fire import FireControl
@@ -252,9 +253,13 @@ class Gatekeeper:
             matched=d.matched,
             extra={"mode": d.mode},
         )
+        opening = None
         if d.action == "open":
             from edge.actions import Actor
 
+            opening = await openings.begin(
+                self.rt, payload.event(f"gate.{gate.id}", images=event.images)
+            )
             opened, error = await self.open(gate, Actor("rule", f"access.{gate.id}"), d.reason)
             if not opened and undo is not None:
                 undo()
@@ -287,7 +292,9 @@ class Gatekeeper:
             )
             payload = _with(payload, pending_id=pending_id)
         self.stats[DECISIONS[d.action]] += 1
-        await self.rt.flow.emit(payload.event(f"gate.{gate.id}", images=event.images))
+        await self.rt.flow.emit(
+            payload.event(f"gate.{gate.id}", images=event.images), settles=opening
+        )
         if d.action == "ask":
             self.expiry.asked.set()  # after its event: the console shows it before it can expire
         if d.rule == "blacklist":
@@ -434,6 +441,7 @@ async def start(rt: Runtime) -> Gatekeeper:
         kinds.add(str(EventKind.READING))
     rt.flow.add_reactor("access.gates", keeper, kinds=kinds)
     await keeper.current_lists()
+    await openings.recover(rt)
     await keeper.memory.restore(rt.store)
     await keeper.fire.restore()
     rt.supervisor.spawn("access.gates", keeper.run)

@@ -45,12 +45,14 @@ async def open_gate(
     keeper = rt.services.get("access") if record else None
     if keeper is None or gate_id not in keeper.gates:
         return await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
+    opening = await guard.begin_by_hand(keeper, gate_id, actor, reason)
     try:
         result = await audited(rt, "gate.open", gate_id, actor=actor, reason=reason, run=run)
     except Exception as exc:
-        await guard.opened_by_hand(keeper, gate_id, actor, reason, str(exc) or type(exc).__name__)
+        error = str(exc) or type(exc).__name__
+        await guard.opened_by_hand(keeper, gate_id, actor, reason, error, opening)
         raise
-    await guard.opened_by_hand(keeper, gate_id, actor, reason, None)
+    await guard.opened_by_hand(keeper, gate_id, actor, reason, None, opening)
     return result
 
 

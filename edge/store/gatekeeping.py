@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal
 
+from edge.events import Event, EventKind, ImageRef
 from edge.store.reader import Reader
 from edge.store.writer import Tx, Writer, dumps, now_ms
 
@@ -178,6 +180,50 @@ class GatekeepingMixin:
         return result
 
     # --- visitor passes ----------------------------------------------------------------
+
+    async def begin_opening(self, event: Event) -> int:
+        """Kept before a gate is told to open: `event` is the `access` event that would
+        record the opening. The event that does record it removes the row in its own
+        transaction (`add_event(settles=)`), so a row left at start is an opening the
+        daemon died during, whose outcome nobody recorded."""
+        record = {
+            "id": event.id,
+            "source": event.source,
+            "data": event.data,
+            "images": [im.as_dict() for im in event.images],
+        }
+        ts_ms = int(event.ts.timestamp() * 1000)
+        gate = str(event.data.get("gate") or event.source)
+
+        def op(conn: sqlite3.Connection, tx: Tx) -> int:
+            cur = conn.execute(
+                "INSERT INTO gate_openings(ts_ms, gate, record) VALUES (?,?,?)",
+                (ts_ms, gate, dumps(record)),
+            )
+            return int(cur.lastrowid or 0)
+
+        opening: int = await self.writer.submit(op)
+        return opening
+
+    async def openings_under_way(self) -> list[tuple[int, Event]]:
+        """The openings begun and never recorded, oldest first, as (row id, event)."""
+
+        def q(conn: sqlite3.Connection) -> list[tuple[int, Event]]:
+            out = []
+            for r in conn.execute("SELECT * FROM gate_openings ORDER BY id").fetchall():
+                rec = json.loads(r["record"])
+                event = Event(
+                    str(EventKind.ACCESS),
+                    rec["source"],
+                    rec["data"],
+                    tuple(ImageRef(**im) for im in rec["images"]),
+                    ts=datetime.fromtimestamp(r["ts_ms"] / 1000, UTC),
+                    id=rec["id"],
+                )
+                out.append((int(r["id"]), event))
+            return out
+
+        return await self.reader.run(q)
 
     async def use_visitor_entry(self, pass_id: str) -> int:
         """Count one entry on a pass (atomically); returns the entries used now."""

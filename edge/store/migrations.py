@@ -192,6 +192,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX IF NOT EXISTS access_memory_ts ON access_memory(ts_ms);
         """,
     ),
+    (
+        6,
+        "gate openings under way: one the daemon died during is recorded at the next start",
+        """
+        CREATE TABLE IF NOT EXISTS gate_openings (
+            id INTEGER PRIMARY KEY,
+            ts_ms INTEGER NOT NULL,
+            gate TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        """,
+    ),
 ]
 
 LATEST = MIGRATIONS[-1][0]

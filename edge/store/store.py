@@ -117,16 +117,23 @@ class Store(AccessMixin, AlarmsMixin, CommandsMixin, GatekeepingMixin, OutboxMix
 
     # --- events and images --------------------------------------------------
 
-    async def add_event(self, event: Event, *, counter: tuple[str, int] | None = None) -> Event:
+    async def add_event(
+        self,
+        event: Event,
+        *,
+        counter: tuple[str, int] | None = None,
+        settles: int | None = None,
+    ) -> Event:
         """Commit `event`, and set `counter` (name, value) in the same transaction if given
-        (a source's position in its own numbered log: both or neither survive a crash).
+        (a source's position in its own numbered log: both or neither survive a crash);
+        `settles` removes the gate opening (`begin_opening`) the event records, likewise.
         Refused for lack of space (`StorageFull`), it takes its image files with it: nothing
         would ever reference them (a retry saves them again)."""
         try:
-            if counter is None:
+            if counter is None and settles is None:
                 await self.writer.add_event(event)
             else:
-                await self.writer.submit(_event_and_counter(event, *counter))
+                await self.writer.submit(_event_with(event, counter, settles))
         except StorageFull:
             if event.images:
                 await asyncio.get_running_loop().run_in_executor(
@@ -351,13 +358,16 @@ def _set_counter(conn: sqlite3.Connection, counter: str, value: int) -> None:
     )
 
 
-def _event_and_counter(
-    event: Event, counter: str, value: int
+def _event_with(
+    event: Event, counter: tuple[str, int] | None, settles: int | None
 ) -> Callable[[sqlite3.Connection, Tx], None]:
-    """One write: the event (with its outbox rows) and the counter, committed together."""
+    """One write: the event (with its outbox rows), the counter and the settled opening."""
 
     def op(conn: sqlite3.Connection, tx: Tx) -> None:
         tx.emit([event])
-        _set_counter(conn, counter, value)
+        if counter is not None:
+            _set_counter(conn, *counter)
+        if settles is not None:
+            conn.execute("DELETE FROM gate_openings WHERE id = ?", (settles,))
 
     return op

@@ -44,6 +44,7 @@ async def test_a_resident_plate_opens_the_gate_and_is_recorded_once(
     [audit] = await d.rt.store.audit_entries(action="gate.open")
     assert audit["actor"] == "rule:access.east-in" and audit["target"] == "east-in"
     assert audit["detail"]["outcome"] == "done"
+    assert await d.rt.store.openings_under_way() == []  # settled with the event
 
 
 async def test_a_pass_at_a_camera_that_watches_no_gate_does_nothing(
@@ -254,6 +255,7 @@ async def test_an_ask_gate_puts_a_stranger_to_the_guard_who_approves_or_denies(
     assert outcomes == ["refused", "done"]
     [deny_audit] = await d.rt.store.audit_entries(action="access.deny")
     assert deny_audit["actor"] == "cli:li" and deny_audit["detail"]["reason"] == "no"
+    assert await d.rt.store.openings_under_way() == []
 
 
 async def test_manual_open_maps_the_gate_to_its_device_and_is_audited(
@@ -281,6 +283,7 @@ async def test_manual_open_maps_the_gate_to_its_device_and_is_audited(
     assert rec["opened"] is False and "did not answer" in rec["gate_error"]
     [alarm] = await d.rt.store.alarms(state="raised")
     assert alarm["key"] == "access:gate_not_opening:east-in"
+    assert await d.rt.store.openings_under_way() == []  # opened or not, each was recorded
 
 
 async def manual_openings(d: Any) -> list[dict[str, Any]]:

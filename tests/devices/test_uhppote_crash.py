@@ -1,8 +1,10 @@
-"""A daemon killed while taking a door controller's events sends no swipe to the hub twice.
+"""A daemon killed at a door controller's worst moments loses nothing and doubles nothing.
 
-The daemon is killed by SIGKILL at the worst moment (right after the first swipe's event is
-committed, see uhppote_crash_daemon.py) and started again: each swipe is one event in the
-store and one item in the hub's outbox, those swiped while it was down included."""
+Killed by SIGKILL right after the first swipe's event is committed (uhppote_crash_daemon.py)
+and started again: each swipe is one event in the store and one item in the hub's outbox,
+those swiped while it was down included. Killed right after the controller confirmed an
+opening, before the daemon recorded it (opening_crash_daemon.py): the next start records that
+opening once, its outcome unknown, with an audit row."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from edge.sim.uhppote import UhppoteSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASHING = Path(__file__).with_name("uhppote_crash_daemon.py")
+OPENING_CRASH = Path(__file__).with_name("opening_crash_daemon.py")
 CURSOR = "uhppote.gate-east.event_index"
 
 CONFIG = """\
@@ -158,3 +161,98 @@ async def test_a_kill_right_after_a_swipe_is_recorded_leaves_no_duplicate(
     _, indices, owed = read_db(db)
     assert indices == [1, 2, 3], "a swipe recorded twice or not at all"
     assert owed == {1: 1, 2: 1, 3: 1}, "a swipe owed to the hub twice or not at all"
+
+
+RESIDENT = "粤B12345"
+GATE = """\
+access:
+  plate_allowlist: ["{plate}"]
+  gates:
+    - {{id: east-in, device: gate-east, cameras: [cam-east]}}
+"""
+
+
+def read_opening(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]], int]:
+    """(the gatekeeper's access events' data, each with `owed`: outbox items the hub is
+    owed for it; the gate.open audit details; the openings under way). The controller's own
+    log events (a door opened) are left out."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        events = []
+        for rowid, d in conn.execute("SELECT rowid_, data FROM events WHERE kind = 'access'"):
+            data = json.loads(d)
+            if data.get("origin") == "controller":
+                continue
+            owed = conn.execute(
+                "SELECT count(*) FROM outbox WHERE dest = 'hub' AND event_rowid = ?", (rowid,)
+            ).fetchone()[0]
+            events.append({**data, "owed": owed})
+        audits = [
+            json.loads(d)
+            for (d,) in conn.execute("SELECT detail FROM audit WHERE action = 'gate.open'")
+        ]
+        under_way = conn.execute("SELECT count(*) FROM gate_openings").fetchone()[0]
+        return events, audits, under_way
+    finally:
+        conn.close()
+
+
+async def post_plate(log: Path, data: Path) -> str:
+    """A resident's plate at the east camera, handed in over the local API once it is up."""
+    import re
+
+    import aiohttp
+
+    found = await until(
+        "the local API",
+        lambda: re.search(r"local API on (http://127\.0\.0\.1:\d+)", log.read_text()),
+    )
+    token = (data / "api.token").read_text().strip()
+    event = {
+        "kind": "plate",
+        "source": "camera.cam-east",
+        "data": {"camera": "cam-east", "plate": RESIDENT, "confidence": 0.97},
+    }
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http,
+        http.post(f"{found.group(1)}/api/events", json=event) as r,
+    ):
+        assert r.status == 201, await r.text()
+        return str((await r.json())["id"])
+
+
+async def test_a_kill_right_after_a_gate_opened_still_records_the_opening(
+    controller: UhppoteSimulator, dead_port: int, procs: Any, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    db = data / "edge.db"
+    config = tmp_path / "edge.yaml"
+    config.write_text(
+        CONFIG.format(
+            data_dir=data, dead_port=dead_port, serial=controller.serial, address=controller.address
+        )
+        + GATE.format(plate=RESIDENT)
+    )
+    log = tmp_path / "daemon.log"
+    crashing = spawn([str(OPENING_CRASH)], config, log)
+    procs.append(crashing)
+    await until("the daemon to take the controller", lambda: read_db(db)[0] == 0)
+    plate = await post_plate(log, data)
+    code = await until("the kill", crashing.poll)
+    assert code == -signal.SIGKILL, log.read_text()
+    assert controller.opened == [1]  # the car was let in ...
+    events, audits, under_way = read_opening(db)
+    assert (events, audits, under_way) == ([], [], 1)  # ... and only the kept opening says so
+
+    daemon = spawn(["-m", "edge"], config, log)
+    procs.append(daemon)
+    await until("the opening recorded", lambda: read_opening(db)[2] == 0)
+    daemon.send_signal(signal.SIGTERM)
+    assert await until("the daemon to stop", lambda: daemon.poll() is not None)
+    [record], audits, _ = read_opening(db)
+    assert record["pass_event"] == plate and record["plate"] == RESIDENT
+    assert record["decision"] == "granted" and record["gate"] == "east-in"
+    assert "opened" not in record and "whether it opened is not known" in record["gate_error"]
+    assert [a["outcome"] for a in audits] == ["unknown"]
+    assert record["owed"] == 1  # the hub hears of it once
+    assert "recorded with its outcome unknown" in log.read_text()
