@@ -21,6 +21,7 @@ from edge.config.scene import (
 )
 from edge.scene.zones import Polygon
 from edge.vision.objects.tracks import ObjectTrack
+from edge.vision.plates.tracker import iou_matrix
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class Clear:
 Transition = Raise | Clear
 
 
+REFOUND_IOU = 0.5  # a new track this much over a gone one's last box is that object again
+
+
 def _centre(box: tuple[float, float, float, float]) -> tuple[float, float]:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
@@ -60,6 +64,10 @@ class ZoneRule:
         self.zone = Polygon(cfg.zone.points)
         self.since: dict[int, float] = {}
         """Per track in the zone: since when it qualifies (entered, or stopped moving)."""
+        self.boxes: dict[int, tuple[float, float, float, float]] = {}
+        self.gone: list[tuple[float, tuple[float, float, float, float], float]] = []
+        """Tracks that left the zone or were dropped by the tracker: (when, last box,
+        since), kept for `clear_s` (see `_found_again`)."""
         self.active = False
         self.last_seen = 0.0
         self.last_raised: float | None = None
@@ -85,10 +93,15 @@ class ZoneRule:
         kept = {t.id for t in ours}
         for tid in list(self.since):
             if tid not in kept:
-                del self.since[tid]
+                self.gone.append((ts, self.boxes.pop(tid), self.since.pop(tid)))
+        self.gone = [g for g in self.gone if ts - g[0] < self.clear_s]
+        for t in ours:
+            self.boxes[t.id] = t.box
         longest: tuple[float, ObjectTrack] | None = None
         for t in inside:
-            self.since.setdefault(t.id, ts)
+            if t.id not in self.since:
+                found = self._found_again(t)
+                self.since[t.id] = ts if found is None else found
             if not self.qualifies(t, ts):
                 continue
             dwell = ts - self.since[t.id]
@@ -123,6 +136,20 @@ class ZoneRule:
             self.active = False
             out.append(Clear(self.name, self.cfg.type, self.relay()))
         return out
+
+    def _found_again(self, track: ObjectTrack) -> float | None:
+        """The tracker drops an object hidden for a few seconds (a van passing in front of
+        a parked car) and gives it a new ID when it shows again. Found again where a gone
+        track was, within `clear_s` (the absence that would clear the alarm), it is the
+        same presence: its clock goes on instead of restarting (a car parked all night
+        behind passing traffic would otherwise never raise)."""
+        if not self.gone:
+            return None
+        overlaps = iou_matrix([box for _, box, _ in self.gone], [track.box])[:, 0]
+        best = int(overlaps.argmax())
+        if overlaps[best] < REFOUND_IOU:
+            return None
+        return self.gone.pop(best)[2]
 
     @property
     def clear_s(self) -> float:

@@ -152,3 +152,27 @@ def test_fire_lane_dwell_survives_a_missed_detection(detector) -> None:  # type:
     out = play(detector, frames, rules(FIRE), ALL)
     assert kinds(out) == ["raise", "clear"]
     assert 8.0 <= out[0][0] < 12.0
+
+
+def test_fire_lane_dwell_survives_the_car_hidden_longer_than_the_tracker_keeps_it(detector) -> None:  # type: ignore[no-untyped-def]
+    """A van stands in front of the parked car for 4.5 s: the tracker drops the car (3 s)
+    and gives it a new ID when it shows again. Found again where it stood, within the
+    rule's clear_s, its clock goes on: the alarm comes at 8 s, not 8 s after it reappeared."""
+    frames = videos.stands("car", "lane", seconds=16.0)
+    empty = videos.background("lane")
+    frames = [(t, empty.copy() if 3.0 <= t <= 7.5 else img) for t, img in frames]
+    out = play(detector, frames, rules({**FIRE, "clear_s": 6}), ALL)
+    assert kinds(out) == ["raise"]  # (it clears 6 s after the car left: past the video)
+    assert 8.0 <= out[0][0] < 9.0
+    assert out[0][1].transition.data["dwell_s"] >= 8.0
+
+
+def test_fire_lane_another_car_far_from_the_gone_one_starts_its_own_clock(detector) -> None:  # type: ignore[no-untyped-def]
+    """The clock carries over only where the gone car stood: a car standing elsewhere in
+    the lane from 3 s to 10 s has stood 7 s, short of min_s 8 (from the first car's start
+    it would be 10 s)."""
+    here = [(t, img) for t, img in videos.stands("car", "lane", seconds=3.0) if t < 3.0]
+    there = videos.creeps("car", "lane", seconds=7.0, px_per_s=0.0)
+    frames = here + [(3.0 + t, img) for t, img in there]
+    out = play(detector, frames, rules({**FIRE, "clear_s": 6}), ALL)
+    assert kinds(out) == []
