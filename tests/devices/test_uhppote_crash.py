@@ -128,18 +128,25 @@ def read_db(db: Path) -> tuple[int | None, list[int], dict[int, int]]:
         conn.close()
 
 
-async def test_a_kill_right_after_a_swipe_is_recorded_leaves_no_duplicate(
-    controller: UhppoteSimulator, dead_port: int, procs: Any, tmp_path: Path
-) -> None:
+def site(
+    tmp_path: Path, controller: UhppoteSimulator, dead_port: int, more: str = ""
+) -> tuple[Path, Path, Path, Path]:
+    """(data dir, database, config file, daemon log) of a gateway on `controller`."""
     data = tmp_path / "data"
-    db = data / "edge.db"
     config = tmp_path / "edge.yaml"
     config.write_text(
         CONFIG.format(
             data_dir=data, dead_port=dead_port, serial=controller.serial, address=controller.address
         )
+        + more
     )
-    log = tmp_path / "daemon.log"
+    return data, data / "edge.db", config, tmp_path / "daemon.log"
+
+
+async def test_a_kill_right_after_a_swipe_is_recorded_leaves_no_duplicate(
+    controller: UhppoteSimulator, dead_port: int, procs: Any, tmp_path: Path
+) -> None:
+    _, db, config, log = site(tmp_path, controller, dead_port)
     crashing = spawn([str(CRASHING)], config, log)
     procs.append(crashing)
     # Connected: the listener is set and the cursor starts at the controller's empty log.
@@ -224,16 +231,7 @@ async def post_plate(log: Path, data: Path) -> str:
 async def test_a_kill_right_after_a_gate_opened_still_records_the_opening(
     controller: UhppoteSimulator, dead_port: int, procs: Any, tmp_path: Path
 ) -> None:
-    data = tmp_path / "data"
-    db = data / "edge.db"
-    config = tmp_path / "edge.yaml"
-    config.write_text(
-        CONFIG.format(
-            data_dir=data, dead_port=dead_port, serial=controller.serial, address=controller.address
-        )
-        + GATE.format(plate=RESIDENT)
-    )
-    log = tmp_path / "daemon.log"
+    data, db, config, log = site(tmp_path, controller, dead_port, GATE.format(plate=RESIDENT))
     crashing = spawn([str(OPENING_CRASH)], config, log)
     procs.append(crashing)
     await until("the daemon to take the controller", lambda: read_db(db)[0] == 0)
