@@ -1,8 +1,9 @@
 """Openings kept under way, so a daemon that dies while a gate opens still leaves a record.
 
 A gate opens before its `access` event can be committed (the event says whether it
-opened). Power lost between the two would leave a car let in with no trace: no event, no
-hub record, and for a guard's opening no audit row. So the event that would record the
+opened). A daemon killed between the two (a crash, the watchdog, a power cut with
+`storage.synchronous: FULL`) would leave a car let in with no trace: no event, no hub
+record, and for a guard's opening no audit row. So the event that would record the
 opening is kept first (`store.begin_opening`), the gate is told, and the event that
 records the outcome removes the kept row in its own transaction. At start, a row still
 there is an opening whose outcome nobody knows: it is recorded as such (`opened` unset,
