@@ -118,14 +118,22 @@ class AccessUnits:
     def __init__(self, extradata: bytes = b"", *, hevc: bool = False) -> None:
         self.hevc = hevc
         self.params, self.length_size = parameter_sets(extradata, hevc)
+        # An avcC/hvcC box says the stream's packets are length-prefixed. A packet cannot
+        # say so itself: a 4-byte length of 256-511 is 00 00 01 xx, an Annex B start code.
+        self.length_prefixed = bool(extradata) and not is_annexb(extradata)
         self.injected = 0
 
+    def _nals(self, data: bytes) -> list[bytes]:
+        if self.length_prefixed or not is_annexb(data):
+            try:
+                return list(split_length_prefixed(data, self.length_size))
+            except NalError:
+                if not is_annexb(data):
+                    raise  # neither: a broken packet
+        return list(split_annexb(data))  # (a box-declared stream sending Annex B, seen too)
+
     def annexb(self, data: bytes, keyframe: bool) -> bytes:
-        nals = (
-            list(split_annexb(data))
-            if is_annexb(data)
-            else list(split_length_prefixed(data, self.length_size))
-        )
+        nals = self._nals(data)
         kinds = {nal_type(n, self.hevc) for n in nals}
         wanted = H265_PARAM_TYPES if self.hevc else H264_PARAM_TYPES
         if kinds & wanted:

@@ -50,6 +50,31 @@ def test_length_prefixed_packets_get_parameter_sets_injected(mp4_clip: Clip) -> 
     assert len(decode_ps(out)) == len(mp4_clip.packets)
 
 
+@pytest.mark.parametrize("size", [1, 255, 256, 300, 511, 512, 70000])
+def test_a_length_prefixed_nal_of_any_size_is_read_by_its_length(mp4_clip: Clip, size: int) -> None:
+    """A 4-byte length of 256-511 is 00 00 01 xx: read as an Annex B start code it turned
+    a small P-frame (a still scene) into garbage, and FFmpeg merged it with its neighbour
+    (19 frames of 20 decoded, only on x264 output whose frame sizes fell there)."""
+    nal = bytes([0x41]) + bytes([0xAA]) * (size - 1)  # a non-IDR slice
+    units = psnal.AccessUnits(mp4_clip.extradata)
+    assert units.annexb(len(nal).to_bytes(4, "big") + nal, keyframe=False) == psnal.START + nal
+    two = len(nal).to_bytes(4, "big") + nal + (3).to_bytes(4, "big") + b"\x06\x05\x01"
+    assert units.annexb(two, keyframe=False) == psnal.START + nal + psnal.START + b"\x06\x05\x01"
+
+
+def test_a_stream_declared_length_prefixed_that_sends_annex_b_is_read_too(
+    mp4_clip: Clip, annexb_clip: Clip
+) -> None:
+    units = psnal.AccessUnits(mp4_clip.extradata)
+    packet = annexb_clip.packets[1].data
+    assert psnal.is_annexb(packet)
+    assert units.annexb(packet, keyframe=False) == b"".join(
+        psnal.START + n for n in psnal.split_annexb(packet)
+    )
+    with pytest.raises(psnal.NalError):
+        units.annexb(b"\x00\x00\x00\x09\x41", keyframe=False)  # neither: refused
+
+
 def test_joining_at_the_second_keyframe_decodes(mp4_clip: Clip) -> None:
     second = [i for i, p in enumerate(mp4_clip.packets) if p.keyframe][1]
     frames = decode_ps(_mux(mp4_clip, start=second))
