@@ -28,6 +28,9 @@ async def start_gates(rt: Runtime) -> None:
 
 
 async def start_vision(rt: Runtime) -> None:
+    from edge.scene.orphans import close_orphaned
+
+    await close_orphaned(rt)  # a camera removed since may have left scene alarms open
     if not any(c.enabled for c in rt.config.cameras):
         return
     from edge.vision.service import start

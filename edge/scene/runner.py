@@ -22,6 +22,7 @@ import numpy as np
 from edge.config.scene import SceneRule
 from edge.events import ImageRef, ImageRole
 from edge.ids import new_id
+from edge.scene.orphans import STALE_BY
 from edge.scene.relays import SERVICE as RELAYS
 from edge.scene.relays import SceneRelays
 from edge.scene.rules import Clear, Raise, Transition, build
@@ -73,10 +74,6 @@ def _plate_on(vehicle: Box, plates: list[tuple[str, Box]]) -> str | None:
         and vehicle[1] <= (b[1] + b[3]) / 2 <= vehicle[3]
     ]
     return max(on)[1] if on else None
-
-
-STALE_BY = "system:scene"
-"""Who closed a scene alarm the previous run left open."""
 
 
 @dataclass(frozen=True, slots=True)

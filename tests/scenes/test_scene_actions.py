@@ -36,6 +36,30 @@ async def test_a_restarted_camera_worker_keeps_its_open_alarms(
     assert open_["key"] == "scene:lift-3a:ebike_in_lift" and open_["message"] != "left open"
 
 
+async def test_alarms_of_a_camera_no_longer_watched_are_closed_at_start(
+    tmp_path: Path, daemons: Daemons
+) -> None:
+    """A camera taken out of the config left its fire-lane alarm open: no rule will ever
+    clear it, so the next start closes it. Its falling-object alarm stays for the guards,
+    as does every alarm that is not a scene rule's."""
+    config = parse_config(config_text(tmp_path / "data", "", ""), "edge.yaml", {})
+    d = await daemons.start(config)
+    lane = {"type": "fire_lane", "rule": "fire_lane"}
+    await d.store.raise_alarm("scene:gone:fire_lane", "gone", "lane blocked", "major", lane)
+    fall = {"type": "falling_object", "rule": "falling_object"}
+    await d.store.raise_alarm(
+        "scene:gone:falling_object:1", "gone", "object fell", "critical", fall
+    )
+    await d.store.raise_alarm("smoke:b1", "smoke-b1", "smoke", "critical")
+    await daemons.stop(d)
+
+    d = await daemons.start(config)
+    [closed] = await d.store.alarms(state="closed")
+    assert closed["key"] == "scene:gone:fire_lane" and closed["closed_by"] == "system:scene"
+    still = {a["key"] for a in await d.store.alarms(state="raised")}
+    assert still == {"scene:gone:falling_object:1", "smoke:b1"}
+
+
 async def test_a_passing_cars_plate_does_not_name_the_parked_one(
     tmp_path: Path, daemons: Daemons
 ) -> None:
