@@ -292,7 +292,8 @@ async def test_an_alarm_left_open_by_the_previous_run_is_closed_at_start(tmp_pat
     """The daemon stopped while a car stood in the fire lane; it left before the restart.
     Nothing would ever clear that alarm (the rule starts watching afresh and never raises
     it), so the guards would see a blocked lane for good: the start closes it, and a rule
-    whose condition still stands raises again after its `min_s`."""
+    whose condition still stands raises again after its `min_s`. A camera no longer in
+    the config (lane-s) leaves its zone-rule alarm to the same sweep; falling objects stay."""
     store = Store(tmp_path / "data")
     await store.open()
     writer = asyncio.create_task(store.run_writer())
@@ -300,7 +301,7 @@ async def test_an_alarm_left_open_by_the_previous_run_is_closed_at_start(tmp_pat
         await store.raise_alarm("scene:lane-n:fire_lane", "lane-n", "消防通道占用 car", "warning")
         fall = {"type": "falling_object"}  # the guards close those
         await store.raise_alarm("scene:lane-n:drop:1", "lane-n", "高空抛物", "critical", fall)
-        await store.raise_alarm("scene:lane-s:fire_lane", "lane-s", "another camera", "warning")
+        await store.raise_alarm("scene:lane-s:fire_lane", "lane-s", "a removed camera", "warning")
     finally:
         writer.cancel()
         await asyncio.gather(writer, return_exceptions=True)
@@ -330,4 +331,5 @@ async def test_an_alarm_left_open_by_the_previous_run_is_closed_at_start(tmp_pat
         await d.stop()
     assert gone["closed_by"] == "system:scene"
     assert alarms["scene:lane-n:drop:1"]["state"] == "raised"
-    assert alarms["scene:lane-s:fire_lane"]["state"] == "raised"
+    assert alarms["scene:lane-s:fire_lane"]["state"] == "closed"
+    assert alarms["scene:lane-s:fire_lane"]["closed_by"] == "system:scene"
