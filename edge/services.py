@@ -28,9 +28,9 @@ async def start_gates(rt: Runtime) -> None:
 
 
 async def start_vision(rt: Runtime) -> None:
-    from edge.scene.orphans import close_orphaned
+    from edge.scene.left_open import close_left_open
 
-    await close_orphaned(rt)  # a camera removed since may have left scene alarms open
+    await close_left_open(rt)  # before any camera worker: the rules start afresh
     if not any(c.enabled for c in rt.config.cameras):
         return
     from edge.vision.service import start

@@ -22,7 +22,6 @@ import numpy as np
 from edge.config.scene import SceneRule
 from edge.events import ImageRef, ImageRole
 from edge.ids import new_id
-from edge.scene.orphans import STALE_BY
 from edge.scene.relays import SERVICE as RELAYS
 from edge.scene.relays import SceneRelays
 from edge.scene.rules import Clear, Raise, Transition, build
@@ -137,32 +136,12 @@ class SceneActions:
         self.last_plate: tuple[float, str] | None = None
         self.raised = 0
         self.cleared = 0
-        self._stale_closed = False
 
     def saw_plate(self, plate: str, ts: float) -> None:
         self.last_plate = (ts, plate)
 
     def key(self, rule: str) -> str:
         return f"scene:{self.camera_id}:{rule}"
-
-    async def close_stale(self) -> int:
-        """At start, before the first sample: close this camera's zone-rule alarms a previous
-        run left open. The rules start watching afresh and would never clear them (the car
-        may have left while the daemon was down); one whose condition still stands raises
-        again after its `min_s`, as it holds its relay again. A falling object's alarm is
-        the guards' to close. Once per daemon run: a worker the supervisor restarts keeps
-        its rules' state, and the alarms they hold open are theirs."""
-        if self._stale_closed:
-            return 0
-        self._stale_closed = True
-        prefix, closed = self.key(""), 0
-        for state in ("raised", "acknowledged"):
-            for a in await self.rt.store.alarms(state=state, limit=10_000):
-                if a["key"].startswith(prefix) and a["data"].get("type") != "falling_object":
-                    closed += await self.rt.store.close_alarm(a["id"], STALE_BY)
-        if closed:
-            log.info("scene rules on %s: closed %d alarm(s) left open", self.camera_id, closed)
-        return closed
 
     async def apply(self, outcomes: Iterable[Outcome]) -> None:
         for o in outcomes:

@@ -177,8 +177,6 @@ class CameraWorker:
             objects=self.engines.objects,
             object_classes=self.cfg.object_classes,
         )
-        if self.scene.rules:
-            await self.scene_actions.close_stale()
         self.sampler = sampler = make_sampler(self.cfg)
         frames = self.session.subscribe_frames("analysis", sampler.offer)
         try:
